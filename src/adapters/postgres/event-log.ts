@@ -1,0 +1,203 @@
+import pg from 'pg';
+import type { Environment } from '../../domain/environment.js';
+import type { AppendResult, EventLog, LogCheckpoint, LogEntry, NewLogEntry } from '../../domain/event-log.js';
+
+const appendEventsStatement = 'payfold_append_events';
+const appendEventsSql = 'select dedupe_key, stored_position from payfold.append_events($1, $2, $3, $4, $5, $6, $7)';
+const readEventsStatement = 'payfold_read_events';
+const readEventsSql = 'select * from payfold.read_events($1::xid8, $2, $3)';
+const headPositionSql = 'select coalesce(max(position), 0)::text as head from payfold.events';
+const notificationChannel = 'payfold_events';
+
+interface PendingAppend {
+  entry: NewLogEntry;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+interface EventRow {
+  position: string;
+  transaction_id: string;
+  environment: Environment;
+  type: string;
+  version: number;
+  dedupe_key: string;
+  stream: string;
+  data: unknown;
+  metadata: Record<string, unknown>;
+  recorded_at: Date;
+}
+
+export interface PostgresEventLogOptions {
+  /** Most entries written by one statement. */
+  maxBatchSize?: number;
+  /** Batches being committed at once; while they commit, new appends gather into the next batch. */
+  maxConcurrentBatches?: number;
+  /** How often subscribers are woken without a notification (a lost LISTEN connection, say). */
+  pollIntervalMs?: number;
+}
+
+/**
+ * The Postgres event log. Appends are grouped: every append made while earlier batches are
+ * committing joins the next batch, which is written by one `payfold.append_events` call, so the
+ * number of commits (and fsyncs) grows with time, not with requests.
+ */
+export class PostgresEventLog implements EventLog {
+  private readonly pending: PendingAppend[] = [];
+  private batchesInFlight = 0;
+  private flushScheduled = false;
+  private readonly maxBatchSize: number;
+  private readonly maxConcurrentBatches: number;
+  private readonly pollIntervalMs: number;
+  /** Counters for tests and the bench: how well appends are being grouped. */
+  readonly stats = { batchesWritten: 0, entriesWritten: 0 };
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly connectionString: string,
+    options: PostgresEventLogOptions = {},
+  ) {
+    this.maxBatchSize = options.maxBatchSize ?? 512;
+    this.maxConcurrentBatches = options.maxConcurrentBatches ?? 2;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+  }
+
+  append(entry: NewLogEntry): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ entry, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // Let the appends of the current I/O turn gather before the first batch leaves.
+        setImmediate(() => {
+          this.flushScheduled = false;
+          this.flush();
+        });
+      }
+    });
+  }
+
+  private flush(): void {
+    while (this.pending.length > 0 && this.batchesInFlight < this.maxConcurrentBatches) {
+      const batch = this.pending.splice(0, this.maxBatchSize);
+      this.batchesInFlight += 1;
+      this.writeBatch(batch).finally(() => {
+        this.batchesInFlight -= 1;
+        this.flush();
+      });
+    }
+  }
+
+  private async writeBatch(batch: PendingAppend[]): Promise<void> {
+    // Appends of one dedupe key within a batch become one row; the rest of them are duplicates.
+    // Keys are written in sorted order so that two batches sharing keys lock them in the same order
+    // and cannot deadlock.
+    const byKey = new Map<string, PendingAppend[]>();
+    for (const append of batch) {
+      const same = byKey.get(append.entry.dedupeKey);
+      if (same) same.push(append);
+      else byKey.set(append.entry.dedupeKey, [append]);
+    }
+    const entries = [...byKey.values()]
+      .map((appends) => (appends[0] as PendingAppend).entry)
+      .sort((a, b) => (a.dedupeKey < b.dedupeKey ? -1 : a.dedupeKey > b.dedupeKey ? 1 : 0));
+    try {
+      const { rows } = await this.pool.query<{ dedupe_key: string; stored_position: string }>({
+        name: appendEventsStatement,
+        text: appendEventsSql,
+        values: [
+          entries.map((entry) => entry.environment),
+          entries.map((entry) => entry.type),
+          entries.map((entry) => entry.version),
+          entries.map((entry) => entry.dedupeKey),
+          entries.map((entry) => entry.stream),
+          entries.map((entry) => entry.data),
+          entries.map((entry) => JSON.stringify(entry.metadata)),
+        ],
+      });
+      this.stats.batchesWritten += 1;
+      this.stats.entriesWritten += rows.length;
+      const stored = new Map(rows.map((row) => [row.dedupe_key, BigInt(row.stored_position)]));
+      for (const [key, appends] of byKey) {
+        const position = stored.get(key);
+        appends.forEach((append, index) => {
+          append.resolve(
+            position !== undefined && index === 0 ? { status: 'appended', position } : { status: 'duplicate' },
+          );
+        });
+      }
+    } catch (error) {
+      for (const append of batch) append.reject(error);
+    }
+  }
+
+  async readAll(from: LogCheckpoint, limit: number): Promise<LogEntry[]> {
+    const { rows } = await this.pool.query<EventRow>({
+      name: readEventsStatement,
+      text: readEventsSql,
+      values: [from.transactionId.toString(), from.position.toString(), limit],
+    });
+    return rows.map((row) => ({
+      position: BigInt(row.position),
+      transactionId: BigInt(row.transaction_id),
+      environment: row.environment,
+      type: row.type,
+      version: row.version,
+      dedupeKey: row.dedupe_key,
+      stream: row.stream,
+      data: row.data,
+      metadata: row.metadata,
+      recordedAt: row.recorded_at,
+    }));
+  }
+
+  async headPosition(): Promise<bigint> {
+    const { rows } = await this.pool.query<{ head: string }>(headPositionSql);
+    return BigInt(rows[0]?.head ?? '0');
+  }
+
+  subscribe(onAppended: () => void): () => Promise<void> {
+    let closed = false;
+    let client: pg.Client | undefined;
+    let retryTimer: NodeJS.Timeout | undefined;
+    const listen = async (): Promise<void> => {
+      if (closed) return;
+      const next = new pg.Client({ connectionString: this.connectionString, application_name: 'payfold-listen' });
+      next.on('notification', () => onAppended());
+      next.on('error', () => {
+        next.end().catch(() => undefined);
+        if (client === next) client = undefined;
+        if (!closed) retryTimer = setTimeout(listen, this.pollIntervalMs);
+      });
+      try {
+        await next.connect();
+        await next.query(`listen ${notificationChannel}`);
+        client = next;
+        if (closed) await next.end();
+        // Entries appended while no one listened are picked up now.
+        onAppended();
+      } catch {
+        await next.end().catch(() => undefined);
+        if (!closed) retryTimer = setTimeout(listen, this.pollIntervalMs);
+      }
+    };
+    void listen();
+    const poll = setInterval(onAppended, this.pollIntervalMs);
+    return async () => {
+      closed = true;
+      clearInterval(poll);
+      if (retryTimer) clearTimeout(retryTimer);
+      await client?.end().catch(() => undefined);
+    };
+  }
+
+  /** Waits for every append already made to settle. */
+  async drain(): Promise<void> {
+    while (this.pending.length > 0 || this.batchesInFlight > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+  }
+}

@@ -1,0 +1,23 @@
+import pg from 'pg';
+
+export interface PoolOptions {
+  max?: number;
+  applicationName?: string;
+}
+
+/**
+ * Every Payfold connection commits durably, whatever the server's default: the webhook route
+ * answers 2xx only after the commit, and that promise is worthless if the commit can be lost.
+ */
+export const createPool = (connectionString: string, options: PoolOptions = {}): pg.Pool => {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'payfold',
+    options: '-c synchronous_commit=on',
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+};

@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import type { Environment } from '../domain/environment.js';
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .refine((value) => /^postgres(ql)?:\/\/.+/.test(value), 'must be a postgres:// connection string');
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL');
+
+/** 32 bytes, as 64 hex characters or as base64. */
+const masterKey = z
+  .string()
+  .trim()
+  .transform((value, context) => {
+    const bytes = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+    if (bytes.length !== 32) {
+      context.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex characters or base64' });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const stripeSecretKey = (mode: Environment) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => new RegExp(`^(sk|rk)_${mode}_`).test(value), `must be a ${mode}-mode secret key (sk_${mode}_...)`);
+
+/** Comma-separated, so that an old and a new secret both verify while an endpoint's secret rotates. */
+const webhookSecrets = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((secret) => secret.trim())
+      .filter(Boolean),
+  )
+  .refine((secrets) => secrets.every((secret) => secret.startsWith('whsec_')), 'each secret must start with whsec_');
+
+const envSchema = z.object({
+  DATABASE_URL: postgresUrl.optional(),
+  PAYFOLD_EVENT_STORE: z
+    .string()
+    .trim()
+    .refine((value) => value === 'postgres' || value.startsWith('esdb://') || value.startsWith('esdb+discover://'), {
+      message: 'must be postgres or an esdb:// connection string',
+    })
+    .default('postgres'),
+  PAYFOLD_MASTER_KEY: masterKey.optional(),
+  PAYFOLD_ADMIN_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').optional(),
+  PAYFOLD_JWT_SECRET: optionalText,
+  PAYFOLD_JWKS_URL: httpUrl.optional(),
+  PAYFOLD_PUBLIC_URL: httpUrl.optional(),
+  PAYFOLD_DATA_DIR: z.string().trim().default('.payfold'),
+  PAYFOLD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  STRIPE_SECRET_KEY_TEST: stripeSecretKey('test').optional(),
+  STRIPE_SECRET_KEY_LIVE: stripeSecretKey('live').optional(),
+  STRIPE_WEBHOOK_SECRET_TEST: webhookSecrets.default([]),
+  STRIPE_WEBHOOK_SECRET_LIVE: webhookSecrets.default([]),
+  STRIPE_API_BASE: httpUrl.optional(),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+});
+
+export interface PayfoldConfig {
+  /** Unset: an embedded Postgres under `dataDirectory`. */
+  databaseUrl: string | undefined;
+  eventStore: string;
+  masterKey: Buffer | undefined;
+  adminToken: string | undefined;
+  jwtSecret: string | undefined;
+  jwksUrl: string | undefined;
+  publicUrl: string | undefined;
+  dataDirectory: string;
+  logLevel: string;
+  stripeSecretKeys: Record<Environment, string | undefined>;
+  webhookSecrets: Record<Environment, string[]>;
+  stripeApiBase: string | undefined;
+  port: number;
+  host: string;
+}
+
+export class ConfigError extends Error {}
+
+/**
+ * Parses the process environment. A bad value fails with one line naming the variable and what is
+ * wrong with it, never the value itself (it may be a secret).
+ */
+export const loadConfig = (env: NodeJS.ProcessEnv): PayfoldConfig => {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([name, value]) => name in envSchema.shape && value !== undefined && value !== ''),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'environment');
+    throw new ConfigError(`Invalid configuration: ${variable} ${issue?.message ?? 'is invalid'}`);
+  }
+  const values = parsed.data;
+  if (values.DATABASE_URL && !values.PAYFOLD_MASTER_KEY) {
+    throw new ConfigError(
+      'Invalid configuration: PAYFOLD_MASTER_KEY is required when DATABASE_URL is set (32 bytes, hex or base64)',
+    );
+  }
+  if (values.PAYFOLD_EVENT_STORE !== 'postgres') {
+    throw new ConfigError(
+      'Invalid configuration: PAYFOLD_EVENT_STORE: the EventStoreDB log is not available in this version; use postgres',
+    );
+  }
+  return {
+    databaseUrl: values.DATABASE_URL,
+    eventStore: values.PAYFOLD_EVENT_STORE,
+    masterKey: values.PAYFOLD_MASTER_KEY,
+    adminToken: values.PAYFOLD_ADMIN_TOKEN,
+    jwtSecret: values.PAYFOLD_JWT_SECRET,
+    jwksUrl: values.PAYFOLD_JWKS_URL,
+    publicUrl: values.PAYFOLD_PUBLIC_URL,
+    dataDirectory: values.PAYFOLD_DATA_DIR,
+    logLevel: values.PAYFOLD_LOG_LEVEL,
+    stripeSecretKeys: { test: values.STRIPE_SECRET_KEY_TEST, live: values.STRIPE_SECRET_KEY_LIVE },
+    webhookSecrets: { test: values.STRIPE_WEBHOOK_SECRET_TEST, live: values.STRIPE_WEBHOOK_SECRET_LIVE },
+    stripeApiBase: values.STRIPE_API_BASE,
+    port: values.PORT,
+    host: values.HOST,
+  };
+};

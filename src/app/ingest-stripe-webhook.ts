@@ -1,0 +1,73 @@
+import { environmentOfLivemode, isEnvironment } from '../domain/environment.js';
+import { type EventLog, stripeEventLogEntry } from '../domain/event-log.js';
+import { stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
+import { verifyStripeSignature } from '../adapters/stripe/webhook-signature.js';
+import type { Environment } from '../domain/environment.js';
+import type { Metrics, WebhookRejection } from './metrics.js';
+
+export interface StripeWebhookRequest {
+  environment: string;
+  rawBody: Buffer;
+  signatureHeader: string | undefined;
+}
+
+export type StripeWebhookOutcome =
+  | { kind: 'stored'; duplicate: boolean }
+  | { kind: 'rejected'; status: 400 | 404 | 503; reason: WebhookRejection; message: string };
+
+export interface StripeWebhookDeps {
+  log: EventLog;
+  metrics: Metrics;
+  /** Every active signing secret of an environment: env-provided and managed endpoints'. */
+  webhookSecrets: (environment: Environment) => Promise<readonly string[]>;
+}
+
+const rejected = (
+  status: 400 | 404 | 503,
+  reason: WebhookRejection,
+  message: string,
+): StripeWebhookOutcome & { kind: 'rejected' } => ({ kind: 'rejected', status, reason, message });
+
+/**
+ * Verify, append, answer. Nothing is written unless the signature, the JSON and the environment
+ * all check out; `stored` is returned only once the entry is durably committed.
+ */
+export const ingestStripeWebhook = async (
+  request: StripeWebhookRequest,
+  deps: StripeWebhookDeps,
+): Promise<StripeWebhookOutcome> => {
+  const outcome = await verifyAndAppend(request, deps);
+  if (outcome.kind === 'rejected') deps.metrics.webhooksRejected.inc({ reason: outcome.reason });
+  return outcome;
+};
+
+const verifyAndAppend = async (
+  { environment, rawBody, signatureHeader }: StripeWebhookRequest,
+  { log, metrics, webhookSecrets }: StripeWebhookDeps,
+): Promise<StripeWebhookOutcome> => {
+  if (!isEnvironment(environment)) return rejected(404, 'unknown_environment', 'Unknown environment');
+  const secrets = await webhookSecrets(environment);
+  if (secrets.length === 0) {
+    // 503 makes Stripe retry the delivery, so no event is lost while an admin adds the secret.
+    return rejected(503, 'no_signing_secret', `No webhook signing secret is configured for ${environment}`);
+  }
+  if (!signatureHeader) return rejected(400, 'missing_signature', 'Missing Stripe-Signature header');
+  const check = verifyStripeSignature(rawBody, signatureHeader, secrets);
+  if (!check.ok) {
+    return check.reason === 'not_json'
+      ? rejected(400, 'not_json', 'The body is not JSON')
+      : rejected(400, 'bad_signature', 'The Stripe signature does not match or is too old');
+  }
+  const parsed = stripeEventEnvelopeSchema.safeParse(check.event);
+  if (!parsed.success) return rejected(400, 'invalid_event', 'The body is not a Stripe event');
+  const event = parsed.data;
+  if (environmentOfLivemode(event.livemode) !== environment) {
+    return rejected(400, 'livemode_mismatch', `A livemode=${event.livemode} event cannot be sent to ${environment}`);
+  }
+  const stopTimer = metrics.appendSeconds.startTimer();
+  const result = await log.append(stripeEventLogEntry(environment, rawBody.toString('utf8'), event));
+  stopTimer();
+  const duplicate = result.status === 'duplicate';
+  (duplicate ? metrics.webhooksDuplicate : metrics.webhooksReceived).inc({ environment });
+  return { kind: 'stored', duplicate };
+};

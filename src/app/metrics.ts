@@ -1,0 +1,67 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type WebhookRejection =
+  | 'unknown_environment'
+  | 'no_signing_secret'
+  | 'missing_signature'
+  | 'bad_signature'
+  | 'not_json'
+  | 'invalid_event'
+  | 'livemode_mismatch'
+  | 'body_too_large'
+  | 'append_failed';
+
+/** One registry per running Payfold, so that tests can run several side by side. */
+export const createMetrics = (options: { headPosition: () => Promise<bigint> }) => {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'payfold_process_' });
+  return {
+    registry,
+    webhooksReceived: new Counter({
+      name: 'payfold_webhooks_received_total',
+      help: 'Verified Stripe webhooks stored in the log for the first time',
+      labelNames: ['environment'] as const,
+      registers: [registry],
+    }),
+    webhooksDuplicate: new Counter({
+      name: 'payfold_webhooks_duplicate_total',
+      help: 'Verified Stripe webhooks whose event was already in the log',
+      labelNames: ['environment'] as const,
+      registers: [registry],
+    }),
+    webhooksRejected: new Counter({
+      name: 'payfold_webhooks_rejected_total',
+      help: 'Webhook requests answered with an error, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    appendSeconds: new Histogram({
+      name: 'payfold_event_append_seconds',
+      help: 'Time from handing an entry to the log until its commit (or duplicate) is known',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    logHeadPosition: new Gauge({
+      name: 'payfold_event_log_head_position',
+      help: 'Position of the newest entry in the event log',
+      registers: [registry],
+      async collect() {
+        this.set(Number(await options.headPosition()));
+      },
+    }),
+    projectionPosition: new Gauge({
+      name: 'payfold_projection_position',
+      help: 'Log position up to which each projection has applied entries',
+      labelNames: ['projection'] as const,
+      registers: [registry],
+    }),
+    projectionErrors: new Counter({
+      name: 'payfold_projection_errors_total',
+      help: 'Log entries a projector failed to apply and parked in payfold.projection_errors',
+      labelNames: ['projection'] as const,
+      registers: [registry],
+    }),
+  };
+};
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,82 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { PostgresEventLog } from '../adapters/postgres/event-log.js';
+import { runMigrations } from '../adapters/postgres/migrations.js';
+import { createPool } from '../adapters/postgres/pool.js';
+import { buildHttpApp } from '../http/app.js';
+import { projectors } from '../projections/index.js';
+import { ProjectionRunner } from '../projections/runner.js';
+import type { PayfoldConfig } from './config.js';
+import { openDatabase } from './database.js';
+import { ingestStripeWebhook } from './ingest-stripe-webhook.js';
+import { createMetrics } from './metrics.js';
+
+export interface RunningPayfold {
+  app: FastifyInstance;
+  /** Base URL the HTTP server listens on. */
+  url: string;
+  databaseUrl: string;
+  runner: ProjectionRunner;
+  close(): Promise<void>;
+}
+
+/**
+ * `payfold serve`: open the database, migrate under the advisory lock, then answer HTTP and
+ * project the log. `close` stops taking requests first, so every answered webhook is committed.
+ */
+export const startPayfold = async (config: PayfoldConfig, logger: Logger): Promise<RunningPayfold> => {
+  const database = await openDatabase(config, (line) => logger.debug({ postgres: line }, 'embedded postgres'));
+  const pool = createPool(database.url, { max: 20 });
+  try {
+    const applied = await runMigrations(pool);
+    if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+  } catch (error) {
+    await pool.end();
+    await database.stop();
+    throw error;
+  }
+  const log = new PostgresEventLog(pool, database.url);
+  const metrics = createMetrics({ headPosition: () => log.headPosition() });
+  const runner = new ProjectionRunner({ pool, log, projectors, logger, metrics });
+  const app = buildHttpApp({
+    logger,
+    metrics,
+    ingestStripeWebhook: (request) =>
+      ingestStripeWebhook(request, {
+        log,
+        metrics,
+        webhookSecrets: async (environment) => config.webhookSecrets[environment],
+      }),
+    checkDatabase: async () => {
+      await pool.query('select 1');
+    },
+  });
+  const url = await app.listen({ port: config.port, host: config.host });
+  await runner.start();
+  logger.info({ url, embeddedPostgres: database.embedded }, 'payfold is serving');
+  return {
+    app,
+    url,
+    databaseUrl: database.url,
+    runner,
+    close: async () => {
+      await app.close();
+      await log.close();
+      await runner.stop();
+      await pool.end();
+      await database.stop();
+    },
+  };
+};
+
+/** `payfold migrate`: the migrations alone. */
+export const migrateDatabase = async (config: PayfoldConfig): Promise<number[]> => {
+  const database = await openDatabase(config);
+  const pool = createPool(database.url, { max: 1 });
+  try {
+    return await runMigrations(pool);
+  } finally {
+    await pool.end();
+    await database.stop();
+  }
+};

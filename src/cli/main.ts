@@ -1,0 +1,68 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError, loadConfig } from '../app/config.js';
+import { createLogger } from '../app/logger.js';
+import { migrateDatabase, startPayfold } from '../app/server.js';
+
+interface GlobalOptions {
+  json?: boolean;
+}
+
+const print = (options: GlobalOptions, human: string, data: unknown): void => {
+  process.stdout.write(options.json ? `${JSON.stringify(data)}\n` : `${human}\n`);
+};
+
+const program = new Command()
+  .name('payfold')
+  .description('Keep a Postgres payments schema in step with Stripe, from an immutable event log')
+  .option('--json', 'print results as JSON')
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('serve')
+  .description('run migrations, then serve webhooks and the API and project the log')
+  .action(async () => {
+    const config = loadConfig(process.env);
+    const logger = createLogger(config.logLevel);
+    const running = await startPayfold(config, logger);
+    const shutdown = async (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      await running.close();
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
+
+program
+  .command('migrate')
+  .description('apply the database migrations and exit')
+  .action(async () => {
+    const applied = await migrateDatabase(loadConfig(process.env));
+    print(
+      program.opts<GlobalOptions>(),
+      applied.length > 0 ? `Applied migrations ${applied.join(', ')}` : 'The database is up to date',
+      { applied },
+    );
+  });
+
+program
+  .command('demo')
+  .description('run the whole story against an embedded Postgres and the Stripe emulator')
+  .action(() => {
+    print(
+      program.opts<GlobalOptions>(),
+      'The demo arrives with the Stripe emulator. Meanwhile: `payfold serve` and the README.',
+      { available: false },
+    );
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  // One line for the user, never a stack trace.
+  const message = error instanceof ConfigError ? error.message : `payfold: ${(error as Error).message}`;
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}

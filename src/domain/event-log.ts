@@ -1,0 +1,86 @@
+import type { Environment } from './environment.js';
+import type { StripeEventEnvelope } from './stripe-event.js';
+
+/**
+ * Log entry types. Each type is versioned: a change to the shape of `data` gets a new version and
+ * readers accept every version they know.
+ */
+export const logEntryType = {
+  stripeEvent: 'stripe.event',
+} as const;
+export type LogEntryType = (typeof logEntryType)[keyof typeof logEntryType];
+
+/** An entry on its way into the log. `data` is JSON text, stored verbatim. */
+export interface NewLogEntry {
+  environment: Environment;
+  type: string;
+  version: number;
+  /** At most one entry per dedupe key is ever stored, whatever the concurrency. */
+  dedupeKey: string;
+  /** The thing the entry is about, e.g. `stripe:customer:cus_123`; a stream in EventStoreDB terms. */
+  stream: string;
+  data: string;
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * Where a reader is in the global order. In Postgres this is the appending transaction's id and the
+ * entry's position within the table (see the `payfold.read_events` SQL function for why both).
+ */
+export interface LogCheckpoint {
+  transactionId: bigint;
+  position: bigint;
+}
+
+export const logStart: LogCheckpoint = { transactionId: 0n, position: 0n };
+
+export interface LogEntry {
+  position: bigint;
+  transactionId: bigint;
+  environment: Environment;
+  type: string;
+  version: number;
+  dedupeKey: string;
+  stream: string;
+  data: unknown;
+  metadata: Record<string, unknown>;
+  recordedAt: Date;
+}
+
+export const checkpointOf = (entry: LogEntry): LogCheckpoint => ({
+  transactionId: entry.transactionId,
+  position: entry.position,
+});
+
+export type AppendResult = { status: 'appended'; position: bigint } | { status: 'duplicate' };
+
+/** The port every event store adapter implements (Postgres by default, EventStoreDB optionally). */
+export interface EventLog {
+  /** Appends durably; resolves only after the entry is committed (or found to be a duplicate). */
+  append(entry: NewLogEntry): Promise<AppendResult>;
+  /** Committed entries after `from`, in the global order, never skipping one committed later. */
+  readAll(from: LogCheckpoint, limit: number): Promise<LogEntry[]>;
+  /** Calls `onAppended` soon after new entries may be readable. Returns an unsubscribe function. */
+  subscribe(onAppended: () => void): () => Promise<void>;
+  /** The newest position in the log, for metrics and lag. */
+  headPosition(): Promise<bigint>;
+  close(): Promise<void>;
+}
+
+export const stripeEventDedupeKey = (environment: Environment, eventId: string): string =>
+  `stripe.event/${environment}/${eventId}`;
+
+/** A verified Stripe webhook, kept verbatim: the raw body is the entry's data. */
+export const stripeEventLogEntry = (
+  environment: Environment,
+  rawBody: string,
+  event: StripeEventEnvelope,
+): NewLogEntry => ({
+  environment,
+  type: logEntryType.stripeEvent,
+  version: 1,
+  dedupeKey: stripeEventDedupeKey(environment, event.id),
+  stream: `stripe.${event.data.object.object ?? 'unknown'}/${event.data.object.id ?? event.id}`,
+  data: rawBody,
+  metadata: {},
+});

@@ -1,0 +1,33 @@
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import type { StripeWebhookOutcome, StripeWebhookRequest } from '../app/ingest-stripe-webhook.js';
+import type { Metrics } from '../app/metrics.js';
+import { replyWithError } from './errors.js';
+import { healthPlugin } from './health.js';
+import { metricsPlugin } from './metrics.js';
+import { stripeWebhooksPlugin } from './webhooks.js';
+
+export interface HttpAppDeps {
+  logger: Logger;
+  metrics: Metrics;
+  ingestStripeWebhook: (request: StripeWebhookRequest) => Promise<StripeWebhookOutcome>;
+  checkDatabase: () => Promise<void>;
+}
+
+/** The Fastify app: each route group is an encapsulated plugin over the application functions. */
+export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // A log line per request would cost more than the webhook itself at thousands per second.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  });
+  app.setErrorHandler(replyWithError);
+  app.setNotFoundHandler((_request, reply) =>
+    reply.status(404).send({ error: { code: 'not_found', message: 'Not found' } }),
+  );
+  app.register(healthPlugin, { checkDatabase: deps.checkDatabase });
+  app.register(metricsPlugin, { registry: deps.metrics.registry });
+  app.register(stripeWebhooksPlugin, { ingest: deps.ingestStripeWebhook, metrics: deps.metrics });
+  return app as unknown as FastifyInstance;
+};

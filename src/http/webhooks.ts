@@ -1,0 +1,45 @@
+import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import type { StripeWebhookOutcome, StripeWebhookRequest } from '../app/ingest-stripe-webhook.js';
+import type { Metrics } from '../app/metrics.js';
+import { errorBody, replyWithError } from './errors.js';
+
+export const webhookBodyLimitBytes = 1024 * 1024;
+
+export interface StripeWebhooksPluginOptions {
+  ingest: (request: StripeWebhookRequest) => Promise<StripeWebhookOutcome>;
+  metrics: Metrics;
+}
+
+/**
+ * `POST /api/webhooks/stripe/:environment`. Stripe signs the exact bytes it sends, so this plugin
+ * replaces every body parser in its scope with one that keeps the raw bytes, whatever the content
+ * type claims.
+ */
+export const stripeWebhooksPlugin: FastifyPluginAsync<StripeWebhooksPluginOptions> = async (app, { ingest, metrics }) => {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: webhookBodyLimitBytes }, (_request, body, done) =>
+    done(null, body),
+  );
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.statusCode === 413) metrics.webhooksRejected.inc({ reason: 'body_too_large' });
+    else if ((error.statusCode ?? 500) >= 500) metrics.webhooksRejected.inc({ reason: 'append_failed' });
+    return replyWithError(error, request, reply);
+  });
+
+  app.post<{ Params: { environment: string } }>(
+    '/api/webhooks/stripe/:environment',
+    { bodyLimit: webhookBodyLimitBytes },
+    async (request, reply) => {
+      const signature = request.headers['stripe-signature'];
+      const outcome = await ingest({
+        environment: request.params.environment,
+        rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+        signatureHeader: Array.isArray(signature) ? signature[0] : signature,
+      });
+      if (outcome.kind === 'rejected') {
+        return reply.status(outcome.status).send(errorBody(outcome.reason, outcome.message));
+      }
+      return reply.status(200).send({ received: true, duplicate: outcome.duplicate });
+    },
+  );
+};

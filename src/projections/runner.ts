@@ -1,0 +1,163 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Metrics } from '../app/metrics.js';
+import { type EventLog, type LogCheckpoint, type LogEntry, checkpointOf } from '../domain/event-log.js';
+import type { Projector } from './projector.js';
+
+const ensureCheckpointSql =
+  'insert into payfold.projection_checkpoints (projection) values ($1) on conflict (projection) do nothing';
+// Locking the checkpoint row makes one process at a time advance a projection, so two
+// `payfold serve` processes never apply the same entry twice.
+const lockCheckpointSql = `
+  select transaction_id::text, position::text
+  from payfold.projection_checkpoints where projection = $1 for update`;
+const saveCheckpointSql = `
+  update payfold.projection_checkpoints
+  set transaction_id = $2::xid8, position = $3, updated_at = now()
+  where projection = $1`;
+const parkEntrySql = `
+  insert into payfold.projection_errors (projection, position, transaction_id, entry_type, error)
+  values ($1, $2, $3::xid8, $4, $5)
+  on conflict (projection, position) do update set error = excluded.error, occurred_at = now()`;
+
+export interface ProjectionRunnerOptions {
+  pool: pg.Pool;
+  log: EventLog;
+  projectors: readonly Projector[];
+  logger: Logger;
+  metrics?: Metrics;
+  batchSize?: number;
+}
+
+/**
+ * Folds the log into the projections. Each projector advances on its own checkpoint, one batch per
+ * transaction: lock the checkpoint, read the entries after it, apply them, move the checkpoint,
+ * commit. A crash anywhere rolls the whole batch back, so nothing is skipped or applied twice.
+ *
+ * An entry that a projector cannot apply is parked: recorded in `payfold.projection_errors` and
+ * counted in `payfold_projection_errors_total`, and the projector continues with the next entry.
+ * Stopping instead would hold every later webhook back behind one bad payload.
+ */
+export class ProjectionRunner {
+  private readonly batchSize: number;
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly wakeAgain = new Set<string>();
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: ProjectionRunnerOptions) {
+    this.batchSize = options.batchSize ?? 1000;
+  }
+
+  async start(): Promise<void> {
+    for (const projector of this.options.projectors) {
+      await this.options.pool.query(ensureCheckpointSql, [projector.name]);
+    }
+    this.unsubscribe = this.options.log.subscribe(() => this.wake());
+    this.wake();
+  }
+
+  /** Runs every projector until it has applied every entry readable now. */
+  async catchUp(): Promise<void> {
+    for (const projector of this.options.projectors) {
+      await this.options.pool.query(ensureCheckpointSql, [projector.name]);
+      while ((await this.runBatch(projector)) > 0);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.unsubscribe?.();
+    await Promise.allSettled(this.running.values());
+  }
+
+  private wake(): void {
+    if (this.stopped) return;
+    for (const projector of this.options.projectors) {
+      if (this.running.has(projector.name)) {
+        this.wakeAgain.add(projector.name);
+        continue;
+      }
+      const run = this.drain(projector).finally(() => {
+        this.running.delete(projector.name);
+        if (this.wakeAgain.delete(projector.name)) this.wake();
+      });
+      this.running.set(projector.name, run);
+    }
+  }
+
+  private async drain(projector: Projector): Promise<void> {
+    try {
+      while (!this.stopped && (await this.runBatch(projector)) > 0);
+    } catch (error) {
+      // Postgres unreachable, say: the next wake-up or poll tries again from the same checkpoint.
+      this.options.logger.warn({ projection: projector.name, err: { message: (error as Error).message } }, 'projection paused');
+    }
+  }
+
+  /** Applies one batch; returns how many log entries it consumed. */
+  private async runBatch(projector: Projector): Promise<number> {
+    const client = await this.options.pool.connect();
+    try {
+      await client.query('begin');
+      const { rows } = await client.query<{ transaction_id: string; position: string }>(lockCheckpointSql, [
+        projector.name,
+      ]);
+      const row = rows[0];
+      if (!row) throw new Error(`no checkpoint row for projection ${projector.name}`);
+      const from: LogCheckpoint = { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) };
+      const entries = await this.options.log.readAll(from, this.batchSize);
+      const last = entries.at(-1);
+      if (!last) {
+        await client.query('rollback');
+        return 0;
+      }
+      const relevant = entries.filter((entry) => projector.entryTypes.includes(entry.type));
+      if (relevant.length > 0) await this.applyOrPark(client, projector, relevant);
+      const to = checkpointOf(last);
+      await client.query(saveCheckpointSql, [projector.name, to.transactionId.toString(), to.position.toString()]);
+      await client.query('commit');
+      this.options.metrics?.projectionPosition.set({ projection: projector.name }, Number(to.position));
+      return entries.length;
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** The whole batch at once; if that fails, entry by entry, parking the ones that fail. */
+  private async applyOrPark(client: pg.PoolClient, projector: Projector, entries: readonly LogEntry[]) {
+    await client.query('savepoint projection_batch');
+    try {
+      await projector.apply(client, entries);
+      await client.query('release savepoint projection_batch');
+      return;
+    } catch {
+      await client.query('rollback to savepoint projection_batch');
+    }
+    for (const entry of entries) {
+      await client.query('savepoint projection_entry');
+      try {
+        await projector.apply(client, [entry]);
+        await client.query('release savepoint projection_entry');
+      } catch (error) {
+        await client.query('rollback to savepoint projection_entry');
+        const message = (error as Error).message;
+        await client.query(parkEntrySql, [
+          projector.name,
+          entry.position.toString(),
+          entry.transactionId.toString(),
+          entry.type,
+          message,
+        ]);
+        this.options.metrics?.projectionErrors.inc({ projection: projector.name });
+        this.options.logger.error(
+          { projection: projector.name, position: entry.position.toString(), err: { message } },
+          'log entry parked: the projector could not apply it',
+        );
+      }
+    }
+  }
+}

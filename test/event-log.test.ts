@@ -1,0 +1,156 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
+import { checkpointOf, type LogEntry, type NewLogEntry, logStart } from '../src/domain/event-log.js';
+import { countRows, createTestDatabase, type TestDatabase } from './support/database.js';
+
+const entry = (key: string, data: unknown = { key }): NewLogEntry => ({
+  environment: 'test',
+  type: 'stripe.event',
+  version: 1,
+  dedupeKey: key,
+  stream: `test/${key}`,
+  data: JSON.stringify(data),
+  metadata: {},
+});
+
+describe('the Postgres event log', () => {
+  let db: TestDatabase;
+  let log: PostgresEventLog;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    log = new PostgresEventLog(db.pool, db.url);
+  });
+  afterAll(async () => {
+    await log.close();
+    await db.drop();
+  });
+
+  it('stores an entry once and reports every later append of its key as a duplicate', async () => {
+    const first = await log.append(entry('once'));
+    const again = await log.append(entry('once', { changed: true }));
+    expect(first.status).toBe('appended');
+    expect(again).toEqual({ status: 'duplicate' });
+    const { rows } = await db.pool.query("select data from payfold.events where dedupe_key = 'once'");
+    expect(rows).toEqual([{ data: { key: 'once' } }]);
+  });
+
+  it('keeps the data verbatim, byte for byte', async () => {
+    const raw = '{"id":  "evt_x",\n "b":1, "a":  [2,1]}';
+    await log.append({ ...entry('verbatim'), data: raw });
+    const { rows } = await db.pool.query("select data::text from payfold.events where dedupe_key = 'verbatim'");
+    expect(rows[0].data).toBe(raw);
+  });
+
+  it('stores one of 50 concurrent appends of the same key, and calls the other 49 duplicates', async () => {
+    const results = await Promise.all(Array.from({ length: 50 }, () => log.append(entry('crowd'))));
+    expect(results.filter((result) => result.status === 'appended')).toHaveLength(1);
+    expect(results.filter((result) => result.status === 'duplicate')).toHaveLength(49);
+    expect(await countRows(db.pool, "payfold.events where dedupe_key = 'crowd'")).toBe(1);
+  });
+
+  it('stores a key once when two event logs (two processes) append it at the same time', async () => {
+    const other = new PostgresEventLog(db.pool, db.url);
+    const keys = Array.from({ length: 200 }, (_, index) => `race-${index}`);
+    const results = await Promise.all(keys.flatMap((key) => [log.append(entry(key)), other.append(entry(key))]));
+    expect(results.filter((result) => result.status === 'appended')).toHaveLength(200);
+    expect(await countRows(db.pool, "payfold.events where dedupe_key like 'race-%'")).toBe(200);
+  });
+
+  it('groups concurrent appends into few commits', async () => {
+    const before = log.stats.batchesWritten;
+    await Promise.all(Array.from({ length: 1000 }, (_, index) => log.append(entry(`group-${index}`))));
+    const batches = log.stats.batchesWritten - before;
+    expect(batches).toBeGreaterThan(0);
+    expect(batches).toBeLessThanOrEqual(10);
+  });
+
+  it('refuses to change or delete a stored entry', async () => {
+    await log.append(entry('immutable'));
+    await expect(
+      db.pool.query("update payfold.events set stream = 'x' where dedupe_key = 'immutable'"),
+    ).rejects.toThrow(/append-only/);
+    await expect(db.pool.query("delete from payfold.events where dedupe_key = 'immutable'")).rejects.toThrow(
+      /append-only/,
+    );
+  });
+
+  it('never lets a reader skip an entry whose transaction commits after a later one', async () => {
+    const fresh = await createTestDatabase();
+    const freshLog = new PostgresEventLog(fresh.pool, fresh.url);
+    try {
+      await freshLog.append(entry('before'));
+      const seen = await freshLog.readAll(logStart, 100);
+      expect(seen.map((e) => e.dedupeKey)).toEqual(['before']);
+      const checkpoint = checkpointOf(seen[0] as LogEntry);
+
+      // A slow writer takes the next position and keeps its transaction open...
+      const slow = new pg.Client({ connectionString: fresh.url });
+      await slow.connect();
+      await slow.query('begin');
+      await slow.query(
+        "select * from payfold.append_events('{test}', '{stripe.event}', '{1}', '{slow}', '{s}', array['{}'::json], array['{}'::jsonb])",
+      );
+      // ...while a fast writer takes a later position and commits.
+      await freshLog.append(entry('fast'));
+      const positions = await fresh.pool.query<{ dedupe_key: string; position: string }>(
+        'select dedupe_key, position::text from payfold.events order by position',
+      );
+      expect(positions.rows.map((row) => row.dedupe_key)).toEqual(['before', 'fast']);
+
+      // The reader does not move past the open transaction: it sees nothing yet...
+      expect(await freshLog.readAll(checkpoint, 100)).toEqual([]);
+
+      await slow.query('commit');
+      await slow.end();
+      // ...and once it commits, it reads both, the slow one first, skipping neither.
+      const after = await freshLog.readAll(checkpoint, 100);
+      expect(after.map((e) => e.dedupeKey)).toEqual(['slow', 'fast']);
+      expect(after[0]?.position).toBeLessThan(after[1]?.position as bigint);
+    } finally {
+      await freshLog.close();
+      await fresh.drop();
+    }
+  });
+
+  it('reads in pages that resume exactly where the last one ended', async () => {
+    const all = await log.readAll(logStart, 100_000);
+    const paged = [];
+    let from = logStart;
+    for (;;) {
+      const page = await log.readAll(from, 97);
+      if (page.length === 0) break;
+      paged.push(...page);
+      const last = page.at(-1);
+      if (!last) break;
+      from = checkpointOf(last);
+    }
+    expect(paged.map((e) => e.position)).toEqual(all.map((e) => e.position));
+    expect(new Set(all.map((e) => e.dedupeKey)).size).toBe(all.length);
+    expect(all.length).toBe(await countRows(db.pool, 'payfold.events'));
+  });
+
+  it('wakes subscribers through LISTEN/NOTIFY when an append commits', async () => {
+    const slowPollLog = new PostgresEventLog(db.pool, db.url, { pollIntervalMs: 60_000 });
+    let wakeUps = 0;
+    const unsubscribe = slowPollLog.subscribe(() => {
+      wakeUps += 1;
+    });
+    try {
+      // The first wake-up comes when the listener connects.
+      await expect.poll(() => wakeUps, { timeout: 5000 }).toBeGreaterThanOrEqual(1);
+      const before = wakeUps;
+      await log.append(entry('wake'));
+      await expect.poll(() => wakeUps, { timeout: 5000 }).toBeGreaterThan(before);
+    } finally {
+      await unsubscribe();
+    }
+  });
+
+  it('reports the head position', async () => {
+    const result = await log.append(entry('head'));
+    expect(result.status).toBe('appended');
+    if (result.status === 'appended') expect(await log.headPosition()).toBeGreaterThanOrEqual(result.position);
+  });
+});

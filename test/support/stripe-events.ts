@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import Stripe from 'stripe';
+
+export const fixturesDirectory = path.resolve(import.meta.dirname, '../../../shared/fixtures/stripe-events');
+
+export interface StripeEventFixture {
+  file: string;
+  event: Record<string, unknown> & { id: string; type: string; livemode: boolean; created: number };
+}
+
+export const loadEventFixtures = (): StripeEventFixture[] =>
+  readdirSync(fixturesDirectory)
+    .filter((file) => file.endsWith('.json'))
+    .sort()
+    .map((file) => ({ file, event: JSON.parse(readFileSync(path.join(fixturesDirectory, file), 'utf8')) }));
+
+export const freshEventId = (): string => `evt_${randomBytes(12).toString('hex')}`;
+
+/** A fixture event under a new id, created now (the files share ids). */
+export const freshEvent = (fixture: StripeEventFixture, overrides: Record<string, unknown> = {}) => ({
+  ...fixture.event,
+  id: freshEventId(),
+  created: Math.floor(Date.now() / 1000),
+  ...overrides,
+});
+
+export const sign = (payload: string, secret: string, timestamp = Math.floor(Date.now() / 1000)): string =>
+  Stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp });
