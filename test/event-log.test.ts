@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
-import { checkpointOf, type LogEntry, type NewLogEntry, logStart } from '../src/domain/event-log.js';
+import { checkpointOf, type LogEntry, logStart, type NewLogEntry } from '../src/domain/event-log.js';
 import { countRows, createTestDatabase, type TestDatabase } from './support/database.js';
 
 const entry = (key: string, data: unknown = { key }): NewLogEntry => ({
@@ -39,7 +39,9 @@ describe('the Postgres event log', () => {
   it('keeps the data verbatim, byte for byte', async () => {
     const raw = '{"id":  "evt_x",\n "b":1, "a":  [2,1]}';
     await log.append({ ...entry('verbatim'), data: raw });
-    const { rows } = await db.pool.query("select data::text from payfold.events where dedupe_key = 'verbatim'");
+    const { rows } = await db.pool.query(
+      "select data::text from payfold.events where dedupe_key = 'verbatim'",
+    );
     expect(rows[0].data).toBe(raw);
   });
 
@@ -53,7 +55,9 @@ describe('the Postgres event log', () => {
   it('stores a key once when two event logs (two processes) append it at the same time', async () => {
     const other = new PostgresEventLog(db.pool, db.url);
     const keys = Array.from({ length: 200 }, (_, index) => `race-${index}`);
-    const results = await Promise.all(keys.flatMap((key) => [log.append(entry(key)), other.append(entry(key))]));
+    const results = await Promise.all(
+      keys.flatMap((key) => [log.append(entry(key)), other.append(entry(key))]),
+    );
     expect(results.filter((result) => result.status === 'appended')).toHaveLength(200);
     expect(await countRows(db.pool, "payfold.events where dedupe_key like 'race-%'")).toBe(200);
   });
@@ -151,6 +155,7 @@ describe('the Postgres event log', () => {
   it('reports the head position', async () => {
     const result = await log.append(entry('head'));
     expect(result.status).toBe('appended');
-    if (result.status === 'appended') expect(await log.headPosition()).toBeGreaterThanOrEqual(result.position);
+    if (result.status === 'appended')
+      expect(await log.headPosition()).toBeGreaterThanOrEqual(result.position);
   });
 });

@@ -15,7 +15,10 @@ const postgresUrl = z
 const httpUrl = z
   .string()
   .trim()
-  .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL');
+  .refine(
+    (value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol),
+    'must be an http(s) URL',
+  );
 
 /** 32 bytes, as 64 hex characters or as base64. */
 const masterKey = z
@@ -34,7 +37,10 @@ const stripeSecretKey = (mode: Environment) =>
   z
     .string()
     .trim()
-    .refine((value) => new RegExp(`^(sk|rk)_${mode}_`).test(value), `must be a ${mode}-mode secret key (sk_${mode}_...)`);
+    .refine(
+      (value) => new RegExp(`^(sk|rk)_${mode}_`).test(value),
+      `must be a ${mode}-mode secret key (sk_${mode}_...)`,
+    );
 
 /** Comma-separated, so that an old and a new secret both verify while an endpoint's secret rotates. */
 const webhookSecrets = z
@@ -45,16 +51,22 @@ const webhookSecrets = z
       .map((secret) => secret.trim())
       .filter(Boolean),
   )
-  .refine((secrets) => secrets.every((secret) => secret.startsWith('whsec_')), 'each secret must start with whsec_');
+  .refine(
+    (secrets) => secrets.every((secret) => secret.startsWith('whsec_')),
+    'each secret must start with whsec_',
+  );
 
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   PAYFOLD_EVENT_STORE: z
     .string()
     .trim()
-    .refine((value) => value === 'postgres' || value.startsWith('esdb://') || value.startsWith('esdb+discover://'), {
-      message: 'must be postgres or an esdb:// connection string',
-    })
+    .refine(
+      (value) => value === 'postgres' || value.startsWith('esdb://') || value.startsWith('esdb+discover://'),
+      {
+        message: 'must be postgres or an esdb:// connection string',
+      },
+    )
     .default('postgres'),
   PAYFOLD_MASTER_KEY: masterKey.optional(),
   PAYFOLD_ADMIN_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').optional(),
@@ -98,7 +110,9 @@ export class ConfigError extends Error {}
  */
 export const loadConfig = (env: NodeJS.ProcessEnv): PayfoldConfig => {
   const present = Object.fromEntries(
-    Object.entries(env).filter(([name, value]) => name in envSchema.shape && value !== undefined && value !== ''),
+    Object.entries(env).filter(
+      ([name, value]) => name in envSchema.shape && value !== undefined && value !== '',
+    ),
   );
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {

@@ -25,7 +25,8 @@ export const openDatabase = async (
     const masterKey = config.masterKey as Buffer;
     return { url: config.databaseUrl, embedded: false, masterKey, stop: async () => undefined };
   }
-  const masterKey = config.masterKey ?? (await readOrCreateMasterKey(path.join(config.dataDirectory, 'master.key')));
+  const masterKey =
+    config.masterKey ?? (await readOrCreateMasterKey(path.join(config.dataDirectory, 'master.key')));
   const cluster = await startEmbeddedCluster({
     dataDirectory: path.resolve(config.dataDirectory, 'postgres'),
     persistent: true,

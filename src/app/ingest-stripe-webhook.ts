@@ -1,8 +1,8 @@
+import { verifyStripeSignature } from '../adapters/stripe/webhook-signature.js';
+import type { Environment } from '../domain/environment.js';
 import { environmentOfLivemode, isEnvironment } from '../domain/environment.js';
 import { type EventLog, stripeEventLogEntry } from '../domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
-import { verifyStripeSignature } from '../adapters/stripe/webhook-signature.js';
-import type { Environment } from '../domain/environment.js';
 import type { Metrics, WebhookRejection } from './metrics.js';
 
 export interface StripeWebhookRequest {
@@ -62,7 +62,11 @@ const verifyAndAppend = async (
   if (!parsed.success) return rejected(400, 'invalid_event', 'The body is not a Stripe event');
   const event = parsed.data;
   if (environmentOfLivemode(event.livemode) !== environment) {
-    return rejected(400, 'livemode_mismatch', `A livemode=${event.livemode} event cannot be sent to ${environment}`);
+    return rejected(
+      400,
+      'livemode_mismatch',
+      `A livemode=${event.livemode} event cannot be sent to ${environment}`,
+    );
   }
   const stopTimer = metrics.appendSeconds.startTimer();
   const result = await log.append(stripeEventLogEntry(environment, rawBody.toString('utf8'), event));

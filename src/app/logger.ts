@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 /**
  * Structured JSON logs. Payfold never logs payloads; the redaction is a second line of defence for

@@ -25,7 +25,9 @@ export interface RunningPayfold {
  * project the log. `close` stops taking requests first, so every answered webhook is committed.
  */
 export const startPayfold = async (config: PayfoldConfig, logger: Logger): Promise<RunningPayfold> => {
-  const database = await openDatabase(config, (line) => logger.debug({ postgres: line }, 'embedded postgres'));
+  const database = await openDatabase(config, (line) =>
+    logger.debug({ postgres: line }, 'embedded postgres'),
+  );
   const pool = createPool(database.url, { max: 20 });
   try {
     const applied = await runMigrations(pool);

@@ -5,6 +5,7 @@ export const environmentSchema = z.enum(['test', 'live']);
 export type Environment = z.infer<typeof environmentSchema>;
 export const environments: readonly Environment[] = environmentSchema.options;
 
-export const isEnvironment = (value: string): value is Environment => environmentSchema.safeParse(value).success;
+export const isEnvironment = (value: string): value is Environment =>
+  environmentSchema.safeParse(value).success;
 
 export const environmentOfLivemode = (livemode: boolean): Environment => (livemode ? 'live' : 'test');

@@ -17,7 +17,7 @@ export const stripeEventEnvelopeSchema = z.looseObject({
       id: z.string().optional(),
       object: z.string().optional(),
     }),
-    previous_attributes: z.record(z.string(), z.unknown()).optional(),
+    previous_attributes: z.record(z.string(), z.unknown()).nullish(),
   }),
 });
 export type StripeEventEnvelope = z.infer<typeof stripeEventEnvelopeSchema>;

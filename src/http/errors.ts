@@ -7,10 +7,20 @@ export interface ErrorBody {
 export const errorBody = (code: string, message: string): ErrorBody => ({ error: { code, message } });
 
 const codeOfStatus = (status: number): string =>
-  status === 413 ? 'payload_too_large' : status === 404 ? 'not_found' : status < 500 ? 'bad_request' : 'internal';
+  status === 413
+    ? 'payload_too_large'
+    : status === 404
+      ? 'not_found'
+      : status < 500
+        ? 'bad_request'
+        : 'internal';
 
 /** Every error leaves as `{"error":{"code","message"}}`; a 5xx never shows its cause to the caller. */
-export const replyWithError = (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+export const replyWithError = (
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply => {
   const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
   if (status >= 500) {
     request.log.error({ err: { message: error.message, code: error.code } }, 'request failed');

@@ -14,7 +14,9 @@ export const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app,
     try {
       await Promise.race([
         checkDatabase(),
-        new Promise((_resolve, reject) => setTimeout(() => reject(new Error('timeout')), readinessTimeoutMs).unref()),
+        new Promise((_resolve, reject) =>
+          setTimeout(() => reject(new Error('timeout')), readinessTimeoutMs).unref(),
+        ),
       ]);
       return { status: 'ready' };
     } catch {

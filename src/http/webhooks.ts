@@ -15,10 +15,15 @@ export interface StripeWebhooksPluginOptions {
  * replaces every body parser in its scope with one that keeps the raw bytes, whatever the content
  * type claims.
  */
-export const stripeWebhooksPlugin: FastifyPluginAsync<StripeWebhooksPluginOptions> = async (app, { ingest, metrics }) => {
+export const stripeWebhooksPlugin: FastifyPluginAsync<StripeWebhooksPluginOptions> = async (
+  app,
+  { ingest, metrics },
+) => {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: webhookBodyLimitBytes }, (_request, body, done) =>
-    done(null, body),
+  app.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: webhookBodyLimitBytes },
+    (_request, body, done) => done(null, body),
   );
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.statusCode === 413) metrics.webhooksRejected.inc({ reason: 'body_too_large' });

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Metrics } from '../app/metrics.js';
-import { type EventLog, type LogCheckpoint, type LogEntry, checkpointOf } from '../domain/event-log.js';
+import { checkpointOf, type EventLog, type LogCheckpoint, type LogEntry } from '../domain/event-log.js';
 import type { Projector } from './projector.js';
 
 const ensureCheckpointSql =
@@ -91,13 +91,20 @@ export class ProjectionRunner {
       while (!this.stopped && (await this.runBatch(projector)) > 0);
     } catch (error) {
       // Postgres unreachable, say: the next wake-up or poll tries again from the same checkpoint.
-      this.options.logger.warn({ projection: projector.name, err: { message: (error as Error).message } }, 'projection paused');
+      this.options.logger.warn(
+        { projection: projector.name, err: { message: (error as Error).message } },
+        'projection paused',
+      );
     }
   }
 
   /** Applies one batch; returns how many log entries it consumed. */
   private async runBatch(projector: Projector): Promise<number> {
     const client = await this.options.pool.connect();
+    // A connection that dies mid-batch reports here as well as through the failing query.
+    const ignoreConnectionError = () => undefined;
+    client.on('error', ignoreConnectionError);
+    let broken: Error | undefined;
     try {
       await client.query('begin');
       const { rows } = await client.query<{ transaction_id: string; position: string }>(lockCheckpointSql, [
@@ -105,7 +112,10 @@ export class ProjectionRunner {
       ]);
       const row = rows[0];
       if (!row) throw new Error(`no checkpoint row for projection ${projector.name}`);
-      const from: LogCheckpoint = { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) };
+      const from: LogCheckpoint = {
+        transactionId: BigInt(row.transaction_id),
+        position: BigInt(row.position),
+      };
       const entries = await this.options.log.readAll(from, this.batchSize);
       const last = entries.at(-1);
       if (!last) {
@@ -115,15 +125,22 @@ export class ProjectionRunner {
       const relevant = entries.filter((entry) => projector.entryTypes.includes(entry.type));
       if (relevant.length > 0) await this.applyOrPark(client, projector, relevant);
       const to = checkpointOf(last);
-      await client.query(saveCheckpointSql, [projector.name, to.transactionId.toString(), to.position.toString()]);
+      await client.query(saveCheckpointSql, [
+        projector.name,
+        to.transactionId.toString(),
+        to.position.toString(),
+      ]);
       await client.query('commit');
       this.options.metrics?.projectionPosition.set({ projection: projector.name }, Number(to.position));
       return entries.length;
     } catch (error) {
+      broken = error as Error;
       await client.query('rollback').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.off('error', ignoreConnectionError);
+      // A client whose batch failed is discarded rather than returned to the pool half-broken.
+      client.release(broken);
     }
   }
 

@@ -7,7 +7,14 @@ export const fixturesDirectory = path.resolve(import.meta.dirname, '../../../sha
 
 export interface StripeEventFixture {
   file: string;
-  event: Record<string, unknown> & { id: string; type: string; livemode: boolean; created: number };
+  event: {
+    id: string;
+    type: string;
+    livemode: boolean;
+    created: number;
+    api_version: string | null;
+    data: { object: { id?: string; object?: string } & Record<string, unknown> };
+  } & Record<string, unknown>;
 }
 
 export const loadEventFixtures = (): StripeEventFixture[] =>

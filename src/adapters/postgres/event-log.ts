@@ -3,7 +3,8 @@ import type { Environment } from '../../domain/environment.js';
 import type { AppendResult, EventLog, LogCheckpoint, LogEntry, NewLogEntry } from '../../domain/event-log.js';
 
 const appendEventsStatement = 'payfold_append_events';
-const appendEventsSql = 'select dedupe_key, stored_position from payfold.append_events($1, $2, $3, $4, $5, $6, $7)';
+const appendEventsSql =
+  'select dedupe_key, stored_position from payfold.append_events($1, $2, $3, $4, $5, $6, $7)';
 const readEventsStatement = 'payfold_read_events';
 const readEventsSql = 'select * from payfold.read_events($1::xid8, $2, $3)';
 const headPositionSql = 'select coalesce(max(position), 0)::text as head from payfold.events';
@@ -121,7 +122,9 @@ export class PostgresEventLog implements EventLog {
         const position = stored.get(key);
         appends.forEach((append, index) => {
           append.resolve(
-            position !== undefined && index === 0 ? { status: 'appended', position } : { status: 'duplicate' },
+            position !== undefined && index === 0
+              ? { status: 'appended', position }
+              : { status: 'duplicate' },
           );
         });
       }
@@ -161,7 +164,10 @@ export class PostgresEventLog implements EventLog {
     let retryTimer: NodeJS.Timeout | undefined;
     const listen = async (): Promise<void> => {
       if (closed) return;
-      const next = new pg.Client({ connectionString: this.connectionString, application_name: 'payfold-listen' });
+      const next = new pg.Client({
+        connectionString: this.connectionString,
+        application_name: 'payfold-listen',
+      });
       next.on('notification', () => onAppended());
       next.on('error', () => {
         next.end().catch(() => undefined);

@@ -11,10 +11,17 @@ export type SignatureCheck =
  * Verifies a raw webhook body with the `stripe` package against each secret in turn (an endpoint
  * has two while its secret rotates). The body is parsed only once a signature matches.
  */
-export const verifyStripeSignature = (rawBody: Buffer, header: string, secrets: readonly string[]): SignatureCheck => {
+export const verifyStripeSignature = (
+  rawBody: Buffer,
+  header: string,
+  secrets: readonly string[],
+): SignatureCheck => {
   for (const secret of secrets) {
     try {
-      return { ok: true, event: Stripe.webhooks.constructEvent(rawBody, header, secret, signatureToleranceSeconds) };
+      return {
+        ok: true,
+        event: Stripe.webhooks.constructEvent(rawBody, header, secret, signatureToleranceSeconds),
+      };
     } catch (error) {
       if (error instanceof SyntaxError) return { ok: false, reason: 'not_json' };
     }

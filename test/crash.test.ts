@@ -1,0 +1,97 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/adapters/postgres/embedded.js';
+import { countRows, createTestDatabase, eventually, type TestDatabase } from './support/database.js';
+import { testMasterKey, testWebhookSecret } from './support/server.js';
+import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
+
+const payfoldBin = path.resolve(import.meta.dirname, '../bin/payfold.js');
+
+const startServeProcess = async (databaseUrl: string, port: number): Promise<ChildProcess> => {
+  const child = spawn(process.execPath, [payfoldBin, 'serve'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PAYFOLD_MASTER_KEY: testMasterKey,
+      STRIPE_WEBHOOK_SECRET_TEST: testWebhookSecret,
+      PORT: String(port),
+      PAYFOLD_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr += String(chunk);
+  });
+  await eventually(async () => {
+    if (child.exitCode !== null) throw new Error(`payfold serve exited: ${stderr}`);
+    const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(response.status).toBe(200);
+  }, 30_000);
+  return child;
+};
+
+describe('a payfold serve process killed with SIGKILL under load', () => {
+  let db: TestDatabase;
+  let port: number;
+  let restarted: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    port = await freePort();
+  });
+  afterAll(async () => {
+    restarted?.kill('SIGKILL');
+    await db.drop();
+  });
+
+  it('loses no webhook it answered with 2xx, and its projection resumes after a restart', async () => {
+    const fixtures = loadEventFixtures().filter((fixture) => !fixture.event.livemode);
+    const server = await startServeProcess(db.url, port);
+    const acknowledged: string[] = [];
+    let sent = 0;
+    let killed = false;
+
+    const sender = async (worker: number) => {
+      while (!killed) {
+        const fixture = fixtures[(sent + worker) % fixtures.length];
+        if (!fixture) continue;
+        const event = freshEvent(fixture);
+        const body = JSON.stringify(event);
+        sent += 1;
+        try {
+          const response = await fetch(`http://127.0.0.1:${port}/api/webhooks/stripe/test`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'stripe-signature': sign(body, testWebhookSecret),
+            },
+            body,
+          });
+          if (response.ok) acknowledged.push(event.id);
+        } catch {
+          // The connection died with the process: not acknowledged, so Stripe would retry it.
+        }
+      }
+    };
+    const senders = Array.from({ length: 16 }, (_, worker) => sender(worker));
+    await eventually(async () => expect(acknowledged.length).toBeGreaterThan(300), 30_000);
+    server.kill('SIGKILL');
+    killed = true;
+    await Promise.all(senders);
+    expect(sent).toBeGreaterThan(acknowledged.length);
+
+    const { rows } = await db.pool.query<{ id: string }>("select data->>'id' as id from payfold.events");
+    const stored = new Set(rows.map((row) => row.id));
+    const lost = acknowledged.filter((id) => !stored.has(id));
+    expect(lost).toEqual([]);
+
+    restarted = await startServeProcess(db.url, port);
+    await eventually(async () =>
+      expect(await countRows(db.pool, 'payments.webhook_events')).toBe(
+        await countRows(db.pool, 'payfold.events'),
+      ),
+    );
+  });
+});

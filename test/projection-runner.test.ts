@@ -1,0 +1,217 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
+import { createMetrics } from '../src/app/metrics.js';
+import { type NewLogEntry, stripeEventLogEntry } from '../src/domain/event-log.js';
+import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
+import type { Projector } from '../src/projections/projector.js';
+import { ProjectionRunner } from '../src/projections/runner.js';
+import { webhookEventsProjector } from '../src/projections/webhook-events.js';
+import { countRows, createTestDatabase, eventually, type TestDatabase } from './support/database.js';
+import { freshEvent, loadEventFixtures } from './support/stripe-events.js';
+
+const logger = pino({ level: 'silent' });
+
+const plainEntry = (key: string, data: Record<string, unknown> = {}): NewLogEntry => ({
+  environment: 'test',
+  type: 'test.counted',
+  version: 1,
+  dedupeKey: key,
+  stream: `test/${key}`,
+  data: JSON.stringify({ key, ...data }),
+  metadata: {},
+});
+
+/**
+ * Deliberately not idempotent: it adds one per entry it sees, so an entry applied twice (or
+ * skipped) shows in the total.
+ */
+const countingProjector = (name: string, crash = { armed: false }): Projector => ({
+  name,
+  entryTypes: ['test.counted'],
+  async apply(client, entries) {
+    await client.query(
+      `insert into counted (projection, total) values ($1, $2)
+       on conflict (projection) do update set total = counted.total + excluded.total`,
+      [name, entries.length],
+    );
+    for (const { data } of entries as ReadonlyArray<{
+      data: { key: string; poison?: boolean; crash?: boolean };
+    }>) {
+      if (data.poison) throw new Error(`cannot apply ${data.key}`);
+      if (data.crash && crash.armed) {
+        crash.armed = false;
+        // The process "dies" after writing and before the checkpoint commits.
+        await client.query('select pg_terminate_backend(pg_backend_pid())');
+      }
+    }
+  },
+});
+
+const total = async (db: TestDatabase, projection: string): Promise<number> => {
+  const { rows } = await db.pool.query<{ total: number }>('select total from counted where projection = $1', [
+    projection,
+  ]);
+  return rows[0]?.total ?? 0;
+};
+
+describe('the projection runner', () => {
+  let db: TestDatabase;
+  let log: PostgresEventLog;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    log = new PostgresEventLog(db.pool, db.url);
+    await db.pool.query('create table counted (projection text primary key, total integer not null)');
+    for (let index = 0; index < 250; index += 1) await log.append(plainEntry(`entry-${index}`));
+  });
+  afterAll(async () => {
+    await log.close();
+    await db.drop();
+  });
+
+  it('applies each entry exactly once across batches', async () => {
+    const runner = new ProjectionRunner({
+      pool: db.pool,
+      log,
+      projectors: [countingProjector('batches')],
+      logger,
+      batchSize: 7,
+    });
+    await runner.catchUp();
+    expect(await total(db, 'batches')).toBe(250);
+    await runner.catchUp();
+    expect(await total(db, 'batches')).toBe(250);
+  });
+
+  it('neither skips nor repeats an entry when the connection dies between the writes and the checkpoint', async () => {
+    const fresh = await createTestDatabase();
+    const freshLog = new PostgresEventLog(fresh.pool, fresh.url);
+    try {
+      await fresh.pool.query('create table counted (projection text primary key, total integer not null)');
+      for (let index = 0; index < 40; index += 1) await freshLog.append(plainEntry(`e-${index}`));
+      await freshLog.append(plainEntry('dies', { crash: true }));
+      for (let index = 40; index < 80; index += 1) await freshLog.append(plainEntry(`e-${index}`));
+
+      const crash = { armed: true };
+      const runner = new ProjectionRunner({
+        pool: fresh.pool,
+        log: freshLog,
+        projectors: [countingProjector('crash', crash)],
+        logger,
+        batchSize: 10,
+      });
+      await expect(runner.catchUp()).rejects.toThrow();
+      expect(crash.armed).toBe(false);
+      // The batches before the one that died are in; the dying one left no trace.
+      expect(await total(fresh, 'crash')).toBe(40);
+
+      // After the restart every entry counts once, the dying batch included.
+      await runner.catchUp();
+      expect(await total(fresh, 'crash')).toBe(81);
+    } finally {
+      await freshLog.close();
+      await fresh.drop();
+    }
+  });
+
+  it('applies each entry once when two processes run the same projection at the same time', async () => {
+    const runners = Array.from(
+      { length: 2 },
+      () =>
+        new ProjectionRunner({
+          pool: db.pool,
+          log,
+          projectors: [countingProjector('twice')],
+          logger,
+          batchSize: 13,
+        }),
+    );
+    await Promise.all(runners.map((runner) => runner.catchUp()));
+    expect(await total(db, 'twice')).toBe(250);
+  });
+
+  it('parks an entry it cannot apply, records why, and goes on with the rest', async () => {
+    const poisoned = await log.append(plainEntry('poisoned', { poison: true }));
+    for (let index = 0; index < 5; index += 1) await log.append(plainEntry(`after-${index}`));
+    const metrics = createMetrics({ headPosition: () => log.headPosition() });
+    const runner = new ProjectionRunner({
+      pool: db.pool,
+      log,
+      projectors: [countingProjector('parks')],
+      logger,
+      metrics,
+    });
+    await runner.catchUp();
+    // Every entry but the poisoned one was applied.
+    expect(await total(db, 'parks')).toBe(255);
+    const { rows } = await db.pool.query(
+      "select position::text, entry_type, error from payfold.projection_errors where projection = 'parks'",
+    );
+    expect(rows).toEqual([
+      {
+        position: poisoned.status === 'appended' ? poisoned.position.toString() : '?',
+        entry_type: 'test.counted',
+        error: 'cannot apply poisoned',
+      },
+    ]);
+    expect(await metrics.registry.getSingleMetricAsString('payfold_projection_errors_total')).toMatch(
+      /payfold_projection_errors_total\{projection="parks"\} 1/,
+    );
+  });
+
+  it('wakes on new entries once started, without being asked', async () => {
+    const runner = new ProjectionRunner({
+      pool: db.pool,
+      log,
+      projectors: [countingProjector('live')],
+      logger,
+    });
+    await runner.start();
+    try {
+      await eventually(async () => expect(await total(db, 'live')).toBe(255));
+      await log.append(plainEntry('late'));
+      await eventually(async () => expect(await total(db, 'live')).toBe(256));
+    } finally {
+      await runner.stop();
+    }
+  });
+});
+
+describe('payments.webhook_events', () => {
+  let db: TestDatabase;
+  let log: PostgresEventLog;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    log = new PostgresEventLog(db.pool, db.url);
+  });
+  afterAll(async () => {
+    await log.close();
+    await db.drop();
+  });
+
+  it('writes nothing when the whole log is projected again, so triggers stay quiet on a replay', async () => {
+    for (const fixture of loadEventFixtures()) {
+      const event = freshEvent(fixture, { livemode: false });
+      await log.append(
+        stripeEventLogEntry('test', JSON.stringify(event), stripeEventEnvelopeSchema.parse(event)),
+      );
+    }
+    const runner = new ProjectionRunner({ pool: db.pool, log, projectors: [webhookEventsProjector], logger });
+    await runner.catchUp();
+    expect(await countRows(db.pool, 'payments.webhook_events')).toBe(71);
+
+    await db.pool.query(`
+      create table trigger_fires (n integer not null);
+      create function count_fire() returns trigger language plpgsql as $$
+        begin insert into trigger_fires values (1); return null; end $$;
+      create trigger count_fire after insert or update or delete on payments.webhook_events
+        for each row execute function count_fire();
+      update payfold.projection_checkpoints set transaction_id = '0', position = 0 where projection = 'webhook_events';
+    `);
+    await runner.catchUp();
+    expect(await countRows(db.pool, 'trigger_fires')).toBe(0);
+    expect(await countRows(db.pool, 'payments.webhook_events')).toBe(71);
+  });
+});

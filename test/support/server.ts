@@ -1,0 +1,59 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/app/config.js';
+import { type RunningPayfold, startPayfold } from '../../src/app/server.js';
+
+export const testWebhookSecret = 'whsec_test_payfold_secret_for_tests';
+export const liveWebhookSecret = 'whsec_live_payfold_secret_for_tests';
+export const testMasterKey = 'a'.repeat(64);
+
+export interface TestServer {
+  payfold: RunningPayfold;
+  url: string;
+  /** Every log line the server wrote, as text. */
+  logLines: string[];
+}
+
+/** `payfold serve` in this process, on a free port, against the given database. */
+export const startTestServer = async (
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<TestServer> => {
+  const logLines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logLines.push(String(chunk));
+      done();
+    },
+  });
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    PAYFOLD_MASTER_KEY: testMasterKey,
+    STRIPE_WEBHOOK_SECRET_TEST: testWebhookSecret,
+    STRIPE_WEBHOOK_SECRET_LIVE: liveWebhookSecret,
+    PORT: '0',
+    PAYFOLD_LOG_LEVEL: 'debug',
+    ...env,
+  });
+  const payfold = await startPayfold(config, pino({ level: config.logLevel }, sink));
+  return { payfold, url: payfold.url, logLines };
+};
+
+export const postWebhook = async (
+  baseUrl: string,
+  environment: string,
+  body: string | Buffer,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: unknown }> => {
+  const response = await fetch(`${baseUrl}/api/webhooks/stripe/${environment}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return { status: response.status, body: parsed };
+};
