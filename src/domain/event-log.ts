@@ -64,6 +64,11 @@ export interface EventLog {
   subscribe(onAppended: () => void): () => Promise<void>;
   /** The newest position in the log, for metrics and lag. */
   headPosition(): Promise<bigint>;
+  /**
+   * Whether a committed entry at or below `upTo` lies after `from` in the global order: true while
+   * a reader at `from` still has to read it (even if it is not readable yet).
+   */
+  hasEntriesAfter(from: LogCheckpoint, upTo: bigint): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -1,7 +1,13 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Metrics } from '../app/metrics.js';
-import { checkpointOf, type EventLog, type LogCheckpoint, type LogEntry } from '../domain/event-log.js';
+import {
+  checkpointOf,
+  type EventLog,
+  type LogCheckpoint,
+  type LogEntry,
+  logStart,
+} from '../domain/event-log.js';
 import type { Projector } from './projector.js';
 
 const ensureCheckpointSql =
@@ -11,6 +17,8 @@ const ensureCheckpointSql =
 const lockCheckpointSql = `
   select transaction_id::text, position::text
   from payfold.projection_checkpoints where projection = $1 for update`;
+const readCheckpointSql =
+  'select transaction_id::text, position::text from payfold.projection_checkpoints where projection = $1';
 const saveCheckpointSql = `
   update payfold.projection_checkpoints
   set transaction_id = $2::xid8, position = $3, updated_at = now()
@@ -57,12 +65,29 @@ export class ProjectionRunner {
     this.wake();
   }
 
-  /** Runs every projector until it has applied every entry readable now. */
+  /**
+   * Runs every projector until it has applied every entry committed when it was called, waiting
+   * for entries that other open transactions in the cluster still hold back from readers.
+   */
   async catchUp(): Promise<void> {
+    const head = await this.options.log.headPosition();
     for (const projector of this.options.projectors) {
       await this.options.pool.query(ensureCheckpointSql, [projector.name]);
-      while ((await this.runBatch(projector)) > 0);
+      for (;;) {
+        if ((await this.runBatch(projector)) > 0) continue;
+        if (!(await this.options.log.hasEntriesAfter(await this.checkpoint(projector), head))) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
     }
+  }
+
+  async checkpoint(projector: Projector): Promise<LogCheckpoint> {
+    const { rows } = await this.options.pool.query<{ transaction_id: string; position: string }>(
+      readCheckpointSql,
+      [projector.name],
+    );
+    const row = rows[0];
+    return row ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) } : logStart;
   }
 
   async stop(): Promise<void> {

@@ -8,6 +8,11 @@ const appendEventsSql =
 const readEventsStatement = 'payfold_read_events';
 const readEventsSql = 'select * from payfold.read_events($1::xid8, $2, $3)';
 const headPositionSql = 'select coalesce(max(position), 0)::text as head from payfold.events';
+const hasEntriesAfterSql = `
+  select exists (
+    select 1 from payfold.events
+    where position <= $3 and (transaction_id, position) > ($1::xid8, $2)
+  ) as pending`;
 const notificationChannel = 'payfold_events';
 
 interface PendingAppend {
@@ -156,6 +161,15 @@ export class PostgresEventLog implements EventLog {
   async headPosition(): Promise<bigint> {
     const { rows } = await this.pool.query<{ head: string }>(headPositionSql);
     return BigInt(rows[0]?.head ?? '0');
+  }
+
+  async hasEntriesAfter(from: LogCheckpoint, upTo: bigint): Promise<boolean> {
+    const { rows } = await this.pool.query<{ pending: boolean }>(hasEntriesAfterSql, [
+      from.transactionId.toString(),
+      from.position.toString(),
+      upTo.toString(),
+    ]);
+    return rows[0]?.pending === true;
   }
 
   subscribe(onAppended: () => void): () => Promise<void> {
