@@ -52,7 +52,8 @@ const verifyAndAppend = async (
     return rejected(503, 'no_signing_secret', `No webhook signing secret is configured for ${environment}`);
   }
   if (!signatureHeader) return rejected(400, 'missing_signature', 'Missing Stripe-Signature header');
-  const check = verifyStripeSignature(rawBody, signatureHeader, secrets);
+  const body = rawBody.toString('utf8');
+  const check = verifyStripeSignature(body, signatureHeader, secrets);
   if (!check.ok) {
     return check.reason === 'not_json'
       ? rejected(400, 'not_json', 'The body is not JSON')
@@ -69,7 +70,7 @@ const verifyAndAppend = async (
     );
   }
   const stopTimer = metrics.appendSeconds.startTimer();
-  const result = await log.append(stripeEventLogEntry(environment, rawBody.toString('utf8'), event));
+  const result = await log.append(stripeEventLogEntry(environment, body, event));
   stopTimer();
   const duplicate = result.status === 'duplicate';
   (duplicate ? metrics.webhooksDuplicate : metrics.webhooksReceived).inc({ environment });

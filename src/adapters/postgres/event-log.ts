@@ -2,9 +2,27 @@ import pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
 import type { AppendResult, EventLog, LogCheckpoint, LogEntry, NewLogEntry } from '../../domain/event-log.js';
 
-const appendEventsStatement = 'payfold_append_events';
-const appendEventsSql =
-  'select dedupe_key, stored_position from payfold.append_events($1, $2, $3, $4, $5, $6, $7)';
+const appendColumns = 7;
+/**
+ * One multi-row insert per batch. Each value travels as its own parameter, so a 4 KB body is sent
+ * as is: no array literal to escape in Node and to parse again in Postgres. Batch sizes are rounded
+ * up to a power of two (the extra rows are all null and filtered out), so a handful of prepared
+ * statements serve every batch.
+ */
+const appendEventsSql = (rows: number): string => {
+  const values = Array.from({ length: rows }, (_, row) => {
+    const first = row * appendColumns + 1;
+    return `($${first}, $${first + 1}, $${first + 2}, $${first + 3}, $${first + 4}, $${first + 5}, $${first + 6})`;
+  });
+  return `
+    insert into payfold.events as e (environment, type, version, dedupe_key, stream, data, metadata)
+    select environment, type, version::smallint, dedupe_key, stream, data::json, metadata::jsonb
+    from (values ${values.join(', ')}) as v(environment, type, version, dedupe_key, stream, data, metadata)
+    where dedupe_key is not null
+    on conflict (dedupe_key) do nothing
+    returning e.dedupe_key, e.position::text as stored_position`;
+};
+const appendBucket = (rows: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, rows)));
 const readEventsStatement = 'payfold_read_events';
 const readEventsSql = 'select * from payfold.read_events($1::xid8, $2, $3)';
 const headPositionSql = 'select coalesce(max(position), 0)::text as head from payfold.events';
@@ -63,7 +81,7 @@ export class PostgresEventLog implements EventLog {
     private readonly connectionString: string,
     options: PostgresEventLogOptions = {},
   ) {
-    this.maxBatchSize = options.maxBatchSize ?? 512;
+    this.maxBatchSize = appendBucket(options.maxBatchSize ?? 512);
     this.maxConcurrentBatches = options.maxConcurrentBatches ?? 2;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
   }
@@ -107,18 +125,22 @@ export class PostgresEventLog implements EventLog {
       .map((appends) => (appends[0] as PendingAppend).entry)
       .sort((a, b) => (a.dedupeKey < b.dedupeKey ? -1 : a.dedupeKey > b.dedupeKey ? 1 : 0));
     try {
+      const bucket = appendBucket(entries.length);
+      const values: Array<string | number | null> = new Array(bucket * appendColumns).fill(null);
+      entries.forEach((entry, row) => {
+        const at = row * appendColumns;
+        values[at] = entry.environment;
+        values[at + 1] = entry.type;
+        values[at + 2] = entry.version;
+        values[at + 3] = entry.dedupeKey;
+        values[at + 4] = entry.stream;
+        values[at + 5] = entry.data;
+        values[at + 6] = JSON.stringify(entry.metadata);
+      });
       const { rows } = await this.pool.query<{ dedupe_key: string; stored_position: string }>({
-        name: appendEventsStatement,
-        text: appendEventsSql,
-        values: [
-          entries.map((entry) => entry.environment),
-          entries.map((entry) => entry.type),
-          entries.map((entry) => entry.version),
-          entries.map((entry) => entry.dedupeKey),
-          entries.map((entry) => entry.stream),
-          entries.map((entry) => entry.data),
-          entries.map((entry) => JSON.stringify(entry.metadata)),
-        ],
+        name: `payfold_append_events_${bucket}`,
+        text: appendEventsSql(bucket),
+        values,
       });
       this.stats.batchesWritten += 1;
       this.stats.entriesWritten += rows.length;

@@ -8,11 +8,13 @@ export type SignatureCheck =
   | { ok: false; reason: 'bad_signature' | 'not_json' };
 
 /**
- * Verifies a raw webhook body with the `stripe` package against each secret in turn (an endpoint
- * has two while its secret rotates). The body is parsed only once a signature matches.
+ * Verifies a webhook body with the `stripe` package against each secret in turn (an endpoint has
+ * two while its secret rotates). The body is parsed only once a signature matches. It is given as
+ * the UTF-8 text of the raw bytes: Stripe sends UTF-8 JSON, whose text re-encodes to the same
+ * bytes, and any other body fails the signature check, as it should.
  */
 export const verifyStripeSignature = (
-  rawBody: Buffer,
+  body: string,
   header: string,
   secrets: readonly string[],
 ): SignatureCheck => {
@@ -20,7 +22,7 @@ export const verifyStripeSignature = (
     try {
       return {
         ok: true,
-        event: Stripe.webhooks.constructEvent(rawBody, header, secret, signatureToleranceSeconds),
+        event: Stripe.webhooks.constructEvent(body, header, secret, signatureToleranceSeconds),
       };
     } catch (error) {
       if (error instanceof SyntaxError) return { ok: false, reason: 'not_json' };
