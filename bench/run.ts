@@ -2,7 +2,9 @@
 // object per measure, with @supabase/stripe-sync-engine measured in the same run where it does the
 // same job. Options: --duration <s> (per load, default 20), --rounds <n> (default 1; medians).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -98,16 +100,21 @@ const loadGenerator = hasWrk ? 'wrk' : 'autocannon';
  */
 const webhookLoad = async (url: string): Promise<LoadResult> => {
   const nextEvent = createSignedEventSource(webhookSecret);
-  const events = Array.from({ length: maxEventsPerSecond * durationSeconds }, () => nextEvent());
-  return hasWrk ? wrkLoad(url, events) : autocannonLoad(url, events, nextEvent);
+  const count = maxEventsPerSecond * durationSeconds;
+  return hasWrk ? wrkLoad(url, count, nextEvent) : autocannonLoad(url, count, nextEvent);
 };
 
 type SignedEvent = { body: string; signature: string };
 
-const wrkLoad = async (url: string, events: SignedEvent[]): Promise<LoadResult> => {
+const wrkLoad = async (url: string, count: number, nextEvent: () => SignedEvent): Promise<LoadResult> => {
   const directory = await mkdtemp(path.join(tmpdir(), 'payfold-bench-events-'));
   const file = path.join(directory, 'events.tsv');
-  await writeFile(file, events.map((event) => `${event.signature}\t${event.body}`).join('\n'));
+  const out = createWriteStream(file);
+  for (let written = 0; written < count; written += 1) {
+    const event = nextEvent();
+    if (!out.write(`${written ? '\n' : ''}${event.signature}\t${event.body}`)) await once(out, 'drain');
+  }
+  await new Promise((resolve) => out.end(resolve));
   try {
     const script = path.join(import.meta.dirname, 'webhook-load.lua');
     const args = [
@@ -149,9 +156,10 @@ const wrkLoad = async (url: string, events: SignedEvent[]): Promise<LoadResult> 
 
 const autocannonLoad = async (
   url: string,
-  events: SignedEvent[],
+  count: number,
   nextEvent: () => SignedEvent,
 ): Promise<LoadResult> => {
+  const events = Array.from({ length: count }, () => nextEvent());
   let sent = 0;
   const result = await autocannon({
     url,

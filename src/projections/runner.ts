@@ -54,7 +54,8 @@ export class ProjectionRunner {
   private stopped = false;
 
   constructor(private readonly options: ProjectionRunnerOptions) {
-    this.batchSize = options.batchSize ?? 1000;
+    // Small enough that parsing one batch never stalls the webhook route for long.
+    this.batchSize = options.batchSize ?? 200;
   }
 
   async start(): Promise<void> {
