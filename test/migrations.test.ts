@@ -28,16 +28,33 @@ describe('migrations', () => {
     expect(await runMigrations(db.pool)).toEqual([]);
   });
 
-  it('create the log, checkpoint and webhook delivery tables', async () => {
+  it('create the log, the engine state and every payments table', async () => {
     const { rows } = await db.pool.query<{ name: string }>(
       `select table_schema || '.' || table_name as name from information_schema.tables
        where table_schema in ('payfold', 'payments') order by 1`,
     );
     expect(rows.map((row) => row.name)).toEqual([
+      'payfold.ambiguous_ties',
       'payfold.events',
       'payfold.migrations',
       'payfold.projection_checkpoints',
       'payfold.projection_errors',
+      'payfold.stripe_object_candidates',
+      'payfold.stripe_object_links',
+      'payfold.subject_pairings',
+      'payments.checkout_sessions',
+      'payments.customer_mappings',
+      'payments.customer_portal_sessions',
+      'payments.customers',
+      'payments.disputes',
+      'payments.invoices',
+      'payments.payment_history',
+      'payments.prices',
+      'payments.products',
+      'payments.refunds',
+      'payments.stripe_objects',
+      'payments.subscription_items',
+      'payments.subscriptions',
       'payments.webhook_events',
     ]);
   });

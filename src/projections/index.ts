@@ -1,5 +1,6 @@
 import type { Projector } from './projector.js';
+import { stripeObjectsProjector } from './stripe-objects.js';
 import { webhookEventsProjector } from './webhook-events.js';
 
-/** Every projection `payfold serve` keeps up to date, in no particular order. */
-export const projectors: readonly Projector[] = [webhookEventsProjector];
+/** Every projection `payfold serve` keeps up to date, each on its own checkpoint. */
+export const projectors: readonly Projector[] = [webhookEventsProjector, stripeObjectsProjector];

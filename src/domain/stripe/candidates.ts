@@ -1,0 +1,96 @@
+import type { Environment } from '../environment.js';
+import { type LogEntry, logEntryType } from '../event-log.js';
+import { canonicalHash } from './canonical.js';
+
+export type StripeObject = Record<string, unknown> & { id: string; object: string };
+
+/** Where a snapshot was observed. Webhook snapshots outrank API reads of the same second. */
+export type ObservationSource = 'webhook' | 'api';
+
+/**
+ * One observation of a Stripe object: what the log says the object looked like at a second of
+ * Stripe's clock. The winning snapshot of an object is chosen from all of its candidates.
+ */
+export interface Candidate {
+  environment: Environment;
+  objectType: string;
+  objectId: string;
+  /** Unix seconds on Stripe's clock: `event.created` for webhooks, the `Date` header for API reads. */
+  observedAt: number;
+  source: ObservationSource;
+  eventId: string | null;
+  eventType: string | null;
+  /** A `*.created` event: the object's first state, before anything else in its second. */
+  isCreated: boolean;
+  /** A deletion of an object Stripe cannot undelete. */
+  isDeletion: boolean;
+  previousAttributes: Record<string, unknown> | null;
+  snapshot: StripeObject;
+  /** Identifies the candidate: the same observation delivered twice has the same key. */
+  key: string;
+  /** Recorded time of the log entry it came from (for `created_at`). */
+  recordedAt: Date;
+}
+
+/**
+ * Object types whose deletion is final. For products and prices the deleted event carries a full
+ * object without `deleted: true`, so for these types (and only these) the event type says it.
+ */
+const deletableTypes = new Set(['customer', 'product', 'price', 'invoice', 'coupon', 'tax_id']);
+
+/** Legacy plans are prices under another shape; they share ids and one winner. */
+export const objectTypeOf = (object: string): string => (object === 'plan' ? 'price' : object);
+
+const isStripeObject = (value: unknown): value is StripeObject =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as { id?: unknown }).id === 'string' &&
+  typeof (value as { object?: unknown }).object === 'string';
+
+interface StripeEventData {
+  id: string;
+  type: string;
+  created: number;
+  data: { object: unknown; previous_attributes?: Record<string, unknown> | null };
+}
+
+export const candidateOfStripeEvent = (
+  environment: Environment,
+  event: StripeEventData,
+  recordedAt: Date,
+): Candidate | undefined => {
+  const snapshot = event.data.object;
+  if (!isStripeObject(snapshot)) return undefined;
+  const objectType = objectTypeOf(snapshot.object);
+  const isDeletion =
+    deletableTypes.has(objectType) && (snapshot.deleted === true || event.type.endsWith('.deleted'));
+  const previousAttributes = event.data.previous_attributes ?? null;
+  return {
+    environment,
+    objectType,
+    objectId: snapshot.id,
+    observedAt: event.created,
+    source: 'webhook',
+    eventId: event.id,
+    eventType: event.type,
+    isCreated: event.type.endsWith('.created'),
+    isDeletion,
+    previousAttributes,
+    snapshot,
+    key: canonicalHash(['webhook', event.id, snapshot]),
+    recordedAt,
+  };
+};
+
+/** Every Stripe object observation a log entry carries. Entries of other kinds carry none. */
+export const candidatesOfEntry = (entry: LogEntry): Candidate[] => {
+  if (entry.type === logEntryType.stripeEvent) {
+    const candidate = candidateOfStripeEvent(
+      entry.environment,
+      entry.data as StripeEventData,
+      entry.recordedAt,
+    );
+    return candidate ? [candidate] : [];
+  }
+  return [];
+};

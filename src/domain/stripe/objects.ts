@@ -1,0 +1,233 @@
+import { z } from 'zod';
+
+/**
+ * What the projectors read of each Stripe object, across API versions from 2020-03-02 to the
+ * `stripe` package's pinned one. Only the fields read are declared; everything else is ignored, so
+ * a field added or removed elsewhere never fails a parse. Fields that moved between versions are
+ * declared in both places and read by `src/domain/stripe/rows.ts`.
+ */
+
+/** An expandable reference: an id, or the expanded object carrying it. */
+const reference = z
+  .union([z.string(), z.object({ id: z.string() })])
+  .nullish()
+  .transform((value) => (value == null ? null : typeof value === 'string' ? value : value.id));
+
+const text = z
+  .string()
+  .nullish()
+  .transform((value) => value ?? null);
+const integer = z
+  .number()
+  .int()
+  .nullish()
+  .transform((value) => value ?? null);
+const unixTime = integer;
+const flag = z
+  .boolean()
+  .nullish()
+  .transform((value) => value ?? null);
+export const metadataSchema = z
+  .record(z.string(), z.unknown())
+  .nullish()
+  .transform((value) =>
+    Object.fromEntries(Object.entries(value ?? {}).filter(([, item]) => typeof item === 'string')),
+  ) as unknown as z.ZodType<Record<string, string>>;
+
+/** A list inside an object: complete only when `has_more` is false. */
+const list = <T extends z.ZodTypeAny>(item: T) =>
+  z
+    .object({ data: z.array(item).default([]), has_more: z.boolean().nullish() })
+    .nullish()
+    .transform((value) => ({
+      data: (value?.data ?? []) as z.output<T>[],
+      complete: value?.has_more === false,
+    }));
+
+export const productSchema = z.object({
+  id: z.string(),
+  name: text,
+  description: text,
+  active: flag,
+  default_price: reference,
+  metadata: metadataSchema,
+});
+
+export const priceSchema = z.object({
+  id: z.string(),
+  object: z.string(),
+  product: reference,
+  active: flag,
+  currency: text,
+  unit_amount: integer,
+  /** Legacy plan objects carry the amount and interval at the top level. */
+  amount: integer,
+  interval: text,
+  interval_count: integer,
+  type: text,
+  recurring: z
+    .object({ interval: text, interval_count: integer })
+    .nullish()
+    .transform((value) => value ?? null),
+  lookup_key: text,
+  nickname: text,
+  metadata: metadataSchema,
+});
+
+export const customerSchema = z.object({
+  id: z.string(),
+  email: text,
+  name: text,
+  metadata: metadataSchema,
+});
+
+const priceReference = z
+  .union([z.string(), z.object({ id: z.string(), product: reference })])
+  .nullish()
+  .transform((value) =>
+    value == null
+      ? null
+      : typeof value === 'string'
+        ? { id: value, product: null }
+        : { id: value.id, product: value.product },
+  );
+
+export const subscriptionItemSchema = z.object({
+  id: z.string(),
+  price: priceReference,
+  /** Before prices, items named a plan. */
+  plan: priceReference,
+  quantity: integer,
+  /** Basil and later: the period lives on the items. */
+  current_period_start: unixTime,
+  current_period_end: unixTime,
+});
+
+export const subscriptionSchema = z.object({
+  id: z.string(),
+  customer: reference,
+  status: text,
+  current_period_start: unixTime,
+  current_period_end: unixTime,
+  cancel_at_period_end: flag,
+  cancel_at: unixTime,
+  canceled_at: unixTime,
+  ended_at: unixTime,
+  trial_start: unixTime,
+  trial_end: unixTime,
+  latest_invoice: reference,
+  metadata: metadataSchema,
+  items: list(subscriptionItemSchema),
+});
+
+export const invoiceSchema = z.object({
+  id: z.string(),
+  customer: reference,
+  status: text,
+  amount_due: integer,
+  amount_paid: integer,
+  currency: text,
+  hosted_invoice_url: text,
+  /** Before basil. */
+  subscription: reference,
+  payment_intent: reference,
+  charge: reference,
+  /** Basil and later. */
+  parent: z
+    .object({ subscription_details: z.object({ subscription: reference }).nullish() })
+    .nullish()
+    .transform((value) => value?.subscription_details?.subscription ?? null),
+  status_transitions: z
+    .object({ paid_at: unixTime })
+    .nullish()
+    .transform((value) => value?.paid_at ?? null),
+  metadata: metadataSchema,
+});
+
+export const invoicePaymentSchema = z.object({
+  id: z.string(),
+  invoice: reference,
+  status: text,
+  amount_paid: integer,
+  amount_requested: integer,
+  currency: text,
+  status_transitions: z
+    .object({ paid_at: unixTime })
+    .nullish()
+    .transform((value) => value?.paid_at ?? null),
+  payment: z
+    .object({ type: text, payment_intent: reference, charge: reference })
+    .nullish()
+    .transform((value) => ({ paymentIntent: value?.payment_intent ?? null, charge: value?.charge ?? null })),
+});
+
+export const paymentIntentSchema = z.object({
+  id: z.string(),
+  customer: reference,
+  status: text,
+  amount: integer,
+  amount_received: integer,
+  currency: text,
+  /** Before basil. */
+  invoice: reference,
+  latest_charge: reference,
+  /** Before 2022-11-15 the charges came embedded. */
+  charges: list(z.object({ id: z.string() })),
+  metadata: metadataSchema,
+  last_payment_error: z.unknown().nullish(),
+});
+
+export const chargeSchema = z.object({
+  id: z.string(),
+  customer: reference,
+  payment_intent: reference,
+  invoice: reference,
+  status: text,
+  amount: integer,
+  amount_refunded: integer,
+  refunded: flag,
+  currency: text,
+  created: unixTime,
+  metadata: metadataSchema,
+});
+
+export const refundSchema = z.object({
+  id: z.string(),
+  charge: reference,
+  payment_intent: reference,
+  amount: integer,
+  currency: text,
+  status: text,
+  reason: text,
+  metadata: metadataSchema,
+});
+
+export const disputeSchema = z.object({
+  id: z.string(),
+  charge: reference,
+  payment_intent: reference,
+  amount: integer,
+  currency: text,
+  status: text,
+  reason: text,
+});
+
+export const checkoutSessionSchema = z.object({
+  id: z.string(),
+  mode: text,
+  status: text,
+  payment_status: text,
+  customer: reference,
+  customer_email: text,
+  customer_details: z
+    .object({ email: text })
+    .nullish()
+    .transform((value) => value?.email ?? null),
+  payment_intent: reference,
+  subscription: reference,
+  success_url: text,
+  cancel_url: text,
+  url: text,
+  line_items: list(z.unknown()),
+  metadata: metadataSchema,
+});
