@@ -16,10 +16,12 @@ const upsertPairingsSql = `
   returning environment`;
 const pairingsTouchingSql = `
   select subject_type, subject_id, customer_id, observed_at, recorded_at from payfold.subject_pairings
-  where environment = $1 and (subject_type || chr(0) || subject_id = any($2::text[]) or customer_id = any($3::text[]))`;
+  where environment = $1
+    and ((subject_type, subject_id) in (select * from unnest($2::text[], $3::text[])) or customer_id = any($4::text[]))`;
 const mappingsTouchingSql = `
-  select subject_type, subject_id, customer_id from payments.customer_mappings
-  where environment = $1 and (subject_type || chr(0) || subject_id = any($2::text[]) or customer_id = any($3::text[]))`;
+  select subject_type, subject_id, customer_id, created_at from payments.customer_mappings
+  where environment = $1
+    and ((subject_type, subject_id) in (select * from unnest($2::text[], $3::text[])) or customer_id = any($4::text[]))`;
 const deleteMappingSql = `
   delete from payments.customer_mappings where environment = $1 and subject_type = $2 and subject_id = $3`;
 const insertMappingSql = `
@@ -28,6 +30,10 @@ const insertMappingSql = `
 
 type StoredPairing = Pairing & { recordedAt: Date };
 const subjectKey = (type: string, id: string) => `${type}\u0000${id}`;
+const subjectParams = (subjects: Set<string>) => {
+  const pairs = [...subjects].map((key) => key.split('\u0000'));
+  return [pairs.map(([type]) => type), pairs.map(([, id]) => id)];
+};
 
 /**
  * Records new subject–customer pairings and recomputes the mappings of every subject and customer
@@ -63,7 +69,7 @@ export const updateCustomerMappings = async (
     for (;;) {
       const { rows: found } = await client.query(pairingsTouchingSql, [
         environment,
-        [...subjects],
+        ...subjectParams(subjects),
         [...customers],
       ]);
       component = found.map((row) => ({
@@ -79,42 +85,54 @@ export const updateCustomerMappings = async (
       }
       if (subjects.size + customers.size === before) break;
     }
-    const wanted = customerMappings(component);
+    // A mapping row is its subject, its customer and the earliest recorded time of its pairing.
+    const wanted = customerMappings(component).map((mapping) => {
+      const pairing = component.find(
+        (p) =>
+          p.customerId === mapping.customerId &&
+          p.subject.type === mapping.subject.type &&
+          p.subject.id === mapping.subject.id,
+      ) as StoredPairing;
+      return { ...mapping, createdAt: pairing.recordedAt };
+    });
     const { rows: current } = await client.query(mappingsTouchingSql, [
       environment,
-      [...subjects],
+      ...subjectParams(subjects),
       [...customers],
     ]);
+    const rowKey = (type: string, id: string, customerId: string, createdAt: Date) =>
+      `${subjectKey(type, id)}\u0000${customerId}\u0000${createdAt.toISOString()}`;
     const wantedKeys = new Set(
-      wanted.map((m) => `${subjectKey(m.subject.type, m.subject.id)}\u0000${m.customerId}`),
+      wanted.map((m) => rowKey(m.subject.type, m.subject.id, m.customerId, m.createdAt)),
     );
     const currentKeys = new Set(
-      current.map((m) => `${subjectKey(m.subject_type, m.subject_id)}\u0000${m.customer_id}`),
+      current.map((m) => rowKey(m.subject_type, m.subject_id, m.customer_id, m.created_at)),
     );
     for (const mapping of current) {
       if (
-        wantedKeys.has(`${subjectKey(mapping.subject_type, mapping.subject_id)}\u0000${mapping.customer_id}`)
-      )
+        wantedKeys.has(
+          rowKey(mapping.subject_type, mapping.subject_id, mapping.customer_id, mapping.created_at),
+        )
+      ) {
         continue;
+      }
       await client.query(deleteMappingSql, [environment, mapping.subject_type, mapping.subject_id]);
       changed.push({ environment, customerId: mapping.customer_id });
     }
     for (const mapping of wanted) {
       if (
-        currentKeys.has(`${subjectKey(mapping.subject.type, mapping.subject.id)}\u0000${mapping.customerId}`)
-      )
+        currentKeys.has(
+          rowKey(mapping.subject.type, mapping.subject.id, mapping.customerId, mapping.createdAt),
+        )
+      ) {
         continue;
-      const pairing = component.find(
-        (p) =>
-          p.customerId === mapping.customerId &&
-          subjectKey(p.subject.type, p.subject.id) === subjectKey(mapping.subject.type, mapping.subject.id),
-      );
+      }
       await client.query(insertMappingSql, [
         environment,
         mapping.subject.type,
         mapping.subject.id,
         mapping.customerId,
-        pairing?.recordedAt,
+        mapping.createdAt,
       ]);
       changed.push({ environment, customerId: mapping.customerId });
     }

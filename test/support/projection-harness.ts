@@ -1,0 +1,45 @@
+import type { PoolClient } from 'pg';
+import type { LogEntry } from '../../src/domain/event-log.js';
+import { normaliseRow, projectedTableNames, type Tables } from './reference-model.js';
+import type { GeneratedEvent } from './stripe-history.js';
+
+/** Log entries as the projector reads them; an entry's recorded time belongs to it, whatever the order. */
+export const entriesOf = (events: readonly GeneratedEvent[]): LogEntry[] =>
+  events.map((event, index) => ({
+    position: BigInt(index + 1),
+    transactionId: 1n,
+    environment: 'test',
+    type: 'stripe.event',
+    version: 1,
+    dedupeKey: `stripe.event/test/${event.id}`,
+    stream: `stripe.${event.data.object.object}/${event.data.object.id}`,
+    data: JSON.parse(JSON.stringify(event)),
+    metadata: {},
+    recordedAt: new Date(Date.UTC(2026, 0, 1) + index * 1000),
+  }));
+
+/** Every projected table, as comparable rows. */
+export const readTables = async (client: PoolClient): Promise<Tables> => {
+  const tables: Tables = {};
+  for (const name of projectedTableNames) {
+    const { rows } = await client.query<{ row: Record<string, unknown> }>(
+      `select to_jsonb(t) as row from payments.${name} t`,
+    );
+    tables[name] = rows.map((row) => normaliseRow(row.row)).sort();
+  }
+  return tables;
+};
+
+/** Splits a delivery into batches of the given sizes (cycled), as the runner would read them. */
+export const batchesOf = <T>(items: readonly T[], sizes: readonly number[]): T[][] => {
+  const batches: T[][] = [];
+  let at = 0;
+  let index = 0;
+  while (at < items.length) {
+    const size = Math.max(1, sizes[index % sizes.length] ?? 1);
+    batches.push(items.slice(at, at + size));
+    at += size;
+    index += 1;
+  }
+  return batches;
+};

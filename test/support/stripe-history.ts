@@ -1,0 +1,390 @@
+import fc from 'fast-check';
+
+/**
+ * Generated Stripe histories for the convergence properties: stories of customers buying through
+ * Checkout, paying invoices, getting refunds and disputes, cancelling, in pre-basil or basil
+ * shapes, with many events sharing a second so that ties and `previous_attributes` chains are
+ * common. Each object moves forward only, so its last emitted state is the truth a projection must
+ * converge to.
+ */
+
+export interface GeneratedEvent {
+  id: string;
+  object: 'event';
+  type: string;
+  api_version: string;
+  created: number;
+  livemode: false;
+  data: {
+    object: Record<string, unknown> & { id: string; object: string };
+    previous_attributes?: Record<string, unknown>;
+  };
+}
+
+export interface StoryPlan {
+  mode: 'subscription' | 'payment';
+  basil: boolean;
+  subject: { type: 'team' | 'user'; id: string } | null;
+  subjectOnCustomer: boolean;
+  paymentFails: boolean;
+  refund: 'none' | 'partial' | 'full';
+  dispute: boolean;
+  cancel: 'none' | 'period_end' | 'now';
+  renameCustomer: boolean;
+  deleteCustomer: boolean;
+  quantityChange: boolean;
+}
+
+export interface HistoryPlan {
+  stories: StoryPlan[];
+  archivePrice: boolean;
+  renameProduct: boolean;
+  deleteProduct: boolean;
+  /** 0: the next event shares the second, 1: the next second, etc. */
+  steps: number[];
+}
+
+/** True with the given probability. */
+const chance = (probability: number) => fc.integer({ min: 0, max: 99 }).map((n) => n < probability * 100);
+
+const storyArbitrary: fc.Arbitrary<StoryPlan> = fc.record({
+  mode: fc.constantFrom('subscription' as const, 'payment' as const),
+  basil: fc.boolean(),
+  subject: fc.option(
+    fc.record({
+      type: fc.constantFrom('team' as const, 'user' as const),
+      id: fc.constantFrom('1', '2', '3'),
+    }),
+    { freq: 4 },
+  ),
+  subjectOnCustomer: fc.boolean(),
+  paymentFails: chance(0.2),
+  refund: fc.constantFrom('none' as const, 'partial' as const, 'full' as const),
+  dispute: fc.boolean(),
+  cancel: fc.constantFrom('none' as const, 'period_end' as const, 'now' as const),
+  renameCustomer: fc.boolean(),
+  deleteCustomer: chance(0.15),
+  quantityChange: fc.boolean(),
+});
+
+export const historyPlanArbitrary: fc.Arbitrary<HistoryPlan> = fc.record({
+  stories: fc.array(storyArbitrary, { minLength: 1, maxLength: 3 }),
+  archivePrice: fc.boolean(),
+  renameProduct: fc.boolean(),
+  deleteProduct: chance(0.2),
+  steps: fc.array(fc.constantFrom(0, 0, 0, 1, 1, 2), { minLength: 120, maxLength: 120 }),
+});
+
+type StripeObjectState = Record<string, unknown> & { id: string; object: string };
+
+/** Builds the events of a plan; `truth` holds each object's last emitted state. */
+export const buildHistory = (plan: HistoryPlan, runId: string) => {
+  const events: GeneratedEvent[] = [];
+  const truth = new Map<string, StripeObjectState>();
+  const deleted = new Set<string>();
+  let second = 1_750_000_000;
+  let step = 0;
+  let eventCounter = 0;
+
+  const tick = () => {
+    second += plan.steps[step % plan.steps.length] ?? 0;
+    step += 1;
+    return second;
+  };
+  const emit = (
+    type: string,
+    object: StripeObjectState,
+    basil: boolean,
+    previous?: Record<string, unknown>,
+  ): void => {
+    eventCounter += 1;
+    events.push({
+      id: `evt_${runId}_${String(eventCounter).padStart(4, '0')}`,
+      object: 'event',
+      type,
+      api_version: basil ? '2025-03-31.basil' : '2020-08-27',
+      created: tick(),
+      livemode: false,
+      data: {
+        object: structuredClone(object),
+        ...(previous ? { previous_attributes: structuredClone(previous) } : {}),
+      },
+    });
+    const key = `${object.object === 'plan' ? 'price' : object.object}:${object.id}`;
+    if (type.endsWith('.deleted') && ['customer', 'product', 'price'].includes(object.object))
+      deleted.add(key);
+    else truth.set(key, structuredClone(object));
+  };
+  /** Applies changes to an object and emits the update with Stripe's `previous_attributes`. */
+  const update = (
+    type: string,
+    object: StripeObjectState,
+    changes: Record<string, unknown>,
+    basil: boolean,
+  ) => {
+    const previous: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(changes)) {
+      previous[field] = object[field] === undefined ? null : structuredClone(object[field]);
+      object[field] = value;
+    }
+    emit(type, object, basil, previous);
+  };
+
+  const product: StripeObjectState = {
+    id: `prod_${runId}`,
+    object: 'product',
+    name: 'Pro',
+    description: null,
+    active: true,
+    default_price: null,
+    metadata: {},
+    updated: second,
+  };
+  emit('product.created', product, false);
+  const price: StripeObjectState = {
+    id: `price_${runId}`,
+    object: 'price',
+    product: product.id,
+    active: true,
+    currency: 'usd',
+    unit_amount: 2500,
+    type: 'recurring',
+    recurring: { interval: 'month', interval_count: 1 },
+    lookup_key: 'pro_monthly',
+    nickname: null,
+    metadata: {},
+  };
+  emit('price.created', price, false);
+  if (plan.renameProduct)
+    update('product.updated', product, { name: 'Pro Plus', updated: second + 1 }, false);
+
+  plan.stories.forEach((story, index) => {
+    const tag = `${runId}_${index}`;
+    const basil = story.basil;
+    const subjectMetadata: Record<string, string> = story.subject
+      ? { payfold_subject_type: story.subject.type, payfold_subject_id: story.subject.id }
+      : {};
+    const customer: StripeObjectState = {
+      id: `cus_${tag}`,
+      object: 'customer',
+      email: `buyer${index}@example.com`,
+      name: null,
+      metadata: story.subjectOnCustomer ? { ...subjectMetadata } : {},
+    };
+    emit('customer.created', customer, basil);
+    const amount = 2500;
+
+    const intent: StripeObjectState = {
+      id: `pi_${tag}`,
+      object: 'payment_intent',
+      amount,
+      amount_received: 0,
+      currency: 'usd',
+      customer: customer.id,
+      status: 'requires_payment_method',
+      latest_charge: null,
+      last_payment_error: null,
+      metadata: story.mode === 'payment' ? { ...subjectMetadata } : {},
+      ...(basil ? {} : { invoice: story.mode === 'subscription' ? `in_${tag}` : null }),
+    };
+    const charge: StripeObjectState = {
+      id: `ch_${tag}`,
+      object: 'charge',
+      amount,
+      amount_captured: 0,
+      amount_refunded: 0,
+      refunded: false,
+      currency: 'usd',
+      customer: customer.id,
+      payment_intent: intent.id,
+      status: 'pending',
+      created: second,
+      metadata: {},
+      ...(basil ? {} : { invoice: story.mode === 'subscription' ? `in_${tag}` : null }),
+    };
+
+    let subscription: StripeObjectState | undefined;
+    let invoice: StripeObjectState | undefined;
+    if (story.mode === 'subscription') {
+      const item = {
+        id: `si_${tag}`,
+        object: 'subscription_item',
+        price: { id: price.id, object: 'price', product: product.id },
+        quantity: 1,
+        ...(basil ? { current_period_start: second, current_period_end: second + 2_592_000 } : {}),
+      };
+      subscription = {
+        id: `sub_${tag}`,
+        object: 'subscription',
+        customer: customer.id,
+        status: 'incomplete',
+        cancel_at_period_end: false,
+        cancel_at: null,
+        canceled_at: null,
+        ended_at: null,
+        trial_start: null,
+        trial_end: null,
+        latest_invoice: `in_${tag}`,
+        metadata: { ...subjectMetadata },
+        items: { object: 'list', data: [item], has_more: false },
+        ...(basil ? {} : { current_period_start: second, current_period_end: second + 2_592_000 }),
+      };
+      emit('customer.subscription.created', subscription, basil);
+      invoice = {
+        id: `in_${tag}`,
+        object: 'invoice',
+        customer: customer.id,
+        status: 'draft',
+        amount_due: amount,
+        amount_paid: 0,
+        currency: 'usd',
+        hosted_invoice_url: null,
+        status_transitions: { paid_at: null },
+        metadata: {},
+        ...(basil
+          ? {
+              parent: {
+                type: 'subscription_details',
+                subscription_details: { subscription: subscription.id },
+              },
+            }
+          : { subscription: subscription.id, payment_intent: intent.id, charge: null }),
+      };
+      emit('invoice.created', invoice, basil);
+      update(
+        'invoice.finalized',
+        invoice,
+        { status: 'open', hosted_invoice_url: `https://invoice.example/${tag}` },
+        basil,
+      );
+    }
+
+    emit('payment_intent.created', intent, basil);
+    if (story.paymentFails) {
+      update('charge.failed', charge, { status: 'failed' }, basil);
+      update(
+        'payment_intent.payment_failed',
+        intent,
+        { last_payment_error: { code: 'card_declined' }, latest_charge: charge.id },
+        basil,
+      );
+      if (subscription)
+        update('customer.subscription.updated', subscription, { status: 'incomplete_expired' }, basil);
+      return;
+    }
+    update('charge.succeeded', charge, { status: 'succeeded', amount_captured: amount }, basil);
+    update(
+      'payment_intent.succeeded',
+      intent,
+      { status: 'succeeded', amount_received: amount, latest_charge: charge.id },
+      basil,
+    );
+    if (invoice && subscription) {
+      update(
+        'invoice.paid',
+        invoice,
+        {
+          status: 'paid',
+          amount_paid: amount,
+          status_transitions: { paid_at: second },
+          ...(basil ? {} : { charge: charge.id }),
+        },
+        basil,
+      );
+      if (basil) {
+        emit(
+          'invoice_payment.paid',
+          {
+            id: `inpay_${tag}`,
+            object: 'invoice_payment',
+            invoice: invoice.id,
+            amount_paid: amount,
+            amount_requested: amount,
+            currency: 'usd',
+            status: 'paid',
+            payment: { type: 'payment_intent', payment_intent: intent.id },
+            status_transitions: { paid_at: second },
+          },
+          basil,
+        );
+      }
+      update('customer.subscription.updated', subscription, { status: 'active' }, basil);
+    }
+    const session: StripeObjectState = {
+      id: `cs_test_${tag}`,
+      object: 'checkout.session',
+      mode: story.mode,
+      status: 'complete',
+      payment_status: 'paid',
+      customer: customer.id,
+      customer_email: customer.email,
+      payment_intent: story.mode === 'payment' ? intent.id : null,
+      subscription: subscription?.id ?? null,
+      success_url: 'https://app.example/success',
+      cancel_url: 'https://app.example/cancel',
+      url: null,
+      metadata: { ...subjectMetadata },
+    };
+    emit('checkout.session.completed', session, basil);
+
+    if (story.renameCustomer) update('customer.updated', customer, { name: `Buyer ${index}` }, basil);
+    if (subscription && story.quantityChange) {
+      const items = structuredClone(subscription.items) as { data: Array<Record<string, unknown>> };
+      (items.data[0] as Record<string, unknown>).quantity = 3;
+      update('customer.subscription.updated', subscription, { items }, basil);
+    }
+    if (story.refund !== 'none') {
+      const refunded = story.refund === 'full' ? amount : 1000;
+      const refund: StripeObjectState = {
+        id: `re_${tag}`,
+        object: 'refund',
+        amount: refunded,
+        charge: charge.id,
+        payment_intent: intent.id,
+        currency: 'usd',
+        status: 'pending',
+        reason: 'requested_by_customer',
+        metadata: {},
+      };
+      emit('refund.created', refund, basil);
+      update('charge.refunded', charge, { amount_refunded: refunded, refunded: refunded === amount }, basil);
+      update('refund.updated', refund, { status: 'succeeded' }, basil);
+    }
+    if (story.dispute) {
+      const dispute: StripeObjectState = {
+        id: `dp_${tag}`,
+        object: 'dispute',
+        amount,
+        charge: charge.id,
+        payment_intent: intent.id,
+        currency: 'usd',
+        status: 'needs_response',
+        reason: 'fraudulent',
+      };
+      emit('charge.dispute.created', dispute, basil);
+      update('charge.dispute.closed', dispute, { status: 'lost' }, basil);
+    }
+    if (subscription && story.cancel === 'period_end') {
+      update(
+        'customer.subscription.updated',
+        subscription,
+        { cancel_at_period_end: true, cancel_at: second + 100 },
+        basil,
+      );
+    }
+    if (subscription && story.cancel !== 'none') {
+      update(
+        'customer.subscription.deleted',
+        subscription,
+        { status: 'canceled', canceled_at: second, ended_at: second },
+        basil,
+      );
+    }
+    if (story.deleteCustomer)
+      emit('customer.deleted', { id: customer.id, object: 'customer', deleted: true }, basil);
+  });
+
+  if (plan.archivePrice) update('price.updated', price, { active: false }, false);
+  if (plan.deleteProduct) emit('product.deleted', product, false);
+  return { events, truth, deleted };
+};
