@@ -63,84 +63,96 @@ describe('convergence of the payments tables', () => {
     );
   });
 
-  it('any order, any duplicates, any batching and a crash mid-way give the reference tables', async () => {
-    const client = await db.pool.connect();
-    try {
-      await fc.assert(
-        fc.asyncProperty(
-          historyPlanArbitrary.chain((plan) => {
-            const count = buildHistory(plan, 'x').events.length;
-            return fc.tuple(fc.constant(plan), deliveryArbitrary(count));
-          }),
-          async ([plan, delivery]) => {
-            const entries = entriesOf(buildHistory(plan, 'run').events);
-            const batches = batchesOf(
-              deliver(entries, delivery.order, delivery.duplicates),
-              delivery.batchSizes,
-            );
-            await client.query('begin');
-            try {
-              for (const [index, batch] of batches.entries()) {
-                if (delivery.crashAtBatch === index) {
-                  // The process dies inside the batch: its writes roll back with its checkpoint.
-                  await client.query('savepoint crash');
-                  await stripeObjectsProjector.apply(client, batch.slice(0, Math.ceil(batch.length / 2)));
-                  await client.query('rollback to savepoint crash');
-                }
-                await stripeObjectsProjector.apply(client, batch);
-              }
-              expect(tableDifferences(await readTables(client), referenceTables(entries))).toEqual([]);
-            } finally {
-              await client.query('rollback');
-            }
-          },
-        ),
-        { numRuns: runs },
-      );
-    } finally {
-      client.release();
-    }
-  }, 60_000 + runs * 500);
-
-  it('a duplicated delivery fires a trigger on payments.subscriptions exactly as often as a clean one', async () => {
-    const client = await db.pool.connect();
-    const fires = async (entries: readonly LogEntry[]): Promise<number> => {
-      await client.query('begin');
+  it(
+    'any order, any duplicates, any batching and a crash mid-way give the reference tables',
+    async () => {
+      const client = await db.pool.connect();
       try {
-        await client.query(`
+        await fc.assert(
+          fc.asyncProperty(
+            historyPlanArbitrary.chain((plan) => {
+              const count = buildHistory(plan, 'x').events.length;
+              return fc.tuple(fc.constant(plan), deliveryArbitrary(count));
+            }),
+            async ([plan, delivery]) => {
+              const entries = entriesOf(buildHistory(plan, 'run').events);
+              const batches = batchesOf(
+                deliver(entries, delivery.order, delivery.duplicates),
+                delivery.batchSizes,
+              );
+              await client.query('begin');
+              try {
+                for (const [index, batch] of batches.entries()) {
+                  if (delivery.crashAtBatch === index) {
+                    // The process dies inside the batch: its writes roll back with its checkpoint.
+                    await client.query('savepoint crash');
+                    await stripeObjectsProjector.apply(client, batch.slice(0, Math.ceil(batch.length / 2)));
+                    await client.query('rollback to savepoint crash');
+                  }
+                  await stripeObjectsProjector.apply(client, batch);
+                }
+                expect(tableDifferences(await readTables(client), referenceTables(entries))).toEqual([]);
+              } finally {
+                await client.query('rollback');
+              }
+            },
+          ),
+          { numRuns: runs },
+        );
+      } finally {
+        client.release();
+      }
+    },
+    60_000 + runs * 500,
+  );
+
+  it(
+    'a duplicated delivery fires a trigger on payments.subscriptions exactly as often as a clean one',
+    async () => {
+      const client = await db.pool.connect();
+      const fires = async (entries: readonly LogEntry[]): Promise<number> => {
+        await client.query('begin');
+        try {
+          await client.query(`
           create temporary table subscription_changes (subscription_id text) on commit drop;
           create function pg_temp.count_subscription_change() returns trigger language plpgsql as $$
             begin insert into subscription_changes values (new.subscription_id); return null; end $$;
           create trigger count_subscription_change after insert or update on payments.subscriptions
             for each row execute function pg_temp.count_subscription_change();`);
-        for (const entry of entries) await stripeObjectsProjector.apply(client, [entry]);
-        const { rows } = await client.query('select count(*)::int as n from subscription_changes');
-        return rows[0].n;
+          for (const entry of entries) await stripeObjectsProjector.apply(client, [entry]);
+          const { rows } = await client.query('select count(*)::int as n from subscription_changes');
+          return rows[0].n;
+        } finally {
+          await client.query('rollback');
+        }
+      };
+      try {
+        await fc.assert(
+          fc.asyncProperty(
+            historyPlanArbitrary,
+            fc.array(fc.record({ entry: fc.nat(200), at: fc.nat(200) }), { minLength: 1, maxLength: 20 }),
+            async (plan, duplicates) => {
+              const entries = entriesOf(buildHistory(plan, 'trg').events);
+              const clean = await fires(entries);
+              const duplicated = [...entries];
+              for (const { entry, at } of duplicates) {
+                duplicated.splice(
+                  at % (duplicated.length + 1),
+                  0,
+                  entries[entry % entries.length] as LogEntry,
+                );
+              }
+              expect(await fires(duplicated)).toBe(clean);
+              const replayed = [...entries, ...entries];
+              expect(await fires(replayed)).toBe(clean);
+            },
+          ),
+          { numRuns: Math.max(5, Math.floor(runs / 3)) },
+        );
       } finally {
-        await client.query('rollback');
+        client.release();
       }
-    };
-    try {
-      await fc.assert(
-        fc.asyncProperty(
-          historyPlanArbitrary,
-          fc.array(fc.record({ entry: fc.nat(200), at: fc.nat(200) }), { minLength: 1, maxLength: 20 }),
-          async (plan, duplicates) => {
-            const entries = entriesOf(buildHistory(plan, 'trg').events);
-            const clean = await fires(entries);
-            const duplicated = [...entries];
-            for (const { entry, at } of duplicates) {
-              duplicated.splice(at % (duplicated.length + 1), 0, entries[entry % entries.length] as LogEntry);
-            }
-            expect(await fires(duplicated)).toBe(clean);
-            const replayed = [...entries, ...entries];
-            expect(await fires(replayed)).toBe(clean);
-          },
-        ),
-        { numRuns: Math.max(5, Math.floor(runs / 3)) },
-      );
-    } finally {
-      client.release();
-    }
-  }, 60_000 + runs * 1000);
+    },
+    60_000 + runs * 1000,
+  );
 });
