@@ -147,7 +147,7 @@ describe('convergence of the payments tables', () => {
               expect(await fires(replayed)).toBe(clean);
             },
           ),
-          { numRuns: Math.max(5, Math.floor(runs / 3)) },
+          { numRuns: Math.max(5, Math.floor(runs / 6)) },
         );
       } finally {
         client.release();

@@ -12,7 +12,12 @@ export type WebhookRejection =
   | 'append_failed';
 
 /** One registry per running Payfold, so that tests can run several side by side. */
-export const createMetrics = (options: { headPosition: () => Promise<bigint> }) => {
+export interface MetricsSources {
+  headPosition: () => Promise<bigint>;
+  projectionStatuses?: () => Promise<Array<{ name: string; behind: number; parkedEntries: number }>>;
+}
+
+export const createMetrics = (options: MetricsSources) => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'payfold_process_' });
   return {
@@ -54,6 +59,28 @@ export const createMetrics = (options: { headPosition: () => Promise<bigint> }) 
       help: 'Log position up to which each projection has applied entries',
       labelNames: ['projection'] as const,
       registers: [registry],
+    }),
+    projectionLag: new Gauge({
+      name: 'payfold_projection_lag_entries',
+      help: 'Log entries committed after the position each projection has applied',
+      labelNames: ['projection'] as const,
+      registers: [registry],
+      async collect() {
+        for (const status of (await options.projectionStatuses?.()) ?? []) {
+          this.set({ projection: status.name }, status.behind);
+        }
+      },
+    }),
+    projectionParked: new Gauge({
+      name: 'payfold_projection_parked_entries',
+      help: 'Log entries each projection has parked in payfold.projection_errors',
+      labelNames: ['projection'] as const,
+      registers: [registry],
+      async collect() {
+        for (const status of (await options.projectionStatuses?.()) ?? []) {
+          this.set({ projection: status.name }, status.parkedEntries);
+        }
+      },
     }),
     projectionErrors: new Counter({
       name: 'payfold_projection_errors_total',

@@ -6,6 +6,7 @@ import { createPool } from '../adapters/postgres/pool.js';
 import { buildHttpApp } from '../http/app.js';
 import { projectors } from '../projections/index.js';
 import { ProjectionRunner } from '../projections/runner.js';
+import { projectionStatuses, recentParkedEntries } from '../projections/status.js';
 import type { PayfoldConfig } from './config.js';
 import { openDatabase } from './database.js';
 import { ingestStripeWebhook } from './ingest-stripe-webhook.js';
@@ -38,7 +39,10 @@ export const startPayfold = async (config: PayfoldConfig, logger: Logger): Promi
     throw error;
   }
   const log = new PostgresEventLog(pool, database.url);
-  const metrics = createMetrics({ headPosition: () => log.headPosition() });
+  const metrics = createMetrics({
+    headPosition: () => log.headPosition(),
+    projectionStatuses: () => projectionStatuses(pool),
+  });
   const runner = new ProjectionRunner({ pool, log, projectors, logger, metrics });
   const app = buildHttpApp({
     logger,
@@ -52,6 +56,8 @@ export const startPayfold = async (config: PayfoldConfig, logger: Logger): Promi
     checkDatabase: async () => {
       await pool.query('select 1');
     },
+    pool,
+    adminToken: config.adminToken,
   });
   const url = await app.listen({ port: config.port, host: config.host });
   await runner.start();
@@ -69,6 +75,24 @@ export const startPayfold = async (config: PayfoldConfig, logger: Logger): Promi
       await database.stop();
     },
   };
+};
+
+/** `payfold status`: where each projection stands, on the configured database. */
+export const readStatus = async (config: PayfoldConfig) => {
+  const database = await openDatabase(config);
+  const pool = createPool(database.url, { max: 2 });
+  try {
+    await runMigrations(pool);
+    const log = new PostgresEventLog(pool, database.url);
+    return {
+      logHeadPosition: Number(await log.headPosition()),
+      projections: await projectionStatuses(pool),
+      parkedEntries: await recentParkedEntries(pool, 10),
+    };
+  } finally {
+    await pool.end();
+    await database.stop();
+  }
 };
 
 /** `payfold migrate`: the migrations alone. */

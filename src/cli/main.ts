@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../app/config.js';
 import { createLogger } from '../app/logger.js';
-import { migrateDatabase, startPayfold } from '../app/server.js';
+import { migrateDatabase, readStatus, startPayfold } from '../app/server.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -44,6 +44,24 @@ program
       applied.length > 0 ? `Applied migrations ${applied.join(', ')}` : 'The database is up to date',
       { applied },
     );
+  });
+
+program
+  .command('status')
+  .description('show the log head and where each projection stands')
+  .action(async () => {
+    const status = await readStatus(loadConfig(process.env));
+    const lines = [
+      `log head: position ${status.logHeadPosition}`,
+      ...status.projections.map(
+        (p) =>
+          `${p.name.padEnd(16)} position ${String(p.position).padEnd(10)} behind ${String(p.behind).padEnd(8)} parked ${p.parkedEntries}`,
+      ),
+      ...status.parkedEntries.map(
+        (e) => `parked: ${e.projection} at ${e.position} (${e.entryType}): ${e.error}`,
+      ),
+    ];
+    print(program.opts<GlobalOptions>(), lines.join('\n'), status);
   });
 
 program

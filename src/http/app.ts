@@ -1,7 +1,9 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { StripeWebhookOutcome, StripeWebhookRequest } from '../app/ingest-stripe-webhook.js';
 import type { Metrics } from '../app/metrics.js';
+import { adminPlugin } from './admin.js';
 import { replyWithError } from './errors.js';
 import { healthPlugin } from './health.js';
 import { metricsPlugin } from './metrics.js';
@@ -12,6 +14,8 @@ export interface HttpAppDeps {
   metrics: Metrics;
   ingestStripeWebhook: (request: StripeWebhookRequest) => Promise<StripeWebhookOutcome>;
   checkDatabase: () => Promise<void>;
+  pool: pg.Pool;
+  adminToken: string | undefined;
 }
 
 /** The Fastify app: each route group is an encapsulated plugin over the application functions. */
@@ -29,5 +33,6 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
   app.register(healthPlugin, { checkDatabase: deps.checkDatabase });
   app.register(metricsPlugin, { registry: deps.metrics.registry });
   app.register(stripeWebhooksPlugin, { ingest: deps.ingestStripeWebhook, metrics: deps.metrics });
+  app.register(adminPlugin, { adminToken: deps.adminToken, pool: deps.pool });
   return app as unknown as FastifyInstance;
 };

@@ -29,69 +29,139 @@ interface StoredWinner {
   createdAt: Date;
 }
 
-const winnerSql = `
-  select snapshot, deleted, created_at from payments.stripe_objects
-  where environment = $1 and object_type = $2 and object_id = $3`;
-const linkedFromSql = `
-  select object_type, object_id from payfold.stripe_object_links
-  where environment = $1 and target_id = $2 and link = $3 and object_type = $4
-  order by object_id`;
-const mappedSubjectSql = `
-  select subject_type, subject_id from payments.customer_mappings where environment = $1 and customer_id = $2`;
+const winnersSql = `
+  select o.environment, o.object_type, o.object_id, o.snapshot, o.deleted, o.created_at
+  from payments.stripe_objects o
+  where o.object_id = any($3::text[])
+    and (o.environment, o.object_type, o.object_id) in (select * from unnest($1::text[], $2::text[], $3::text[]))`;
+const linksToSql = `
+  select l.environment, l.target_id, l.link, l.object_type, l.object_id
+  from payfold.stripe_object_links l
+  where l.environment = $1 and l.target_id = any($2::text[])
+  order by l.object_id`;
+const mappedSubjectsSql = `
+  select m.environment, m.customer_id, m.subject_type, m.subject_id
+  from payments.customer_mappings m
+  where m.environment = $1 and m.customer_id = any($2::text[])`;
 const subscriptionsOfCustomerSql = `
   select subscription_id from payments.subscriptions where environment = $1 and customer_id = $2`;
 const paymentsOfCustomerSql = `
   select payment_id, payment_intent_id from payments.payment_history where environment = $1 and customer_id = $2`;
+/** Items no longer listed by their subscription's complete item list. */
 const deleteRemovedItemsSql = `
-  delete from payments.subscription_items
-  where environment = $1 and subscription_id = $2 and not (subscription_item_id = any($3::text[]))`;
+  delete from payments.subscription_items i
+  using jsonb_to_recordset($1::jsonb) as s(environment text, "subscriptionId" text, "itemIds" text[])
+  where i.environment = s.environment and i.subscription_id = s."subscriptionId"
+    and not (i.subscription_item_id = any(s."itemIds"))`;
 
-/** Reads winning snapshots and links within the projection's transaction, each at most once. */
+interface LinkRow {
+  link: string;
+  objectType: string;
+  objectId: string;
+}
+
+const key = (...parts: string[]) => parts.join('\u0000');
+
+/**
+ * Reads winning snapshots, links and mappings within the projection's transaction. Callers load
+ * what a batch needs in a few set-based queries (`load…`); the getters then answer from memory,
+ * and fall back to loading one thing when something was not loaded ahead.
+ */
 class WinnerReader {
-  private readonly cache = new Map<string, Promise<unknown>>();
+  private readonly winners = new Map<string, StoredWinner | null>();
+  private readonly links = new Map<string, LinkRow[]>();
+  private readonly mappings = new Map<string, Subject | null>();
   constructor(private readonly client: PoolClient) {}
 
-  private cached<T>(key: string, load: () => Promise<T>): Promise<T> {
-    const hit = this.cache.get(key);
-    if (hit) return hit as Promise<T>;
-    const loaded = load();
-    this.cache.set(key, loaded);
-    return loaded;
+  /** A winner this batch has just written needs no reading back. */
+  seed(ref: ObjectRef, winner: StoredWinner): void {
+    this.winners.set(key(ref.environment, ref.objectType, ref.objectId), winner);
   }
 
-  winner(
+  async loadWinners(refs: Iterable<ObjectRef>): Promise<void> {
+    const missing = [...refs].filter(
+      (ref) => !this.winners.has(key(ref.environment, ref.objectType, ref.objectId)),
+    );
+    if (missing.length === 0) return;
+    for (const ref of missing) this.winners.set(key(ref.environment, ref.objectType, ref.objectId), null);
+    const { rows } = await this.client.query(winnersSql, [
+      missing.map((ref) => ref.environment),
+      missing.map((ref) => ref.objectType),
+      missing.map((ref) => ref.objectId),
+    ]);
+    for (const row of rows) {
+      this.winners.set(key(row.environment, row.object_type, row.object_id), {
+        snapshot: row.snapshot,
+        deleted: row.deleted,
+        createdAt: row.created_at,
+      });
+    }
+  }
+
+  async loadLinksTo(environment: Environment, targetIds: Iterable<string>): Promise<void> {
+    const missing = [...new Set(targetIds)].filter((id) => !this.links.has(key(environment, id)));
+    if (missing.length === 0) return;
+    for (const id of missing) this.links.set(key(environment, id), []);
+    const { rows } = await this.client.query(linksToSql, [environment, missing]);
+    for (const row of rows) {
+      this.links.get(key(environment, row.target_id))?.push({
+        link: row.link,
+        objectType: row.object_type,
+        objectId: row.object_id,
+      });
+    }
+  }
+
+  async loadMappings(environment: Environment, customerIds: Iterable<string | null>): Promise<void> {
+    const missing = [...new Set(customerIds)].filter(
+      (id): id is string => id !== null && !this.mappings.has(key(environment, id)),
+    );
+    if (missing.length === 0) return;
+    for (const id of missing) this.mappings.set(key(environment, id), null);
+    const { rows } = await this.client.query(mappedSubjectsSql, [environment, missing]);
+    for (const row of rows) {
+      this.mappings.set(key(environment, row.customer_id), { type: row.subject_type, id: row.subject_id });
+    }
+  }
+
+  /** A winner already in memory, without loading. */
+  peek(ref: ObjectRef): StoredWinner | undefined {
+    return this.winners.get(key(ref.environment, ref.objectType, ref.objectId)) ?? undefined;
+  }
+
+  async winner(
     environment: Environment,
     objectType: string,
     objectId: string | null,
   ): Promise<StoredWinner | undefined> {
-    if (!objectId) return Promise.resolve(undefined);
-    return this.cached(`w\u0000${environment}\u0000${objectType}\u0000${objectId}`, async () => {
-      const { rows } = await this.client.query(winnerSql, [environment, objectType, objectId]);
-      const row = rows[0];
-      return row ? { snapshot: row.snapshot, deleted: row.deleted, createdAt: row.created_at } : undefined;
-    });
+    if (!objectId) return undefined;
+    await this.loadWinners([{ environment, objectType, objectId }]);
+    return this.winners.get(key(environment, objectType, objectId)) ?? undefined;
   }
 
-  /** Ids of the objects of a type whose winner links to a target. */
-  linkedFrom(
+  /** Ids of the objects of a type whose winner links to a target, in id order. */
+  async linkedFrom(
     environment: Environment,
     targetId: string,
     link: string,
     objectType: string,
   ): Promise<string[]> {
-    return this.cached(`l\u0000${environment}\u0000${targetId}\u0000${link}\u0000${objectType}`, async () => {
-      const { rows } = await this.client.query(linkedFromSql, [environment, targetId, link, objectType]);
-      return rows.map((row) => row.object_id as string);
-    });
+    await this.loadLinksTo(environment, [targetId]);
+    return (this.links.get(key(environment, targetId)) ?? [])
+      .filter((row) => row.link === link && row.objectType === objectType)
+      .map((row) => row.objectId);
   }
 
-  mappedSubject(environment: Environment, customerId: string | null): Promise<Subject | null> {
-    if (!customerId) return Promise.resolve(null);
-    return this.cached(`m\u0000${environment}\u0000${customerId}`, async () => {
-      const { rows } = await this.client.query(mappedSubjectSql, [environment, customerId]);
-      const row = rows[0];
-      return row ? { type: row.subject_type, id: row.subject_id } : null;
-    });
+  /** Every object linking to a target, whatever the link. */
+  async linksTo(environment: Environment, targetId: string): Promise<LinkRow[]> {
+    await this.loadLinksTo(environment, [targetId]);
+    return this.links.get(key(environment, targetId)) ?? [];
+  }
+
+  async mappedSubject(environment: Environment, customerId: string | null): Promise<Subject | null> {
+    if (!customerId) return null;
+    await this.loadMappings(environment, [customerId]);
+    return this.mappings.get(key(environment, customerId)) ?? null;
   }
 }
 
@@ -129,35 +199,72 @@ const paymentRootOfCharge = (snapshot: Record<string, unknown>): Root => {
     : { kind: 'payment', id: charge.id, isIntent: false };
 };
 
+const refsOf = (environment: Environment, links: LinkRow[]): ObjectRef[] =>
+  links.map((link) => ({ environment, objectType: link.objectType, objectId: link.objectId }));
+
+const textField = (snapshot: Record<string, unknown> | undefined, field: string): string | null => {
+  const value = snapshot?.[field];
+  return typeof value === 'string' ? value : null;
+};
+
 /**
  * Rows of `payments.*` recomputed from winning snapshots. Which rows a changed object touches:
  * its own row, and for payments every payment that reads it (through links kept per winner).
+ * Each phase loads what the next one reads in a few set-based queries, so a batch of a thousand
+ * entries costs a handful of round trips, not thousands.
  */
 export class PaymentsRowsProjection {
   private readonly reader: WinnerReader;
+  private readonly changed: ObjectRef[] = [];
   private readonly roots = new Map<string, { environment: Environment; root: Root }>();
 
   constructor(private readonly client: PoolClient) {
     this.reader = new WinnerReader(client);
   }
 
+  /** An object whose winner this batch changed: the rows that read it are recomputed. */
+  objectChanged(ref: ObjectRef, winner: StoredWinner): void {
+    this.reader.seed(ref, winner);
+    this.changed.push(ref);
+  }
+
+  /** Marks the rows that fall back to a customer's mapping for their subject. */
+  async mappingChanged(environment: Environment, customerId: string): Promise<void> {
+    const subscriptions = await this.client.query(subscriptionsOfCustomerSql, [environment, customerId]);
+    for (const row of subscriptions.rows)
+      this.addRoot(environment, { kind: 'subscription', id: row.subscription_id });
+    const payments = await this.client.query(paymentsOfCustomerSql, [environment, customerId]);
+    for (const row of payments.rows) {
+      this.addRoot(environment, {
+        kind: 'payment',
+        id: row.payment_id,
+        isIntent: row.payment_intent_id != null,
+      });
+    }
+  }
+
   private addRoot(environment: Environment, root: Root): void {
-    this.roots.set(`${environment}\u0000${root.kind}\u0000${root.id}`, { environment, root });
+    this.roots.set(key(environment, root.kind, root.id), { environment, root });
+  }
+
+  /** Loads every object linking to the targets, and those objects' winners. */
+  private async loadLinkedObjects(environment: Environment, targetIds: string[]): Promise<void> {
+    await this.reader.loadLinksTo(environment, targetIds);
+    const sources = await Promise.all(targetIds.map((id) => this.reader.linksTo(environment, id)));
+    await this.reader.loadWinners(sources.flatMap((links) => refsOf(environment, links)));
   }
 
   private async addPaymentRootsOfInvoice(environment: Environment, invoiceId: string): Promise<void> {
     const invoice = await this.reader.winner(environment, 'invoice', invoiceId);
-    const snapshot = invoice?.snapshot ?? {};
-    if (typeof snapshot.payment_intent === 'string')
-      this.addRoot(environment, { kind: 'payment', id: snapshot.payment_intent, isIntent: true });
-    for (const id of await this.reader.linkedFrom(environment, invoiceId, 'invoice', 'payment_intent')) {
-      this.addRoot(environment, { kind: 'payment', id, isIntent: true });
-    }
-    for (const id of await this.reader.linkedFrom(environment, invoiceId, 'invoice', 'invoice_payment')) {
-      await this.addPaymentRootsOf({ environment, objectType: 'invoice_payment', objectId: id });
-    }
-    for (const id of await this.reader.linkedFrom(environment, invoiceId, 'invoice', 'charge')) {
-      await this.addPaymentRootsOf({ environment, objectType: 'charge', objectId: id });
+    const intentId = textField(invoice?.snapshot, 'payment_intent');
+    if (intentId) this.addRoot(environment, { kind: 'payment', id: intentId, isIntent: true });
+    for (const link of await this.reader.linksTo(environment, invoiceId)) {
+      if (link.link !== 'invoice') continue;
+      if (link.objectType === 'payment_intent')
+        this.addRoot(environment, { kind: 'payment', id: link.objectId, isIntent: true });
+      if (link.objectType === 'invoice_payment' || link.objectType === 'charge') {
+        await this.addPaymentRootsOf({ environment, objectType: link.objectType, objectId: link.objectId });
+      }
     }
   }
 
@@ -195,30 +302,113 @@ export class PaymentsRowsProjection {
     }
   }
 
-  /** Marks the rows an object whose winner changed is read by. */
-  async objectChanged(ref: ObjectRef): Promise<void> {
-    if (directRoots.has(ref.objectType))
-      this.addRoot(ref.environment, { kind: ref.objectType, id: ref.objectId } as Root);
-    await this.addPaymentRootsOf(ref);
-  }
-
-  /** Marks the rows that fall back to a customer's mapping for their subject. */
-  async mappingChanged(environment: Environment, customerId: string): Promise<void> {
-    const subscriptions = await this.client.query(subscriptionsOfCustomerSql, [environment, customerId]);
-    for (const row of subscriptions.rows)
-      this.addRoot(environment, { kind: 'subscription', id: row.subscription_id });
-    const payments = await this.client.query(paymentsOfCustomerSql, [environment, customerId]);
-    for (const row of payments.rows) {
-      this.addRoot(environment, {
-        kind: 'payment',
-        id: row.payment_id,
-        isIntent: row.payment_intent_id != null,
-      });
+  /** Which rows read the changed objects: their own, and the payments that read them. */
+  private async findRoots(): Promise<void> {
+    for (const environment of new Set(this.changed.map((ref) => ref.environment))) {
+      const changed = this.changed.filter((ref) => ref.environment === environment);
+      await this.loadLinkedObjects(
+        environment,
+        changed
+          .filter((ref) => ref.objectType === 'invoice' || ref.objectType === 'subscription')
+          .map((ref) => ref.objectId),
+      );
+      const invoicesOfSubscriptions = (
+        await Promise.all(
+          changed
+            .filter((ref) => ref.objectType === 'subscription')
+            .map((ref) => this.reader.linkedFrom(environment, ref.objectId, 'subscription', 'invoice')),
+        )
+      ).flat();
+      await this.loadLinkedObjects(environment, invoicesOfSubscriptions);
+      await this.reader.loadWinners(
+        changed.flatMap((ref) => {
+          const payment =
+            ref.objectType === 'invoice_payment' ? this.reader.peek(ref)?.snapshot.payment : undefined;
+          const chargeId = textField(payment as Record<string, unknown> | undefined, 'charge');
+          return chargeId ? [{ environment, objectType: 'charge', objectId: chargeId }] : [];
+        }),
+      );
+    }
+    for (const ref of this.changed) {
+      if (directRoots.has(ref.objectType))
+        this.addRoot(ref.environment, { kind: ref.objectType, id: ref.objectId } as Root);
+      await this.addPaymentRootsOf(ref);
     }
   }
 
-  /** Recomputes every marked row and writes the ones that changed. */
+  /** Loads everything the rows of the found roots read. */
+  private async loadRowInputs(): Promise<void> {
+    for (const environment of new Set([...this.roots.values()].map((entry) => entry.environment))) {
+      const roots = [...this.roots.values()]
+        .filter((entry) => entry.environment === environment)
+        .map((e) => e.root);
+      const payments = roots.filter((root) => root.kind === 'payment');
+      await this.reader.loadWinners([
+        ...roots
+          .filter((root) => root.kind !== 'payment')
+          .map((root) => ({ environment, objectType: root.kind, objectId: root.id })),
+        ...payments.map((root) => ({
+          environment,
+          objectType: root.kind === 'payment' && root.isIntent ? 'payment_intent' : 'charge',
+          objectId: root.id,
+        })),
+      ]);
+      await this.loadLinkedObjects(
+        environment,
+        payments.map((root) => root.id),
+      );
+      const paymentObjects = (
+        await Promise.all(
+          payments.map(async (root) => [
+            await this.reader.winner(
+              environment,
+              root.kind === 'payment' && root.isIntent ? 'payment_intent' : 'charge',
+              root.id,
+            ),
+            ...(await Promise.all(
+              (
+                await this.reader.linksTo(environment, root.id)
+              ).map((link) => this.reader.winner(environment, link.objectType, link.objectId)),
+            )),
+          ]),
+        )
+      )
+        .flat()
+        .filter((winner): winner is StoredWinner => winner !== undefined);
+      const invoiceIds = paymentObjects
+        .map((winner) => textField(winner.snapshot, 'invoice'))
+        .filter(Boolean) as string[];
+      await this.reader.loadWinners(
+        invoiceIds.map((objectId) => ({ environment, objectType: 'invoice', objectId })),
+      );
+      const invoices = await Promise.all(
+        invoiceIds.map((id) => this.reader.winner(environment, 'invoice', id)),
+      );
+      const subscriptionIds = invoices.flatMap((invoice) =>
+        invoice ? [invoiceSubscriptionId(invoice.snapshot)] : [],
+      );
+      await this.reader.loadWinners(
+        subscriptionIds
+          .filter(Boolean)
+          .map((objectId) => ({ environment, objectType: 'subscription', objectId: objectId as string })),
+      );
+      const subscriptions = await Promise.all(
+        roots
+          .filter((root) => root.kind === 'subscription')
+          .map((root) => this.reader.winner(environment, 'subscription', root.id)),
+      );
+      await this.reader.loadMappings(environment, [
+        ...[...paymentObjects, ...invoices, ...subscriptions].map((winner) =>
+          textField(winner?.snapshot, 'customer'),
+        ),
+      ]);
+    }
+  }
+
+  /** Recomputes every row the changed objects are read by, and writes the ones that changed. */
   async write(): Promise<void> {
+    await this.findRoots();
+    await this.loadRowInputs();
     const batches = new Map<PaymentsTable, Map<string, Row & { created_at: Date }>>();
     const add = (target: PaymentsTable, row: Row, createdAt: Date) => {
       const rows = batches.get(target) ?? new Map();
@@ -277,9 +467,7 @@ export class PaymentsRowsProjection {
         }
       }
     }
-    for (const { environment, subscriptionId, itemIds } of itemSets) {
-      await this.client.query(deleteRemovedItemsSql, [environment, subscriptionId, itemIds]);
-    }
+    if (itemSets.length > 0) await this.client.query(deleteRemovedItemsSql, [JSON.stringify(itemSets)]);
     for (const [target, rows] of batches) await upsertRows(this.client, target, [...rows.values()]);
   }
 

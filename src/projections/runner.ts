@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { ZodError } from 'zod';
 import type { Metrics } from '../app/metrics.js';
 import {
   checkpointOf,
@@ -27,6 +28,14 @@ const parkEntrySql = `
   insert into payfold.projection_errors (projection, position, transaction_id, entry_type, error)
   values ($1, $2, $3::xid8, $4, $5)
   on conflict (projection, position) do update set error = excluded.error, occurred_at = now()`;
+
+/** One line for `payfold.projection_errors`: a payload that fails a schema names the fields. */
+const describeError = (error: unknown): string =>
+  error instanceof ZodError
+    ? `unreadable Stripe object: ${error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`
+    : error instanceof Error
+      ? error.message
+      : String(error);
 
 export interface ProjectionRunnerOptions {
   pool: pg.Pool;
@@ -187,7 +196,7 @@ export class ProjectionRunner {
         await client.query('release savepoint projection_entry');
       } catch (error) {
         await client.query('rollback to savepoint projection_entry');
-        const message = (error as Error).message;
+        const message = describeError(error);
         await client.query(parkEntrySql, [
           projector.name,
           entry.position.toString(),

@@ -2,7 +2,6 @@ import type { PoolClient } from 'pg';
 import type { Environment } from '../domain/environment.js';
 import { type LogEntry, logEntryType } from '../domain/event-log.js';
 import { type Candidate, candidatesOfEntry } from '../domain/stripe/candidates.js';
-import { canonicalJson } from '../domain/stripe/canonical.js';
 import { linksOf, pairingOf, pruneCandidates, winningSnapshot } from '../domain/stripe/fold.js';
 import { updateCustomerMappings } from './customer-mappings.js';
 import { PaymentsRowsProjection } from './payments-rows.js';
@@ -14,19 +13,21 @@ const keysParams = (refs: ReadonlyArray<{ environment: string; objectType: strin
   refs.map((ref) => ref.objectId),
 ];
 
-const keysJoin = 'unnest($1::text[], $2::text[], $3::text[]) as k(environment, object_type, object_id)';
+/**
+ * Rows of the given objects. `object_id = any(...)` lets Postgres go through the object_id index
+ * whatever it believes of the table's size; the tuple test then keeps the exact keys.
+ */
+const ofKeys = (alias: string) => `
+  ${alias}.object_id = any($3::text[])
+  and (${alias}.environment, ${alias}.object_type, ${alias}.object_id)
+    in (select * from unnest($1::text[], $2::text[], $3::text[]))`;
 
-const loadCandidatesSql = `
-  select c.* from payfold.stripe_object_candidates c
-  join ${keysJoin} using (environment, object_type, object_id)`;
+const loadCandidatesSql = `select c.* from payfold.stripe_object_candidates c where ${ofKeys('c')}`;
 const loadObjectsSql = `
   select o.environment, o.object_type, o.object_id, extract(epoch from o.observed_at)::bigint as observed_at,
          o.deleted, o.snapshot, o.created_at
-  from payments.stripe_objects o
-  join ${keysJoin} using (environment, object_type, object_id)`;
-const deleteCandidatesSql = `
-  delete from payfold.stripe_object_candidates c using ${keysJoin}
-  where c.environment = k.environment and c.object_type = k.object_type and c.object_id = k.object_id`;
+  from payments.stripe_objects o where ${ofKeys('o')}`;
+const deleteCandidatesSql = `delete from payfold.stripe_object_candidates c where ${ofKeys('c')}`;
 const insertCandidatesSql = `
   insert into payfold.stripe_object_candidates
   select * from jsonb_populate_recordset(null::payfold.stripe_object_candidates, $1::jsonb)`;
@@ -41,9 +42,7 @@ const upsertObjectsSql = `
     created_at = excluded.created_at, updated_at = now()
   where (o.observed_at, o.deleted, o.snapshot, o.created_at)
     is distinct from (excluded.observed_at, excluded.deleted, excluded.snapshot, excluded.created_at)`;
-const deleteLinksSql = `
-  delete from payfold.stripe_object_links l using ${keysJoin}
-  where l.environment = k.environment and l.object_type = k.object_type and l.object_id = k.object_id`;
+const deleteLinksSql = `delete from payfold.stripe_object_links l where ${ofKeys('l')}`;
 const insertLinksSql = `
   insert into payfold.stripe_object_links (environment, object_type, object_id, link, target_id)
   select environment, object_type, object_id, link, target_id
@@ -66,12 +65,13 @@ interface CandidateRow {
   event_type: string | null;
   is_created: boolean;
   is_deletion: boolean;
+  is_winner: boolean;
   previous_attributes: Record<string, unknown> | null;
-  snapshot: Candidate['snapshot'];
+  snapshot: Candidate['snapshot'] | null;
   recorded_at: Date;
 }
 
-const candidateOfRow = (row: CandidateRow): Candidate => ({
+const candidateOfRow = (row: CandidateRow, winnerSnapshot: Candidate['snapshot'] | undefined): Candidate => ({
   environment: row.environment,
   objectType: row.object_type,
   objectId: row.object_id,
@@ -82,12 +82,12 @@ const candidateOfRow = (row: CandidateRow): Candidate => ({
   isCreated: row.is_created,
   isDeletion: row.is_deletion,
   previousAttributes: row.previous_attributes,
-  snapshot: row.snapshot,
+  snapshot: row.snapshot ?? (winnerSnapshot as Candidate['snapshot']),
   key: row.candidate_key,
   recordedAt: row.recorded_at,
 });
 
-const rowOfCandidate = (candidate: Candidate) => ({
+const rowOfCandidate = (candidate: Candidate, winnerKey: string | undefined) => ({
   environment: candidate.environment,
   object_type: candidate.objectType,
   object_id: candidate.objectId,
@@ -98,8 +98,9 @@ const rowOfCandidate = (candidate: Candidate) => ({
   event_type: candidate.eventType,
   is_created: candidate.isCreated,
   is_deletion: candidate.isDeletion,
+  is_winner: candidate.key === winnerKey,
   previous_attributes: candidate.previousAttributes,
-  snapshot: candidate.snapshot,
+  snapshot: candidate.key === winnerKey ? null : candidate.snapshot,
   recorded_at: candidate.recordedAt,
 });
 
@@ -109,8 +110,10 @@ const objectKey = (ref: { environment: string; objectType: string; objectId: str
 interface StoredObject {
   observedAt: number;
   deleted: boolean;
-  snapshot: string;
+  snapshot: Candidate['snapshot'];
   createdAt: Date;
+  /** Key of the candidate whose snapshot this is. */
+  winnerKey?: string;
 }
 
 /**
@@ -131,12 +134,6 @@ export const stripeObjectsProjector: Projector = {
     if (incoming.size === 0) return;
     const refs = [...incoming.values()].map((candidates) => candidates[0] as Candidate);
 
-    const existingCandidates = new Map<string, Candidate[]>();
-    for (const row of (await client.query<CandidateRow>(loadCandidatesSql, keysParams(refs))).rows) {
-      const candidate = candidateOfRow(row);
-      const key = objectKey(candidate);
-      existingCandidates.set(key, [...(existingCandidates.get(key) ?? []), candidate]);
-    }
     const existingObjects = new Map<string, StoredObject>();
     for (const row of (await client.query(loadObjectsSql, keysParams(refs))).rows) {
       existingObjects.set(
@@ -144,13 +141,27 @@ export const stripeObjectsProjector: Projector = {
         {
           observedAt: Number(row.observed_at),
           deleted: row.deleted,
-          snapshot: canonicalJson(row.snapshot),
+          snapshot: row.snapshot,
           createdAt: row.created_at,
         },
       );
     }
+    const existingCandidates = new Map<string, Candidate[]>();
+    for (const row of (await client.query<CandidateRow>(loadCandidatesSql, keysParams(refs))).rows) {
+      const key = objectKey({
+        environment: row.environment,
+        objectType: row.object_type,
+        objectId: row.object_id,
+      });
+      const stored = existingObjects.get(key);
+      if (row.is_winner && stored) stored.winnerKey = row.candidate_key;
+      existingCandidates.set(key, [
+        ...(existingCandidates.get(key) ?? []),
+        candidateOfRow(row, stored?.snapshot),
+      ]);
+    }
 
-    const rewrittenCandidates: Candidate[] = [];
+    const rewrittenCandidates: Array<ReturnType<typeof rowOfCandidate>> = [];
     const rewrittenRefs: Candidate[] = [];
     const changedObjects: Array<ReturnType<typeof rowOfObject>> = [];
     const ties: Array<{ environment: string; object_type: string; object_id: string; observed_at: number }> =
@@ -161,22 +172,18 @@ export const stripeObjectsProjector: Projector = {
       for (const candidate of arrived) if (!merged.has(candidate.key)) merged.set(candidate.key, candidate);
       const kept = pruneCandidates([...merged.values()]);
       const ref = arrived[0] as Candidate;
-      const beforeKeys = before
-        .map((candidate) => candidate.key)
-        .sort()
-        .join();
-      if (
-        kept
-          .map((candidate) => candidate.key)
-          .sort()
-          .join() !== beforeKeys
-      ) {
-        rewrittenRefs.push(ref);
-        rewrittenCandidates.push(...kept);
-      }
       const winner = winningSnapshot(kept);
       if (!winner) continue;
       const stored = existingObjects.get(key);
+      const keysOf = (candidates: Candidate[]) =>
+        candidates
+          .map((candidate) => candidate.key)
+          .sort()
+          .join();
+      if (keysOf(kept) !== keysOf(before) || stored?.winnerKey !== winner.key) {
+        rewrittenRefs.push(ref);
+        rewrittenCandidates.push(...kept.map((candidate) => rowOfCandidate(candidate, winner.key)));
+      }
       const firstRecorded = arrived.reduce(
         (min, c) => (c.recordedAt < min ? c.recordedAt : min),
         arrived[0]?.recordedAt as Date,
@@ -194,14 +201,14 @@ export const stripeObjectsProjector: Projector = {
         stored &&
         stored.observedAt === winner.observedAt &&
         stored.deleted === winner.deleted &&
-        stored.snapshot === canonicalJson(winner.snapshot) &&
+        stored.winnerKey === winner.key &&
         stored.createdAt.getTime() === createdAt.getTime();
       if (!unchanged) changedObjects.push(rowOfObject(ref, winner, createdAt));
     }
 
     if (rewrittenRefs.length > 0) {
       await client.query(deleteCandidatesSql, keysParams(rewrittenRefs));
-      await client.query(insertCandidatesSql, [JSON.stringify(rewrittenCandidates.map(rowOfCandidate))]);
+      await client.query(insertCandidatesSql, [JSON.stringify(rewrittenCandidates)]);
     }
     if (ties.length > 0) await client.query(recordTiesSql, [JSON.stringify(ties)]);
     if (changedObjects.length > 0) {
@@ -234,11 +241,10 @@ export const stripeObjectsProjector: Projector = {
 
     const rows = new PaymentsRowsProjection(client);
     for (const object of changedObjects) {
-      await rows.objectChanged({
-        environment: object.environment,
-        objectType: object.object_type,
-        objectId: object.object_id,
-      });
+      rows.objectChanged(
+        { environment: object.environment, objectType: object.object_type, objectId: object.object_id },
+        { snapshot: object.snapshot, deleted: object.deleted, createdAt: object.created_at },
+      );
     }
     for (const { environment, customerId } of remappedCustomers)
       await rows.mappingChanged(environment, customerId);

@@ -25,9 +25,9 @@ export const loadEventFixtures = (): StripeEventFixture[] =>
 
 export const freshEventId = (): string => `evt_${randomBytes(12).toString('hex')}`;
 
-/** A fixture event under a new id, created now (the files share ids). */
+/** A copy of a fixture event under a new id, created now (the files share ids). */
 export const freshEvent = (fixture: StripeEventFixture, overrides: Record<string, unknown> = {}) => ({
-  ...fixture.event,
+  ...structuredClone(fixture.event),
   id: freshEventId(),
   created: Math.floor(Date.now() / 1000),
   ...overrides,

@@ -1,6 +1,5 @@
 import type { Environment } from '../environment.js';
 import { type LogEntry, logEntryType } from '../event-log.js';
-import { canonicalHash } from './canonical.js';
 
 export type StripeObject = Record<string, unknown> & { id: string; object: string };
 
@@ -26,7 +25,10 @@ export interface Candidate {
   isDeletion: boolean;
   previousAttributes: Record<string, unknown> | null;
   snapshot: StripeObject;
-  /** Identifies the candidate: the same observation delivered twice has the same key. */
+  /**
+   * Identifies the candidate: the same observation delivered twice has the same key. Also the
+   * last tie-break of the winner rule, where it stands for the snapshot's hash.
+   */
   key: string;
   /** Recorded time of the log entry it came from (for `created_at`). */
   recordedAt: Date;
@@ -77,7 +79,8 @@ export const candidateOfStripeEvent = (
     isDeletion,
     previousAttributes,
     snapshot,
-    key: canonicalHash(['webhook', event.id, snapshot]),
+    // An event never changes, so its id names the observation; API reads will hash their snapshot.
+    key: `event:${event.id}`,
     recordedAt,
   };
 };

@@ -13,6 +13,8 @@ import {
 import { chooseWinner, type DecidedBy, latestSecond } from './winner.js';
 
 export interface WinningSnapshot {
+  /** The winning candidate's key: the same key means the same snapshot. */
+  key: string;
   observedAt: number;
   deleted: boolean;
   snapshot: Record<string, unknown>;
@@ -42,6 +44,7 @@ export const winningSnapshot = (candidates: readonly Candidate[]): WinningSnapsh
     chooseWinner(candidates.filter((candidate) => !candidate.isDeletion)) ?? chooseWinner(deletions);
   if (!choice) return undefined;
   return {
+    key: choice.winner.key,
     observedAt: choice.winner.observedAt,
     deleted: deletions.length > 0,
     snapshot: choice.winner.snapshot,

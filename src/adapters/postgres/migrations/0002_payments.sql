@@ -14,6 +14,8 @@ create table payments.stripe_objects (
   updated_at timestamptz not null,
   primary key (environment, object_type, object_id)
 );
+-- Projectors look objects up by id in batches (`object_id = any(...)`).
+create index stripe_objects_object_id on payments.stripe_objects (object_id);
 
 -- The candidates of each object's latest observed second (deletions apart): the only ones that
 -- can still win, so that a new candidate of the same second is judged against all of them.
@@ -28,11 +30,24 @@ create table payfold.stripe_object_candidates (
   event_type text,
   is_created boolean not null,
   is_deletion boolean not null,
+  -- The winner's snapshot is not stored twice: it is the one in payments.stripe_objects.
+  is_winner boolean not null,
   previous_attributes jsonb,
-  snapshot jsonb not null,
+  snapshot jsonb,
   recorded_at timestamptz not null,
   primary key (environment, object_type, object_id, candidate_key)
 );
+create index stripe_object_candidates_object_id on payfold.stripe_object_candidates (object_id);
+
+-- Snapshots are a few KB each: lz4 compresses them at a fraction of pglz's cost.
+do $$
+begin
+  if exists (select 1 from pg_settings where name = 'default_toast_compression' and 'lz4' = any(enumvals)) then
+    alter table payments.stripe_objects alter column snapshot set compression lz4;
+    alter table payfold.stripe_object_candidates alter column snapshot set compression lz4;
+  end if;
+end
+$$;
 
 -- What each winning snapshot points at (a charge's payment intent, an invoice's subscription…),
 -- so that rows built from several objects are recomputed when any of them changes.
@@ -45,6 +60,7 @@ create table payfold.stripe_object_links (
   primary key (environment, object_type, object_id, link, target_id)
 );
 create index stripe_object_links_target on payfold.stripe_object_links (environment, target_id, link);
+create index stripe_object_links_object_id on payfold.stripe_object_links (object_id);
 
 -- Every observed pairing of a subject with a customer, at its earliest observed second.
 create table payfold.subject_pairings (

@@ -1,0 +1,204 @@
+// The webhook ingest measure: signed 4 KB events over 64 connections, durable commits, against
+// `payfold serve` and, in the same run, @supabase/stripe-sync-engine.
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { freePort } from '../src/adapters/postgres/embedded.js';
+import { createSignedEventSource } from './signed-events.js';
+import {
+  createDatabase,
+  median,
+  note,
+  scalar,
+  startChild,
+  startPayfold,
+  stopChild,
+  webhookSecret,
+} from './support.js';
+
+const connections = 64;
+
+interface LoadResult {
+  events_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  ok: number;
+  non_2xx: number;
+  errors: number;
+}
+
+/** Rough ceiling on what a server can take here, to size the pre-signed pool of events. */
+const maxEventsPerSecond = 12_000;
+
+const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
+const loadGenerator = hasWrk ? 'wrk' : 'autocannon';
+
+/**
+ * The load generator shares the two cores with the server and Postgres, so it has to be light:
+ * wrk (C) when it is installed, autocannon otherwise (it costs about a core at 7,500 requests/s
+ * here, and caps what any server can show). Events are signed before the clock starts.
+ */
+const webhookLoad = async (url: string, durationSeconds: number): Promise<LoadResult> => {
+  const nextEvent = createSignedEventSource(webhookSecret);
+  const count = maxEventsPerSecond * durationSeconds;
+  return hasWrk
+    ? wrkLoad(url, count, nextEvent, durationSeconds)
+    : autocannonLoad(url, count, nextEvent, durationSeconds);
+};
+
+type SignedEvent = { body: string; signature: string };
+
+const wrkLoad = async (
+  url: string,
+  count: number,
+  nextEvent: () => SignedEvent,
+  durationSeconds: number,
+): Promise<LoadResult> => {
+  const directory = await mkdtemp(path.join(tmpdir(), 'payfold-bench-events-'));
+  const file = path.join(directory, 'events.tsv');
+  const out = createWriteStream(file);
+  for (let written = 0; written < count; written += 1) {
+    const event = nextEvent();
+    if (!out.write(`${written ? '\n' : ''}${event.signature}\t${event.body}`)) await once(out, 'drain');
+  }
+  await new Promise((resolve) => out.end(resolve));
+  try {
+    const script = path.join(import.meta.dirname, 'webhook-load.lua');
+    const args = [
+      '-t1',
+      `-c${connections}`,
+      `-d${durationSeconds}s`,
+      '--latency',
+      '-s',
+      script,
+      url,
+      '--',
+      file,
+    ];
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout.on('data', (chunk) => {
+        text += String(chunk);
+      });
+      child.on('error', reject);
+      child.on('exit', () => resolve(text));
+    });
+    const line = output.split('\n').find((candidate) => candidate.startsWith('WRK_RESULT '));
+    if (!line) throw new Error(`wrk printed no result: ${output}`);
+    const result = JSON.parse(line.slice('WRK_RESULT '.length));
+    const ok = result.requests - result.non_2xx;
+    return {
+      events_per_s: Math.round(ok / (result.duration_us / 1e6)),
+      p50_ms: Math.round(result.p50_us / 100) / 10,
+      p99_ms: Math.round(result.p99_us / 100) / 10,
+      ok,
+      non_2xx: result.non_2xx,
+      errors: result.errors,
+    };
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+};
+
+const autocannonLoad = async (
+  url: string,
+  count: number,
+  nextEvent: () => SignedEvent,
+  durationSeconds: number,
+): Promise<LoadResult> => {
+  const events = Array.from({ length: count }, () => nextEvent());
+  let sent = 0;
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections,
+    duration: durationSeconds,
+    headers: { 'content-type': 'application/json' },
+    requests: [
+      {
+        setupRequest: (request) => {
+          // Past the pool, sign on the fly rather than resend a duplicate.
+          const event = events[sent++] ?? nextEvent();
+          return {
+            ...request,
+            body: event.body,
+            headers: { ...request.headers, 'stripe-signature': event.signature },
+          };
+        },
+      },
+    ],
+  });
+  return {
+    events_per_s: Math.round(result['2xx'] / result.duration),
+    p50_ms: result.latency.p50,
+    p99_ms: result.latency.p99,
+    ok: result['2xx'],
+    non_2xx: result.non2xx,
+    errors: result.errors,
+  };
+};
+
+const summarise = (results: LoadResult[]) => ({
+  events_per_s: median(results.map((r) => r.events_per_s)),
+  p50_ms: median(results.map((r) => r.p50_ms)),
+  p99_ms: median(results.map((r) => r.p99_ms)),
+  ok: results.reduce((sum, r) => sum + r.ok, 0),
+  non_2xx: results.reduce((sum, r) => sum + r.non_2xx, 0),
+  errors: results.reduce((sum, r) => sum + r.errors, 0),
+});
+
+export const measureIngest = async (adminUrl: string, durationSeconds: number, rounds: number) => {
+  const payfoldResults: LoadResult[] = [];
+  const peerResults: LoadResult[] = [];
+  let lost = 0;
+  for (let round = 0; round < rounds; round += 1) {
+    const payfoldUrl = await createDatabase(adminUrl, 'bench_payfold');
+    const payfold = await startPayfold(payfoldUrl);
+    note(`round ${round + 1}/${rounds}: payfold ingest, ${connections} connections, ${durationSeconds}s`);
+    const ours = await webhookLoad(`${payfold.url}/api/webhooks/stripe/test`, durationSeconds);
+    await stopChild(payfold.child);
+    // Requests still in flight when the load stops may be stored without their 2xx being counted,
+    // so a loss shows as fewer stored events than 2xx answers, never as more.
+    lost += Math.max(0, ours.ok - (await scalar(payfoldUrl, 'select count(*) from payfold.events')));
+    payfoldResults.push(ours);
+
+    const peerUrl = await createDatabase(adminUrl, 'bench_peer');
+    const peerPort = await freePort();
+    const peer = await startChild(
+      ['--import', 'tsx', 'bench/stripe-sync-engine-server.ts'],
+      {
+        BENCH_PEER_DATABASE_URL: peerUrl,
+        BENCH_WEBHOOK_SECRET: webhookSecret,
+        BENCH_PEER_PORT: String(peerPort),
+        BENCH_CLOSED_PORT: String(await freePort()),
+      },
+      async (output) => output.includes('ready'),
+    );
+    note(`round ${round + 1}/${rounds}: @supabase/stripe-sync-engine ingest`);
+    peerResults.push(await webhookLoad(`http://127.0.0.1:${peerPort}/`, durationSeconds));
+    await stopChild(peer);
+  }
+  const payfold = { ...summarise(payfoldResults), lost };
+  const peer = summarise(peerResults);
+  return {
+    measure: 'webhook_ingest',
+    setup: {
+      event_bytes: 4096,
+      connections,
+      duration_s: durationSeconds,
+      rounds,
+      durable_commits: true,
+      load_generator: loadGenerator,
+    },
+    budget: { events_per_s: 5000, p99_ms: 50, lost: 0 },
+    payfold,
+    peer: { name: '@supabase/stripe-sync-engine', ...peer },
+    ratio_events_per_s: Number((payfold.events_per_s / Math.max(1, peer.events_per_s)).toFixed(2)),
+    within_budget: payfold.events_per_s >= 5000 && payfold.p99_ms <= 50 && lost === 0,
+  };
+};

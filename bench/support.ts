@@ -1,0 +1,88 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import pg from 'pg';
+import { freePort } from '../src/adapters/postgres/embedded.js';
+
+export const root = path.resolve(import.meta.dirname, '..');
+export const webhookSecret = 'whsec_bench_secret';
+export const note = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+/** Starts a server process and waits until `isReady` says it answers. */
+export const startChild = async (
+  args: string[],
+  env: Record<string, string>,
+  isReady: (output: string) => Promise<boolean>,
+): Promise<ChildProcess> => {
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += String(chunk);
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += String(chunk);
+  });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
+    if (await isReady(output).catch(() => false)) return child;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`server did not start: ${output}`);
+};
+
+export const stopChild = async (child: ChildProcess): Promise<void> => {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+};
+
+export const createDatabase = async (adminUrl: string, name: string): Promise<string> => {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  await client.query(`drop database if exists ${name} with (force)`);
+  await client.query(`create database ${name}`);
+  await client.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+};
+
+export const scalar = async (url: string, sql: string): Promise<number> => {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const { rows } = await client.query(sql);
+  await client.end();
+  return Number(Object.values(rows[0] ?? {})[0] ?? 0);
+};
+
+/** `payfold serve` on its own database, answering on a free port. */
+export const startPayfold = async (databaseUrl: string): Promise<{ child: ChildProcess; url: string }> => {
+  const port = await freePort();
+  const child = await startChild(
+    // e.g. BENCH_SERVER_NODE_ARGS=--cpu-prof to profile the server under the load.
+    [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'bin/payfold.js', 'serve'],
+    {
+      DATABASE_URL: databaseUrl,
+      PAYFOLD_MASTER_KEY: 'b'.repeat(64),
+      STRIPE_WEBHOOK_SECRET_TEST: webhookSecret,
+      PORT: String(port),
+      PAYFOLD_LOG_LEVEL: 'warn',
+    },
+    async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
+  );
+  return { child, url: `http://127.0.0.1:${port}` };
+};
+
+export const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};

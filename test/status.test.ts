@@ -1,0 +1,96 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import {
+  postWebhook,
+  startTestServer,
+  type TestServer,
+  testMasterKey,
+  testWebhookSecret,
+} from './support/server.js';
+import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
+
+const adminToken = 'admin-token-for-tests-0123456789';
+const payfoldBin = path.resolve(import.meta.dirname, '../bin/payfold.js');
+
+describe('projection status: admin API, payfold status, metrics', () => {
+  let db: TestDatabase;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startTestServer(db.url, { PAYFOLD_ADMIN_TOKEN: adminToken });
+    const fixture = loadEventFixtures().find((f) => f.file === 'customer_updated.json');
+    if (!fixture) throw new Error('fixture missing');
+    // One entry the stripe_objects projector cannot read: a customer whose email is a number.
+    const broken = freshEvent(fixture);
+    Object.assign(broken.data.object, { id: 'cus_broken', email: 42 });
+    for (const event of [freshEvent(fixture), broken]) {
+      const body = JSON.stringify(event);
+      await postWebhook(server.url, 'test', body, { 'stripe-signature': sign(body, testWebhookSecret) });
+    }
+    await server.payfold.runner.catchUp();
+  });
+  afterAll(async () => {
+    await server.payfold.close();
+    await db.drop();
+  });
+
+  it('GET /api/admin/projections needs the admin token', async () => {
+    expect((await fetch(`${server.url}/api/admin/projections`)).status).toBe(401);
+    const wrong = await fetch(`${server.url}/api/admin/projections`, {
+      headers: { authorization: 'Bearer nope' },
+    });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('GET /api/admin/projections shows checkpoints, lag and the parked entry with its error', async () => {
+    const response = await fetch(`${server.url}/api/admin/projections`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { projections: unknown; parkedEntries: unknown };
+    expect(body.projections).toEqual([
+      expect.objectContaining({ name: 'stripe_objects', behind: 0, parkedEntries: 1 }),
+      expect.objectContaining({ name: 'webhook_events', behind: 0, parkedEntries: 0 }),
+    ]);
+    expect(body.parkedEntries).toEqual([
+      expect.objectContaining({
+        projection: 'stripe_objects',
+        entryType: 'stripe.event',
+        error: 'unreadable Stripe object: email: Invalid input: expected string, received number',
+      }),
+    ]);
+  });
+
+  it('the admin API is off (503) when no admin token is configured', async () => {
+    const off = await startTestServer(db.url);
+    try {
+      expect((await fetch(`${off.url}/api/admin/projections`)).status).toBe(503);
+    } finally {
+      await off.payfold.close();
+    }
+  });
+
+  it('/metrics shows each projection lag and parked entries', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toContain('payfold_projection_lag_entries{projection="stripe_objects"} 0');
+    expect(text).toContain('payfold_projection_parked_entries{projection="stripe_objects"} 1');
+    expect(text).toContain('payfold_projection_errors_total{projection="stripe_objects"} 1');
+  });
+
+  it('payfold status --json prints the same', () => {
+    const result = spawnSync(process.execPath, [payfoldBin, 'status', '--json'], {
+      env: { ...process.env, DATABASE_URL: db.url, PAYFOLD_MASTER_KEY: testMasterKey },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(0);
+    const status = JSON.parse(result.stdout);
+    expect(status.logHeadPosition).toBe(2);
+    expect(status.projections).toEqual([
+      expect.objectContaining({ name: 'stripe_objects', position: 2, behind: 0, parkedEntries: 1 }),
+      expect.objectContaining({ name: 'webhook_events', position: 2, behind: 0, parkedEntries: 0 }),
+    ]);
+  });
+});
