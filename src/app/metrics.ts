@@ -82,6 +82,20 @@ export const createMetrics = (options: MetricsSources) => {
         }
       },
     }),
+    projectionBatchSeconds: new Histogram({
+      name: 'payfold_projection_batch_seconds',
+      help: 'Time one projection batch takes, from locking the checkpoint to the commit',
+      labelNames: ['projection'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    projectionBatchEntries: new Histogram({
+      name: 'payfold_projection_batch_entries',
+      help: 'Log entries read by one projection batch',
+      labelNames: ['projection'] as const,
+      buckets: [1, 5, 10, 25, 50, 100, 200, 500, 1000],
+      registers: [registry],
+    }),
     projectionErrors: new Counter({
       name: 'payfold_projection_errors_total',
       help: 'Log entries a projector failed to apply and parked in payfold.projection_errors',

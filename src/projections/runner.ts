@@ -140,6 +140,7 @@ export class ProjectionRunner {
     const ignoreConnectionError = () => undefined;
     client.on('error', ignoreConnectionError);
     let broken: Error | undefined;
+    const stopTimer = this.options.metrics?.projectionBatchSeconds.startTimer({ projection: projector.name });
     try {
       await client.query('begin');
       const { rows } = await client.query<{ transaction_id: string; position: string }>(lockCheckpointSql, [
@@ -166,6 +167,8 @@ export class ProjectionRunner {
         to.position.toString(),
       ]);
       await client.query('commit');
+      stopTimer?.();
+      this.options.metrics?.projectionBatchEntries.observe({ projection: projector.name }, entries.length);
       this.options.metrics?.projectionPosition.set({ projection: projector.name }, Number(to.position));
       return entries.length;
     } catch (error) {

@@ -1,0 +1,197 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Candidate, candidateOfStripeEvent } from '../src/domain/stripe/candidates.js';
+import { winningSnapshot } from '../src/domain/stripe/fold.js';
+import { chooseWinner } from '../src/domain/stripe/winner.js';
+import { stripeObjectsProjector } from '../src/projections/stripe-objects.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { entriesOf } from './support/projection-harness.js';
+import type { GeneratedEvent } from './support/stripe-history.js';
+
+const recordedAt = new Date(0);
+const candidate = (
+  type: string,
+  created: number,
+  object: Record<string, unknown>,
+  options: { id?: string; previous?: Record<string, unknown> } = {},
+): Candidate => {
+  const result = candidateOfStripeEvent(
+    'test',
+    {
+      id: options.id ?? `evt_${type}_${created}_${JSON.stringify(object).length}`,
+      type,
+      created,
+      data: {
+        object: { id: 'sub_1', object: 'subscription', ...object },
+        previous_attributes: options.previous ?? null,
+      },
+    },
+    recordedAt,
+  );
+  if (!result) throw new Error('no candidate');
+  return result;
+};
+
+describe('the winner rule', () => {
+  it('lets the latest second win outright, whatever the statuses', () => {
+    const early = candidate('customer.subscription.deleted', 100, { status: 'canceled' });
+    const late = candidate('customer.subscription.updated', 101, { status: 'active' });
+    expect(chooseWinner([early, late])).toMatchObject({ winner: late, decidedBy: 'time' });
+  });
+
+  it('puts a *.created snapshot first in its second', () => {
+    const created = candidate(
+      'customer.subscription.created',
+      100,
+      { status: 'active', n: 1 },
+      { id: 'evt_zzz' },
+    );
+    const updated = candidate(
+      'customer.subscription.updated',
+      100,
+      { status: 'active', n: 2 },
+      { id: 'evt_aaa' },
+    );
+    expect(chooseWinner([updated, created])).toMatchObject({ winner: updated, decidedBy: 'created' });
+  });
+
+  it('follows the previous_attributes chain before comparing statuses', () => {
+    // An update that sets the status back: only the chain knows it is the later one.
+    const first = candidate('customer.subscription.updated', 100, {
+      status: 'past_due',
+      cancel_at_period_end: false,
+    });
+    const second = candidate(
+      'customer.subscription.updated',
+      100,
+      { status: 'active', cancel_at_period_end: false },
+      { previous: { status: 'past_due' } },
+    );
+    expect(chooseWinner([second, first])).toMatchObject({ winner: second, decidedBy: 'previous_attributes' });
+  });
+
+  it('ranks by status progress, then by growing numbers, then by event id', () => {
+    const incomplete = candidate('customer.subscription.updated', 100, { status: 'incomplete' });
+    const active = candidate('customer.subscription.updated', 100, { status: 'active' });
+    expect(chooseWinner([active, incomplete])).toMatchObject({ winner: active, decidedBy: 'status' });
+
+    const invoice = (amountPaid: number, id: string) =>
+      candidateOfStripeEvent(
+        'test',
+        {
+          id,
+          type: 'invoice.updated',
+          created: 100,
+          data: { object: { id: 'in_1', object: 'invoice', status: 'open', amount_paid: amountPaid } },
+        },
+        recordedAt,
+      ) as Candidate;
+    expect(chooseWinner([invoice(500, 'evt_b'), invoice(0, 'evt_a')])).toMatchObject({
+      decidedBy: 'progress',
+    });
+    expect(chooseWinner([invoice(500, 'evt_b'), invoice(0, 'evt_a')])?.winner.eventId).toBe('evt_b');
+    expect(chooseWinner([invoice(5, 'evt_a'), invoice(5, 'evt_b')])).toMatchObject({ decidedBy: 'event_id' });
+  });
+
+  it('keeps a deletion final: the row keeps its last known fields, flagged deleted', () => {
+    const deleted = candidateOfStripeEvent(
+      'test',
+      {
+        id: 'evt_del',
+        type: 'customer.deleted',
+        created: 100,
+        data: { object: { id: 'cus_1', object: 'customer', deleted: true } },
+      },
+      recordedAt,
+    ) as Candidate;
+    const later = candidateOfStripeEvent(
+      'test',
+      {
+        id: 'evt_upd',
+        type: 'customer.updated',
+        created: 200,
+        data: { object: { id: 'cus_1', object: 'customer', email: 'a@b.c' } },
+      },
+      recordedAt,
+    ) as Candidate;
+    expect(winningSnapshot([deleted, later])).toMatchObject({ deleted: true, snapshot: { email: 'a@b.c' } });
+    expect(winningSnapshot([deleted])).toMatchObject({ deleted: true, snapshot: { deleted: true } });
+  });
+
+  it('chooses the same winner from any order of any group of candidates', () => {
+    const statuses = ['incomplete', 'trialing', 'active', 'past_due', 'canceled', 'incomplete_expired'];
+    const candidateArbitrary = fc
+      .record({
+        created: fc.integer({ min: 100, max: 102 }),
+        isCreated: fc.boolean(),
+        status: fc.constantFrom(...statuses),
+        previousStatus: fc.option(fc.constantFrom(...statuses)),
+        quantity: fc.integer({ min: 1, max: 3 }),
+        eventId: fc.constantFrom('evt_a', 'evt_b', 'evt_c', 'evt_d', 'evt_e'),
+      })
+      .map((c) =>
+        candidate(
+          c.isCreated ? 'customer.subscription.created' : 'customer.subscription.updated',
+          c.created,
+          { status: c.status, quantity: c.quantity },
+          {
+            id: `${c.eventId}_${c.status}_${c.quantity}`,
+            previous: c.previousStatus ? { status: c.previousStatus } : undefined,
+          },
+        ),
+      );
+    fc.assert(
+      fc.property(
+        fc
+          .array(candidateArbitrary, { minLength: 1, maxLength: 8 })
+          .chain((group) =>
+            fc.tuple(
+              fc.constant(group),
+              fc.shuffledSubarray(group, { minLength: group.length, maxLength: group.length }),
+            ),
+          ),
+        ([group, shuffled]) => {
+          expect(chooseWinner(shuffled)?.winner.key).toBe(chooseWinner(group)?.winner.key);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('ties only an event id can break', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('are recorded in payfold.ambiguous_ties, for a re-fetch to settle', async () => {
+    const update = (id: string, email: string): GeneratedEvent => ({
+      id,
+      object: 'event',
+      type: 'customer.updated',
+      api_version: '2020-08-27',
+      created: 1_700_000_000,
+      livemode: false,
+      data: { object: { id: 'cus_tie', object: 'customer', email } },
+    });
+    const client = await db.pool.connect();
+    try {
+      await stripeObjectsProjector.apply(
+        client,
+        entriesOf([update('evt_1', 'a@example.com'), update('evt_2', 'b@example.com')]),
+      );
+      const { rows } = await client.query(
+        'select object_type, object_id, observed_at::int from payfold.ambiguous_ties',
+      );
+      expect(rows).toEqual([{ object_type: 'customer', object_id: 'cus_tie', observed_at: 1_700_000_000 }]);
+      const customer = await client.query('select email from payments.customers');
+      expect(customer.rows).toEqual([{ email: 'b@example.com' }]);
+    } finally {
+      client.release();
+    }
+  });
+});
