@@ -121,7 +121,8 @@ export const measureProjectionLag = async (adminUrl: string, durationSeconds: nu
   await client.end();
   const metrics = await (await fetch(`${payfold.url}/metrics`)).text();
   await stopChild(payfold.child);
-  const metric = (name: string) => Number(new RegExp(`^${name}\\{projection="stripe_objects"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+  const metric = (name: string) =>
+    Number(new RegExp(`^${name}\\{projection="stripe_objects"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
   const batches = metric('payfold_projection_batch_seconds_count');
 
   const lags: number[] = [];
@@ -145,7 +146,9 @@ export const measureProjectionLag = async (adminUrl: string, durationSeconds: nu
       p99_ms: percentile(lags, 99),
       max_ms: lags.at(-1) ?? null,
       stripe_objects_batches: batches,
-      stripe_objects_mean_batch_ms: Math.round((metric('payfold_projection_batch_seconds_sum') / batches) * 1000),
+      stripe_objects_mean_batch_ms: Math.round(
+        (metric('payfold_projection_batch_seconds_sum') / batches) * 1000,
+      ),
       stripe_objects_mean_batch_entries: Math.round(metric('payfold_projection_batch_entries_sum') / batches),
     },
     peer: null,

@@ -134,20 +134,21 @@ describe('convergence of the payments tables', () => {
             async (plan, duplicates) => {
               const entries = entriesOf(buildHistory(plan, 'trg').events);
               const clean = await fires(entries);
+              // A redelivery comes after the first delivery (earlier would be a reordering, which
+              // rightly changes which intermediate states a trigger sees).
               const duplicated = [...entries];
               for (const { entry, at } of duplicates) {
-                duplicated.splice(
-                  at % (duplicated.length + 1),
-                  0,
-                  entries[entry % entries.length] as LogEntry,
-                );
+                const original = entries[entry % entries.length] as LogEntry;
+                const first = duplicated.indexOf(original);
+                duplicated.splice(first + 1 + (at % (duplicated.length - first)), 0, original);
               }
               expect(await fires(duplicated)).toBe(clean);
               const replayed = [...entries, ...entries];
               expect(await fires(replayed)).toBe(clean);
             },
           ),
-          { numRuns: Math.max(5, Math.floor(runs / 6)) },
+          // Shrinking re-runs hundreds of transactions: report the first failure as found.
+          { numRuns: Math.max(5, Math.floor(runs / 6)), endOnFailure: true },
         );
       } finally {
         client.release();

@@ -38,6 +38,7 @@ const text = (value: unknown) => (value == null ? null : String(value));
  * mapping code). Values come from the object, whatever the event type says.
  */
 const expectationsFor = (type: string, object: Json): Expectation[] => {
+  // biome-ignore lint/suspicious/noExplicitAny: payloads are read here by hand, field by field
   const o = object as Record<string, any>;
   switch (o.object) {
     case 'product':
@@ -112,7 +113,7 @@ const expectationsFor = (type: string, object: Json): Expectation[] => {
             canceled_at: seconds(o.canceled_at),
           },
         },
-        ...o.items.data.map((item: Record<string, any>) => ({
+        ...o.items.data.map((item: { id: string; price: { id: string }; quantity: number }) => ({
           table: 'payments.subscription_items',
           where: { subscription_item_id: item.id },
           row: { subscription_id: o.id, price_id: item.price.id, quantity: text(item.quantity) },

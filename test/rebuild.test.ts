@@ -116,7 +116,7 @@ describe('the stripe_objects projection over the real log and runner', () => {
             }
           },
         ),
-        { numRuns: runs },
+        { numRuns: runs, endOnFailure: true },
       );
     },
     120_000 + runs * 5000,

@@ -15,6 +15,7 @@ import {
   subscriptionRows,
 } from '../domain/stripe/rows.js';
 import type { Subject } from '../domain/subject.js';
+import { earliest } from '../domain/time.js';
 import { type PaymentsTable, paymentsTables, upsertRows } from './payments-tables.js';
 
 export interface ObjectRef {
@@ -522,8 +523,7 @@ export class PaymentsRowsProjection {
     });
     const createdAt = [intent, ...charges, invoicePayment]
       .filter((winner): winner is StoredWinner => winner !== undefined)
-      .map((winner) => winner.createdAt)
-      .reduce((earliest, at) => (at < earliest ? at : earliest));
-    return { row, createdAt };
+      .map((winner) => winner.createdAt);
+    return { row, createdAt: earliest(createdAt) };
   }
 }

@@ -3,6 +3,7 @@ import type { Environment } from '../domain/environment.js';
 import { type LogEntry, logEntryType } from '../domain/event-log.js';
 import { type Candidate, candidatesOfEntry } from '../domain/stripe/candidates.js';
 import { linksOf, pairingOf, pruneCandidates, winningSnapshot } from '../domain/stripe/fold.js';
+import { earliest } from '../domain/time.js';
 import { updateCustomerMappings } from './customer-mappings.js';
 import { PaymentsRowsProjection } from './payments-rows.js';
 import type { Projector } from './projector.js';
@@ -184,11 +185,10 @@ export const stripeObjectsProjector: Projector = {
         rewrittenRefs.push(ref);
         rewrittenCandidates.push(...kept.map((candidate) => rowOfCandidate(candidate, winner.key)));
       }
-      const firstRecorded = arrived.reduce(
-        (min, c) => (c.recordedAt < min ? c.recordedAt : min),
-        arrived[0]?.recordedAt as Date,
-      );
-      const createdAt = stored && stored.createdAt < firstRecorded ? stored.createdAt : firstRecorded;
+      const createdAt = earliest([
+        ...arrived.map((candidate) => candidate.recordedAt),
+        ...(stored ? [stored.createdAt] : []),
+      ]);
       if (winner.decidedBy === 'event_id' || winner.decidedBy === 'hash') {
         ties.push({
           environment: ref.environment,

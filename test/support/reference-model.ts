@@ -16,6 +16,7 @@ import {
   subscriptionRows,
 } from '../../src/domain/stripe/rows.js';
 import type { Subject } from '../../src/domain/subject.js';
+import { earliest } from '../../src/domain/time.js';
 
 /**
  * The expected `payments.*` tables of a set of log entries, computed all at once from the whole
@@ -34,8 +35,6 @@ interface Winner {
   observedAt: number;
   createdAt: Date;
 }
-
-const earliest = (dates: Date[]): Date => dates.reduce((min, at) => (at < min ? at : min));
 
 /** Rows as comparable text: timestamps as ISO strings, keys sorted, nulls and `updated_at` left out. */
 export const normaliseRow = (row: Record<string, unknown>): string => {
