@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Stripe from 'stripe';
 
-export const fixturesDirectory = path.resolve(import.meta.dirname, '../../../shared/fixtures/stripe-events');
+/** The shared Stripe payloads beside this repository (see README), or wherever PAYFOLD_FIXTURES_DIR says. */
+export const fixturesDirectory =
+  process.env.PAYFOLD_FIXTURES_DIR ??
+  path.resolve(import.meta.dirname, '../../../shared/fixtures/stripe-events');
 
 export interface StripeEventFixture {
   file: string;
@@ -17,11 +20,15 @@ export interface StripeEventFixture {
   } & Record<string, unknown>;
 }
 
-export const loadEventFixtures = (): StripeEventFixture[] =>
-  readdirSync(fixturesDirectory)
+export const loadEventFixtures = (): StripeEventFixture[] => {
+  if (!existsSync(fixturesDirectory)) {
+    throw new Error(`Stripe fixtures not found at ${fixturesDirectory}: set PAYFOLD_FIXTURES_DIR`);
+  }
+  return readdirSync(fixturesDirectory)
     .filter((file) => file.endsWith('.json'))
     .sort()
     .map((file) => ({ file, event: JSON.parse(readFileSync(path.join(fixturesDirectory, file), 'utf8')) }));
+};
 
 export const freshEventId = (): string => `evt_${randomBytes(12).toString('hex')}`;
 
