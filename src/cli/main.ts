@@ -1,4 +1,6 @@
 import { Command, CommanderError } from 'commander';
+import { z } from 'zod';
+import { startEmulator } from '../adapters/stripe-emulator/server.js';
 import { ConfigError, loadConfig } from '../app/config.js';
 import { createLogger } from '../app/logger.js';
 import { migrateDatabase, readStatus, startPayfold } from '../app/server.js';
@@ -62,6 +64,34 @@ program
       ),
     ];
     print(program.opts<GlobalOptions>(), lines.join('\n'), status);
+  });
+
+program
+  .command('emulator')
+  .description('run the local Stripe emulator (test-mode keys; see the README for what it covers)')
+  .option('--port <port>', 'port to listen on', '12111')
+  .option('--forward-to <url>', 'also deliver every event here, like stripe listen --forward-to')
+  .action(async (options: { port: string; forwardTo?: string }) => {
+    const port = z.coerce.number().int().min(0).max(65_535).safeParse(options.port);
+    if (!port.success) throw new Error(`--port must be a port number, not ${options.port}`);
+    if (options.forwardTo && !URL.canParse(options.forwardTo)) throw new Error('--forward-to must be a URL');
+    const emulator = await startEmulator({ port: port.data, forwardTo: options.forwardTo });
+    print(
+      program.opts<GlobalOptions>(),
+      [
+        `Stripe emulator listening on ${emulator.url} (use STRIPE_API_BASE=${emulator.url} and any sk_test_ key)`,
+        ...(options.forwardTo
+          ? [`Forwarding events to ${options.forwardTo}, signed with ${emulator.forwardSecret}`]
+          : []),
+      ].join('\n'),
+      { url: emulator.url, forwardTo: options.forwardTo ?? null, forwardSecret: emulator.forwardSecret },
+    );
+    const stop = async () => {
+      await emulator.stop();
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void stop());
+    process.once('SIGINT', () => void stop());
   });
 
 program

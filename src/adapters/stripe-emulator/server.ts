@@ -1,0 +1,278 @@
+import { randomBytes } from 'node:crypto';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import qs from 'qs';
+import { type DeliveryOptions, deliverEvent, endpointTargets } from './delivery.js';
+import { listPage, newestFirst } from './lists.js';
+import { type Params, type Resource, resourceMissing, resources, StripeApiError } from './resources.js';
+import {
+  EmulatorStore,
+  paramsFingerprint,
+  type RequestContext,
+  type StripeRecord,
+  stripeId,
+} from './store.js';
+
+export interface EmulatorOptions {
+  port?: number;
+  host?: string;
+  /** Also deliver every event here (like `stripe listen --forward-to`), signed with `forwardSecret`. */
+  forwardTo?: string;
+  forwardSecret?: string;
+  delivery?: DeliveryOptions;
+}
+
+export interface RunningEmulator {
+  /** Base URL for the `stripe` package (`host`/`port`/`protocol`) or `STRIPE_API_BASE`. */
+  url: string;
+  store: EmulatorStore;
+  /** The signing secret of `forwardTo` deliveries. */
+  forwardSecret: string;
+  /** Resolves when every delivery started so far has finished (answered or given up). */
+  settled(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const thirtyDays = 30 * 24 * 60 * 60;
+
+interface IdempotentResponse {
+  fingerprint: string;
+  status: number;
+  body: unknown;
+}
+
+const errorReply = (reply: FastifyReply, error: StripeApiError) =>
+  reply.status(error.status).send({
+    error: {
+      type: error.type,
+      message: error.message,
+      ...(error.code ? { code: error.code } : {}),
+      ...(error.param ? { param: error.param } : {}),
+    },
+  });
+
+/**
+ * A local Stripe for tests, development and the demo: the part of the API Payfold and its users
+ * touch, spoken the way the real `stripe` package speaks it (form-encoded bodies with brackets,
+ * Stripe-shaped JSON and errors, `Idempotency-Key`, list cursors), emitting the events Stripe
+ * emits and delivering them, signed, to the webhook endpoints created through it.
+ */
+export const startEmulator = async (options: EmulatorOptions = {}): Promise<RunningEmulator> => {
+  const store = new EmulatorStore();
+  const forwardSecret = options.forwardSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
+  const idempotency = new Map<string, IdempotentResponse>();
+  const deliveries = new Set<Promise<void>>();
+  const track = (delivery: Promise<void>) => {
+    deliveries.add(delivery);
+    void delivery.finally(() => deliveries.delete(delivery));
+  };
+  store.onEvent((event) => {
+    const targets = endpointTargets(store.collection('webhook_endpoint').values());
+    if (options.forwardTo)
+      targets.push({ url: options.forwardTo, secret: forwardSecret, enabledEvents: ['*'] });
+    for (const target of targets) track(deliverEvent(event, target, options.delivery));
+  });
+
+  const app: FastifyInstance = Fastify({ logController: new LogController({ disableRequestLogging: true }) });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) =>
+    done(null, qs.parse(String(body), { depth: 10, arrayLimit: 1000, parameterLimit: 10_000 })),
+  );
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('date', new Date().toUTCString());
+    reply.header('request-id', stripeId('req'));
+    if (!/^(sk|rk)_test_\S+$/.test(apiKeyOf(request.headers.authorization ?? ''))) {
+      return errorReply(
+        reply,
+        new StripeApiError(
+          401,
+          'invalid_request_error',
+          'Invalid API Key provided: the emulator takes test-mode keys (sk_test_…).',
+        ),
+      );
+    }
+  });
+  app.setErrorHandler((error, _request, reply) =>
+    errorReply(
+      reply,
+      error instanceof StripeApiError
+        ? error
+        : new StripeApiError(500, 'api_error', 'The emulator failed to handle the request.'),
+    ),
+  );
+  app.setNotFoundHandler((request, reply) =>
+    errorReply(
+      reply,
+      new StripeApiError(
+        404,
+        'invalid_request_error',
+        `Unrecognized request URL (${request.method}: ${request.url}).`,
+      ),
+    ),
+  );
+
+  const paramsOf = (request: FastifyRequest): Params =>
+    request.method === 'GET' || request.method === 'DELETE'
+      ? (qs.parse(request.url.split('?')[1] ?? '', { depth: 10, arrayLimit: 1000 }) as Params)
+      : ((request.body as Params | undefined) ?? {});
+
+  /** Runs a mutation once per `Idempotency-Key`: a retry gets the first answer back. */
+  const mutation =
+    (handler: (params: Params, context: RequestContext, request: FastifyRequest) => unknown) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const params = paramsOf(request);
+      const key = request.headers['idempotency-key'];
+      const idempotencyKey = typeof key === 'string' ? key : null;
+      const fingerprint = paramsFingerprint(request.method, request.url, params);
+      if (idempotencyKey) {
+        const earlier = idempotency.get(idempotencyKey);
+        if (earlier) {
+          if (earlier.fingerprint !== fingerprint) {
+            throw new StripeApiError(
+              400,
+              'idempotency_error',
+              `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${idempotencyKey}' if you meant to execute a different request.`,
+            );
+          }
+          reply.header('idempotent-replayed', 'true');
+          return reply.status(earlier.status).send(earlier.body);
+        }
+      }
+      const context = { requestId: String(reply.getHeader('request-id')), idempotencyKey };
+      const body = handler(params, context, request);
+      if (idempotencyKey) idempotency.set(idempotencyKey, { fingerprint, status: 200, body });
+      return reply.status(200).send(body);
+    };
+
+  const withoutSecrets = (resource: Resource, record: StripeRecord) => {
+    if (!resource.secretFields) return record;
+    const shown = { ...record };
+    for (const field of resource.secretFields) delete shown[field];
+    return shown;
+  };
+  const found = (resource: Resource, id: string): StripeRecord => {
+    const record = store.get(resource.type, id);
+    if (!record) throw resourceMissing(resource.type, id);
+    return record;
+  };
+
+  for (const resource of resources) {
+    const base = `/v1/${resource.path}`;
+    app.post(
+      base,
+      mutation((params, context) =>
+        resource.emitsEvents
+          ? store.create(
+              resource.type,
+              resource.create(params, store, context),
+              `${resource.type}.created`,
+              context,
+            )
+          : (() => {
+              const record = resource.create(params, store, context);
+              store.collection(resource.type).set(record.id, record);
+              return record;
+            })(),
+      ),
+    );
+    app.get<{ Params: { id: string } }>(`${base}/:id`, async (request) =>
+      withoutSecrets(resource, found(resource, request.params.id)),
+    );
+    app.get(base, async (request) =>
+      listPage(
+        newestFirst(store.collection(resource.type).values()).map((record) =>
+          withoutSecrets(resource, record),
+        ),
+        paramsOf(request),
+        base,
+      ),
+    );
+    if (resource.update) {
+      const update = resource.update;
+      app.post<{ Params: { id: string } }>(
+        `${base}/:id`,
+        mutation((params, context, request) => {
+          const id = (request.params as { id: string }).id;
+          const record = found(resource, id);
+          const changes = update(record, params, store);
+          if (!resource.emitsEvents) return withoutSecrets(resource, Object.assign(record, changes));
+          return store.update(resource.type, id, changes, `${resource.type}.updated`, context);
+        }),
+      );
+    }
+    if (resource.deletable) {
+      const check = resource.deletable;
+      app.delete<{ Params: { id: string } }>(
+        `${base}/:id`,
+        mutation((_params, context, request) => {
+          const id = (request.params as { id: string }).id;
+          const record = found(resource, id);
+          check(record, store);
+          if (resource.emitsEvents) store.remove(resource.type, id, `${resource.type}.deleted`, context);
+          else store.collection(resource.type).delete(id);
+          return { id, object: resource.type, deleted: true };
+        }),
+      );
+    }
+  }
+
+  app.get<{ Params: { id: string } }>('/v1/events/:id', async (request) => {
+    const event = store.events.find((candidate) => candidate.id === request.params.id);
+    if (!event) throw resourceMissing('event', request.params.id);
+    return event;
+  });
+  app.get('/v1/events', async (request) => {
+    const params = paramsOf(request);
+    const types = params.types ?? params.type;
+    const wanted = typeof types === 'string' ? [types] : Array.isArray(types) ? types.map(String) : null;
+    const since = store.now() - thirtyDays;
+    return listPage(
+      newestFirst(store.events as unknown as StripeRecord[]),
+      params,
+      '/v1/events',
+      (event) =>
+        event.created >= since && (!wanted || wanted.some((type) => matchesType(type, String(event.type)))),
+    );
+  });
+  app.get('/v1/account', async () => ({
+    id: 'acct_emulator',
+    object: 'account',
+    business_profile: { name: 'Payfold emulator' },
+    charges_enabled: true,
+    country: 'US',
+    default_currency: 'usd',
+    details_submitted: true,
+    payouts_enabled: true,
+    type: 'standard',
+  }));
+
+  const address = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  return {
+    url: address,
+    store,
+    forwardSecret,
+    settled: async () => {
+      while (deliveries.size > 0) await Promise.allSettled([...deliveries]);
+    },
+    stop: async () => {
+      await app.close();
+    },
+  };
+};
+
+/** The API key of a request: a bearer token, or the user of Basic auth (`curl -u sk_test_…:`). */
+const apiKeyOf = (authorization: string): string => {
+  if (authorization.startsWith('Bearer ')) return authorization.slice('Bearer '.length);
+  if (authorization.startsWith('Basic ')) {
+    return Buffer.from(authorization.slice('Basic '.length), 'base64').toString('utf8').split(':')[0] ?? '';
+  }
+  return '';
+};
+
+/** `customer.*` matches every customer event, as in Stripe's `types[]` filter. */
+const matchesType = (pattern: string, type: string): boolean =>
+  pattern.endsWith('.*') ? type.startsWith(pattern.slice(0, -1)) : pattern === type;

@@ -1,0 +1,130 @@
+import { createHash, randomBytes } from 'node:crypto';
+import Stripe from 'stripe';
+
+/** Stripe's API version the emulator speaks: the one the `stripe` package pins. */
+export const emulatorApiVersion = Stripe.API_VERSION;
+
+export type StripeRecord = Record<string, unknown> & { id: string; object: string; created: number };
+
+export interface EmittedEvent {
+  id: string;
+  object: 'event';
+  api_version: string;
+  created: number;
+  data: { object: StripeRecord; previous_attributes?: Record<string, unknown> };
+  livemode: false;
+  pending_webhooks: number;
+  request: { id: string | null; idempotency_key: string | null };
+  type: string;
+}
+
+const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** An id with Stripe's prefix and 24 random characters (`cus_…`, `prod_…`). */
+export const stripeId = (prefix: string): string => {
+  const bytes = randomBytes(24);
+  let id = '';
+  for (const byte of bytes) id += alphabet[byte % alphabet.length];
+  return `${prefix}_${id}`;
+};
+
+export interface RequestContext {
+  requestId: string;
+  idempotencyKey: string | null;
+}
+
+/**
+ * The emulator's account: objects by type, the events their changes emitted (newest last), and
+ * listeners that deliver events to webhook endpoints. In memory; nothing else holds state.
+ */
+export class EmulatorStore {
+  private readonly objects = new Map<string, Map<string, StripeRecord>>();
+  readonly events: EmittedEvent[] = [];
+  private readonly listeners: Array<(event: EmittedEvent) => void> = [];
+
+  constructor(readonly now: () => number = () => Math.floor(Date.now() / 1000)) {}
+
+  collection(type: string): Map<string, StripeRecord> {
+    let collection = this.objects.get(type);
+    if (!collection) {
+      collection = new Map();
+      this.objects.set(type, collection);
+    }
+    return collection;
+  }
+
+  get(type: string, id: string): StripeRecord | undefined {
+    return this.collection(type).get(id);
+  }
+
+  onEvent(listener: (event: EmittedEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Stores a new object and emits `<type>.created`. */
+  create(type: string, record: StripeRecord, eventType: string, context: RequestContext): StripeRecord {
+    this.collection(type).set(record.id, record);
+    this.emit(eventType, record, undefined, context);
+    return record;
+  }
+
+  /**
+   * Applies changes and emits the update with Stripe's `previous_attributes` (the old values of
+   * the fields that changed). Changes that change nothing emit nothing, as with Stripe.
+   */
+  update(
+    type: string,
+    id: string,
+    changes: Record<string, unknown>,
+    eventType: string,
+    context: RequestContext,
+  ): StripeRecord {
+    const record = this.get(type, id) as StripeRecord;
+    const previous: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(changes)) {
+      if (JSON.stringify(record[field]) === JSON.stringify(value)) continue;
+      previous[field] = record[field] ?? null;
+      record[field] = value;
+    }
+    if (Object.keys(previous).length > 0) this.emit(eventType, record, previous, context);
+    return record;
+  }
+
+  remove(type: string, id: string, eventType: string, context: RequestContext): StripeRecord {
+    const record = this.get(type, id) as StripeRecord;
+    this.collection(type).delete(id);
+    this.emit(eventType, record, undefined, context);
+    return record;
+  }
+
+  emit(
+    type: string,
+    object: StripeRecord,
+    previous: Record<string, unknown> | undefined,
+    context: RequestContext,
+  ): EmittedEvent {
+    const event: EmittedEvent = {
+      id: stripeId('evt'),
+      object: 'event',
+      api_version: emulatorApiVersion,
+      created: this.now(),
+      data: {
+        object: structuredClone(object),
+        ...(previous ? { previous_attributes: structuredClone(previous) } : {}),
+      },
+      livemode: false,
+      pending_webhooks: 0,
+      request: { id: context.requestId, idempotency_key: context.idempotencyKey },
+      type,
+    };
+    this.events.push(event);
+    for (const listener of this.listeners) listener(event);
+    return event;
+  }
+}
+
+/** A fingerprint of request parameters, to tell a retried request from a different one. */
+export const paramsFingerprint = (method: string, path: string, params: unknown): string =>
+  createHash('sha256')
+    .update(JSON.stringify([method, path, params]))
+    .digest('hex');

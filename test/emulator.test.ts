@@ -1,0 +1,260 @@
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/adapters/postgres/embedded.js';
+import { type RunningEmulator, startEmulator } from '../src/adapters/stripe-emulator/server.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+const stripeFor = (emulator: RunningEmulator) => {
+  const url = new URL(emulator.url);
+  return new Stripe('sk_test_emulator', {
+    host: url.hostname,
+    port: Number(url.port),
+    protocol: 'http',
+    maxNetworkRetries: 0,
+  });
+};
+
+/** A local endpoint that records what it receives, answering with the statuses given, then 200. */
+const receiver = async (statuses: number[] = []) => {
+  const received: Array<{ body: string; signature: string }> = [];
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => {
+      body += chunk;
+    });
+    request.on('end', () => {
+      received.push({ body, signature: String(request.headers['stripe-signature']) });
+      response.writeHead(statuses.shift() ?? 200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}/hook`,
+    received,
+    close: () => new Promise((r) => server.close(r)),
+  };
+};
+
+describe('the Stripe emulator, through the real stripe package', () => {
+  let emulator: RunningEmulator;
+  let stripe: Stripe;
+  beforeAll(async () => {
+    emulator = await startEmulator({ delivery: { firstRetryMs: 20 } });
+    stripe = stripeFor(emulator);
+  });
+  afterAll(async () => {
+    await emulator.stop();
+  });
+
+  it('creates, retrieves, updates (merging metadata) and deletes customers', async () => {
+    const customer = await stripe.customers.create({
+      email: 'a@example.com',
+      metadata: { team: '1', plan: 'pro' },
+    });
+    expect(customer).toMatchObject({ object: 'customer', email: 'a@example.com', livemode: false });
+    expect(customer.id).toMatch(/^cus_/);
+    expect(customer.lastResponse.headers.date).toBeTruthy();
+    const updated = await stripe.customers.update(customer.id, { name: 'Ada', metadata: { plan: '' } });
+    expect(updated).toMatchObject({ name: 'Ada', metadata: { team: '1' } });
+    expect(await stripe.customers.retrieve(customer.id)).toMatchObject({ name: 'Ada' });
+    expect(await stripe.customers.del(customer.id)).toMatchObject({ id: customer.id, deleted: true });
+  });
+
+  it('answers Stripe errors the package turns into its error classes', async () => {
+    const missing = await stripe.customers.retrieve('cus_nope').catch((error) => error);
+    expect(missing).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect(missing).toMatchObject({ statusCode: 404, code: 'resource_missing', param: 'id' });
+    const product = await stripe.products.create({ name: 'Pro' });
+    const invalid = await stripe.prices
+      .create({ product: product.id } as Stripe.PriceCreateParams)
+      .catch((e) => e);
+    expect(invalid).toMatchObject({ statusCode: 400, code: 'parameter_missing', param: 'currency' });
+    const unauthorised = await new Stripe('sk_live_real', {
+      host: new URL(emulator.url).hostname,
+      port: Number(new URL(emulator.url).port),
+      protocol: 'http',
+    }).customers
+      .list()
+      .catch((e) => e);
+    expect(unauthorised).toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
+  });
+
+  it('keeps products with prices, and prices of both kinds', async () => {
+    const product = await stripe.products.create({ name: 'Team plan', metadata: { tier: 'team' } });
+    const monthly = await stripe.prices.create({
+      product: product.id,
+      currency: 'usd',
+      unit_amount: 2500,
+      recurring: { interval: 'month' },
+      lookup_key: 'team_monthly',
+    });
+    const once = await stripe.prices.create({ product: product.id, currency: 'eur', unit_amount: 900 });
+    expect(monthly).toMatchObject({
+      type: 'recurring',
+      recurring: { interval: 'month', interval_count: 1 },
+      unit_amount: 2500,
+    });
+    expect(once).toMatchObject({ type: 'one_time', recurring: null, currency: 'eur' });
+    await expect(stripe.products.del(product.id)).rejects.toMatchObject({ code: 'product_has_prices' });
+    expect(
+      await stripe.products.update(product.id, { default_price: monthly.id, active: false }),
+    ).toMatchObject({
+      default_price: monthly.id,
+      active: false,
+    });
+    expect(await stripe.prices.update(once.id, { active: false })).toMatchObject({ active: false });
+  });
+
+  it('pages lists newest first so that auto-pagination walks a few hundred objects', async () => {
+    const separate = await startEmulator();
+    try {
+      const client = stripeFor(separate);
+      const created: string[] = [];
+      for (let index = 0; index < 250; index += 1) {
+        created.push((await client.customers.create({ email: `c${index}@example.com` })).id);
+      }
+      const seen: string[] = [];
+      for await (const customer of client.customers.list({ limit: 100 })) seen.push(customer.id);
+      expect(seen).toEqual([...created].reverse());
+      const firstPage = await client.customers.list({ limit: 10 });
+      expect(firstPage.has_more).toBe(true);
+      const back = await client.customers.list({ limit: 5, ending_before: firstPage.data[9]?.id });
+      expect(back.data.map((c) => c.id)).toEqual(firstPage.data.slice(4, 9).map((c) => c.id));
+      const none = await client.customers.list({ created: { gt: Math.floor(Date.now() / 1000) + 60 } });
+      expect(none.data).toEqual([]);
+    } finally {
+      await separate.stop();
+    }
+  });
+
+  it('replays an idempotent retry and refuses the key with other parameters', async () => {
+    const key = `key-${Date.now()}`;
+    const first = await stripe.customers.create({ email: 'once@example.com' }, { idempotencyKey: key });
+    const retry = await stripe.customers.create({ email: 'once@example.com' }, { idempotencyKey: key });
+    expect(retry.id).toBe(first.id);
+    expect(retry.lastResponse.headers['idempotent-replayed']).toBe('true');
+    const other = await stripe.customers
+      .create({ email: 'other@example.com' }, { idempotencyKey: key })
+      .catch((e) => e);
+    expect(other).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
+    const events = await stripe.events.list({ type: 'customer.created', limit: 100 });
+    expect(
+      events.data.filter((event) => (event.data.object as Stripe.Customer).id === first.id),
+    ).toHaveLength(1);
+  });
+
+  it('emits events with previous_attributes and the request that caused them', async () => {
+    const customer = await stripe.customers.create(
+      { email: 'b@example.com' },
+      { idempotencyKey: `ev-${Date.now()}` },
+    );
+    await stripe.customers.update(customer.id, { email: 'c@example.com' });
+    const events = await stripe.events.list({ types: ['customer.*'], limit: 100 });
+    const mine = events.data.filter((event) => (event.data.object as Stripe.Customer).id === customer.id);
+    expect(mine.map((event) => event.type)).toEqual(['customer.updated', 'customer.created']);
+    expect(mine[0]).toMatchObject({
+      api_version: Stripe.API_VERSION,
+      data: { object: { email: 'c@example.com' }, previous_attributes: { email: 'b@example.com' } },
+    });
+    expect(mine[1]?.request?.idempotency_key).toMatch(/^ev-/);
+    expect(await stripe.events.retrieve(mine[0]?.id as string)).toMatchObject({ type: 'customer.updated' });
+  });
+
+  it('delivers events signed with the endpoint secret, retrying until a 2xx', async () => {
+    const hook = await receiver([500]);
+    try {
+      const endpoint = await stripe.webhookEndpoints.create({
+        url: hook.url,
+        enabled_events: ['product.created'],
+      });
+      expect(endpoint.secret).toMatch(/^whsec_/);
+      expect((await stripe.webhookEndpoints.retrieve(endpoint.id)).secret).toBeUndefined();
+      const product = await stripe.products.create({ name: 'Signed' });
+      await stripe.customers.create({ email: 'not-subscribed@example.com' });
+      await emulator.settled();
+      expect(hook.received).toHaveLength(2);
+      for (const delivery of hook.received) {
+        const event = stripe.webhooks.constructEvent(
+          delivery.body,
+          delivery.signature,
+          endpoint.secret as string,
+        );
+        expect(event).toMatchObject({ type: 'product.created', data: { object: { id: product.id } } });
+      }
+      await stripe.webhookEndpoints.del(endpoint.id);
+    } finally {
+      await hook.close();
+    }
+  });
+});
+
+describe('the emulator forwarding to payfold serve', () => {
+  const forwardSecret = 'whsec_forwarding_for_tests';
+  let db: TestDatabase;
+  let server: TestServer;
+  let emulator: RunningEmulator;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startTestServer(db.url, { STRIPE_WEBHOOK_SECRET_TEST: forwardSecret });
+    emulator = await startEmulator({ forwardTo: `${server.url}/api/webhooks/stripe/test`, forwardSecret });
+  });
+  afterAll(async () => {
+    await emulator.stop();
+    await server.payfold.close();
+    await db.drop();
+  });
+
+  it('ends in the payments rows the API calls imply', async () => {
+    const stripe = stripeFor(emulator);
+    const customer = await stripe.customers.create({
+      email: 'team@example.com',
+      metadata: { payfold_subject_type: 'team', payfold_subject_id: '7' },
+    });
+    const product = await stripe.products.create({ name: 'Pro' });
+    const price = await stripe.prices.create({
+      product: product.id,
+      currency: 'usd',
+      unit_amount: 2500,
+      recurring: { interval: 'month' },
+    });
+    await stripe.products.update(product.id, { default_price: price.id });
+    await emulator.settled();
+    await server.payfold.runner.catchUp();
+    const customers = await db.pool.query(
+      'select customer_id, email, subject_type, subject_id from payments.customers',
+    );
+    expect(customers.rows).toEqual([
+      { customer_id: customer.id, email: 'team@example.com', subject_type: 'team', subject_id: '7' },
+    ]);
+    const products = await db.pool.query('select name, default_price_id from payments.products');
+    expect(products.rows).toEqual([{ name: 'Pro', default_price_id: price.id }]);
+    const prices = await db.pool.query('select unit_amount::int, recurring_interval from payments.prices');
+    expect(prices.rows).toEqual([{ unit_amount: 2500, recurring_interval: 'month' }]);
+  });
+});
+
+describe('payfold emulator', () => {
+  it('serves the emulator on the given port until stopped', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['bin/payfold.js', 'emulator', '--port', String(port), '--json'], {
+      cwd: new URL('..', import.meta.url).pathname,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        child.stdout.once('data', (chunk) => resolve(String(chunk)));
+        child.once('exit', (code) => reject(new Error(`exited ${code}`)));
+      });
+      const started = JSON.parse(line);
+      expect(started.url).toBe(`http://127.0.0.1:${port}`);
+      const stripe = new Stripe('sk_test_cli', { host: '127.0.0.1', port, protocol: 'http' });
+      expect(await stripe.accounts.retrieve(null)).toMatchObject({ object: 'account' });
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
