@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/adapters/postgres/embedded.js';
@@ -188,6 +191,30 @@ describe('the Stripe emulator, through the real stripe package', () => {
       await stripe.webhookEndpoints.del(endpoint.id);
     } finally {
       await hook.close();
+    }
+  });
+});
+
+describe('the emulator with a state file', () => {
+  it('finds its objects and events again after a restart', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'payfold-emulator-'));
+    const stateFile = path.join(directory, 'state.json');
+    const first = await startEmulator({ stateFile });
+    const customer = await stripeFor(first).customers.create({ email: 'kept@example.com' });
+    const endpoint = await stripeFor(first).webhookEndpoints.create({
+      url: 'http://127.0.0.1:9/x',
+      enabled_events: ['*'],
+    });
+    await first.stop();
+    const second = await startEmulator({ stateFile });
+    try {
+      const stripe = stripeFor(second);
+      expect(await stripe.customers.retrieve(customer.id)).toMatchObject({ email: 'kept@example.com' });
+      expect((await stripe.webhookEndpoints.list()).data.map((e) => e.id)).toEqual([endpoint.id]);
+      expect((await stripe.events.list()).data.map((event) => event.type)).toEqual(['customer.created']);
+    } finally {
+      await second.stop();
+      await rm(directory, { recursive: true, force: true });
     }
   });
 });

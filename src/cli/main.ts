@@ -71,11 +71,16 @@ program
   .description('run the local Stripe emulator (test-mode keys; see the README for what it covers)')
   .option('--port <port>', 'port to listen on', '12111')
   .option('--forward-to <url>', 'also deliver every event here, like stripe listen --forward-to')
-  .action(async (options: { port: string; forwardTo?: string }) => {
+  .option('--state-file <path>', 'keep the account in this JSON file across restarts')
+  .action(async (options: { port: string; forwardTo?: string; stateFile?: string }) => {
     const port = z.coerce.number().int().min(0).max(65_535).safeParse(options.port);
     if (!port.success) throw new Error(`--port must be a port number, not ${options.port}`);
     if (options.forwardTo && !URL.canParse(options.forwardTo)) throw new Error('--forward-to must be a URL');
-    const emulator = await startEmulator({ port: port.data, forwardTo: options.forwardTo });
+    const emulator = await startEmulator({
+      port: port.data,
+      forwardTo: options.forwardTo,
+      stateFile: options.stateFile,
+    });
     print(
       program.opts<GlobalOptions>(),
       [

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -24,6 +26,8 @@ export interface EmulatorOptions {
   forwardTo?: string;
   forwardSecret?: string;
   delivery?: DeliveryOptions;
+  /** Keep the account in this JSON file: loaded at start, written after every change. */
+  stateFile?: string;
 }
 
 export interface RunningEmulator {
@@ -63,6 +67,7 @@ const errorReply = (reply: FastifyReply, error: StripeApiError) =>
  */
 export const startEmulator = async (options: EmulatorOptions = {}): Promise<RunningEmulator> => {
   const store = new EmulatorStore();
+  const stateFile = options.stateFile ? await openStateFile(options.stateFile, store) : undefined;
   const forwardSecret = options.forwardSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
   const idempotency = new Map<string, IdempotentResponse>();
   const deliveries = new Set<Promise<void>>();
@@ -144,6 +149,7 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
       }
       const context = { requestId: String(reply.getHeader('request-id')), idempotencyKey };
       const body = handler(params, context, request);
+      stateFile?.changed();
       if (idempotencyKey) idempotency.set(idempotencyKey, { fingerprint, status: 200, body });
       return reply.status(200).send(body);
     };
@@ -260,6 +266,34 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     },
     stop: async () => {
       await app.close();
+      await stateFile?.flush();
+    },
+  };
+};
+
+/**
+ * A state file: read at start when it exists; rewritten (to a temporary file, then renamed, so a
+ * crash never leaves half a file) shortly after each change, and on stop.
+ */
+const openStateFile = async (file: string, store: EmulatorStore) => {
+  if (existsSync(file)) store.restore(JSON.parse(await readFile(file, 'utf8')));
+  let pending: NodeJS.Timeout | undefined;
+  let writing = Promise.resolve();
+  const write = () => {
+    pending = undefined;
+    writing = writing.then(async () => {
+      await writeFile(`${file}.tmp`, JSON.stringify(store.snapshot()));
+      await rename(`${file}.tmp`, file);
+    });
+    return writing;
+  };
+  return {
+    changed: () => {
+      pending ??= setTimeout(write, 100);
+    },
+    flush: async () => {
+      if (pending) clearTimeout(pending);
+      await write();
     },
   };
 };

@@ -61,6 +61,23 @@ export class EmulatorStore {
     this.listeners.push(listener);
   }
 
+  /** Everything the account holds, as JSON-ready data (for a state file). */
+  snapshot(): { objects: Record<string, StripeRecord[]>; events: EmittedEvent[] } {
+    return {
+      objects: Object.fromEntries([...this.objects].map(([type, records]) => [type, [...records.values()]])),
+      events: this.events,
+    };
+  }
+
+  /** Loads what `snapshot` gave, in the same order (lists are ordered by insertion). */
+  restore(state: { objects: Record<string, StripeRecord[]>; events: EmittedEvent[] }): void {
+    for (const [type, records] of Object.entries(state.objects)) {
+      const collection = this.collection(type);
+      for (const record of records) collection.set(record.id, record);
+    }
+    this.events.push(...state.events);
+  }
+
   /** Stores a new object and emits `<type>.created`. */
   create(type: string, record: StripeRecord, eventType: string, context: RequestContext): StripeRecord {
     this.collection(type).set(record.id, record);
