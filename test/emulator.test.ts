@@ -112,6 +112,89 @@ describe('the Stripe emulator, through the real stripe package', () => {
     expect(await stripe.prices.update(once.id, { active: false })).toMatchObject({ active: false });
   });
 
+  it('creates Checkout Sessions in both modes, lists their line items and expires them', async () => {
+    const product = await stripe.products.create({ name: 'Checkout product' });
+    const monthly = await stripe.prices.create({
+      product: product.id,
+      currency: 'usd',
+      unit_amount: 1500,
+      recurring: { interval: 'month' },
+    });
+    const once = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 700 });
+    const customer = await stripe.customers.create({ email: 'buyer@example.com' });
+    const subscription = await stripe.checkout.sessions.create({
+      mode: 'subscription',
+      customer: customer.id,
+      line_items: [{ price: monthly.id, quantity: 2 }],
+      success_url: 'https://app.example/ok',
+      cancel_url: 'https://app.example/cancel',
+      metadata: { payfold_subject_type: 'team', payfold_subject_id: '9' },
+      subscription_data: { metadata: { payfold_subject_type: 'team', payfold_subject_id: '9' } },
+    });
+    expect(subscription).toMatchObject({
+      object: 'checkout.session',
+      mode: 'subscription',
+      status: 'open',
+      payment_status: 'unpaid',
+      customer: customer.id,
+      amount_total: 3000,
+      metadata: { payfold_subject_type: 'team', payfold_subject_id: '9' },
+    });
+    expect(subscription.id).toMatch(/^cs_test_/);
+    expect(subscription.url).toContain(subscription.id);
+    const items = await stripe.checkout.sessions.listLineItems(subscription.id);
+    expect(items.data).toEqual([
+      expect.objectContaining({
+        quantity: 2,
+        amount_total: 3000,
+        price: expect.objectContaining({ id: monthly.id }),
+      }),
+    ]);
+
+    const payment = await stripe.checkout.sessions.create({
+      mode: 'payment',
+      customer_email: 'guest@example.com',
+      customer_creation: 'always',
+      line_items: [{ price: once.id, quantity: 1 }],
+      payment_intent_data: { metadata: { payfold_subject_type: 'user', payfold_subject_id: 'u1' } },
+      success_url: 'https://app.example/ok',
+    });
+    expect(payment).toMatchObject({
+      mode: 'payment',
+      customer: null,
+      customer_email: 'guest@example.com',
+      customer_creation: 'always',
+    });
+    expect((await stripe.checkout.sessions.list({ limit: 2 })).data.map((s) => s.id)).toEqual([
+      payment.id,
+      subscription.id,
+    ]);
+
+    const expired = await stripe.checkout.sessions.expire(payment.id);
+    expect(expired.status).toBe('expired');
+    await expect(stripe.checkout.sessions.expire(payment.id)).rejects.toMatchObject({ statusCode: 400 });
+    const events = await stripe.events.list({ type: 'checkout.session.expired' });
+    expect(events.data[0]).toMatchObject({
+      data: { object: { id: payment.id, status: 'expired' }, previous_attributes: { status: 'open' } },
+    });
+
+    await expect(
+      stripe.checkout.sessions.create({
+        mode: 'payment',
+        line_items: [{ price: monthly.id, quantity: 1 }],
+        success_url: 'https://a.example',
+      }),
+    ).rejects.toMatchObject({ statusCode: 400, param: 'line_items[0][price]' });
+    await expect(
+      stripe.checkout.sessions.create({
+        mode: 'subscription',
+        customer_creation: 'always',
+        line_items: [{ price: monthly.id, quantity: 1 }],
+        success_url: 'https://a.example',
+      }),
+    ).rejects.toMatchObject({ statusCode: 400, param: 'customer_creation' });
+  });
+
   it('pages lists newest first so that auto-pagination walks a few hundred objects', async () => {
     const separate = await startEmulator();
     try {

@@ -273,4 +273,103 @@ export const webhookEndpoints: Resource = {
   deletable: () => undefined,
 };
 
-export const resources: readonly Resource[] = [customers, products, prices, webhookEndpoints];
+const checkoutModes = new Set(['payment', 'subscription']);
+
+/** `metadata` under a sub-object (`subscription_data[metadata][k]`), as a plain record. */
+const nestedMetadata = (params: Params, name: string): Record<string, string> =>
+  mergeMetadata({}, (params[name] as Params | undefined)?.metadata);
+
+export const checkoutSessions: Resource = {
+  type: 'checkout.session',
+  path: 'checkout/sessions',
+  emitsEvents: false,
+  create: (params, store) => {
+    const mode = required(params, 'mode');
+    if (!checkoutModes.has(mode))
+      throw invalid('mode', `Invalid mode: ${mode} (the emulator takes payment or subscription)`);
+    const items = params.line_items;
+    if (!Array.isArray(items) || items.length === 0) throw missing('line_items');
+    const lineItems = items.map((item: Params, index) => {
+      const priceId = text(item, 'price');
+      if (!priceId) throw missing(`line_items[${index}][price]`);
+      const price = store.get('price', priceId);
+      if (!price) throw resourceMissing('price', priceId, `line_items[${index}][price]`);
+      const recurring = price.type === 'recurring';
+      if (recurring !== (mode === 'subscription')) {
+        throw invalid(
+          `line_items[${index}][price]`,
+          mode === 'subscription'
+            ? 'You must provide at least one recurring price in `subscription` mode when using prices.'
+            : 'You specified `payment` mode but passed a recurring price.',
+        );
+      }
+      const quantity = Number(item.quantity ?? 1);
+      return {
+        id: stripeId('li'),
+        object: 'item',
+        amount_discount: 0,
+        amount_subtotal: (price.unit_amount as number) * quantity,
+        amount_tax: 0,
+        amount_total: (price.unit_amount as number) * quantity,
+        currency: price.currency,
+        description: (store.get('product', price.product as string)?.name as string | undefined) ?? null,
+        price,
+        quantity,
+      };
+    });
+    const customer = text(params, 'customer');
+    if (customer && !store.get('customer', customer)) throw resourceMissing('customer', customer, 'customer');
+    const customerCreation = text(params, 'customer_creation');
+    if (customerCreation && mode !== 'payment') {
+      throw invalid('customer_creation', '`customer_creation` can only be used in `payment` mode.');
+    }
+    const id = stripeId('cs_test');
+    const total = lineItems.reduce((sum, item) => sum + item.amount_total, 0);
+    store.collection(checkoutSessionExtras).set(id, {
+      id,
+      object: checkoutSessionExtras,
+      created: store.now(),
+      line_items: lineItems,
+      subscription_metadata: nestedMetadata(params, 'subscription_data'),
+      payment_intent_metadata: nestedMetadata(params, 'payment_intent_data'),
+    });
+    return {
+      id,
+      object: 'checkout.session',
+      amount_subtotal: total,
+      amount_total: total,
+      cancel_url: text(params, 'cancel_url'),
+      client_reference_id: text(params, 'client_reference_id'),
+      created: store.now(),
+      currency: lineItems[0]?.currency ?? null,
+      customer,
+      customer_creation: customerCreation ?? (mode === 'payment' && !customer ? 'if_required' : null),
+      customer_details: null,
+      customer_email: text(params, 'customer_email'),
+      expires_at: store.now() + 24 * 60 * 60,
+      livemode: false,
+      metadata: mergeMetadata({}, params.metadata),
+      mode,
+      payment_intent: null,
+      payment_status: 'unpaid',
+      status: 'open',
+      subscription: null,
+      success_url: text(params, 'success_url'),
+      url: `https://checkout.stripe.com/c/pay/${id}`,
+    };
+  },
+};
+
+/**
+ * What a Checkout Session was created with but does not show: its line items (listed by
+ * `/line_items`) and the metadata to copy onto the subscription or payment intent it will create.
+ */
+export const checkoutSessionExtras = 'checkout.session.extras';
+
+export const resources: readonly Resource[] = [
+  customers,
+  products,
+  prices,
+  webhookEndpoints,
+  checkoutSessions,
+];

@@ -10,7 +10,15 @@ import Fastify, {
 import qs from 'qs';
 import { type DeliveryOptions, deliverEvent, endpointTargets } from './delivery.js';
 import { listPage, newestFirst } from './lists.js';
-import { type Params, type Resource, resourceMissing, resources, StripeApiError } from './resources.js';
+import {
+  checkoutSessionExtras,
+  checkoutSessions,
+  type Params,
+  type Resource,
+  resourceMissing,
+  resources,
+  StripeApiError,
+} from './resources.js';
 import {
   EmulatorStore,
   paramsFingerprint,
@@ -225,6 +233,32 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
       );
     }
   }
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/checkout/sessions/:id/expire',
+    mutation((_params, context, request) => {
+      const id = (request.params as { id: string }).id;
+      const session = found(checkoutSessions, id);
+      if (session.status !== 'open') {
+        throw new StripeApiError(
+          400,
+          'invalid_request_error',
+          `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${session.status}".`,
+          'checkout_session_not_open',
+        );
+      }
+      return store.update('checkout.session', id, { status: 'expired' }, 'checkout.session.expired', context);
+    }),
+  );
+  app.get<{ Params: { id: string } }>('/v1/checkout/sessions/:id/line_items', async (request) => {
+    found(checkoutSessions, request.params.id);
+    const extras = store.get(checkoutSessionExtras, request.params.id) as StripeRecord;
+    return listPage(
+      extras.line_items as StripeRecord[],
+      paramsOf(request),
+      `/v1/checkout/sessions/${request.params.id}/line_items`,
+    );
+  });
 
   app.get<{ Params: { id: string } }>('/v1/events/:id', async (request) => {
     const event = store.events.find((candidate) => candidate.id === request.params.id);
