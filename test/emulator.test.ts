@@ -195,6 +195,28 @@ describe('the Stripe emulator, through the real stripe package', () => {
     ).rejects.toMatchObject({ statusCode: 400, param: 'customer_creation' });
   });
 
+  it('creates billing portal configurations and sessions for a customer', async () => {
+    const configuration = await stripe.billingPortal.configurations.create({
+      business_profile: { headline: 'Manage your plan' },
+      features: { invoice_history: { enabled: true } },
+      default_return_url: 'https://app.example/billing',
+    });
+    expect(configuration).toMatchObject({ object: 'billing_portal.configuration', active: true });
+    const customer = await stripe.customers.create({ email: 'portal@example.com' });
+    const session = await stripe.billingPortal.sessions.create({ customer: customer.id });
+    expect(session).toMatchObject({
+      object: 'billing_portal.session',
+      customer: customer.id,
+      return_url: 'https://app.example/billing',
+    });
+    expect(session.url).toMatch(/^https:\/\//);
+    await expect(stripe.billingPortal.sessions.create({ customer: 'cus_missing' })).rejects.toMatchObject({
+      statusCode: 404,
+      code: 'resource_missing',
+      param: 'customer',
+    });
+  });
+
   it('pages lists newest first so that auto-pagination walks a few hundred objects', async () => {
     const separate = await startEmulator();
     try {

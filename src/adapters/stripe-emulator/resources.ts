@@ -366,10 +366,69 @@ export const checkoutSessions: Resource = {
  */
 export const checkoutSessionExtras = 'checkout.session.extras';
 
+export const billingPortalConfigurations: Resource = {
+  type: 'billing_portal.configuration',
+  path: 'billing_portal/configurations',
+  emitsEvents: true,
+  create: (params, store) => ({
+    id: stripeId('bpc'),
+    object: 'billing_portal.configuration',
+    active: true,
+    business_profile: (params.business_profile as Params | undefined) ?? { headline: null },
+    created: store.now(),
+    default_return_url: text(params, 'default_return_url'),
+    features: (params.features as Params | undefined) ?? {},
+    is_default: store.collection('billing_portal.configuration').size === 0,
+    livemode: false,
+    metadata: mergeMetadata({}, params.metadata),
+    updated: store.now(),
+  }),
+  update: (record, params, store) => ({
+    ...named(params, {
+      active: bool(params, 'active'),
+      default_return_url: text(params, 'default_return_url'),
+    }),
+    ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
+    updated: store.now(),
+  }),
+};
+
+export const billingPortalSessions: Resource = {
+  type: 'billing_portal.session',
+  path: 'billing_portal/sessions',
+  emitsEvents: false,
+  create: (params, store) => {
+    const customer = required(params, 'customer');
+    if (!store.get('customer', customer)) throw resourceMissing('customer', customer, 'customer');
+    const configurationId = text(params, 'configuration');
+    const configuration = configurationId
+      ? store.get('billing_portal.configuration', configurationId)
+      : [...store.collection('billing_portal.configuration').values()].find((c) => c.is_default);
+    if (configurationId && !configuration) {
+      throw resourceMissing('billing_portal.configuration', configurationId, 'configuration');
+    }
+    const id = stripeId('bps');
+    return {
+      id,
+      object: 'billing_portal.session',
+      configuration: configuration?.id ?? null,
+      created: store.now(),
+      customer,
+      livemode: false,
+      locale: null,
+      on_behalf_of: null,
+      return_url: text(params, 'return_url') ?? (configuration?.default_return_url as string | null) ?? null,
+      url: `https://billing.stripe.com/p/session/test_${id.slice(4)}`,
+    };
+  },
+};
+
 export const resources: readonly Resource[] = [
   customers,
   products,
   prices,
   webhookEndpoints,
   checkoutSessions,
+  billingPortalConfigurations,
+  billingPortalSessions,
 ];
