@@ -176,21 +176,11 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
 
   for (const resource of resources) {
     const base = `/v1/${resource.path}`;
+    const eventType = (change: string) => (resource.emitsEvents ? `${resource.type}.${change}` : null);
     app.post(
       base,
       mutation((params, context) =>
-        resource.emitsEvents
-          ? store.create(
-              resource.type,
-              resource.create(params, store, context),
-              `${resource.type}.created`,
-              context,
-            )
-          : (() => {
-              const record = resource.create(params, store, context);
-              store.collection(resource.type).set(record.id, record);
-              return record;
-            })(),
+        store.create(resource.type, resource.create(params, store, context), eventType('created'), context),
       ),
     );
     app.get<{ Params: { id: string } }>(`${base}/:id`, async (request) =>
@@ -213,8 +203,10 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
           const id = (request.params as { id: string }).id;
           const record = found(resource, id);
           const changes = update(record, params, store);
-          if (!resource.emitsEvents) return withoutSecrets(resource, Object.assign(record, changes));
-          return store.update(resource.type, id, changes, `${resource.type}.updated`, context);
+          return withoutSecrets(
+            resource,
+            store.update(resource.type, id, changes, eventType('updated'), context),
+          );
         }),
       );
     }
@@ -226,8 +218,7 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
           const id = (request.params as { id: string }).id;
           const record = found(resource, id);
           check(record, store);
-          if (resource.emitsEvents) store.remove(resource.type, id, `${resource.type}.deleted`, context);
-          else store.collection(resource.type).delete(id);
+          store.remove(resource.type, id, eventType('deleted'), context);
           return { id, object: resource.type, deleted: true };
         }),
       );

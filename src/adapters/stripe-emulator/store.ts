@@ -78,10 +78,15 @@ export class EmulatorStore {
     this.events.push(...state.events);
   }
 
-  /** Stores a new object and emits `<type>.created`. */
-  create(type: string, record: StripeRecord, eventType: string, context: RequestContext): StripeRecord {
+  /** Stores a new object and emits `eventType` (null: an object Stripe emits no event for). */
+  create(
+    type: string,
+    record: StripeRecord,
+    eventType: string | null,
+    context: RequestContext,
+  ): StripeRecord {
     this.collection(type).set(record.id, record);
-    this.emit(eventType, record, undefined, context);
+    if (eventType) this.emit(eventType, record, undefined, context);
     return record;
   }
 
@@ -93,7 +98,7 @@ export class EmulatorStore {
     type: string,
     id: string,
     changes: Record<string, unknown>,
-    eventType: string,
+    eventType: string | null,
     context: RequestContext,
   ): StripeRecord {
     const record = this.get(type, id) as StripeRecord;
@@ -103,14 +108,14 @@ export class EmulatorStore {
       previous[field] = record[field] ?? null;
       record[field] = value;
     }
-    if (Object.keys(previous).length > 0) this.emit(eventType, record, previous, context);
+    if (eventType && Object.keys(previous).length > 0) this.emit(eventType, record, previous, context);
     return record;
   }
 
-  remove(type: string, id: string, eventType: string, context: RequestContext): StripeRecord {
+  remove(type: string, id: string, eventType: string | null, context: RequestContext): StripeRecord {
     const record = this.get(type, id) as StripeRecord;
     this.collection(type).delete(id);
-    this.emit(eventType, record, undefined, context);
+    if (eventType) this.emit(eventType, record, undefined, context);
     return record;
   }
 
