@@ -17,8 +17,18 @@ export interface MetricsSources {
   projectionStatuses?: () => Promise<Array<{ name: string; behind: number; parkedEntries: number }>>;
 }
 
+/** One call shared by every gauge of one scrape: the statuses are read once, not per gauge. */
+const sharedForOneScrape = <T>(read: () => Promise<T>): (() => Promise<T>) => {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    if (!last || Date.now() - last.at > 1000) last = { at: Date.now(), value: read() };
+    return last.value;
+  };
+};
+
 export const createMetrics = (options: MetricsSources) => {
   const registry = new Registry();
+  const projectionStatuses = sharedForOneScrape(async () => (await options.projectionStatuses?.()) ?? []);
   collectDefaultMetrics({ register: registry, prefix: 'payfold_process_' });
   return {
     registry,
@@ -66,7 +76,7 @@ export const createMetrics = (options: MetricsSources) => {
       labelNames: ['projection'] as const,
       registers: [registry],
       async collect() {
-        for (const status of (await options.projectionStatuses?.()) ?? []) {
+        for (const status of await projectionStatuses()) {
           this.set({ projection: status.name }, status.behind);
         }
       },
@@ -77,7 +87,7 @@ export const createMetrics = (options: MetricsSources) => {
       labelNames: ['projection'] as const,
       registers: [registry],
       async collect() {
-        for (const status of (await options.projectionStatuses?.()) ?? []) {
+        for (const status of await projectionStatuses()) {
           this.set({ projection: status.name }, status.parkedEntries);
         }
       },
