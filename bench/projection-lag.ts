@@ -7,7 +7,8 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import Stripe from 'stripe';
-import { createDatabase, median, note, root, startPayfold, stopChild, webhookSecret } from './support.js';
+import { fixturesDirectory } from '../test/support/stripe-events.js';
+import { createDatabase, median, note, startPayfold, stopChild, webhookSecret } from './support.js';
 
 const rate = 1000;
 
@@ -25,10 +26,9 @@ const projectedFixtures = [
 
 /** Events whose ids (event and every Stripe object) are new, so each lands on rows of its own. */
 const eventSource = () => {
-  const directory = path.join(root, '../shared/fixtures/stripe-events');
-  const templates = readdirSync(directory)
+  const templates = readdirSync(fixturesDirectory)
     .filter((file) => projectedFixtures.includes(file))
-    .map((file) => readFileSync(path.join(directory, file), 'utf8'));
+    .map((file) => readFileSync(path.join(fixturesDirectory, file), 'utf8'));
   let counter = 0;
   return () => {
     counter += 1;

@@ -1,8 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-
-const fixturesDirectory = path.resolve(import.meta.dirname, '../../shared/fixtures/stripe-events');
+import { fixturesDirectory } from '../test/support/stripe-events.js';
 
 /**
  * Event types that `@supabase/stripe-sync-engine` stores from the payload alone (no Stripe call
