@@ -26,10 +26,9 @@ describe('the Postgres event log', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    log = new PostgresEventLog(db.pool, db.url);
+    log = db.log;
   });
   afterAll(async () => {
-    await log.close();
     await db.drop();
   });
 
@@ -88,7 +87,7 @@ describe('the Postgres event log', () => {
 
   it('never lets a reader skip an entry whose transaction commits after a later one', async () => {
     const fresh = await createTestDatabase();
-    const freshLog = new PostgresEventLog(fresh.pool, fresh.url);
+    const freshLog = fresh.log;
     try {
       await freshLog.append(entry('before'));
       // Other transactions in the cluster (other test files) can hold readers back for a moment.
@@ -130,7 +129,6 @@ describe('the Postgres event log', () => {
       expect(after.map((e) => e.dedupeKey)).toEqual(['slow', 'fast']);
       expect(after[0]?.position).toBeLessThan(after[1]?.position as bigint);
     } finally {
-      await freshLog.close();
       await fresh.drop();
     }
   });

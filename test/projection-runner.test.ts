@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
+import type { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
 import { createMetrics } from '../src/app/metrics.js';
 import { type NewLogEntry, stripeEventLogEntry } from '../src/domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
@@ -61,12 +61,11 @@ describe('the projection runner', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    log = new PostgresEventLog(db.pool, db.url);
+    log = db.log;
     await db.pool.query('create table counted (projection text primary key, total integer not null)');
     for (let index = 0; index < 250; index += 1) await log.append(plainEntry(`entry-${index}`));
   });
   afterAll(async () => {
-    await log.close();
     await db.drop();
   });
 
@@ -86,7 +85,7 @@ describe('the projection runner', () => {
 
   it('neither skips nor repeats an entry when the connection dies between the writes and the checkpoint', async () => {
     const fresh = await createTestDatabase();
-    const freshLog = new PostgresEventLog(fresh.pool, fresh.url);
+    const freshLog = fresh.log;
     try {
       await fresh.pool.query('create table counted (projection text primary key, total integer not null)');
       for (let index = 0; index < 40; index += 1) await freshLog.append(plainEntry(`e-${index}`));
@@ -116,7 +115,6 @@ describe('the projection runner', () => {
       await runner.catchUp();
       expect(await total(fresh, 'crash')).toBe(81);
     } finally {
-      await freshLog.close();
       await fresh.drop();
     }
   });
@@ -190,10 +188,9 @@ describe('payments.webhook_events', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    log = new PostgresEventLog(db.pool, db.url);
+    log = db.log;
   });
   afterAll(async () => {
-    await log.close();
     await db.drop();
   });
 

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
 import { type LogEntry, logStart, stripeEventLogEntry } from '../src/domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
 import type { Projector } from '../src/projections/projector.js';
@@ -50,7 +49,7 @@ describe('the stripe_objects projection over the real log and runner', () => {
           fc.integer(),
           async (plan, batchSize, rebuildBatchSize, crashOnCall, seed) => {
             const db = await createTestDatabase();
-            const log = new PostgresEventLog(db.pool, db.url);
+            const log = db.log;
             try {
               const { events } = buildHistory(plan, 'log');
               // Delivered shuffled, with redeliveries, several at a time (as concurrent webhooks).
@@ -111,7 +110,6 @@ describe('the stripe_objects projection over the real log and runner', () => {
                 client.release();
               }
             } finally {
-              await log.close();
               await db.drop();
             }
           },

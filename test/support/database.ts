@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { PostgresEventLog } from '../../src/adapters/postgres/event-log.js';
 import { runMigrations } from '../../src/adapters/postgres/migrations.js';
 import { createPool } from '../../src/adapters/postgres/pool.js';
 
 export interface TestDatabase {
   url: string;
   pool: pg.Pool;
+  /** The event log on this database; `drop` closes it. */
+  log: PostgresEventLog;
   drop(): Promise<void>;
 }
 
@@ -27,10 +30,13 @@ export const createTestDatabase = async (options: { migrate?: boolean } = {}): P
   const url = withDatabase(adminUrl, name);
   const pool = createPool(url, { max: 10 });
   if (options.migrate !== false) await runMigrations(pool);
+  const log = new PostgresEventLog(pool, url);
   return {
     url,
     pool,
+    log,
     drop: async () => {
+      await log.close();
       await pool.end();
       const cleaner = new pg.Client({ connectionString: adminUrl });
       await cleaner.connect();
