@@ -1,4 +1,4 @@
-import { type Params, StripeApiError } from './resources.js';
+import { type Params, StripeApiError } from './params.js';
 import type { StripeRecord } from './store.js';
 
 const bound = (value: unknown, name: string): number => {

@@ -8,17 +8,12 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import qs from 'qs';
+import { billingResources } from './billing-resources.js';
 import { type DeliveryOptions, deliverEvent, endpointTargets } from './delivery.js';
+import { expand, expansionsOf } from './expand.js';
 import { listPage, newestFirst } from './lists.js';
-import {
-  checkoutSessionExtras,
-  checkoutSessions,
-  type Params,
-  type Resource,
-  resourceMissing,
-  resources,
-  StripeApiError,
-} from './resources.js';
+import { type Params, resourceMissing, StripeApiError } from './params.js';
+import { type Resource, resources } from './resources.js';
 import {
   EmulatorStore,
   paramsFingerprint,
@@ -50,6 +45,8 @@ export interface RunningEmulator {
 }
 
 const thirtyDays = 30 * 24 * 60 * 60;
+
+const allResources: readonly Resource[] = [...resources, ...billingResources];
 
 interface IdempotentResponse {
   fingerprint: string;
@@ -173,83 +170,84 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     if (!record) throw resourceMissing(resource.type, id);
     return record;
   };
+  /** What a resource's route answers: without secrets, with what `expand[]` asks for. */
+  const shown = (resource: Resource, body: Record<string, unknown>, params: Params) =>
+    expand(
+      store,
+      allResources,
+      resource.secretFields ? withoutSecrets(resource, body as StripeRecord) : body,
+      expansionsOf(params),
+    );
+  const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
 
-  for (const resource of resources) {
+  for (const resource of allResources) {
     const base = `/v1/${resource.path}`;
-    const eventType = (change: string) => (resource.emitsEvents ? `${resource.type}.${change}` : null);
-    app.post(
-      base,
-      mutation((params, context) =>
-        store.create(resource.type, resource.create(params, store, context), eventType('created'), context),
-      ),
-    );
-    app.get<{ Params: { id: string } }>(`${base}/:id`, async (request) =>
-      withoutSecrets(resource, found(resource, request.params.id)),
-    );
-    app.get(base, async (request) =>
-      listPage(
+    const { create, update, remove, actions, lists, matches } = resource;
+    if (create) {
+      app.post(
+        base,
+        // The create call is the one answer that shows secret fields (a webhook endpoint's secret).
+        mutation((params, context) =>
+          expand(store, allResources, create(params, { store, context }), expansionsOf(params)),
+        ),
+      );
+    }
+    app.get<{ Params: { id: string } }>(`${base}/:id`, async (request) => {
+      const params = paramsOf(request);
+      if (resource.answersWhenDeleted && store.deleted.get(resource.type)?.has(request.params.id)) {
+        return { id: request.params.id, object: resource.type, deleted: true };
+      }
+      return shown(resource, found(resource, request.params.id), params);
+    });
+    app.get(base, async (request) => {
+      const params = paramsOf(request);
+      const page = listPage(
         newestFirst(store.collection(resource.type).values()).map((record) =>
           withoutSecrets(resource, record),
         ),
-        paramsOf(request),
+        params,
         base,
-      ),
-    );
-    if (resource.update) {
-      const update = resource.update;
-      app.post<{ Params: { id: string } }>(
+        matches ? (record) => matches(record, params) : undefined,
+      );
+      return expand(store, allResources, page, expansionsOf(params));
+    });
+    if (update) {
+      app.post(
         `${base}/:id`,
-        mutation((params, context, request) => {
-          const id = (request.params as { id: string }).id;
-          const record = found(resource, id);
-          const changes = update(record, params, store);
-          return withoutSecrets(
-            resource,
-            store.update(resource.type, id, changes, eventType('updated'), context),
-          );
-        }),
+        mutation((params, context, request) =>
+          shown(resource, update(found(resource, idOf(request)), params, { store, context }), params),
+        ),
       );
     }
-    if (resource.deletable) {
-      const check = resource.deletable;
-      app.delete<{ Params: { id: string } }>(
+    if (remove) {
+      app.delete(
         `${base}/:id`,
-        mutation((_params, context, request) => {
-          const id = (request.params as { id: string }).id;
-          const record = found(resource, id);
-          check(record, store);
-          store.remove(resource.type, id, eventType('deleted'), context);
-          return { id, object: resource.type, deleted: true };
-        }),
+        mutation((params, context, request) =>
+          remove(found(resource, idOf(request)), params, { store, context }),
+        ),
       );
+    }
+    for (const [name, action] of Object.entries(actions ?? {})) {
+      app.post(
+        `${base}/:id/${name}`,
+        mutation((params, context, request) =>
+          shown(resource, action(found(resource, idOf(request)), params, { store, context }), params),
+        ),
+      );
+    }
+    for (const [name, list] of Object.entries(lists ?? {})) {
+      app.get(`${base}/:id/${name}`, async (request) => {
+        const params = paramsOf(request);
+        const record = found(resource, idOf(request));
+        return expand(
+          store,
+          allResources,
+          listPage(list(record, store), params, `${base}/${record.id}/${name}`),
+          expansionsOf(params),
+        );
+      });
     }
   }
-
-  app.post<{ Params: { id: string } }>(
-    '/v1/checkout/sessions/:id/expire',
-    mutation((_params, context, request) => {
-      const id = (request.params as { id: string }).id;
-      const session = found(checkoutSessions, id);
-      if (session.status !== 'open') {
-        throw new StripeApiError(
-          400,
-          'invalid_request_error',
-          `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${session.status}".`,
-          'checkout_session_not_open',
-        );
-      }
-      return store.update('checkout.session', id, { status: 'expired' }, 'checkout.session.expired', context);
-    }),
-  );
-  app.get<{ Params: { id: string } }>('/v1/checkout/sessions/:id/line_items', async (request) => {
-    found(checkoutSessions, request.params.id);
-    const extras = store.get(checkoutSessionExtras, request.params.id) as StripeRecord;
-    return listPage(
-      extras.line_items as StripeRecord[],
-      paramsOf(request),
-      `/v1/checkout/sessions/${request.params.id}/line_items`,
-    );
-  });
 
   app.get<{ Params: { id: string } }>('/v1/events/:id', async (request) => {
     const event = store.events.find((candidate) => candidate.id === request.params.id);

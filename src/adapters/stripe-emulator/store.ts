@@ -28,9 +28,26 @@ export const stripeId = (prefix: string): string => {
   return `${prefix}_${id}`;
 };
 
+/**
+ * Who caused a change and when: the API request (none for what time or a bank does on its own)
+ * and the account time it happened at (a test clock's frozen time for objects on that clock).
+ */
+export interface AccountState {
+  objects: Record<string, StripeRecord[]>;
+  deleted?: Record<string, string[]>;
+  events: EmittedEvent[];
+}
+
+export interface Act {
+  store: EmulatorStore;
+  context: RequestContext;
+}
+
 export interface RequestContext {
-  requestId: string;
+  requestId: string | null;
   idempotencyKey: string | null;
+  /** Seconds; the store's clock when absent. */
+  at?: number;
 }
 
 /**
@@ -39,6 +56,8 @@ export interface RequestContext {
  */
 export class EmulatorStore {
   private readonly objects = new Map<string, Map<string, StripeRecord>>();
+  /** Ids of deleted objects by type, for the types Stripe still answers for (`{deleted: true}`). */
+  readonly deleted = new Map<string, Set<string>>();
   readonly events: EmittedEvent[] = [];
   private readonly listeners: Array<(event: EmittedEvent) => void> = [];
 
@@ -62,19 +81,21 @@ export class EmulatorStore {
   }
 
   /** Everything the account holds, as JSON-ready data (for a state file). */
-  snapshot(): { objects: Record<string, StripeRecord[]>; events: EmittedEvent[] } {
+  snapshot(): AccountState {
     return {
       objects: Object.fromEntries([...this.objects].map(([type, records]) => [type, [...records.values()]])),
+      deleted: Object.fromEntries([...this.deleted].map(([type, ids]) => [type, [...ids]])),
       events: this.events,
     };
   }
 
   /** Loads what `snapshot` gave, in the same order (lists are ordered by insertion). */
-  restore(state: { objects: Record<string, StripeRecord[]>; events: EmittedEvent[] }): void {
+  restore(state: AccountState): void {
     for (const [type, records] of Object.entries(state.objects)) {
       const collection = this.collection(type);
       for (const record of records) collection.set(record.id, record);
     }
+    for (const [type, ids] of Object.entries(state.deleted ?? {})) this.deleted.set(type, new Set(ids));
     this.events.push(...state.events);
   }
 
@@ -115,6 +136,8 @@ export class EmulatorStore {
   remove(type: string, id: string, eventType: string | null, context: RequestContext): StripeRecord {
     const record = this.get(type, id) as StripeRecord;
     this.collection(type).delete(id);
+    if (!this.deleted.has(type)) this.deleted.set(type, new Set());
+    this.deleted.get(type)?.add(id);
     if (eventType) this.emit(eventType, record, undefined, context);
     return record;
   }
@@ -129,7 +152,7 @@ export class EmulatorStore {
       id: stripeId('evt'),
       object: 'event',
       api_version: emulatorApiVersion,
-      created: this.now(),
+      created: context.at ?? this.now(),
       data: {
         object: structuredClone(object),
         ...(previous ? { previous_attributes: structuredClone(previous) } : {}),

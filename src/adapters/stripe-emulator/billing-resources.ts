@@ -1,0 +1,388 @@
+import {
+  bool,
+  fieldFilter,
+  integer,
+  invalid,
+  mergeMetadata,
+  missing,
+  named,
+  type Params,
+  required,
+  StripeApiError,
+  testClockType,
+  text,
+} from './params.js';
+import {
+  cancelPaymentIntent,
+  closeDispute,
+  confirmPaymentIntent,
+  createPaymentIntent,
+  existing,
+  onCustomerClock,
+  refundCharge,
+  updateDispute,
+} from './payments.js';
+import type { Resource } from './resources.js';
+
+// The API resources of money moving: subscriptions and their invoices, payments, refunds, disputes.
+import { type Act, type StripeRecord, stripeId } from './store.js';
+import {
+  advanceTestClock,
+  cancelSubscription,
+  createSubscription,
+  finalizeInvoice,
+  invoicePaymentType,
+  payInvoice,
+  type SubscriptionChange,
+  subscriptionItemType,
+  updateSubscription,
+  voidInvoice,
+} from './subscriptions.js';
+
+const metadataChange = (record: StripeRecord, params: Params) =>
+  'metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {};
+
+/** An update that only touches descriptive fields; emits `<event>` when something changed. */
+const describe =
+  (eventType: string, fields: (params: Params) => Record<string, unknown>) =>
+  (record: StripeRecord, params: Params, { store, context }: Act) =>
+    store.update(
+      record.object,
+      record.id,
+      { ...named(params, fields(params)), ...metadataChange(record, params) },
+      eventType,
+      context,
+    );
+
+const onClockOf = (act: Act, record: StripeRecord) =>
+  onCustomerClock(act, typeof record.customer === 'string' ? record.customer : null);
+
+const subscriptionStatuses = new Set([
+  'incomplete',
+  'incomplete_expired',
+  'trialing',
+  'active',
+  'past_due',
+  'canceled',
+  'unpaid',
+  'paused',
+]);
+
+const paymentBehaviors = new Set(['allow_incomplete', 'default_incomplete']);
+
+const itemChanges = (params: Params): SubscriptionChange['items'] => {
+  const items = params.items;
+  if (items === undefined) return [];
+  if (!Array.isArray(items)) throw invalid('items', 'Invalid array: items');
+  return items.map((item: Params) => ({
+    id: text(item, 'id'),
+    price: text(item, 'price'),
+    quantity: integer(item, 'quantity'),
+    deleted: bool(item, 'deleted') ?? false,
+  }));
+};
+
+export const subscriptions: Resource = {
+  type: 'subscription',
+  path: 'subscriptions',
+  create: (params, act) => {
+    const customer = required(params, 'customer');
+    existing(act.store, 'customer', customer, 'customer');
+    const behavior = text(params, 'payment_behavior') ?? 'allow_incomplete';
+    if (!paymentBehaviors.has(behavior)) {
+      throw invalid(
+        'payment_behavior',
+        `The emulator takes payment_behavior allow_incomplete or default_incomplete, not ${behavior}.`,
+      );
+    }
+    const items = itemChanges(params);
+    if (items.length === 0) throw missing('items');
+    const onClock = onCustomerClock(act, customer);
+    const trialDays = integer(params, 'trial_period_days');
+    const trialEnd = params.trial_end === 'now' ? null : integer(params, 'trial_end');
+    const now = onClock.context.at as number;
+    return createSubscription(onClock, {
+      customer,
+      items: items.map((item, index) => {
+        if (!item.price) throw missing(`items[${index}][price]`);
+        return { price: item.price, quantity: item.quantity ?? 1 };
+      }),
+      metadata: mergeMetadata({}, params.metadata),
+      defaultPaymentMethod: text(params, 'default_payment_method'),
+      trialEnd: trialEnd ?? (trialDays ? now + trialDays * 24 * 60 * 60 : null),
+      paymentBehavior: behavior as 'allow_incomplete' | 'default_incomplete',
+    });
+  },
+  update: (subscription, params, act) =>
+    updateSubscription(onClockOf(act, subscription), subscription, {
+      items: itemChanges(params),
+      cancelAtPeriodEnd: bool(params, 'cancel_at_period_end'),
+      metadata: 'metadata' in params ? mergeMetadata(subscription.metadata, params.metadata) : null,
+      defaultPaymentMethod:
+        'default_payment_method' in params ? text(params, 'default_payment_method') : undefined,
+    }),
+  remove: (subscription, _params, act) => cancelSubscription(onClockOf(act, subscription), subscription),
+  matches: (subscription, params) => {
+    const status = text(params, 'status');
+    if (status && status !== 'all' && status !== 'ended' && !subscriptionStatuses.has(status)) {
+      throw invalid('status', `Invalid status: ${status}`);
+    }
+    const statusMatches =
+      status === 'all' ||
+      (status === 'ended'
+        ? subscription.status === 'canceled' || subscription.status === 'incomplete_expired'
+        : status
+          ? subscription.status === status
+          : subscription.status !== 'canceled');
+    const price = text(params, 'price');
+    const items = (subscription.items as { data: StripeRecord[] }).data;
+    return (
+      statusMatches &&
+      (!price || items.some((item) => (item.price as StripeRecord).id === price)) &&
+      fieldFilter('customer', 'test_clock')(subscription, params)
+    );
+  },
+};
+
+/** Items change through their subscription: every change is a `customer.subscription.updated`. */
+export const subscriptionItems: Resource = {
+  type: subscriptionItemType,
+  path: 'subscription_items',
+  create: (params, act) => {
+    const subscription = existing(
+      act.store,
+      'subscription',
+      required(params, 'subscription'),
+      'subscription',
+    );
+    const before = new Set((subscription.items as { data: StripeRecord[] }).data.map((item) => item.id));
+    const updated = updateSubscription(onClockOf(act, subscription), subscription, {
+      items: [
+        { id: null, price: required(params, 'price'), quantity: integer(params, 'quantity'), deleted: false },
+      ],
+      cancelAtPeriodEnd: null,
+      metadata: null,
+      defaultPaymentMethod: undefined,
+    });
+    const added = (updated.items as { data: StripeRecord[] }).data.find((item) => !before.has(item.id));
+    return act.store.get(subscriptionItemType, (added as StripeRecord).id) as StripeRecord;
+  },
+  update: (item, params, act) => {
+    const subscription = act.store.get('subscription', item.subscription as string) as StripeRecord;
+    updateSubscription(onClockOf(act, subscription), subscription, {
+      items: [
+        { id: item.id, price: text(params, 'price'), quantity: integer(params, 'quantity'), deleted: false },
+      ],
+      cancelAtPeriodEnd: null,
+      metadata: null,
+      defaultPaymentMethod: undefined,
+    });
+    return act.store.get(subscriptionItemType, item.id) as StripeRecord;
+  },
+  remove: (item, _params, act) => {
+    const subscription = act.store.get('subscription', item.subscription as string) as StripeRecord;
+    updateSubscription(onClockOf(act, subscription), subscription, {
+      items: [{ id: item.id, price: null, quantity: null, deleted: true }],
+      cancelAtPeriodEnd: null,
+      metadata: null,
+      defaultPaymentMethod: undefined,
+    });
+    return { id: item.id, object: subscriptionItemType, deleted: true };
+  },
+  matches: (item, params) => {
+    if (!text(params, 'subscription')) throw missing('subscription');
+    return fieldFilter('subscription')(item, params);
+  },
+};
+
+const invoiceSubscription = (invoice: StripeRecord): string | null =>
+  (invoice.parent as { subscription_details?: { subscription?: string } } | null)?.subscription_details
+    ?.subscription ?? null;
+
+export const invoices: Resource = {
+  type: 'invoice',
+  path: 'invoices',
+  update: describe('invoice.updated', (params) => ({
+    description: text(params, 'description'),
+    footer: text(params, 'footer'),
+  })),
+  actions: {
+    finalize: (invoice, _params, act) => finalizeInvoice(onClockOf(act, invoice), invoice),
+    pay: (invoice, params, act) =>
+      payInvoice(onClockOf(act, invoice), invoice, text(params, 'payment_method')),
+    void: (invoice, _params, act) => voidInvoice(onClockOf(act, invoice), invoice),
+  },
+  lists: {
+    lines: (invoice) => (invoice.lines as { data: StripeRecord[] }).data,
+    payments: (invoice, store) =>
+      [...store.collection(invoicePaymentType).values()].filter((payment) => payment.invoice === invoice.id),
+  },
+  matches: (invoice, params) => {
+    const subscription = text(params, 'subscription');
+    return (
+      (!subscription || invoiceSubscription(invoice) === subscription) &&
+      fieldFilter('customer', 'status')(invoice, params)
+    );
+  },
+};
+
+export const invoicePayments: Resource = {
+  type: invoicePaymentType,
+  path: 'invoice_payments',
+  matches: (payment, params) => {
+    const wanted = (params.payment as Params | undefined)?.payment_intent;
+    const intent = (payment.payment as { payment_intent?: string }).payment_intent;
+    return (!wanted || wanted === intent) && fieldFilter('invoice', 'status')(payment, params);
+  },
+};
+
+export const paymentIntents: Resource = {
+  type: 'payment_intent',
+  path: 'payment_intents',
+  create: (params, act) => {
+    const amount = integer(params, 'amount');
+    if (amount === null) throw missing('amount');
+    if (amount < 50) throw invalid('amount', 'Amount must be at least 50 cents.');
+    const customer = text(params, 'customer');
+    if (customer) existing(act.store, 'customer', customer, 'customer');
+    const onClock = onCustomerClock(act, customer);
+    const intent = createPaymentIntent(onClock, {
+      amount,
+      currency: required(params, 'currency').toLowerCase(),
+      customer,
+      description: text(params, 'description'),
+      metadata: mergeMetadata({}, params.metadata),
+      paymentMethod: text(params, 'payment_method'),
+    });
+    if (bool(params, 'confirm')) confirmPaymentIntent(onClock, intent, null);
+    return act.store.get('payment_intent', intent.id) as StripeRecord;
+  },
+  update: describe('payment_intent.updated', (params) => ({
+    description: text(params, 'description'),
+    receipt_email: text(params, 'receipt_email'),
+  })),
+  actions: {
+    confirm: (intent, params, act) => {
+      confirmPaymentIntent(onClockOf(act, intent), intent, text(params, 'payment_method'));
+      return act.store.get('payment_intent', intent.id) as StripeRecord;
+    },
+    cancel: (intent, params, act) =>
+      cancelPaymentIntent(onClockOf(act, intent), intent, text(params, 'cancellation_reason')),
+  },
+  matches: fieldFilter('customer'),
+};
+
+export const charges: Resource = {
+  type: 'charge',
+  path: 'charges',
+  update: describe('charge.updated', (params) => ({
+    description: text(params, 'description'),
+    receipt_email: text(params, 'receipt_email'),
+  })),
+  lists: {
+    refunds: (charge, store) =>
+      [...store.collection('refund').values()].filter((refund) => refund.charge === charge.id).reverse(),
+  },
+  matches: fieldFilter('customer', 'payment_intent'),
+};
+
+const refundReasons = new Set(['duplicate', 'fraudulent', 'requested_by_customer']);
+
+export const refunds: Resource = {
+  type: 'refund',
+  path: 'refunds',
+  create: (params, act) => {
+    const chargeId = text(params, 'charge');
+    const intentId = text(params, 'payment_intent');
+    if (!chargeId && !intentId) throw missing('charge');
+    let charge: StripeRecord;
+    if (chargeId) charge = existing(act.store, 'charge', chargeId, 'charge');
+    else {
+      const intent = existing(act.store, 'payment_intent', intentId as string, 'payment_intent');
+      if (typeof intent.latest_charge !== 'string') {
+        throw new StripeApiError(
+          400,
+          'invalid_request_error',
+          `PaymentIntent ${intent.id} does not have a successful charge to refund.`,
+          'charge_not_refundable',
+        );
+      }
+      charge = act.store.get('charge', intent.latest_charge) as StripeRecord;
+    }
+    const reason = text(params, 'reason');
+    if (reason && !refundReasons.has(reason)) throw invalid('reason', `Invalid reason: ${reason}`);
+    return refundCharge(onClockOf(act, charge), charge, {
+      amount: integer(params, 'amount'),
+      reason,
+      metadata: mergeMetadata({}, params.metadata),
+    });
+  },
+  update: describe('refund.updated', () => ({})),
+  matches: fieldFilter('charge', 'payment_intent'),
+};
+
+export const disputes: Resource = {
+  type: 'dispute',
+  path: 'disputes',
+  update: (dispute, params, act) => updateDispute(onClockOf(act, chargeOf(act, dispute)), dispute, params),
+  actions: {
+    close: (dispute, _params, act) => closeDispute(onClockOf(act, chargeOf(act, dispute)), dispute, 'lost'),
+  },
+  matches: fieldFilter('charge', 'payment_intent'),
+};
+
+const chargeOf = (act: Act, dispute: StripeRecord) =>
+  act.store.get('charge', dispute.charge as string) as StripeRecord;
+
+/** Test clocks: customers created on one live at its frozen time, which only moves when advanced. */
+export const testClocks: Resource = {
+  type: testClockType,
+  path: 'test_helpers/test_clocks',
+  create: (params, { store, context }) => {
+    const frozenTime = integer(params, 'frozen_time');
+    if (frozenTime === null) throw missing('frozen_time');
+    return store.create(
+      testClockType,
+      {
+        id: stripeId('clock'),
+        object: testClockType,
+        created: store.now(),
+        deletes_after: store.now() + 30 * 24 * 60 * 60,
+        frozen_time: frozenTime,
+        livemode: false,
+        name: text(params, 'name'),
+        status: 'ready',
+        status_details: {},
+      },
+      'test_helpers.test_clock.created',
+      context,
+    );
+  },
+  remove: (clock, _params, { store, context }) => {
+    for (const customer of [...store.collection('customer').values()]) {
+      if (customer.test_clock === clock.id)
+        store.remove('customer', customer.id, 'customer.deleted', context);
+    }
+    store.remove(testClockType, clock.id, 'test_helpers.test_clock.deleted', context);
+    return { id: clock.id, object: testClockType, deleted: true };
+  },
+  actions: {
+    advance: (clock, params, { store, context }) => {
+      const frozenTime = integer(params, 'frozen_time');
+      if (frozenTime === null) throw missing('frozen_time');
+      return advanceTestClock(store, clock, frozenTime, context);
+    },
+  },
+};
+
+export const billingResources: readonly Resource[] = [
+  subscriptions,
+  subscriptionItems,
+  invoices,
+  invoicePayments,
+  paymentIntents,
+  charges,
+  refunds,
+  disputes,
+  testClocks,
+];

@@ -1,0 +1,158 @@
+import { StripeApiError } from './params.js';
+import { cardOutcome, confirmPaymentIntent, createPaymentIntent, onCustomerClock } from './payments.js';
+import { type Act, type EmulatorStore, type StripeRecord, stripeId } from './store.js';
+import {
+  attemptInvoicePayment,
+  createSubscription,
+  latestInvoice,
+  subscriptionChanged,
+} from './subscriptions.js';
+
+/**
+ * What a Checkout Session was created with but does not show: its line items (listed by
+ * `/line_items`) and the metadata to copy onto the subscription or payment intent it will create.
+ */
+export const checkoutSessionExtras = 'checkout.session.extras';
+
+export interface CheckoutPayer {
+  /** A Stripe test payment method (`pm_card_visa`, `pm_card_chargeDeclined`…). */
+  paymentMethod: string;
+  email: string | null;
+  name: string | null;
+}
+
+const customerRecord = (store: EmulatorStore, email: string | null, name: string | null): StripeRecord => ({
+  id: stripeId('cus'),
+  object: 'customer',
+  address: null,
+  balance: 0,
+  created: store.now(),
+  currency: null,
+  default_source: null,
+  delinquent: false,
+  description: null,
+  email,
+  invoice_prefix: stripeId('').slice(1, 9).toUpperCase(),
+  invoice_settings: {
+    custom_fields: null,
+    default_payment_method: null,
+    footer: null,
+    rendering_options: null,
+  },
+  livemode: false,
+  metadata: {},
+  name,
+  phone: null,
+  preferred_locales: [],
+  shipping: null,
+  tax_exempt: 'none',
+  test_clock: null,
+});
+
+/**
+ * A customer pays on a Checkout Session's page. Subscription mode: the customer is created
+ * (`customer.created`) unless the session named one, then the subscription with its first
+ * invoice and payment (see `createSubscription`), then `checkout.session.completed`. Payment mode:
+ * a customer only when `customer_creation` is `always`, the payment intent's events, then
+ * `checkout.session.completed`. A declined card leaves the session `open` after the failed
+ * payment's events; paying again with another card completes it.
+ */
+export const completeCheckoutSession = (
+  act: Act,
+  session: StripeRecord,
+  payer: CheckoutPayer,
+): StripeRecord => {
+  if (session.status !== 'open') {
+    throw new StripeApiError(
+      400,
+      'invalid_request_error',
+      `This Checkout Session is ${session.status}; only open sessions can be completed.`,
+      'checkout_session_not_open',
+    );
+  }
+  const { store } = act;
+  const extras = store.get(checkoutSessionExtras, session.id) as StripeRecord;
+  const email = (session.customer_email as string | null) ?? payer.email ?? 'customer@example.com';
+  const card = cardOutcome(payer.paymentMethod);
+  let customerId = session.customer as string | null;
+  const wantsCustomer = session.mode === 'subscription' || session.customer_creation === 'always';
+  if (!customerId && wantsCustomer) {
+    customerId = store.create(
+      'customer',
+      customerRecord(store, email, payer.name),
+      'customer.created',
+      act.context,
+    ).id;
+    store.update('checkout.session', session.id, { customer: customerId }, null, act.context);
+  }
+  const onClock = onCustomerClock(act, customerId);
+  let paid: boolean;
+  const changes: Record<string, unknown> = {};
+  if (session.mode === 'subscription') {
+    let subscription =
+      typeof session.subscription === 'string' ? store.get('subscription', session.subscription) : undefined;
+    if (subscription) {
+      const invoice = latestInvoice(store, subscription) as StripeRecord;
+      paid = attemptInvoicePayment(onClock, invoice, payer.paymentMethod, null);
+      if (paid) {
+        subscription = subscriptionChanged(onClock, subscription, {
+          status: 'active',
+          default_payment_method: payer.paymentMethod,
+        });
+      }
+    } else {
+      subscription = createSubscription(onClock, {
+        customer: customerId as string,
+        items: (extras.line_items as StripeRecord[]).map((item) => ({
+          price: (item.price as StripeRecord).id,
+          quantity: item.quantity as number,
+        })),
+        metadata: extras.subscription_metadata as Record<string, string>,
+        defaultPaymentMethod: payer.paymentMethod,
+        trialEnd: null,
+        paymentBehavior: 'allow_incomplete',
+      });
+      paid = subscription.status === 'active';
+      store.update('checkout.session', session.id, { subscription: subscription.id }, null, act.context);
+    }
+    changes.subscription = subscription.id;
+  } else {
+    let intent =
+      typeof session.payment_intent === 'string'
+        ? store.get('payment_intent', session.payment_intent)
+        : undefined;
+    intent ??= createPaymentIntent(onClock, {
+      amount: session.amount_total as number,
+      currency: session.currency as string,
+      customer: customerId,
+      description: null,
+      metadata: extras.payment_intent_metadata as Record<string, string>,
+      paymentMethod: null,
+    });
+    store.update('checkout.session', session.id, { payment_intent: intent.id }, null, act.context);
+    paid = confirmPaymentIntent(onClock, intent, payer.paymentMethod).succeeded;
+    changes.payment_intent = intent.id;
+  }
+  if (!paid || !card.succeeds) return store.get('checkout.session', session.id) as StripeRecord;
+  return store.update(
+    'checkout.session',
+    session.id,
+    {
+      ...changes,
+      customer: customerId,
+      customer_details: {
+        address: null,
+        email,
+        name: payer.name,
+        phone: null,
+        tax_exempt: 'none',
+        tax_ids: [],
+      },
+      payment_status: 'paid',
+      status: 'complete',
+      url: null,
+    },
+    'checkout.session.completed',
+    act.context,
+  );
+};

@@ -1,0 +1,93 @@
+import { invalid, type Params, testClockType } from './params.js';
+import type { Resource } from './resources.js';
+import type { EmulatorStore, StripeRecord } from './store.js';
+
+/** Object types by id prefix, for expanding an id into its object. */
+const typesByPrefix: Record<string, string> = {
+  bpc: 'billing_portal.configuration',
+  ch: 'charge',
+  clock: testClockType,
+  cs: 'checkout.session',
+  cus: 'customer',
+  dp: 'dispute',
+  in: 'invoice',
+  inpay: 'invoice_payment',
+  pi: 'payment_intent',
+  price: 'price',
+  prod: 'product',
+  re: 'refund',
+  si: 'subscription_item',
+  sub: 'subscription',
+};
+
+/** The `expand[]` paths of a request (`expand[]=customer`, `expand[0]=data.latest_invoice`). */
+export const expansionsOf = (params: Params): string[] => {
+  const expand = params.expand;
+  if (expand === undefined) return [];
+  const paths: unknown[] = Array.isArray(expand)
+    ? expand
+    : expand !== null && typeof expand === 'object'
+      ? Object.values(expand as Record<string, unknown>)
+      : [expand];
+  return paths.map(String);
+};
+
+/**
+ * Replaces the ids a request names in `expand[]` by their objects, and fills the lists Stripe
+ * only includes on request (a session's `line_items`, an invoice's `payments`, a charge's
+ * `refunds`). Paths go through lists (`data.customer`) and nest up to four levels, as in Stripe.
+ */
+export const expand = (
+  store: EmulatorStore,
+  resources: readonly Resource[],
+  body: unknown,
+  paths: readonly string[],
+): unknown => {
+  if (paths.length === 0) return body;
+  const result = structuredClone(body);
+  for (const path of paths) {
+    const segments = path.split('.');
+    if (segments.length > 4)
+      throw invalid('expand', `You cannot expand more than 4 levels of a property: ${path}.`);
+    expandPath(result, segments, path, store, resources);
+  }
+  return result;
+};
+
+const expandPath = (
+  node: unknown,
+  segments: string[],
+  path: string,
+  store: EmulatorStore,
+  resources: readonly Resource[],
+): void => {
+  if (Array.isArray(node)) {
+    for (const element of node) expandPath(element, segments, path, store, resources);
+    return;
+  }
+  if (!node || typeof node !== 'object') return;
+  const record = node as Record<string, unknown>;
+  const [field, ...rest] = segments as [string, ...string[]];
+  if (rest.length > 0) {
+    expandPath(record[field], rest, path, store, resources);
+    return;
+  }
+  const value = record[field];
+  const resource = resources.find((candidate) => candidate.type === record.object);
+  const includable = resource?.lists?.[field];
+  if (resource && includable && (value === undefined || value === null || typeof value !== 'object')) {
+    const data = includable(record as StripeRecord, store);
+    record[field] = {
+      object: 'list',
+      data,
+      has_more: false,
+      url: `/v1/${resource.path}/${record.id}/${field}`,
+    };
+    return;
+  }
+  if (value === null || (typeof value === 'object' && value !== null)) return;
+  const type = typeof value === 'string' ? typesByPrefix[value.split('_')[0] as string] : undefined;
+  const target = type ? store.get(type, value as string) : undefined;
+  if (!target) throw invalid('expand', `This property cannot be expanded (${path}).`);
+  record[field] = structuredClone(target);
+};

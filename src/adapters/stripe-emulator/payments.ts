@@ -1,0 +1,539 @@
+import { invalid, type Params, resourceMissing, StripeApiError, testClockType } from './params.js';
+import { type Act, type EmulatorStore, type StripeRecord, stripeId } from './store.js';
+
+/**
+ * What customers and banks do to payments: test cards that succeed, are declined or are
+ * disputed, payment intents and their charges, refunds and disputes. Each function changes the
+ * store in the order Stripe does and emits the events Stripe emits on the way, so that one call
+ * gives the same burst of events (most in the same second) as the real thing.
+ */
+
+export const day = 24 * 60 * 60;
+
+/** The account time of an act: the request's clock, else the store's. */
+export const timeOf = (act: Act): number => act.context.at ?? act.store.now();
+
+/** The time of a customer's objects: its test clock's frozen time, else the store's clock. */
+export const customerTime = (store: EmulatorStore, customerId: string | null): number => {
+  const clockId = customerId ? store.get('customer', customerId)?.test_clock : null;
+  const clock = typeof clockId === 'string' ? store.get(testClockType, clockId) : undefined;
+  return clock ? (clock.frozen_time as number) : store.now();
+};
+
+/** The same act, at the time of the customer's objects. */
+export const onCustomerClock = (act: Act, customerId: string | null): Act => ({
+  store: act.store,
+  context: { ...act.context, at: customerTime(act.store, customerId) },
+});
+
+export const existing = (store: EmulatorStore, type: string, id: string, param: string): StripeRecord => {
+  const record = store.get(type, id);
+  if (!record) throw resourceMissing(type, id, param);
+  return record;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Cards
+
+interface CardOutcome {
+  succeeds: boolean;
+  declineCode: string | null;
+  /** Cards whose payments succeed and are then disputed by the cardholder. */
+  disputes: boolean;
+  brand: string;
+  last4: string;
+}
+
+/**
+ * Stripe's test payment methods: `pm_card_visa` and the like succeed; `pm_card_chargeDeclined…`
+ * are declined; `pm_card_createDispute` succeeds and is disputed as fraudulent.
+ */
+export const cardOutcome = (paymentMethod: string): CardOutcome => {
+  const brand = /mastercard/i.test(paymentMethod) ? 'mastercard' : 'visa';
+  const last4 = brand === 'mastercard' ? '4444' : '4242';
+  if (/chargeDeclinedInsufficientFunds/i.test(paymentMethod)) {
+    return { succeeds: false, declineCode: 'insufficient_funds', disputes: false, brand, last4: '9995' };
+  }
+  if (/chargeDeclined/i.test(paymentMethod)) {
+    return { succeeds: false, declineCode: 'generic_decline', disputes: false, brand, last4: '0002' };
+  }
+  if (/createDispute/i.test(paymentMethod)) {
+    return { succeeds: true, declineCode: null, disputes: true, brand, last4: '0259' };
+  }
+  return { succeeds: true, declineCode: null, disputes: false, brand, last4 };
+};
+
+const declineMessages: Record<string, string> = {
+  generic_decline: 'Your card was declined.',
+  insufficient_funds: 'Your card has insufficient funds.',
+};
+
+// ---------------------------------------------------------------------------------------------
+// Payment intents and charges
+
+export interface PaymentIntentInput {
+  amount: number;
+  currency: string;
+  customer: string | null;
+  description: string | null;
+  metadata: Record<string, string>;
+  paymentMethod: string | null;
+}
+
+export const createPaymentIntent = (act: Act, input: PaymentIntentInput): StripeRecord => {
+  const id = stripeId('pi');
+  return act.store.create(
+    'payment_intent',
+    {
+      id,
+      object: 'payment_intent',
+      amount: input.amount,
+      amount_capturable: 0,
+      amount_details: { tip: {} },
+      amount_received: 0,
+      application: null,
+      application_fee_amount: null,
+      automatic_payment_methods: null,
+      canceled_at: null,
+      cancellation_reason: null,
+      capture_method: 'automatic',
+      client_secret: `${id}_secret_${stripeId('').slice(1)}`,
+      confirmation_method: 'automatic',
+      created: timeOf(act),
+      currency: input.currency,
+      customer: input.customer,
+      description: input.description,
+      last_payment_error: null,
+      latest_charge: null,
+      livemode: false,
+      metadata: input.metadata,
+      next_action: null,
+      on_behalf_of: null,
+      payment_method: input.paymentMethod,
+      payment_method_configuration_details: null,
+      payment_method_options: {
+        card: { installments: null, network: null, request_three_d_secure: 'automatic' },
+      },
+      payment_method_types: ['card'],
+      processing: null,
+      receipt_email: null,
+      review: null,
+      setup_future_usage: null,
+      shipping: null,
+      statement_descriptor: null,
+      statement_descriptor_suffix: null,
+      status: input.paymentMethod ? 'requires_confirmation' : 'requires_payment_method',
+      transfer_data: null,
+      transfer_group: null,
+    },
+    'payment_intent.created',
+    act.context,
+  );
+};
+
+const createCharge = (act: Act, intent: StripeRecord, paymentMethod: string, card: CardOutcome) => {
+  const id = stripeId('ch');
+  const succeeds = card.succeeds;
+  const amount = intent.amount as number;
+  return act.store.create(
+    'charge',
+    {
+      id,
+      object: 'charge',
+      amount,
+      amount_captured: succeeds ? amount : 0,
+      amount_refunded: 0,
+      application: null,
+      application_fee: null,
+      application_fee_amount: null,
+      balance_transaction: succeeds ? stripeId('txn') : null,
+      billing_details: {
+        address: { city: null, country: null, line1: null, line2: null, postal_code: null, state: null },
+        email: null,
+        name: null,
+        phone: null,
+        tax_id: null,
+      },
+      calculated_statement_descriptor: 'PAYFOLD EMULATOR',
+      captured: succeeds,
+      created: timeOf(act),
+      currency: intent.currency,
+      customer: intent.customer,
+      description: intent.description,
+      disputed: false,
+      failure_balance_transaction: null,
+      failure_code: succeeds ? null : 'card_declined',
+      failure_message: succeeds ? null : declineMessages[card.declineCode ?? 'generic_decline'],
+      fraud_details: {},
+      livemode: false,
+      metadata: intent.metadata,
+      on_behalf_of: null,
+      outcome: {
+        advice_code: null,
+        network_advice_code: null,
+        network_decline_code: null,
+        network_status: succeeds ? 'approved_by_network' : 'declined_by_network',
+        reason: card.declineCode,
+        risk_level: 'normal',
+        risk_score: 20,
+        seller_message: succeeds
+          ? 'Payment complete.'
+          : 'The bank did not return any further details with this decline.',
+        type: succeeds ? 'authorized' : 'issuer_declined',
+      },
+      paid: succeeds,
+      payment_intent: intent.id,
+      payment_method: paymentMethod,
+      payment_method_details: {
+        card: {
+          amount_authorized: succeeds ? amount : null,
+          brand: card.brand,
+          checks: { address_line1_check: null, address_postal_code_check: null, cvc_check: 'pass' },
+          country: 'US',
+          exp_month: 12,
+          exp_year: 2034,
+          fingerprint: `emulator${card.last4}`,
+          funding: 'credit',
+          installments: null,
+          last4: card.last4,
+          mandate: null,
+          network: card.brand,
+          three_d_secure: null,
+          wallet: null,
+        },
+        type: 'card',
+      },
+      receipt_email: null,
+      receipt_number: null,
+      receipt_url: `https://pay.stripe.com/receipts/payment/${id}`,
+      refunded: false,
+      review: null,
+      shipping: null,
+      source_transfer: null,
+      statement_descriptor: null,
+      statement_descriptor_suffix: null,
+      status: succeeds ? 'succeeded' : 'failed',
+      transfer_data: null,
+      transfer_group: null,
+    },
+    succeeds ? 'charge.succeeded' : 'charge.failed',
+    act.context,
+  );
+};
+
+/**
+ * Confirms a payment intent with a card: a charge (`charge.succeeded` or `charge.failed`), then the
+ * intent (`payment_intent.succeeded`, or back to `requires_payment_method` with its
+ * `last_payment_error` and `payment_intent.payment_failed`). Disputing cards open their dispute.
+ */
+export const confirmPaymentIntent = (
+  act: Act,
+  intent: StripeRecord,
+  paymentMethod: string | null,
+): { succeeded: boolean; charge: StripeRecord | null } => {
+  if (intent.status === 'succeeded' || intent.status === 'canceled') {
+    throw new StripeApiError(
+      400,
+      'invalid_request_error',
+      `This PaymentIntent's status is ${intent.status}, so it cannot be confirmed.`,
+      'payment_intent_unexpected_state',
+    );
+  }
+  const method = paymentMethod ?? (intent.payment_method as string | null);
+  if (!method) {
+    throw new StripeApiError(
+      400,
+      'invalid_request_error',
+      'You cannot confirm this PaymentIntent because it is missing a payment method.',
+      'payment_intent_unexpected_state',
+    );
+  }
+  const card = cardOutcome(method);
+  const charge = createCharge(act, intent, method, card);
+  if (card.succeeds) {
+    act.store.update(
+      'payment_intent',
+      intent.id,
+      {
+        status: 'succeeded',
+        amount_received: intent.amount,
+        latest_charge: charge.id,
+        payment_method: method,
+        last_payment_error: null,
+      },
+      'payment_intent.succeeded',
+      act.context,
+    );
+    if (card.disputes) openDispute(act, charge, 'fraudulent');
+    return { succeeded: true, charge };
+  }
+  act.store.update(
+    'payment_intent',
+    intent.id,
+    {
+      status: 'requires_payment_method',
+      latest_charge: charge.id,
+      payment_method: null,
+      last_payment_error: {
+        charge: charge.id,
+        code: 'card_declined',
+        decline_code: card.declineCode,
+        doc_url: 'https://stripe.com/docs/error-codes/card-declined',
+        message: charge.failure_message,
+        payment_method: { id: method, object: 'payment_method', type: 'card' },
+        type: 'card_error',
+      },
+    },
+    'payment_intent.payment_failed',
+    act.context,
+  );
+  return { succeeded: false, charge };
+};
+
+export const cancelPaymentIntent = (act: Act, intent: StripeRecord, reason: string | null): StripeRecord => {
+  if (intent.status === 'succeeded' || intent.status === 'canceled') {
+    throw new StripeApiError(
+      400,
+      'invalid_request_error',
+      `You cannot cancel this PaymentIntent because it has a status of ${intent.status}.`,
+      'payment_intent_unexpected_state',
+    );
+  }
+  return act.store.update(
+    'payment_intent',
+    intent.id,
+    { status: 'canceled', canceled_at: timeOf(act), cancellation_reason: reason ?? 'requested_by_customer' },
+    'payment_intent.canceled',
+    act.context,
+  );
+};
+
+// ---------------------------------------------------------------------------------------------
+// Refunds and disputes
+
+/** A refund of all or part of what is left on a charge: `refund.created`, then `charge.refunded`. */
+export const refundCharge = (
+  act: Act,
+  charge: StripeRecord,
+  input: { amount: number | null; reason: string | null; metadata: Record<string, string> },
+): StripeRecord => {
+  if (charge.status !== 'succeeded') {
+    throw new StripeApiError(
+      400,
+      'invalid_request_error',
+      `Charge ${charge.id} has not succeeded, so it cannot be refunded.`,
+      'charge_not_refundable',
+    );
+  }
+  if (charge.disputed) {
+    throw new StripeApiError(
+      400,
+      'invalid_request_error',
+      `Charge ${charge.id} has been charged back; cannot issue a refund.`,
+      'charge_disputed',
+    );
+  }
+  const left = (charge.amount as number) - (charge.amount_refunded as number);
+  if (left === 0) {
+    throw new StripeApiError(
+      400,
+      'invalid_request_error',
+      `Charge ${charge.id} has already been refunded.`,
+      'charge_already_refunded',
+    );
+  }
+  const amount = input.amount ?? left;
+  if (amount <= 0 || amount > left) {
+    throw new StripeApiError(
+      400,
+      'invalid_request_error',
+      `Refund amount (${amount}) is greater than unrefunded amount on charge (${left})`,
+      'amount_too_large',
+      'amount',
+    );
+  }
+  const refund = act.store.create(
+    'refund',
+    {
+      id: stripeId('re'),
+      object: 'refund',
+      amount,
+      balance_transaction: stripeId('txn'),
+      charge: charge.id,
+      created: timeOf(act),
+      currency: charge.currency,
+      destination_details: {
+        card: {
+          reference: null,
+          reference_status: 'pending',
+          reference_type: 'acquirer_reference_number',
+          type: 'refund',
+        },
+        type: 'card',
+      },
+      metadata: input.metadata,
+      payment_intent: charge.payment_intent,
+      reason: input.reason,
+      receipt_number: null,
+      source_transfer_reversal: null,
+      status: 'succeeded',
+      transfer_reversal: null,
+    },
+    'refund.created',
+    act.context,
+  );
+  const refunded = (charge.amount_refunded as number) + amount;
+  act.store.update(
+    'charge',
+    charge.id,
+    { amount_refunded: refunded, refunded: refunded === charge.amount },
+    'charge.refunded',
+    act.context,
+  );
+  return refund;
+};
+
+const evidenceFields = [
+  'access_activity_log',
+  'billing_address',
+  'cancellation_policy',
+  'cancellation_policy_disclosure',
+  'cancellation_rebuttal',
+  'customer_communication',
+  'customer_email_address',
+  'customer_name',
+  'customer_purchase_ip',
+  'customer_signature',
+  'duplicate_charge_documentation',
+  'duplicate_charge_explanation',
+  'duplicate_charge_id',
+  'product_description',
+  'receipt',
+  'refund_policy',
+  'refund_policy_disclosure',
+  'refund_refusal_explanation',
+  'service_date',
+  'service_documentation',
+  'shipping_address',
+  'shipping_carrier',
+  'shipping_date',
+  'shipping_documentation',
+  'shipping_tracking_number',
+  'uncategorized_file',
+  'uncategorized_text',
+] as const;
+
+/**
+ * The cardholder disputes a charge: `charge.dispute.created` (status `needs_response`), then
+ * `charge.dispute.funds_withdrawn` as the amount leaves the balance.
+ */
+export const openDispute = (act: Act, charge: StripeRecord, reason: string): StripeRecord => {
+  if (charge.status !== 'succeeded' || charge.disputed) {
+    throw new StripeApiError(
+      400,
+      'invalid_request_error',
+      `Charge ${charge.id} cannot be disputed: it has not succeeded or is disputed already.`,
+      'charge_not_disputable',
+    );
+  }
+  const now = timeOf(act);
+  act.store.update('charge', charge.id, { disputed: true }, null, act.context);
+  const card = (charge.payment_method_details as { card: { brand: string } }).card;
+  const dispute = act.store.create(
+    'dispute',
+    {
+      id: stripeId('dp'),
+      object: 'dispute',
+      amount: (charge.amount as number) - (charge.amount_refunded as number),
+      balance_transactions: [],
+      charge: charge.id,
+      created: now,
+      currency: charge.currency,
+      enhanced_eligibility_types: [],
+      evidence: Object.fromEntries(evidenceFields.map((field) => [field, null])),
+      evidence_details: {
+        due_by: now + 21 * day,
+        enhanced_eligibility: {},
+        has_evidence: false,
+        past_due: false,
+        submission_count: 0,
+      },
+      is_charge_refundable: false,
+      livemode: false,
+      metadata: {},
+      payment_intent: charge.payment_intent,
+      payment_method_details: {
+        card: { brand: card.brand, case_type: 'chargeback', network_reason_code: '10.4' },
+        type: 'card',
+      },
+      reason,
+      status: 'needs_response',
+    },
+    'charge.dispute.created',
+    act.context,
+  );
+  act.store.emit('charge.dispute.funds_withdrawn', dispute, undefined, act.context);
+  return dispute;
+};
+
+/**
+ * The merchant answers a dispute: evidence is staged, or submitted (`submit`, Stripe's default)
+ * putting the dispute `under_review` (`charge.dispute.updated`). As in Stripe's test mode,
+ * `uncategorized_text` of `winning_evidence` or `losing_evidence` then closes it won or lost.
+ */
+export const updateDispute = (act: Act, dispute: StripeRecord, params: Params): StripeRecord => {
+  if (dispute.status === 'won' || dispute.status === 'lost') {
+    throw new StripeApiError(
+      400,
+      'invalid_request_error',
+      `This dispute is already closed (${dispute.status}).`,
+      'dispute_already_closed',
+    );
+  }
+  const given = (params.evidence as Params | undefined) ?? {};
+  const unknown = Object.keys(given).find((field) => !(evidenceFields as readonly string[]).includes(field));
+  if (unknown) throw invalid(`evidence[${unknown}]`, `Received unknown parameter: evidence[${unknown}]`);
+  const evidence = { ...(dispute.evidence as Params), ...given };
+  const submit = params.submit === undefined ? true : params.submit === 'true';
+  const details = dispute.evidence_details as Params;
+  const changes: Record<string, unknown> = {
+    evidence,
+    evidence_details: {
+      ...details,
+      has_evidence: Object.values(evidence).some((value) => value != null && value !== ''),
+      submission_count: (details.submission_count as number) + (submit ? 1 : 0),
+    },
+    ...(params.metadata !== undefined
+      ? { metadata: { ...(dispute.metadata as Params), ...(params.metadata as Params) } }
+      : {}),
+    ...(submit ? { status: 'under_review' } : {}),
+  };
+  const updated = act.store.update('dispute', dispute.id, changes, 'charge.dispute.updated', act.context);
+  if (submit && evidence.uncategorized_text === 'winning_evidence') return closeDispute(act, updated, 'won');
+  if (submit && evidence.uncategorized_text === 'losing_evidence') return closeDispute(act, updated, 'lost');
+  return updated;
+};
+
+/**
+ * A dispute ends: `charge.dispute.closed` (won or lost); a won dispute gives the funds back
+ * (`charge.dispute.funds_reinstated`).
+ */
+export const closeDispute = (act: Act, dispute: StripeRecord, outcome: 'won' | 'lost'): StripeRecord => {
+  if (dispute.status === 'won' || dispute.status === 'lost') {
+    throw new StripeApiError(
+      400,
+      'invalid_request_error',
+      `This dispute is already closed (${dispute.status}).`,
+      'dispute_already_closed',
+    );
+  }
+  const closed = act.store.update(
+    'dispute',
+    dispute.id,
+    { status: outcome },
+    'charge.dispute.closed',
+    act.context,
+  );
+  if (outcome === 'won') act.store.emit('charge.dispute.funds_reinstated', closed, undefined, act.context);
+  return closed;
+};
