@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Stripe from 'stripe';
@@ -8,39 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/adapters/postgres/embedded.js';
 import { type RunningEmulator, startEmulator } from '../src/adapters/stripe-emulator/server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { receiver, stripeFor } from './support/emulator.js';
 import { startTestServer, type TestServer } from './support/server.js';
-
-const stripeFor = (emulator: RunningEmulator) => {
-  const url = new URL(emulator.url);
-  return new Stripe('sk_test_emulator', {
-    host: url.hostname,
-    port: Number(url.port),
-    protocol: 'http',
-    maxNetworkRetries: 0,
-  });
-};
-
-/** A local endpoint that records what it receives, answering with the statuses given, then 200. */
-const receiver = async (statuses: number[] = []) => {
-  const received: Array<{ body: string; signature: string }> = [];
-  const server: Server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => {
-      body += chunk;
-    });
-    request.on('end', () => {
-      received.push({ body, signature: String(request.headers['stripe-signature']) });
-      response.writeHead(statuses.shift() ?? 200).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${address.port}/hook`,
-    received,
-    close: () => new Promise((r) => server.close(r)),
-  };
-};
 
 describe('the Stripe emulator, through the real stripe package', () => {
   let emulator: RunningEmulator;

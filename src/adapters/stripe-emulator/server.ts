@@ -54,15 +54,17 @@ interface IdempotentResponse {
   body: unknown;
 }
 
+const errorBody = (error: StripeApiError) => ({
+  error: {
+    type: error.type,
+    message: error.message,
+    ...(error.code ? { code: error.code } : {}),
+    ...(error.param ? { param: error.param } : {}),
+  },
+});
+
 const errorReply = (reply: FastifyReply, error: StripeApiError) =>
-  reply.status(error.status).send({
-    error: {
-      type: error.type,
-      message: error.message,
-      ...(error.code ? { code: error.code } : {}),
-      ...(error.param ? { param: error.param } : {}),
-    },
-  });
+  reply.status(error.status).send(errorBody(error));
 
 /**
  * A local Stripe for tests, development and the demo: the part of the API Payfold and its users
@@ -153,7 +155,20 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
         }
       }
       const context = { requestId: String(reply.getHeader('request-id')), idempotencyKey };
-      const body = handler(params, context, request);
+      let body: unknown;
+      try {
+        body = handler(params, context, request);
+      } catch (error) {
+        // A declined card is an answer given after the request ran: a retry gets it again, as
+        // with Stripe, instead of charging the card a second time.
+        if (error instanceof StripeApiError && error.type === 'card_error') {
+          stateFile?.changed();
+          if (idempotencyKey) {
+            idempotency.set(idempotencyKey, { fingerprint, status: error.status, body: errorBody(error) });
+          }
+        }
+        throw error;
+      }
       stateFile?.changed();
       if (idempotencyKey) idempotency.set(idempotencyKey, { fingerprint, status: 200, body });
       return reply.status(200).send(body);

@@ -208,12 +208,14 @@ const subscriptionInvoice = (
     attempted: false,
     auto_advance: true,
     automatic_tax: { disabled_reason: null, enabled: false, liability: null, provider: null, status: null },
+    automatically_finalizes_at: null,
     billing_reason: billingReason,
     collection_method: 'charge_automatically',
     created: now,
     currency: subscription.currency,
     custom_fields: null,
     customer: subscription.customer,
+    customer_account: null,
     customer_address: null,
     customer_email: customer?.email ?? null,
     customer_name: customer?.name ?? null,
@@ -255,9 +257,11 @@ const subscriptionInvoice = (
     },
     period_end: billingReason === 'subscription_create' ? now : period.start,
     period_start: billingReason === 'subscription_create' ? now : previousPeriodStart,
+    payment_settings: { default_mandate: null, payment_method_options: null, payment_method_types: null },
     post_payment_credit_notes_amount: 0,
     pre_payment_credit_notes_amount: 0,
     receipt_number: null,
+    rendering: null,
     shipping_cost: null,
     shipping_details: null,
     starting_balance: 0,
@@ -270,6 +274,7 @@ const subscriptionInvoice = (
     total,
     total_discount_amounts: [],
     total_excluding_tax: total,
+    total_pretax_credit_amounts: [],
     total_taxes: [],
     webhooks_delivered_at: null,
   };
@@ -556,6 +561,7 @@ export const createSubscription = (act: Act, input: SubscriptionInput): StripeRe
     automatic_tax: { disabled_reason: null, enabled: false, liability: null },
     billing_cycle_anchor: anchor,
     billing_cycle_anchor_config: null,
+    billing_schedules: [],
     billing_mode: { type: 'classic' },
     billing_thresholds: null,
     cancel_at: null,
@@ -566,6 +572,7 @@ export const createSubscription = (act: Act, input: SubscriptionInput): StripeRe
     created: now,
     currency: (prices[0] as StripeRecord).currency,
     customer: customer.id,
+    customer_account: null,
     days_until_due: null,
     default_payment_method: input.defaultPaymentMethod,
     default_source: null,
@@ -577,6 +584,7 @@ export const createSubscription = (act: Act, input: SubscriptionInput): StripeRe
     items: itemsList(store, id),
     latest_invoice: null,
     livemode: false,
+    managed_payments: null,
     metadata: input.metadata,
     next_pending_invoice_item_invoice: null,
     on_behalf_of: null,
@@ -653,27 +661,22 @@ export const updateSubscription = (
   const { store } = act;
   const now = timeOf(act);
   const changes: Record<string, unknown> = {};
+  if (change.items.length > 0 || change.cancelAtPeriodEnd !== null) assertNotEnded(subscription);
   if (change.items.length > 0) {
-    assertNotEnded(subscription);
-    const period = periodOf(store, subscription);
+    // Every entry is checked on copies before any item changes, so a refused request changes nothing.
+    const kept = new Map(itemsList(store, subscription.id).data.map((item) => [item.id, item]));
+    const added: Array<{ price: StripeRecord; quantity: number }> = [];
     change.items.forEach((entry, index) => {
       if (entry.id === null) {
         if (!entry.price) throw invalid(`items[${index}][price]`, 'Missing required param: price.');
-        newItem(
-          store,
-          subscription.id,
-          recurringPrice(store, entry.price, `items[${index}][price]`),
-          entry.quantity ?? 1,
-          period,
-          now,
-        );
+        const price = recurringPrice(store, entry.price, `items[${index}][price]`);
+        added.push({ price, quantity: entry.quantity ?? 1 });
         return;
       }
-      const item = store.get(subscriptionItemType, entry.id);
-      if (!item || item.subscription !== subscription.id)
-        throw resourceMissing('subscription_item', entry.id, `items[${index}][id]`);
+      const item = kept.get(entry.id);
+      if (!item) throw resourceMissing('subscription_item', entry.id, `items[${index}][id]`);
       if (entry.deleted) {
-        store.collection(subscriptionItemType).delete(item.id);
+        kept.delete(entry.id);
         return;
       }
       if (entry.price) {
@@ -683,13 +686,19 @@ export const updateSubscription = (
       }
       if (entry.quantity !== null) item.quantity = entry.quantity;
     });
-    const items = itemsList(store, subscription.id);
-    if (items.data.length === 0) throw invalid('items', 'A subscription must keep at least one item.');
-    assertSameInterval(items.data.map((item) => item.price as StripeRecord));
-    changes.items = items;
+    const prices = [...kept.values(), ...added].map((item) => item.price as StripeRecord);
+    if (prices.length === 0) throw invalid('items', 'A subscription must keep at least one item.');
+    assertSameInterval(prices);
+    const period = periodOf(store, subscription);
+    const collection = store.collection(subscriptionItemType);
+    for (const item of itemsList(store, subscription.id).data) {
+      if (!kept.has(item.id)) collection.delete(item.id);
+    }
+    for (const item of kept.values()) collection.set(item.id, item);
+    for (const { price, quantity } of added) newItem(store, subscription.id, price, quantity, period, now);
+    changes.items = itemsList(store, subscription.id);
   }
   if (change.cancelAtPeriodEnd !== null) {
-    assertNotEnded(subscription);
     Object.assign(
       changes,
       change.cancelAtPeriodEnd

@@ -1,0 +1,36 @@
+import { createServer, type Server } from 'node:http';
+import Stripe from 'stripe';
+import type { RunningEmulator } from '../../src/adapters/stripe-emulator/server.js';
+
+/** The real `stripe` package, pointed at an emulator, without its own retries. */
+export const stripeFor = (emulator: RunningEmulator) => {
+  const url = new URL(emulator.url);
+  return new Stripe('sk_test_emulator', {
+    host: url.hostname,
+    port: Number(url.port),
+    protocol: 'http',
+    maxNetworkRetries: 0,
+  });
+};
+
+/** A local endpoint that records what it receives, answering with the statuses given, then 200. */
+export const receiver = async (statuses: number[] = []) => {
+  const received: Array<{ body: string; signature: string }> = [];
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => {
+      body += chunk;
+    });
+    request.on('end', () => {
+      received.push({ body, signature: String(request.headers['stripe-signature']) });
+      response.writeHead(statuses.shift() ?? 200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}/hook`,
+    received,
+    close: () => new Promise((r) => server.close(r)),
+  };
+};
