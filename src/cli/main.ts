@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
 import { startEmulator } from '../adapters/stripe-emulator/server.js';
 import { ConfigError, loadConfig } from '../app/config.js';
+import { runDemo } from '../app/demo.js';
 import { createLogger } from '../app/logger.js';
 import { migrateDatabase, readStatus, startPayfold } from '../app/server.js';
 
@@ -101,13 +102,11 @@ program
 
 program
   .command('demo')
-  .description('run the whole story against an embedded Postgres and the Stripe emulator')
-  .action(() => {
-    print(
-      program.opts<GlobalOptions>(),
-      'The demo arrives with the Stripe emulator. Meanwhile: `payfold serve` and the README.',
-      { available: false },
-    );
+  .description(
+    'tell a whole story to the Stripe emulator on a throwaway embedded Postgres and print the tables',
+  )
+  .action(async () => {
+    await runDemo((text) => process.stdout.write(text));
   });
 
 try {

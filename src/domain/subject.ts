@@ -15,6 +15,12 @@ export const subjectOfMetadata = (metadata: Record<string, string> | null | unde
   return type && id ? { type, id } : null;
 };
 
+/** The metadata that names a subject on a Stripe object (the inverse of `subjectOfMetadata`). */
+export const subjectMetadata = (subject: Subject): Record<string, string> => ({
+  [subjectMetadataKeys.type]: subject.type,
+  [subjectMetadataKeys.id]: subject.id,
+});
+
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (value: string): boolean => uuidPattern.test(value);
 

@@ -25,7 +25,7 @@ import {
 import type { Resource } from './resources.js';
 
 // The API resources of money moving: subscriptions and their invoices, payments, refunds, disputes.
-import { type Act, type StripeRecord, stripeId } from './store.js';
+import type { Act, StripeRecord } from './store.js';
 import {
   advanceTestClock,
   cancelSubscription,
@@ -344,7 +344,7 @@ export const testClocks: Resource = {
     return store.create(
       testClockType,
       {
-        id: stripeId('clock'),
+        id: store.id('clock'),
         object: testClockType,
         created: store.now(),
         deletes_after: store.now() + 30 * 24 * 60 * 60,

@@ -1,6 +1,6 @@
 import { StripeApiError } from './params.js';
 import { cardOutcome, confirmPaymentIntent, createPaymentIntent, onCustomerClock } from './payments.js';
-import { type Act, type EmulatorStore, type StripeRecord, stripeId } from './store.js';
+import type { Act, EmulatorStore, StripeRecord } from './store.js';
 import {
   attemptInvoicePayment,
   createSubscription,
@@ -22,7 +22,7 @@ export interface CheckoutPayer {
 }
 
 const customerRecord = (store: EmulatorStore, email: string | null, name: string | null): StripeRecord => ({
-  id: stripeId('cus'),
+  id: store.id('cus'),
   object: 'customer',
   address: null,
   balance: 0,
@@ -33,7 +33,7 @@ const customerRecord = (store: EmulatorStore, email: string | null, name: string
   discount: null,
   description: null,
   email,
-  invoice_prefix: stripeId('').slice(1, 9).toUpperCase(),
+  invoice_prefix: store.id('').slice(1, 9).toUpperCase(),
   invoice_settings: {
     custom_fields: null,
     default_payment_method: null,
@@ -74,7 +74,12 @@ export const completeCheckoutSession = (
   }
   const { store } = act;
   const extras = store.get(checkoutSessionExtras, session.id) as StripeRecord;
-  const email = (session.customer_email as string | null) ?? payer.email ?? 'customer@example.com';
+  const named = typeof session.customer === 'string' ? store.get('customer', session.customer) : undefined;
+  const email =
+    (session.customer_email as string | null) ??
+    (named?.email as string | null | undefined) ??
+    payer.email ??
+    'customer@example.com';
   const card = cardOutcome(payer.paymentMethod);
   let customerId = session.customer as string | null;
   const wantsCustomer = session.mode === 'subscription' || session.customer_creation === 'always';

@@ -1,5 +1,5 @@
 import { invalid, type Params, resourceMissing, StripeApiError, testClockType } from './params.js';
-import { type Act, type EmulatorStore, type StripeRecord, stripeId } from './store.js';
+import type { Act, EmulatorStore, StripeRecord } from './store.js';
 
 /**
  * What customers and banks do to payments: test cards that succeed, are declined or are
@@ -81,7 +81,7 @@ export interface PaymentIntentInput {
 }
 
 export const createPaymentIntent = (act: Act, input: PaymentIntentInput): StripeRecord => {
-  const id = stripeId('pi');
+  const id = act.store.id('pi');
   return act.store.create(
     'payment_intent',
     {
@@ -97,7 +97,7 @@ export const createPaymentIntent = (act: Act, input: PaymentIntentInput): Stripe
       canceled_at: null,
       cancellation_reason: null,
       capture_method: 'automatic',
-      client_secret: `${id}_secret_${stripeId('').slice(1)}`,
+      client_secret: `${id}_secret_${act.store.id('').slice(1)}`,
       confirmation_method: 'automatic',
       created: timeOf(act),
       currency: input.currency,
@@ -136,7 +136,7 @@ export const createPaymentIntent = (act: Act, input: PaymentIntentInput): Stripe
 };
 
 const createCharge = (act: Act, intent: StripeRecord, paymentMethod: string, card: CardOutcome) => {
-  const id = stripeId('ch');
+  const id = act.store.id('ch');
   const succeeds = card.succeeds;
   const amount = intent.amount as number;
   return act.store.create(
@@ -150,7 +150,7 @@ const createCharge = (act: Act, intent: StripeRecord, paymentMethod: string, car
       application: null,
       application_fee: null,
       application_fee_amount: null,
-      balance_transaction: succeeds ? stripeId('txn') : null,
+      balance_transaction: succeeds ? act.store.id('txn') : null,
       billing_details: {
         address: { city: null, country: null, line1: null, line2: null, postal_code: null, state: null },
         email: null,
@@ -360,10 +360,10 @@ export const refundCharge = (
   const refund = act.store.create(
     'refund',
     {
-      id: stripeId('re'),
+      id: act.store.id('re'),
       object: 'refund',
       amount,
-      balance_transaction: stripeId('txn'),
+      balance_transaction: act.store.id('txn'),
       charge: charge.id,
       created: timeOf(act),
       currency: charge.currency,
@@ -450,7 +450,7 @@ export const openDispute = (act: Act, charge: StripeRecord, reason: string): Str
   const dispute = act.store.create(
     'dispute',
     {
-      id: stripeId('dp'),
+      id: act.store.id('dp'),
       object: 'dispute',
       amount: (charge.amount as number) - (charge.amount_refunded as number),
       balance_transactions: [],

@@ -85,7 +85,7 @@ export const customers: Resource = {
       if (testClock && !store.get(testClockType, testClock))
         throw resourceMissing(testClockType, testClock, 'test_clock');
       return {
-        id: stripeId('cus'),
+        id: store.id('cus'),
         object: 'customer',
         address: null,
         balance: 0,
@@ -96,7 +96,7 @@ export const customers: Resource = {
         discount: null,
         description: text(params, 'description'),
         email: text(params, 'email'),
-        invoice_prefix: stripeId('').slice(1, 9).toUpperCase(),
+        invoice_prefix: store.id('').slice(1, 9).toUpperCase(),
         invoice_settings: {
           custom_fields: null,
           default_payment_method:
@@ -146,7 +146,7 @@ export const products: Resource = plainResource({
   path: 'products',
   emitsEvents: true,
   build: (params, store) => ({
-    id: text(params, 'id') ?? stripeId('prod'),
+    id: text(params, 'id') ?? store.id('prod'),
     object: 'product',
     active: bool(params, 'active') ?? true,
     created: store.now(),
@@ -211,7 +211,7 @@ export const prices: Resource = plainResource({
       );
     }
     return {
-      id: stripeId('price'),
+      id: store.id('price'),
       object: 'price',
       active: bool(params, 'active') ?? true,
       billing_scheme: 'per_unit',
@@ -260,7 +260,7 @@ export const webhookEndpoints: Resource = {
       const events = params.enabled_events;
       if (!Array.isArray(events) || events.length === 0) throw missing('enabled_events');
       return {
-        id: stripeId('we'),
+        id: store.id('we'),
         object: 'webhook_endpoint',
         api_version: null,
         application: null,
@@ -318,7 +318,7 @@ export const checkoutSessions: Resource = {
         }
         const quantity = Number(item.quantity ?? 1);
         return {
-          id: stripeId('li'),
+          id: store.id('li'),
           object: 'item',
           amount_discount: 0,
           amount_subtotal: (price.unit_amount as number) * quantity,
@@ -337,7 +337,7 @@ export const checkoutSessions: Resource = {
       if (customerCreation && mode !== 'payment') {
         throw invalid('customer_creation', '`customer_creation` can only be used in `payment` mode.');
       }
-      const id = stripeId('cs_test');
+      const id = store.id('cs_test');
       const total = lineItems.reduce((sum, item) => sum + item.amount_total, 0);
       store.collection(checkoutSessionExtras).set(id, {
         id,
@@ -446,7 +446,7 @@ export const billingPortalConfigurations: Resource = plainResource({
   path: 'billing_portal/configurations',
   emitsEvents: true,
   build: (params, store) => ({
-    id: stripeId('bpc'),
+    id: store.id('bpc'),
     object: 'billing_portal.configuration',
     active: true,
     application: null,
@@ -485,7 +485,7 @@ export const billingPortalSessions: Resource = plainResource({
     if (configurationId && !configuration) {
       throw resourceMissing('billing_portal.configuration', configurationId, 'configuration');
     }
-    const id = stripeId('bps');
+    const id = store.id('bps');
     return {
       id,
       object: 'billing_portal.session',

@@ -11,6 +11,8 @@ import qs from 'qs';
 import { billingResources } from './billing-resources.js';
 import { type DeliveryOptions, deliverEvent, endpointTargets } from './delivery.js';
 import { expand, expansionsOf } from './expand.js';
+import { apiFaultPicker, deliveryPlanner, type Faults, faultsSchema } from './faults.js';
+import { type TestHelpers, testHelperRoutes, testHelpers } from './helpers.js';
 import { listPage, newestFirst } from './lists.js';
 import { type Params, resourceMissing, StripeApiError } from './params.js';
 import { type Resource, resources } from './resources.js';
@@ -18,6 +20,7 @@ import {
   EmulatorStore,
   paramsFingerprint,
   type RequestContext,
+  type StoreOptions,
   type StripeRecord,
   stripeId,
 } from './store.js';
@@ -31,6 +34,16 @@ export interface EmulatorOptions {
   delivery?: DeliveryOptions;
   /** Keep the account in this JSON file: loaded at start, written after every change. */
   stateFile?: string;
+  /** The account's clock and id seed (see `StoreOptions`), for reproducible runs. */
+  store?: StoreOptions;
+  /** Delivery and API faults from the start; `setFaults` changes them later. */
+  faults?: Faults;
+}
+
+export interface DroppedDelivery {
+  eventId: string;
+  type: string;
+  url: string;
 }
 
 export interface RunningEmulator {
@@ -41,10 +54,34 @@ export interface RunningEmulator {
   forwardSecret: string;
   /** Resolves when every delivery started so far has finished (answered or given up). */
   settled(): Promise<void>;
+  /** Completing checkouts, advancing clocks, refunds and disputes, as the HTTP test helpers. */
+  helpers: TestHelpers;
+  /** Replaces the delivery and API faults (`{}` turns them off); throws on invalid settings. */
+  setFaults(faults: Faults): void;
+  /** The deliveries delivery faults dropped, oldest first. */
+  dropped: DroppedDelivery[];
   stop(): Promise<void>;
 }
 
 const thirtyDays = 30 * 24 * 60 * 60;
+
+/** Where tests set faults over HTTP; never itself hit by API faults. */
+const faultsRoute = '/v1/test_helpers/emulator/faults';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The helpers, each call followed by `changed` (so that a state file keeps what they did). */
+const watched = (helpers: TestHelpers, changed: () => void): TestHelpers =>
+  Object.fromEntries(
+    Object.entries(helpers).map(([name, helper]) => [
+      name,
+      (...args: unknown[]) => {
+        const result = (helper as (...a: unknown[]) => unknown)(...args);
+        changed();
+        return result;
+      },
+    ]),
+  ) as unknown as TestHelpers;
 
 const allResources: readonly Resource[] = [...resources, ...billingResources];
 
@@ -73,7 +110,7 @@ const errorReply = (reply: FastifyReply, error: StripeApiError) =>
  * emits and delivering them, signed, to the webhook endpoints created through it.
  */
 export const startEmulator = async (options: EmulatorOptions = {}): Promise<RunningEmulator> => {
-  const store = new EmulatorStore();
+  const store = new EmulatorStore(options.store);
   const stateFile = options.stateFile ? await openStateFile(options.stateFile, store) : undefined;
   const forwardSecret = options.forwardSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
   const idempotency = new Map<string, IdempotentResponse>();
@@ -82,11 +119,30 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     deliveries.add(delivery);
     void delivery.finally(() => deliveries.delete(delivery));
   };
+  const dropped: DroppedDelivery[] = [];
+  let planDelivery = deliveryPlanner(null);
+  let pickApiFaults = apiFaultPicker(null);
+  const setFaults = (faults: Faults) => {
+    const settings = faultsSchema.parse(faults);
+    planDelivery = deliveryPlanner(settings.delivery);
+    pickApiFaults = apiFaultPicker(settings.api);
+  };
+  setFaults(options.faults ?? {});
   store.onEvent((event) => {
     const targets = endpointTargets(store.collection('webhook_endpoint').values());
     if (options.forwardTo)
       targets.push({ url: options.forwardTo, secret: forwardSecret, enabledEvents: ['*'] });
-    for (const target of targets) track(deliverEvent(event, target, options.delivery));
+    for (const target of targets) {
+      const plan = planDelivery();
+      if (plan.dropped) dropped.push({ eventId: event.id, type: event.type, url: target.url });
+      for (const delayMs of plan.delaysMs) {
+        track(
+          (delayMs > 0 ? sleep(delayMs) : Promise.resolve()).then(() =>
+            deliverEvent(event, target, options.delivery),
+          ),
+        );
+      }
+    }
   });
 
   const app: FastifyInstance = Fastify({ logController: new LogController({ disableRequestLogging: true }) });
@@ -105,6 +161,30 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
           'invalid_request_error',
           'Invalid API Key provided: the emulator takes test-mode keys (sk_test_…).',
         ),
+      );
+    }
+    if (request.url.startsWith(faultsRoute)) return;
+    for (const fault of pickApiFaults(`${request.method} ${request.url}`)) {
+      if (fault.kind === 'slow') {
+        await sleep(fault.delayMs);
+        continue;
+      }
+      reply.header('stripe-should-retry', 'true');
+      if (fault.kind === 'rate_limit') {
+        reply.header('retry-after', String(fault.retryAfterSeconds));
+        return errorReply(
+          reply,
+          new StripeApiError(
+            429,
+            'invalid_request_error',
+            'Too many requests hit the API too quickly (an emulator fault).',
+            'rate_limit',
+          ),
+        );
+      }
+      return errorReply(
+        reply,
+        new StripeApiError(fault.status, 'api_error', 'Stripe had an internal error (an emulator fault).'),
       );
     }
   });
@@ -264,6 +344,29 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     }
   }
 
+  const requestHelpers = (context: RequestContext) => testHelpers(store, context);
+  for (const [route, helper] of Object.entries(testHelperRoutes)) {
+    app.post(
+      `/v1/test_helpers/${route}`,
+      mutation((params, context, request) => helper(requestHelpers(context), idOf(request), params)),
+    );
+  }
+  app.post(
+    faultsRoute,
+    mutation((params) => {
+      const parsed = faultsSchema.safeParse(params);
+      if (!parsed.success) {
+        throw new StripeApiError(
+          400,
+          'invalid_request_error',
+          `Invalid faults: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+        );
+      }
+      setFaults(parsed.data);
+      return { object: 'emulator.faults', ...parsed.data };
+    }),
+  );
+
   app.get<{ Params: { id: string } }>('/v1/events/:id', async (request) => {
     const event = store.events.find((candidate) => candidate.id === request.params.id);
     if (!event) throw resourceMissing('event', request.params.id);
@@ -302,6 +405,9 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     settled: async () => {
       while (deliveries.size > 0) await Promise.allSettled([...deliveries]);
     },
+    helpers: watched(testHelpers(store), () => stateFile?.changed()),
+    setFaults,
+    dropped,
     stop: async () => {
       await app.close();
       await stateFile?.flush();

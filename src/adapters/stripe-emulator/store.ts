@@ -20,13 +20,36 @@ export interface EmittedEvent {
 
 const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-/** An id with Stripe's prefix and 24 random characters (`cus_…`, `prod_…`). */
-export const stripeId = (prefix: string): string => {
-  const bytes = randomBytes(24);
+const idOf = (prefix: string, bytes: Uint8Array): string => {
   let id = '';
   for (const byte of bytes) id += alphabet[byte % alphabet.length];
   return `${prefix}_${id}`;
 };
+
+/** An id with Stripe's prefix and 24 random characters (`cus_…`, `prod_…`); also for secrets. */
+export const stripeId = (prefix: string): string => idOf(prefix, randomBytes(24));
+
+/**
+ * A seeded pseudo-random generator (mulberry32): the same seed gives the same numbers, so a
+ * seeded emulator gives the same ids and the same faults run after run.
+ */
+export const seededRandom = (seed: number): (() => number) => {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+};
+
+export interface StoreOptions {
+  /** The account's clock in Unix seconds (objects not on a test clock); the wall clock by default. */
+  now?: () => number;
+  /** Makes object and event ids reproducible: the same calls give the same ids. */
+  seed?: number;
+}
 
 /**
  * Who caused a change and when: the API request (none for what time or a bank does on its own)
@@ -61,7 +84,23 @@ export class EmulatorStore {
   readonly events: EmittedEvent[] = [];
   private readonly listeners: Array<(event: EmittedEvent) => void> = [];
 
-  constructor(readonly now: () => number = () => Math.floor(Date.now() / 1000)) {}
+  readonly now: () => number;
+  private readonly random: (() => number) | null;
+
+  constructor(options: StoreOptions = {}) {
+    this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.random = options.seed === undefined ? null : seededRandom(options.seed);
+  }
+
+  /** A new object id with Stripe's prefix: random, or from the seed when the store has one. */
+  id(prefix: string): string {
+    const random = this.random;
+    if (!random) return stripeId(prefix);
+    return idOf(
+      prefix,
+      Uint8Array.from({ length: 24 }, () => Math.floor(random() * 256)),
+    );
+  }
 
   collection(type: string): Map<string, StripeRecord> {
     let collection = this.objects.get(type);
@@ -149,7 +188,7 @@ export class EmulatorStore {
     context: RequestContext,
   ): EmittedEvent {
     const event: EmittedEvent = {
-      id: stripeId('evt'),
+      id: this.id('evt'),
       object: 'event',
       api_version: emulatorApiVersion,
       created: context.at ?? this.now(),

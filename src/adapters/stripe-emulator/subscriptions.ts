@@ -7,7 +7,7 @@ import {
   existing,
   timeOf,
 } from './payments.js';
-import { type Act, type EmulatorStore, type RequestContext, type StripeRecord, stripeId } from './store.js';
+import type { Act, EmulatorStore, RequestContext, StripeRecord } from './store.js';
 
 /**
  * What time does to subscriptions: billing cycles, invoices created, finalized and collected
@@ -113,7 +113,7 @@ const newItem = (
   now: number,
 ): StripeRecord => {
   const item: StripeRecord = {
-    id: stripeId('si'),
+    id: store.id('si'),
     object: 'subscription_item',
     billing_thresholds: null,
     created: now,
@@ -145,7 +145,7 @@ const subscriptionInvoice = (
 ): StripeRecord => {
   const { store } = act;
   const now = timeOf(act);
-  const id = stripeId('in');
+  const id = store.id('in');
   const customer = store.get('customer', subscription.customer as string);
   const lines = [...store.collection(subscriptionItemType).values()]
     .filter((item) => item.subscription === subscription.id)
@@ -156,7 +156,7 @@ const subscriptionInvoice = (
         (store.get('product', price.product as string)?.name as string | undefined) ?? 'Product';
       const amount = trial ? 0 : (price.unit_amount as number) * quantity;
       return {
-        id: stripeId('il'),
+        id: store.id('il'),
         object: 'line_item',
         amount,
         currency: price.currency,
@@ -316,7 +316,7 @@ export const finalizeInvoice = (act: Act, invoice: StripeRecord): StripeRecord =
     store.create(
       invoicePaymentType,
       {
-        id: stripeId('inpay'),
+        id: store.id('inpay'),
         object: 'invoice_payment',
         amount_paid: null,
         amount_requested: invoice.amount_due,
@@ -549,7 +549,7 @@ export const createSubscription = (act: Act, input: SubscriptionInput): StripeRe
     start: now,
     end: trial ? anchor : cycleBoundary(anchor, recurrence.interval, recurrence.interval_count, 1),
   };
-  const id = stripeId('sub');
+  const id = store.id('sub');
   input.items.forEach((item, index) => {
     newItem(store, id, prices[index] as StripeRecord, item.quantity, period, now);
   });

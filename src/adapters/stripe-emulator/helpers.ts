@@ -1,0 +1,100 @@
+import { type CheckoutPayer, completeCheckoutSession } from './checkout.js';
+import { invalid, type Params, resourceMissing, testClockType, text } from './params.js';
+import { closeDispute, onCustomerClock, openDispute, refundCharge } from './payments.js';
+import type { EmulatorStore, RequestContext, StripeRecord } from './store.js';
+import { advanceTestClock } from './subscriptions.js';
+
+/**
+ * What customers, banks and time do, on demand: the emulator's test helpers. The same functions
+ * back `startEmulator().helpers` and the HTTP routes under `/v1/test_helpers/`.
+ */
+export interface TestHelpers {
+  /** The customer pays on the session's page; a declined card leaves it open. */
+  completeCheckoutSession(sessionId: string, payer?: Partial<CheckoutPayer>): StripeRecord;
+  advanceTestClock(clockId: string, frozenTime: number): StripeRecord;
+  /** Refunds a payment intent's charge, or a charge: all that is left, or `amount`. */
+  refund(paymentId: string, amount?: number): StripeRecord;
+  /** The cardholder disputes a payment intent's charge, or a charge. */
+  openDispute(paymentId: string, reason?: string): StripeRecord;
+  /** The bank decides a dispute. */
+  closeDispute(disputeId: string, outcome: 'won' | 'lost'): StripeRecord;
+}
+
+const found = (store: EmulatorStore, type: string, id: string): StripeRecord => {
+  const record = store.get(type, id);
+  if (!record) throw resourceMissing(type, id);
+  return record;
+};
+
+/** The charge a payment stands on: the charge itself, or a payment intent's latest charge. */
+const chargeOf = (store: EmulatorStore, paymentId: string): StripeRecord => {
+  if (!paymentId.startsWith('pi_')) return found(store, 'charge', paymentId);
+  const intent = found(store, 'payment_intent', paymentId);
+  if (typeof intent.latest_charge !== 'string') {
+    throw invalid('payment_intent', `PaymentIntent ${paymentId} has no charge yet.`);
+  }
+  return found(store, 'charge', intent.latest_charge);
+};
+
+export const testHelpers = (
+  store: EmulatorStore,
+  context: RequestContext = { requestId: null, idempotencyKey: null },
+): TestHelpers => {
+  const onClockOf = (record: StripeRecord) =>
+    onCustomerClock({ store, context }, typeof record.customer === 'string' ? record.customer : null);
+  return {
+    completeCheckoutSession: (sessionId, payer = {}) => {
+      const session = found(store, 'checkout.session', sessionId);
+      return completeCheckoutSession(onClockOf(session), session, {
+        paymentMethod: payer.paymentMethod ?? 'pm_card_visa',
+        email: payer.email ?? null,
+        name: payer.name ?? null,
+      });
+    },
+    advanceTestClock: (clockId, frozenTime) =>
+      advanceTestClock(store, found(store, testClockType, clockId), frozenTime, context),
+    refund: (paymentId, amount) => {
+      const charge = chargeOf(store, paymentId);
+      return refundCharge(onClockOf(charge), charge, {
+        amount: amount ?? null,
+        reason: 'requested_by_customer',
+        metadata: {},
+      });
+    },
+    openDispute: (paymentId, reason = 'fraudulent') => {
+      const charge = chargeOf(store, paymentId);
+      return openDispute(onClockOf(charge), charge, reason);
+    },
+    closeDispute: (disputeId, outcome) => {
+      const dispute = found(store, 'dispute', disputeId);
+      return closeDispute(onClockOf(found(store, 'charge', dispute.charge as string)), dispute, outcome);
+    },
+  };
+};
+
+const outcomes = new Set(['won', 'lost']);
+
+/** The HTTP test helpers: `POST /v1/test_helpers/<path>` with the object id in `:id`. */
+export const testHelperRoutes: Record<
+  string,
+  (helpers: TestHelpers, id: string, params: Params) => StripeRecord
+> = {
+  'checkout/sessions/:id/complete': (helpers, id, params) =>
+    helpers.completeCheckoutSession(id, {
+      paymentMethod: text(params, 'payment_method') ?? 'pm_card_visa',
+      email: text(params, 'email'),
+      name: text(params, 'name'),
+    }),
+  'payments/:id/refund': (helpers, id, params) => {
+    const amount = text(params, 'amount');
+    if (amount !== null && !/^\d+$/.test(amount)) throw invalid('amount', `Invalid integer: ${amount}`);
+    return helpers.refund(id, amount === null ? undefined : Number(amount));
+  },
+  'payments/:id/dispute': (helpers, id, params) =>
+    helpers.openDispute(id, text(params, 'reason') ?? 'fraudulent'),
+  'disputes/:id/close': (helpers, id, params) => {
+    const outcome = text(params, 'outcome') ?? 'lost';
+    if (!outcomes.has(outcome)) throw invalid('outcome', 'outcome must be won or lost.');
+    return helpers.closeDispute(id, outcome as 'won' | 'lost');
+  },
+};
