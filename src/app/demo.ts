@@ -28,7 +28,10 @@ const day = 24 * 60 * 60;
  * a month passes and the subscription renews; the user gets part of their money back; the team
  * cancels at period end and the period ends.
  */
-export const runDemoStory = async (stripe: Stripe): Promise<DemoStory> => {
+export const runDemoStory = async (
+  stripe: Stripe,
+  start: number = Math.floor(Date.now() / 1000),
+): Promise<DemoStory> => {
   const helpers = emulatorTestHelpers(stripe);
   const product = await stripe.products.create({ name: 'Team plan', description: 'Seats for a team' });
   const monthly = await stripe.prices.create({
@@ -47,7 +50,7 @@ export const runDemoStory = async (stripe: Stripe): Promise<DemoStory> => {
   await stripe.products.update(product.id, { default_price: monthly.id });
 
   const clock = await stripe.testHelpers.testClocks.create({
-    frozen_time: Math.floor(Date.now() / 1000),
+    frozen_time: start,
     name: 'payfold demo',
   });
   const team = await stripe.customers.create({

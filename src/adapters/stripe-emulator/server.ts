@@ -60,6 +60,8 @@ export interface RunningEmulator {
   setFaults(faults: Faults): void;
   /** The deliveries delivery faults dropped, oldest first. */
   dropped: DroppedDelivery[];
+  /** The API faults that hit a call, oldest first (`POST /v1/refunds`, `rate_limit`). */
+  injectedApiFaults: Array<{ call: string; kind: string }>;
   stop(): Promise<void>;
 }
 
@@ -120,6 +122,7 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     void delivery.finally(() => deliveries.delete(delivery));
   };
   const dropped: DroppedDelivery[] = [];
+  const injectedApiFaults: RunningEmulator['injectedApiFaults'] = [];
   let planDelivery = deliveryPlanner(null);
   let pickApiFaults = apiFaultPicker(null);
   const setFaults = (faults: Faults) => {
@@ -164,7 +167,9 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
       );
     }
     if (request.url.startsWith(faultsRoute)) return;
-    for (const fault of pickApiFaults(`${request.method} ${request.url}`)) {
+    const call = `${request.method} ${request.url}`;
+    for (const fault of pickApiFaults(call)) {
+      injectedApiFaults.push({ call, kind: fault.kind });
       if (fault.kind === 'slow') {
         await sleep(fault.delayMs);
         continue;
@@ -408,6 +413,7 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     helpers: watched(testHelpers(store), () => stateFile?.changed()),
     setFaults,
     dropped,
+    injectedApiFaults,
     stop: async () => {
       await app.close();
       await stateFile?.flush();
