@@ -480,6 +480,36 @@ describe('the emulator moves money as Stripe does, through the real stripe packa
       });
     });
 
+    it('expires a subscription whose first invoice stays unpaid for 23 hours', async () => {
+      const clock = await clockAt(start);
+      const customer = await customerWith('pm_card_chargeDeclined', { test_clock: clock.id });
+      const subscription = await stripe.subscriptions.create({
+        customer: customer.id,
+        items: [{ price: monthly.id }],
+      });
+      expect(subscription.status).toBe('incomplete');
+      await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: start + 22 * 60 * 60 });
+      expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('incomplete');
+      const advanced = await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: start + day });
+      expect(eventsOf(advanced.lastResponse.requestId)).toEqual([
+        'test_helpers.test_clock.advancing',
+        'test_helpers.test_clock.ready',
+      ]);
+      expect(await stripe.subscriptions.retrieve(subscription.id)).toMatchObject({
+        status: 'incomplete_expired',
+        ended_at: start + 23 * 60 * 60,
+      });
+      expect((await stripe.invoices.retrieve(subscription.latest_invoice as string)).status).toBe('void');
+      const expiry = emulator.store.events.filter(
+        (event) => event.created === start + 23 * 60 * 60 && event.request.id === null,
+      );
+      expect(expiry.map((event) => event.type)).toEqual([
+        'payment_intent.canceled',
+        'invoice.voided',
+        'customer.subscription.deleted',
+      ]);
+    });
+
     it('ends trials with a paid invoice and cancels at period end when the period ends', async () => {
       const clock = await clockAt(start);
       const customer = await customerWith('pm_card_visa', { test_clock: clock.id });

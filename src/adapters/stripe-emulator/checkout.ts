@@ -1,6 +1,7 @@
 import { StripeApiError } from './params.js';
 import { cardOutcome, confirmPaymentIntent, createPaymentIntent, onCustomerClock } from './payments.js';
-import type { Act, EmulatorStore, StripeRecord } from './store.js';
+import { checkoutSessionExtras, customerRecord } from './resources.js';
+import type { Act, StripeRecord } from './store.js';
 import {
   attemptInvoicePayment,
   createSubscription,
@@ -8,48 +9,12 @@ import {
   subscriptionChanged,
 } from './subscriptions.js';
 
-/**
- * What a Checkout Session was created with but does not show: its line items (listed by
- * `/line_items`) and the metadata to copy onto the subscription or payment intent it will create.
- */
-export const checkoutSessionExtras = 'checkout.session.extras';
-
 export interface CheckoutPayer {
   /** A Stripe test payment method (`pm_card_visa`, `pm_card_chargeDeclined`…). */
   paymentMethod: string;
   email: string | null;
   name: string | null;
 }
-
-const customerRecord = (store: EmulatorStore, email: string | null, name: string | null): StripeRecord => ({
-  id: store.id('cus'),
-  object: 'customer',
-  address: null,
-  balance: 0,
-  created: store.now(),
-  currency: null,
-  default_source: null,
-  delinquent: false,
-  discount: null,
-  description: null,
-  email,
-  invoice_prefix: store.id('').slice(1, 9).toUpperCase(),
-  invoice_settings: {
-    custom_fields: null,
-    default_payment_method: null,
-    footer: null,
-    rendering_options: null,
-  },
-  livemode: false,
-  metadata: {},
-  name,
-  next_invoice_sequence: 1,
-  phone: null,
-  preferred_locales: [],
-  shipping: null,
-  tax_exempt: 'none',
-  test_clock: null,
-});
 
 /**
  * A customer pays on a Checkout Session's page. Subscription mode: the customer is created
@@ -84,12 +49,9 @@ export const completeCheckoutSession = (
   let customerId = session.customer as string | null;
   const wantsCustomer = session.mode === 'subscription' || session.customer_creation === 'always';
   if (!customerId && wantsCustomer) {
-    customerId = store.create(
-      'customer',
-      customerRecord(store, email, payer.name),
-      'customer.created',
-      act.context,
-    ).id;
+    // The customer Checkout creates is the one the customers API would.
+    const customer = customerRecord({ email, ...(payer.name ? { name: payer.name } : {}) }, store);
+    customerId = store.create('customer', customer, 'customer.created', act.context).id;
     store.update('checkout.session', session.id, { customer: customerId }, null, act.context);
   }
   const onClock = onCustomerClock(act, customerId);

@@ -484,12 +484,7 @@ export const openDispute = (act: Act, charge: StripeRecord, reason: string): Str
   return dispute;
 };
 
-/**
- * The merchant answers a dispute: evidence is staged, or submitted (`submit`, Stripe's default)
- * putting the dispute `under_review` (`charge.dispute.updated`). As in Stripe's test mode,
- * `uncategorized_text` of `winning_evidence` or `losing_evidence` then closes it won or lost.
- */
-export const updateDispute = (act: Act, dispute: StripeRecord, params: Params): StripeRecord => {
+const assertDisputeOpen = (dispute: StripeRecord) => {
   if (dispute.status === 'won' || dispute.status === 'lost') {
     throw new StripeApiError(
       400,
@@ -498,6 +493,15 @@ export const updateDispute = (act: Act, dispute: StripeRecord, params: Params): 
       'dispute_already_closed',
     );
   }
+};
+
+/**
+ * The merchant answers a dispute: evidence is staged, or submitted (`submit`, Stripe's default)
+ * putting the dispute `under_review` (`charge.dispute.updated`). As in Stripe's test mode,
+ * `uncategorized_text` of `winning_evidence` or `losing_evidence` then closes it won or lost.
+ */
+export const updateDispute = (act: Act, dispute: StripeRecord, params: Params): StripeRecord => {
+  assertDisputeOpen(dispute);
   const given = (params.evidence as Params | undefined) ?? {};
   const unknown = Object.keys(given).find((field) => !(evidenceFields as readonly string[]).includes(field));
   if (unknown) throw invalid(`evidence[${unknown}]`, `Received unknown parameter: evidence[${unknown}]`);
@@ -527,14 +531,7 @@ export const updateDispute = (act: Act, dispute: StripeRecord, params: Params): 
  * (`charge.dispute.funds_reinstated`).
  */
 export const closeDispute = (act: Act, dispute: StripeRecord, outcome: 'won' | 'lost'): StripeRecord => {
-  if (dispute.status === 'won' || dispute.status === 'lost') {
-    throw new StripeApiError(
-      400,
-      'invalid_request_error',
-      `This dispute is already closed (${dispute.status}).`,
-      'dispute_already_closed',
-    );
-  }
+  assertDisputeOpen(dispute);
   const closed = act.store.update(
     'dispute',
     dispute.id,

@@ -1,4 +1,3 @@
-import { checkoutSessionExtras } from './checkout.js';
 import {
   bool,
   fieldFilter,
@@ -15,6 +14,12 @@ import {
   text,
 } from './params.js';
 import { type Act, type EmulatorStore, type StripeRecord, stripeId } from './store.js';
+
+/**
+ * What a Checkout Session was created with but does not show: its line items (listed by
+ * `/line_items`) and the metadata to copy onto the subscription or payment intent it will create.
+ */
+export const checkoutSessionExtras = 'checkout.session.extras';
 
 export interface Resource {
   /** The object type, as in `object` and event types (`customer`, `product`…). */
@@ -75,47 +80,50 @@ const plainResource = (definition: {
   };
 };
 
+/** A new customer from the customers API's parameters (also the customer Checkout creates). */
+export const customerRecord = (params: Params, store: EmulatorStore): StripeRecord => {
+  const testClock = text(params, 'test_clock');
+  if (testClock && !store.get(testClockType, testClock))
+    throw resourceMissing(testClockType, testClock, 'test_clock');
+  return {
+    id: store.id('cus'),
+    object: 'customer',
+    address: null,
+    balance: 0,
+    created: testClock ? (store.get(testClockType, testClock)?.frozen_time as number) : store.now(),
+    currency: null,
+    default_source: null,
+    delinquent: false,
+    discount: null,
+    description: text(params, 'description'),
+    email: text(params, 'email'),
+    invoice_prefix: store.id('').slice(1, 9).toUpperCase(),
+    invoice_settings: {
+      custom_fields: null,
+      default_payment_method:
+        text((params.invoice_settings as Params | undefined) ?? {}, 'default_payment_method') ??
+        text(params, 'payment_method'),
+      footer: null,
+      rendering_options: null,
+    },
+    livemode: false,
+    metadata: mergeMetadata({}, params.metadata),
+    name: text(params, 'name'),
+    next_invoice_sequence: 1,
+    phone: text(params, 'phone'),
+    preferred_locales: [],
+    shipping: null,
+    tax_exempt: 'none',
+    test_clock: testClock,
+  };
+};
+
 export const customers: Resource = {
   ...plainResource({
     type: 'customer',
     path: 'customers',
     emitsEvents: true,
-    build: (params, store) => {
-      const testClock = text(params, 'test_clock');
-      if (testClock && !store.get(testClockType, testClock))
-        throw resourceMissing(testClockType, testClock, 'test_clock');
-      return {
-        id: store.id('cus'),
-        object: 'customer',
-        address: null,
-        balance: 0,
-        created: testClock ? (store.get(testClockType, testClock)?.frozen_time as number) : store.now(),
-        currency: null,
-        default_source: null,
-        delinquent: false,
-        discount: null,
-        description: text(params, 'description'),
-        email: text(params, 'email'),
-        invoice_prefix: store.id('').slice(1, 9).toUpperCase(),
-        invoice_settings: {
-          custom_fields: null,
-          default_payment_method:
-            text((params.invoice_settings as Params | undefined) ?? {}, 'default_payment_method') ??
-            text(params, 'payment_method'),
-          footer: null,
-          rendering_options: null,
-        },
-        livemode: false,
-        metadata: mergeMetadata({}, params.metadata),
-        name: text(params, 'name'),
-        next_invoice_sequence: 1,
-        phone: text(params, 'phone'),
-        preferred_locales: [],
-        shipping: null,
-        tax_exempt: 'none',
-        test_clock: testClock,
-      };
-    },
+    build: customerRecord,
     changes: (record, params) => ({
       ...named(params, {
         email: text(params, 'email'),

@@ -282,6 +282,17 @@ const subscriptionInvoice = (
 
 export const invoicePaymentType = 'invoice_payment';
 
+const assertInvoiceOpen = (invoice: StripeRecord, action: 'paid' | 'voided') => {
+  if (invoice.status !== 'open') {
+    throw new StripeApiError(
+      400,
+      'invalid_request_error',
+      `Invoice ${invoice.id} is ${invoice.status}; only open invoices can be ${action}.`,
+      'invoice_not_open',
+    );
+  }
+};
+
 /** The invoice's default payment: its link to the payment intent that collects it. */
 export const invoicePaymentOf = (store: EmulatorStore, invoiceId: string): StripeRecord | undefined =>
   [...store.collection(invoicePaymentType).values()].find(
@@ -404,14 +415,7 @@ export const attemptInvoicePayment = (
   paymentMethod: string | null,
   retryAt: number | null,
 ): boolean => {
-  if (invoice.status !== 'open') {
-    throw new StripeApiError(
-      400,
-      'invalid_request_error',
-      `Invoice ${invoice.id} is ${invoice.status}; only open invoices can be paid.`,
-      'invoice_not_open',
-    );
-  }
+  assertInvoiceOpen(invoice, 'paid');
   const { store } = act;
   if ((invoice.amount_due as number) === 0) {
     paidInvoice(act, invoice);
@@ -452,14 +456,7 @@ export const attemptInvoicePayment = (
 };
 
 export const voidInvoice = (act: Act, invoice: StripeRecord): StripeRecord => {
-  if (invoice.status !== 'open') {
-    throw new StripeApiError(
-      400,
-      'invalid_request_error',
-      `Invoice ${invoice.id} is ${invoice.status}; only open invoices can be voided.`,
-      'invoice_not_open',
-    );
-  }
+  assertInvoiceOpen(invoice, 'voided');
   const payment = invoicePaymentOf(act.store, invoice.id);
   if (payment) {
     act.store.update(
