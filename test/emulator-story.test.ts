@@ -319,13 +319,13 @@ describe('API faults', () => {
 
   it('slows the chosen calls down past a client timeout', async () => {
     emulator.setFaults({
-      api: { seed: 2, faults: [{ kind: 'slow', share: 1, route: 'GET /v1/account', delayMs: 500 }] },
+      api: { seed: 2, faults: [{ kind: 'slow', share: 1, route: 'GET /v1/account', delayMs: 1500 }] },
     });
     const impatient = new Stripe('sk_test_slow', {
       host: new URL(emulator.url).hostname,
       port: Number(new URL(emulator.url).port),
       protocol: 'http',
-      timeout: 150,
+      timeout: 500,
       maxNetworkRetries: 0,
     });
     const slow = await impatient.accounts.retrieve(null).catch((error) => error);
