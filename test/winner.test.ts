@@ -75,14 +75,16 @@ describe('the winner rule', () => {
     const active = candidate('customer.subscription.updated', 100, { status: 'active' });
     expect(chooseWinner([active, incomplete])).toMatchObject({ winner: active, decidedBy: 'status' });
 
-    const invoice = (amountPaid: number, id: string) =>
+    const invoice = (amountPaid: number, id: string, description = 'same') =>
       candidateOfStripeEvent(
         'test',
         {
           id,
           type: 'invoice.updated',
           created: 100,
-          data: { object: { id: 'in_1', object: 'invoice', status: 'open', amount_paid: amountPaid } },
+          data: {
+            object: { id: 'in_1', object: 'invoice', status: 'open', amount_paid: amountPaid, description },
+          },
         },
         recordedAt,
       ) as Candidate;
@@ -90,7 +92,14 @@ describe('the winner rule', () => {
       decidedBy: 'progress',
     });
     expect(chooseWinner([invoice(500, 'evt_b'), invoice(0, 'evt_a')])?.winner.eventId).toBe('evt_b');
-    expect(chooseWinner([invoice(5, 'evt_a'), invoice(5, 'evt_b')])).toMatchObject({ decidedBy: 'event_id' });
+    // Two events saying the same thing are one state, not a tie to re-fetch.
+    expect(chooseWinner([invoice(5, 'evt_a'), invoice(5, 'evt_b')])).toMatchObject({
+      decidedBy: 'identical',
+    });
+    expect(chooseWinner([invoice(5, 'evt_b'), invoice(5, 'evt_a')])?.winner.eventId).toBe('evt_b');
+    const tie = chooseWinner([invoice(5, 'evt_a', 'one'), invoice(5, 'evt_b', 'other')]);
+    expect(tie).toMatchObject({ decidedBy: 'event_id' });
+    expect(tie?.winner.eventId).toBe('evt_b');
   });
 
   it('keeps a deletion final: the row keeps its last known fields, flagged deleted', () => {

@@ -168,7 +168,9 @@ export class EmulatorStore {
       previous[field] = record[field] ?? null;
       record[field] = value;
     }
-    if (eventType && Object.keys(previous).length > 0) this.emit(eventType, record, previous, context);
+    if (eventType && Object.keys(previous).length > 0) {
+      this.emit(eventType, record, carriesPreviousAttributes(eventType) ? previous : undefined, context);
+    }
     return record;
   }
 
@@ -206,6 +208,14 @@ export class EmulatorStore {
     return event;
   }
 }
+
+/**
+ * Stripe documents `previous_attributes` for `*.updated` events; its payloads also show them on
+ * `charge.refunded`. Other changes (`invoice.paid`, `payment_intent.succeeded`…) come without, so
+ * a consumer must order them by other means, as with Stripe.
+ */
+const carriesPreviousAttributes = (eventType: string): boolean =>
+  eventType.endsWith('.updated') || eventType === 'charge.refunded';
 
 /** A fingerprint of request parameters, to tell a retried request from a different one. */
 export const paramsFingerprint = (method: string, path: string, params: unknown): string =>

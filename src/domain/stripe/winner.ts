@@ -58,12 +58,17 @@ export type DecidedBy =
   | 'source'
   | 'status'
   | 'progress'
+  | 'identical'
   | 'event_id'
   | 'hash';
 
 export interface WinnerChoice {
   winner: Candidate;
-  /** The first rule that narrowed the group to one. `event_id` and `hash` mean a real tie. */
+  /**
+   * The first rule that narrowed the group to one. `identical`: what was left said the same thing
+   * (`invoice.paid` and `invoice.payment_succeeded` carry one snapshot). `event_id` and `hash`
+   * mean a real tie: different states that nothing orders.
+   */
   decidedBy: DecidedBy;
 }
 
@@ -120,6 +125,16 @@ const sameSecondRules: Rule[] = [
     },
   ],
   [
+    'identical',
+    (group) => {
+      const [first] = group;
+      const same = group.every(
+        (c) => c.isDeletion === first?.isDeletion && deepEqual(c.snapshot, first?.snapshot),
+      );
+      return same ? [maxByEventId(group)] : group;
+    },
+  ],
+  [
     'event_id',
     (group) => {
       const ids = group.map((c) => c.eventId ?? '');
@@ -135,6 +150,13 @@ const sameSecondRules: Rule[] = [
     },
   ],
 ];
+
+/** The candidate with the greatest event id, then the greatest key: one choice for any order. */
+const maxByEventId = (group: Candidate[]): Candidate =>
+  group.reduce((best, c) => {
+    const byEvent = compareText(c.eventId ?? '', best.eventId ?? '');
+    return byEvent > 0 || (byEvent === 0 && compareText(c.key, best.key) > 0) ? c : best;
+  });
 
 /** The latest second of a set of candidates, and the candidates observed in it. */
 export const latestSecond = (candidates: readonly Candidate[]): Candidate[] => {
