@@ -23,7 +23,8 @@ type Operation =
   | { kind: 'payOnce'; customer: number; amount: number }
   | { kind: 'refund'; payment: number; part: number }
   | { kind: 'dispute'; payment: number; outcome: 'won' | 'lost' | 'open' }
-  | { kind: 'advance'; days: number };
+  | { kind: 'advance'; days: number }
+  | { kind: 'checkout'; customer: number; mode: 'subscription' | 'payment'; declinedFirst: boolean };
 
 const index = fc.nat({ max: 7 });
 const operation: fc.Arbitrary<Operation> = fc.oneof(
@@ -58,6 +59,12 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
     outcome: fc.constantFrom('won', 'lost', 'open'),
   }),
   fc.record({ kind: fc.constant('advance' as const), days: fc.integer({ min: 1, max: 45 }) }),
+  fc.record({
+    kind: fc.constant('checkout' as const),
+    customer: fc.nat({ max: 1 }),
+    mode: fc.constantFrom('subscription' as const, 'payment' as const),
+    declinedFirst: fc.boolean(),
+  }),
 );
 
 const story = fc.record({
@@ -152,6 +159,24 @@ const perform = async (
         if (op.outcome !== 'open') await helpers.closeDispute(dispute.id, op.outcome);
         break;
       }
+      case 'checkout': {
+        const subject = { payfold_subject_type: 'team', payfold_subject_id: `team-${op.customer}` };
+        const session = await stripe.checkout.sessions.create({
+          mode: op.mode,
+          customer: account.customers[op.customer] as string,
+          line_items: [{ price: account.prices[op.mode === 'subscription' ? 0 : 2] as string, quantity: 2 }],
+          metadata: subject,
+          ...(op.mode === 'subscription'
+            ? { subscription_data: { metadata: subject } }
+            : { payment_intent_data: { metadata: subject } }),
+        });
+        const helpers = emulatorTestHelpers(stripe);
+        if (op.declinedFirst) {
+          await helpers.completeCheckoutSession(session.id, { payment_method: 'pm_card_chargeDeclined' });
+        }
+        await helpers.completeCheckoutSession(session.id);
+        break;
+      }
       case 'advance': {
         const clock = store.get('test_helpers.test_clock', account.clock) as StripeRecord;
         await stripe.testHelpers.testClocks.advance(account.clock, {
@@ -217,19 +242,18 @@ describe('payfold serve converges on what the emulator holds', () => {
               maxNetworkRetries: 0,
             });
             const product = await stripe.products.create({ name: `Plan ${seed}` });
-            const prices = await Promise.all(
-              [1500, 4000].map(
-                async (unit_amount) =>
-                  (
-                    await stripe.prices.create({
-                      product: product.id,
-                      currency: 'usd',
-                      unit_amount,
-                      recurring: { interval: 'month' },
-                    })
-                  ).id,
-              ),
-            );
+            const monthly = (unit_amount: number) =>
+              stripe.prices.create({
+                product: product.id,
+                currency: 'usd',
+                unit_amount,
+                recurring: { interval: 'month' },
+              });
+            const prices = [
+              (await monthly(1500)).id,
+              (await monthly(4000)).id,
+              (await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 2500 })).id,
+            ];
             const clock = await stripe.testHelpers.testClocks.create({ frozen_time: start });
             const customers: string[] = [];
             for (const name of ['a', 'b']) {
@@ -335,6 +359,21 @@ describe('payfold serve converges on what the emulator holds', () => {
             );
             expect(disputes.rows).toEqual(
               records('dispute').map((dispute) => ({ dispute_id: dispute.id, status: dispute.status })),
+            );
+            const sessions = await db.pool.query(
+              `select checkout_session_id, status, payment_status, customer_id, subscription_id, payment_intent_id
+               from payments.checkout_sessions where checkout_session_id = any($1) order by 1`,
+              [ids('checkout.session')],
+            );
+            expect(sessions.rows).toEqual(
+              records('checkout.session').map((session) => ({
+                checkout_session_id: session.id,
+                status: session.status === 'complete' ? 'completed' : session.status,
+                payment_status: session.payment_status,
+                customer_id: session.customer,
+                subscription_id: session.subscription,
+                payment_intent_id: session.payment_intent,
+              })),
             );
             const refunds = await db.pool.query(
               'select refund_id, amount::int from payments.refunds where refund_id = any($1) order by 1',
