@@ -340,7 +340,14 @@ describe('the emulator forwarding to payfold serve', () => {
 describe('payfold emulator', () => {
   it('serves the emulator on the given port until stopped', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ['bin/payfold.js', 'emulator', '--port', String(port), '--json'], {
+    const args = ['emulator', '--port', String(port), '--json', '--seed', '5'];
+    const forwarding = [
+      '--forward-to',
+      'http://127.0.0.1:9/hook',
+      '--forward-secret',
+      'whsec_chosen_by_the_user',
+    ];
+    const child = spawn(process.execPath, ['bin/payfold.js', ...args, ...forwarding], {
       cwd: new URL('..', import.meta.url).pathname,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -353,6 +360,15 @@ describe('payfold emulator', () => {
       expect(started.url).toBe(`http://127.0.0.1:${port}`);
       const stripe = new Stripe('sk_test_cli', { host: '127.0.0.1', port, protocol: 'http' });
       expect(await stripe.accounts.retrieve(null)).toMatchObject({ object: 'account' });
+      expect(started.forwardSecret).toBeNull();
+      expect(line).not.toContain('whsec_chosen_by_the_user');
+      const seeded = await startEmulator({ store: { seed: 5 } });
+      try {
+        const expected = await stripeFor(seeded).customers.create({ email: 'same@example.com' });
+        expect((await stripe.customers.create({ email: 'same@example.com' })).id).toBe(expected.id);
+      } finally {
+        await seeded.stop();
+      }
     } finally {
       child.kill('SIGTERM');
     }
