@@ -18,13 +18,12 @@ import {
   confirmPaymentIntent,
   createPaymentIntent,
   existing,
+  onClockOf,
   onCustomerClock,
   refundCharge,
   updateDispute,
 } from './payments.js';
 import type { Resource } from './resources.js';
-
-// The API resources of money moving: subscriptions and their invoices, payments, refunds, disputes.
 import type { Act, StripeRecord } from './store.js';
 import {
   advanceTestClock,
@@ -39,11 +38,13 @@ import {
   voidInvoice,
 } from './subscriptions.js';
 
+// The API resources of money moving: subscriptions and their invoices, payments, refunds, disputes.
+
 const metadataChange = (record: StripeRecord, params: Params) =>
   'metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {};
 
 /** An update that only touches descriptive fields; emits `<event>` when something changed. */
-const describe =
+const descriptiveUpdate =
   (eventType: string, fields: (params: Params) => Record<string, unknown>) =>
   (record: StripeRecord, params: Params, { store, context }: Act) =>
     store.update(
@@ -53,9 +54,6 @@ const describe =
       eventType,
       context,
     );
-
-const onClockOf = (act: Act, record: StripeRecord) =>
-  onCustomerClock(act, typeof record.customer === 'string' ? record.customer : null);
 
 const subscriptionStatuses = new Set([
   'incomplete',
@@ -202,7 +200,7 @@ const invoiceSubscription = (invoice: StripeRecord): string | null =>
 export const invoices: Resource = {
   type: 'invoice',
   path: 'invoices',
-  update: describe('invoice.updated', (params) => ({
+  update: descriptiveUpdate('invoice.updated', (params) => ({
     description: text(params, 'description'),
     footer: text(params, 'footer'),
   })),
@@ -257,7 +255,7 @@ export const paymentIntents: Resource = {
     if (bool(params, 'confirm')) confirmPaymentIntent(onClock, intent, null);
     return act.store.get('payment_intent', intent.id) as StripeRecord;
   },
-  update: describe('payment_intent.updated', (params) => ({
+  update: descriptiveUpdate('payment_intent.updated', (params) => ({
     description: text(params, 'description'),
     receipt_email: text(params, 'receipt_email'),
   })),
@@ -275,7 +273,7 @@ export const paymentIntents: Resource = {
 export const charges: Resource = {
   type: 'charge',
   path: 'charges',
-  update: describe('charge.updated', (params) => ({
+  update: descriptiveUpdate('charge.updated', (params) => ({
     description: text(params, 'description'),
     receipt_email: text(params, 'receipt_email'),
   })),
@@ -317,7 +315,7 @@ export const refunds: Resource = {
       metadata: mergeMetadata({}, params.metadata),
     });
   },
-  update: describe('refund.updated', () => ({})),
+  update: descriptiveUpdate('refund.updated', () => ({})),
   matches: fieldFilter('charge', 'payment_intent'),
 };
 

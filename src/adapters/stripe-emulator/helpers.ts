@@ -1,6 +1,6 @@
 import { type CheckoutPayer, completeCheckoutSession } from './checkout.js';
 import { invalid, type Params, resourceMissing, testClockType, text } from './params.js';
-import { closeDispute, onCustomerClock, openDispute, refundCharge } from './payments.js';
+import { closeDispute, onClockOf, openDispute, refundCharge } from './payments.js';
 import type { EmulatorStore, RequestContext, StripeRecord } from './store.js';
 import { advanceTestClock } from './subscriptions.js';
 
@@ -40,12 +40,11 @@ export const testHelpers = (
   store: EmulatorStore,
   context: RequestContext = { requestId: null, idempotencyKey: null },
 ): TestHelpers => {
-  const onClockOf = (record: StripeRecord) =>
-    onCustomerClock({ store, context }, typeof record.customer === 'string' ? record.customer : null);
+  const act = { store, context };
   return {
     completeCheckoutSession: (sessionId, payer = {}) => {
       const session = found(store, 'checkout.session', sessionId);
-      return completeCheckoutSession(onClockOf(session), session, {
+      return completeCheckoutSession(onClockOf(act, session), session, {
         paymentMethod: payer.paymentMethod ?? 'pm_card_visa',
         email: payer.email ?? null,
         name: payer.name ?? null,
@@ -55,7 +54,7 @@ export const testHelpers = (
       advanceTestClock(store, found(store, testClockType, clockId), frozenTime, context),
     refund: (paymentId, amount) => {
       const charge = chargeOf(store, paymentId);
-      return refundCharge(onClockOf(charge), charge, {
+      return refundCharge(onClockOf(act, charge), charge, {
         amount: amount ?? null,
         reason: 'requested_by_customer',
         metadata: {},
@@ -63,11 +62,11 @@ export const testHelpers = (
     },
     openDispute: (paymentId, reason = 'fraudulent') => {
       const charge = chargeOf(store, paymentId);
-      return openDispute(onClockOf(charge), charge, reason);
+      return openDispute(onClockOf(act, charge), charge, reason);
     },
     closeDispute: (disputeId, outcome) => {
       const dispute = found(store, 'dispute', disputeId);
-      return closeDispute(onClockOf(found(store, 'charge', dispute.charge as string)), dispute, outcome);
+      return closeDispute(onClockOf(act, found(store, 'charge', dispute.charge as string)), dispute, outcome);
     },
   };
 };

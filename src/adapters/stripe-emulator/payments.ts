@@ -26,6 +26,10 @@ export const onCustomerClock = (act: Act, customerId: string | null): Act => ({
   context: { ...act.context, at: customerTime(act.store, customerId) },
 });
 
+/** The same act, at the time of the objects of the record's customer. */
+export const onClockOf = (act: Act, record: StripeRecord): Act =>
+  onCustomerClock(act, typeof record.customer === 'string' ? record.customer : null);
+
 export const existing = (store: EmulatorStore, type: string, id: string, param: string): StripeRecord => {
   const record = store.get(type, id);
   if (!record) throw resourceMissing(type, id, param);
