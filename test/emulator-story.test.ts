@@ -17,6 +17,8 @@ interface StoryRun {
   tables: Tables;
   demo: Awaited<ReturnType<typeof readDemoTables>>;
   disputes: Array<Record<string, unknown>>;
+  /** After each step of the story, once delivered and projected: what an app would read. */
+  steps: Record<string, { subscriptions: string[]; invoices: string[]; payments: string[] }>;
   eventIds: string[];
   dropped: RunningEmulator['dropped'];
   deliveredEventIds: string[];
@@ -53,7 +55,23 @@ const runStory = async (faults: Faults = {}, networkRetries = 0): Promise<StoryR
       protocol: 'http',
       maxNetworkRetries: networkRetries,
     });
-    const story = await runDemoStory(stripe, start);
+    const steps: StoryRun['steps'] = {};
+    const column = async (sql: string) =>
+      (await db.pool.query<{ value: string }>(sql)).rows.map((row) => row.value);
+    const story = await runDemoStory(stripe, {
+      start,
+      afterStep: async (step) => {
+        await emulator.settled();
+        await server.payfold.runner.catchUp();
+        steps[step] = {
+          subscriptions: await column('select status as value from payments.subscriptions'),
+          invoices: await column('select status as value from payments.invoices order by paid_at'),
+          payments: await column(
+            `select type || ':' || status as value from payments.payment_history order by type, paid_at`,
+          ),
+        };
+      },
+    });
     const helpers = emulatorTestHelpers(stripe);
     const [payment] = (await stripe.invoicePayments.list({ limit: 100 })).data.filter(
       (candidate) => candidate.status === 'paid',
@@ -68,6 +86,7 @@ const runStory = async (faults: Faults = {}, networkRetries = 0): Promise<StoryR
       return {
         tables: await readTables(client),
         demo: await readDemoTables(db.pool),
+        steps,
         disputes: (await db.pool.query('select status, reason, amount::int from payments.disputes')).rows,
         eventIds: emulator.store.events.map((event) => event.id),
         dropped: emulator.dropped,
@@ -107,6 +126,49 @@ describe('the emulator helpers, delivered to payfold serve', () => {
   let clean: StoryRun;
   beforeAll(async () => {
     clean = await runStory();
+  });
+
+  it('goes through the rows each step implies', () => {
+    expect(clean.steps).toEqual({
+      'catalog created': { subscriptions: [], invoices: [], payments: [] },
+      'team subscribed through Checkout': {
+        subscriptions: ['active'],
+        invoices: ['paid'],
+        payments: ['subscription_invoice:succeeded'],
+      },
+      'user paid once, after a declined card': {
+        subscriptions: ['active'],
+        invoices: ['paid'],
+        payments: ['one_time_payment:succeeded', 'subscription_invoice:succeeded'],
+      },
+      'a month passed: subscription renewed': {
+        subscriptions: ['active'],
+        invoices: ['paid', 'paid'],
+        payments: [
+          'one_time_payment:succeeded',
+          'subscription_invoice:succeeded',
+          'subscription_invoice:succeeded',
+        ],
+      },
+      'user refunded half': {
+        subscriptions: ['active'],
+        invoices: ['paid', 'paid'],
+        payments: [
+          'one_time_payment:partially_refunded',
+          'subscription_invoice:succeeded',
+          'subscription_invoice:succeeded',
+        ],
+      },
+      'team canceled at period end; the period ended': {
+        subscriptions: ['canceled'],
+        invoices: ['paid', 'paid'],
+        payments: [
+          'one_time_payment:partially_refunded',
+          'subscription_invoice:succeeded',
+          'subscription_invoice:succeeded',
+        ],
+      },
+    });
   });
 
   it('ends in the rows the story implies', () => {
@@ -168,6 +230,7 @@ describe('the emulator helpers, delivered to payfold serve', () => {
     expect(kinds).toContain('server_error');
     expect(clean.deliveries).toBe(clean.eventIds.length);
     expect(withoutWriteTimes(faulty.tables)).toEqual(withoutWriteTimes(clean.tables));
+    expect(faulty.steps).toEqual(clean.steps);
   });
 
   it('drops a share of deliveries, listing them, and delivers the rest', async () => {

@@ -21,6 +21,14 @@ export interface DemoStory {
 
 const day = 24 * 60 * 60;
 
+export type DemoStep =
+  | 'catalog created'
+  | 'team subscribed through Checkout'
+  | 'user paid once, after a declined card'
+  | 'a month passed: subscription renewed'
+  | 'user refunded half'
+  | 'team canceled at period end; the period ended';
+
 /**
  * The demo's story, told to Stripe (or the emulator) through the `stripe` package: a product
  * with a monthly and a one-time price; a team subscribes through Checkout (on a test clock, so
@@ -30,8 +38,14 @@ const day = 24 * 60 * 60;
  */
 export const runDemoStory = async (
   stripe: Stripe,
-  start: number = Math.floor(Date.now() / 1000),
+  options: {
+    /** Where the test clock starts (Unix seconds); now by default. */
+    start?: number;
+    /** Awaited after each step of the story, with what just happened. */
+    afterStep?: (step: DemoStep) => Promise<void>;
+  } = {},
 ): Promise<DemoStory> => {
+  const afterStep = options.afterStep ?? (async () => undefined);
   const helpers = emulatorTestHelpers(stripe);
   const product = await stripe.products.create({ name: 'Team plan', description: 'Seats for a team' });
   const monthly = await stripe.prices.create({
@@ -48,9 +62,10 @@ export const runDemoStory = async (
     lookup_key: 'lifetime_pass',
   });
   await stripe.products.update(product.id, { default_price: monthly.id });
+  await afterStep('catalog created');
 
   const clock = await stripe.testHelpers.testClocks.create({
-    frozen_time: start,
+    frozen_time: options.start ?? Math.floor(Date.now() / 1000),
     name: 'payfold demo',
   });
   const team = await stripe.customers.create({
@@ -72,6 +87,8 @@ export const runDemoStory = async (
     payment_method: 'pm_card_visa',
   });
 
+  await afterStep('team subscribed through Checkout');
+
   const userSubject = subjectMetadata({ type: 'user', id: 'ada' });
   const userCheckout = await stripe.checkout.sessions.create({
     mode: 'payment',
@@ -84,19 +101,23 @@ export const runDemoStory = async (
   });
   await helpers.completeCheckoutSession(userCheckout.id, { payment_method: 'pm_card_chargeDeclined' });
   const bought = await helpers.completeCheckoutSession(userCheckout.id, { payment_method: 'pm_card_visa' });
+  await afterStep('user paid once, after a declined card');
 
   const subscription = await stripe.subscriptions.retrieve(subscribed.subscription as string);
   const renewal = subscription.items.data[0]?.current_period_end as number;
   await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: renewal + day });
+  await afterStep('a month passed: subscription renewed');
 
   await stripe.refunds.create({
     payment_intent: bought.payment_intent as string,
     amount: 4900,
     reason: 'requested_by_customer',
   });
+  await afterStep('user refunded half');
 
   const ending = await stripe.subscriptions.update(subscription.id, { cancel_at_period_end: true });
   await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: (ending.cancel_at as number) + day });
+  await afterStep('team canceled at period end; the period ended');
   return { subscriptionId: subscription.id, oneTimePaymentIntentId: bought.payment_intent as string };
 };
 
@@ -205,12 +226,14 @@ export const runDemo = async (write: (text: string) => void): Promise<void> => {
       port: Number(url.port),
       protocol: 'http',
     });
-    write(
-      'Telling the story to the emulator: catalog, two checkouts, a renewal, a refund, a cancellation…\n',
-    );
-    await runDemoStory(stripe);
-    await emulator.settled();
-    await payfold.runner.catchUp();
+    write('Telling the story to the emulator, each step projected before the next:\n');
+    await runDemoStory(stripe, {
+      afterStep: async (step) => {
+        await emulator.settled();
+        await payfold.runner.catchUp();
+        write(`  - ${step}\n`);
+      },
+    });
     const events = emulator.store.events.length;
     write(`\nStripe emitted ${events} events; Payfold verified, logged and projected each of them:\n`);
     for (const { table, rows } of await readDemoTables(pool)) write(`\n${table}\n${formatTable(rows)}\n`);
