@@ -480,6 +480,24 @@ describe('the emulator moves money as Stripe does, through the real stripe packa
       });
     });
 
+    it('deletes what lives on a clock with the clock', async () => {
+      const clock = await clockAt(start);
+      const customer = await customerWith('pm_card_visa', { test_clock: clock.id });
+      const subscription = await stripe.subscriptions.create({
+        customer: customer.id,
+        items: [{ price: monthly.id }],
+      });
+      const deleted = await stripe.testHelpers.testClocks.del(clock.id);
+      expect(deleted).toMatchObject({ id: clock.id, deleted: true });
+      expect(eventsOf(deleted.lastResponse.requestId)).toEqual([
+        'customer.subscription.deleted',
+        'customer.deleted',
+        'test_helpers.test_clock.deleted',
+      ]);
+      expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('canceled');
+      expect(await stripe.customers.retrieve(customer.id)).toMatchObject({ deleted: true });
+    });
+
     it('expires a subscription whose first invoice stays unpaid for 23 hours', async () => {
       const clock = await clockAt(start);
       const customer = await customerWith('pm_card_chargeDeclined', { test_clock: clock.id });

@@ -356,10 +356,16 @@ export const testClocks: Resource = {
       context,
     );
   },
+  // Deleting a clock deletes what lives on it: its customers' subscriptions end, then the customers go.
   remove: (clock, _params, { store, context }) => {
+    const act = { store, context: { ...context, at: clock.frozen_time as number } };
     for (const customer of [...store.collection('customer').values()]) {
-      if (customer.test_clock === clock.id)
-        store.remove('customer', customer.id, 'customer.deleted', context);
+      if (customer.test_clock !== clock.id) continue;
+      for (const subscription of [...store.collection('subscription').values()]) {
+        const ended = subscription.status === 'canceled' || subscription.status === 'incomplete_expired';
+        if (subscription.customer === customer.id && !ended) cancelSubscription(act, subscription);
+      }
+      store.remove('customer', customer.id, 'customer.deleted', act.context);
     }
     store.remove(testClockType, clock.id, 'test_helpers.test_clock.deleted', context);
     return { id: clock.id, object: testClockType, deleted: true };
