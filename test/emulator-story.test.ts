@@ -293,6 +293,40 @@ describe('the helpers emit the bursts Stripe emits', () => {
     expect((await stripe.subscriptions.retrieve(completed.subscription as string)).status).toBe('active');
   });
 
+  it('leaves a declined subscription checkout open with an incomplete subscription, then completes it', async () => {
+    const session = await stripe.checkout.sessions.create({
+      mode: 'subscription',
+      line_items: [{ price: monthly.id }],
+    });
+    const declined = await typesDuring(() =>
+      emulator.helpers.completeCheckoutSession(session.id, { paymentMethod: 'pm_card_chargeDeclined' }),
+    );
+    expect(declined).toEqual([
+      'customer.created',
+      'customer.subscription.created',
+      'invoice.created',
+      'payment_intent.created',
+      'invoice.finalized',
+      'charge.failed',
+      'payment_intent.payment_failed',
+      'invoice.payment_failed',
+    ]);
+    const open = await stripe.checkout.sessions.retrieve(session.id);
+    expect(open.status).toBe('open');
+    expect((await stripe.subscriptions.retrieve(open.subscription as string)).status).toBe('incomplete');
+    const paid = await typesDuring(() => emulator.helpers.completeCheckoutSession(session.id));
+    expect(paid).toEqual([
+      'charge.succeeded',
+      'payment_intent.succeeded',
+      'invoice_payment.paid',
+      'invoice.paid',
+      'invoice.payment_succeeded',
+      'customer.subscription.updated',
+      'checkout.session.completed',
+    ]);
+    expect((await stripe.subscriptions.retrieve(open.subscription as string)).status).toBe('active');
+  });
+
   it('leaves a declined payment checkout open, then completes it with another card', async () => {
     const session = await stripe.checkout.sessions.create({
       mode: 'payment',
