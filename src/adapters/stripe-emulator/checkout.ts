@@ -1,5 +1,5 @@
 import { StripeApiError } from './params.js';
-import { cardOutcome, confirmPaymentIntent, createPaymentIntent, onCustomerClock } from './payments.js';
+import { confirmPaymentIntent, createPaymentIntent, onCustomerClock } from './payments.js';
 import { checkoutSessionExtras, customerRecord } from './resources.js';
 import type { Act, StripeRecord } from './store.js';
 import {
@@ -45,7 +45,6 @@ export const completeCheckoutSession = (
     (named?.email as string | null | undefined) ??
     payer.email ??
     'customer@example.com';
-  const card = cardOutcome(payer.paymentMethod);
   let customerId = session.customer as string | null;
   const wantsCustomer = session.mode === 'subscription' || session.customer_creation === 'always';
   if (!customerId && wantsCustomer) {
@@ -56,21 +55,21 @@ export const completeCheckoutSession = (
   }
   const onClock = onCustomerClock(act, customerId);
   let paid: boolean;
-  const changes: Record<string, unknown> = {};
   if (session.mode === 'subscription') {
-    let subscription =
+    // A session declined before already has its incomplete subscription: its invoice is paid now.
+    const declinedBefore =
       typeof session.subscription === 'string' ? store.get('subscription', session.subscription) : undefined;
-    if (subscription) {
-      const invoice = latestInvoice(store, subscription) as StripeRecord;
+    if (declinedBefore) {
+      const invoice = latestInvoice(store, declinedBefore) as StripeRecord;
       paid = attemptInvoicePayment(onClock, invoice, payer.paymentMethod, null);
       if (paid) {
-        subscription = subscriptionChanged(onClock, subscription, {
+        subscriptionChanged(onClock, declinedBefore, {
           status: 'active',
           default_payment_method: payer.paymentMethod,
         });
       }
     } else {
-      subscription = createSubscription(onClock, {
+      const subscription = createSubscription(onClock, {
         customer: customerId as string,
         items: (extras.line_items as StripeRecord[]).map((item) => ({
           price: (item.price as StripeRecord).id,
@@ -84,7 +83,6 @@ export const completeCheckoutSession = (
       paid = subscription.status === 'active';
       store.update('checkout.session', session.id, { subscription: subscription.id }, null, act.context);
     }
-    changes.subscription = subscription.id;
   } else {
     let intent =
       typeof session.payment_intent === 'string'
@@ -100,14 +98,12 @@ export const completeCheckoutSession = (
     });
     store.update('checkout.session', session.id, { payment_intent: intent.id }, null, act.context);
     paid = confirmPaymentIntent(onClock, intent, payer.paymentMethod).succeeded;
-    changes.payment_intent = intent.id;
   }
-  if (!paid || !card.succeeds) return store.get('checkout.session', session.id) as StripeRecord;
+  if (!paid) return store.get('checkout.session', session.id) as StripeRecord;
   return store.update(
     'checkout.session',
     session.id,
     {
-      ...changes,
       customer: customerId,
       customer_details: {
         address: null,

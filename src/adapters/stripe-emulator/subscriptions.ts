@@ -14,6 +14,7 @@ import type { Act, EmulatorStore, RequestContext, StripeRecord } from './store.j
  * (declined ones retried), trials ending, cancellations at period end, and test clocks moving it
  * all forward. Events are emitted in Stripe's order, at the account time they happen.
  */
+
 /**
  * The n-th boundary of a billing cycle anchored at `anchor`: months and years keep the anchor's
  * day (clamped to the end of shorter months) and time of day, as Stripe bills.
