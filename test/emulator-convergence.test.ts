@@ -72,6 +72,7 @@ const story = fc.record({
   operations: fc.array(operation, { minLength: 3, maxLength: 14 }),
   duplicate: fc.constantFrom(0, 0.3, 1),
   delay: fc.constantFrom(0, 0.5, 1),
+  reorder: fc.constantFrom(0, 0.3, 1),
 });
 
 const pick = <T>(items: readonly T[], at: number): T | undefined =>
@@ -224,13 +225,13 @@ describe('payfold serve converges on what the emulator holds', () => {
     'for random accounts whose events are duplicated, delayed and reordered',
     async () => {
       await fc.assert(
-        fc.asyncProperty(story, async ({ seed, operations, duplicate, delay }) => {
+        fc.asyncProperty(story, async ({ seed, operations, duplicate, delay, reorder }) => {
           const emulator = await startEmulator({
             forwardTo: `${server.url}/api/webhooks/stripe/test`,
             forwardSecret: testWebhookSecret,
             // Random ids: runs share one database, and a seed reused by shrinking must not reuse ids.
             store: { now: () => start },
-            faults: { delivery: { seed, duplicate, delay, maxDelayMs: 40 } },
+            faults: { delivery: { seed, duplicate, delay, reorder, maxDelayMs: 40 } },
             delivery: { firstRetryMs: 20 },
           });
           try {

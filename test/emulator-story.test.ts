@@ -4,8 +4,8 @@ import { emulatorTestHelpers } from '../src/adapters/stripe-emulator/client.js';
 import { deliveryPlanner, type Faults } from '../src/adapters/stripe-emulator/faults.js';
 import { type RunningEmulator, startEmulator } from '../src/adapters/stripe-emulator/server.js';
 import { formatTable, readDemoTables, runDemo, runDemoStory } from '../src/app/demo.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { stripeFor } from './support/emulator.js';
+import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
+import { receiver, stripeFor } from './support/emulator.js';
 import { readTables } from './support/projection-harness.js';
 import type { Tables } from './support/reference-model.js';
 import { startTestServer, type TestServer, testWebhookSecret } from './support/server.js';
@@ -212,7 +212,7 @@ describe('the emulator helpers, delivered to payfold serve', () => {
   it('gives identical rows when deliveries are duplicated, delayed and reordered and API calls fail', async () => {
     const faulty = await runStory(
       {
-        delivery: { seed: 7, duplicate: 0.3, delay: 0.5, maxDelayMs: 250 },
+        delivery: { seed: 7, duplicate: 0.3, delay: 0.5, reorder: 0.3, maxDelayMs: 250 },
         api: {
           seed: 3,
           faults: [
@@ -435,7 +435,14 @@ describe('API faults', () => {
 describe('delivery faults', () => {
   it('are reproducible from their seed', () => {
     const plans = (seed: number) => {
-      const plan = deliveryPlanner({ seed, duplicate: 0.3, delay: 0.5, drop: 0.1, maxDelayMs: 100 });
+      const plan = deliveryPlanner({
+        seed,
+        duplicate: 0.3,
+        delay: 0.5,
+        reorder: 0.2,
+        drop: 0.1,
+        maxDelayMs: 100,
+      });
       return Array.from({ length: 200 }, () => plan());
     };
     expect(plans(5)).toEqual(plans(5));
@@ -443,6 +450,28 @@ describe('delivery faults', () => {
     const sample = plans(5);
     expect(sample.filter((plan) => plan.dropped).length).toBeGreaterThan(5);
     expect(sample.filter((plan) => plan.delaysMs.length === 2).length).toBeGreaterThan(20);
+    expect(sample.filter((plan) => plan.heldBack).length).toBeGreaterThan(10);
+  });
+
+  it('hold events back until the next one is sent, or for maxDelayMs, and still deliver each', async () => {
+    const endpoint = await receiver();
+    const emulator = await startEmulator({
+      forwardTo: endpoint.url,
+      faults: { delivery: { seed: 1, reorder: 1, maxDelayMs: 1500 } },
+    });
+    try {
+      const stripe = stripeFor(emulator);
+      for (const name of ['one', 'two', 'three']) await stripe.products.create({ name });
+      const names = () => endpoint.received.map((delivery) => JSON.parse(delivery.body).data.object.name);
+      // `one` waits for `two`; `three` has no follower and leaves when its hold ends.
+      await eventually(async () => expect(names().sort()).toEqual(['one', 'two']), 1_000);
+      expect(names()).not.toContain('three');
+      await emulator.settled();
+      expect(names().sort()).toEqual(['one', 'three', 'two']);
+    } finally {
+      await emulator.stop();
+      await endpoint.close();
+    }
   });
 });
 

@@ -14,6 +14,11 @@ export const deliveryFaultsSchema = z.object({
   duplicate: share.default(0),
   /** Share of deliveries held back up to `maxDelayMs`, so that later events overtake them. */
   delay: share.default(0),
+  /**
+   * Share of events held back until the endpoint's next event has been sent (that one overtakes
+   * it), or for `maxDelayMs` when no event follows.
+   */
+  reorder: share.default(0),
   maxDelayMs: z.coerce.number().int().min(0).max(60_000).default(200),
   /** Share of events never delivered, as when Stripe gives up on an endpoint; listed in `dropped`. */
   drop: share.default(0),
@@ -48,18 +53,25 @@ export type Faults = z.input<typeof faultsSchema>;
 export interface DeliveryPlan {
   dropped: boolean;
   delaysMs: number[];
+  /** Sent only after the endpoint's next event (or after `holdMs`). */
+  heldBack: boolean;
+  holdMs: number;
 }
 
 /** Decides each delivery in emission order; without faults every event goes once, now. */
 export const deliveryPlanner = (faults: DeliveryFaults | null | undefined) => {
-  if (!faults) return (): DeliveryPlan => ({ dropped: false, delaysMs: [0] });
+  if (!faults) return (): DeliveryPlan => ({ dropped: false, delaysMs: [0], heldBack: false, holdMs: 0 });
   const settings = deliveryFaultsSchema.parse(faults);
   const random = seededRandom(settings.seed);
   const delay = () => (random() < settings.delay ? Math.floor(random() * settings.maxDelayMs) : 0);
+  const holdMs = settings.maxDelayMs;
   return (): DeliveryPlan => {
-    if (random() < settings.drop) return { dropped: true, delaysMs: [] };
+    if (random() < settings.drop) return { dropped: true, delaysMs: [], heldBack: false, holdMs };
     const first = delay();
-    return { dropped: false, delaysMs: random() < settings.duplicate ? [first, delay()] : [first] };
+    const delaysMs = random() < settings.duplicate ? [first, delay()] : [first];
+    // Drawn only when asked for, so that seeds chosen before `reorder` existed plan as before.
+    const heldBack = settings.reorder > 0 && random() < settings.reorder;
+    return { dropped: false, delaysMs, heldBack, holdMs };
   };
 };
 

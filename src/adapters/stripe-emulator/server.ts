@@ -122,6 +122,8 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     void delivery.finally(() => deliveries.delete(delivery));
   };
   const dropped: DroppedDelivery[] = [];
+  /** Per endpoint, the release of the event a `reorder` fault holds back. */
+  const heldBack = new Map<string, () => void>();
   const injectedApiFaults: RunningEmulator['injectedApiFaults'] = [];
   let planDelivery = deliveryPlanner(null);
   let pickApiFaults = apiFaultPicker(null);
@@ -137,14 +139,37 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
       targets.push({ url: options.forwardTo, secret: forwardSecret, enabledEvents: ['*'] });
     for (const target of targets) {
       const plan = planDelivery();
-      if (plan.dropped) dropped.push({ eventId: event.id, type: event.type, url: target.url });
-      for (const delayMs of plan.delaysMs) {
-        track(
-          (delayMs > 0 ? sleep(delayMs) : Promise.resolve()).then(() =>
-            deliverEvent(event, target, options.delivery),
-          ),
-        );
+      if (plan.dropped) {
+        dropped.push({ eventId: event.id, type: event.type, url: target.url });
+        continue;
       }
+      const send = () => {
+        for (const delayMs of plan.delaysMs) {
+          track(
+            (delayMs > 0 ? sleep(delayMs) : Promise.resolve()).then(() =>
+              deliverEvent(event, target, options.delivery),
+            ),
+          );
+        }
+      };
+      const earlier = heldBack.get(target.url);
+      if (plan.heldBack && !earlier) {
+        track(
+          new Promise<void>((resolve) => {
+            const release = () => {
+              clearTimeout(timer);
+              heldBack.delete(target.url);
+              send();
+              resolve();
+            };
+            const timer = setTimeout(release, plan.holdMs);
+            heldBack.set(target.url, release);
+          }),
+        );
+        continue;
+      }
+      send();
+      earlier?.();
     }
   });
 
