@@ -3,7 +3,7 @@ import path from 'node:path';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../src/adapters/stripe-emulator/server.js';
-import { stripeFor } from './support/emulator.js';
+import { priceFor, stripeFor } from './support/emulator.js';
 import { fixturesDirectory } from './support/stripe-events.js';
 
 const day = 24 * 60 * 60;
@@ -18,24 +18,9 @@ describe('the emulator moves money as Stripe does, through the real stripe packa
     emulator = await startEmulator();
     stripe = stripeFor(emulator);
     const product = await stripe.products.create({ name: 'Team plan' });
-    monthly = await stripe.prices.create({
-      product: product.id,
-      currency: 'usd',
-      unit_amount: 1500,
-      recurring: { interval: 'month' },
-    });
-    seats = await stripe.prices.create({
-      product: product.id,
-      currency: 'usd',
-      unit_amount: 500,
-      recurring: { interval: 'month' },
-    });
-    yearly = await stripe.prices.create({
-      product: product.id,
-      currency: 'usd',
-      unit_amount: 15000,
-      recurring: { interval: 'year' },
-    });
+    monthly = await priceFor(stripe, product.id, 1500);
+    seats = await priceFor(stripe, product.id, 500);
+    yearly = await priceFor(stripe, product.id, 15000, 'year');
   });
   afterAll(async () => {
     await emulator.stop();

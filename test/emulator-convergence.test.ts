@@ -5,6 +5,7 @@ import { emulatorTestHelpers } from '../src/adapters/stripe-emulator/client.js';
 import { type RunningEmulator, startEmulator } from '../src/adapters/stripe-emulator/server.js';
 import type { StripeRecord } from '../src/adapters/stripe-emulator/store.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { priceFor, stripeFor } from './support/emulator.js';
 import { startTestServer, type TestServer, testWebhookSecret } from './support/server.js';
 
 /** `FC_RUNS=300 npm test` searches deeper; each run is a whole account's story over HTTP. */
@@ -235,25 +236,12 @@ describe('payfold serve converges on what the emulator holds', () => {
             delivery: { firstRetryMs: 20 },
           });
           try {
-            const url = new URL(emulator.url);
-            const stripe = new Stripe('sk_test_property', {
-              host: url.hostname,
-              port: Number(url.port),
-              protocol: 'http',
-              maxNetworkRetries: 0,
-            });
+            const stripe = stripeFor(emulator);
             const product = await stripe.products.create({ name: `Plan ${seed}` });
-            const monthly = (unit_amount: number) =>
-              stripe.prices.create({
-                product: product.id,
-                currency: 'usd',
-                unit_amount,
-                recurring: { interval: 'month' },
-              });
             const prices = [
-              (await monthly(1500)).id,
-              (await monthly(4000)).id,
-              (await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 2500 })).id,
+              (await priceFor(stripe, product.id, 1500)).id,
+              (await priceFor(stripe, product.id, 4000)).id,
+              (await priceFor(stripe, product.id, 2500, null)).id,
             ];
             const clock = await stripe.testHelpers.testClocks.create({ frozen_time: start });
             const customers: string[] = [];

@@ -5,7 +5,7 @@ import { deliveryPlanner, type Faults } from '../src/adapters/stripe-emulator/fa
 import { type RunningEmulator, startEmulator } from '../src/adapters/stripe-emulator/server.js';
 import { formatTable, readDemoTables, runDemo, runDemoStory } from '../src/app/demo.js';
 import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
-import { receiver, stripeFor } from './support/emulator.js';
+import { priceFor, receiver, stripeFor } from './support/emulator.js';
 import { readTables } from './support/projection-harness.js';
 import type { Tables } from './support/reference-model.js';
 import { startTestServer, type TestServer, testWebhookSecret } from './support/server.js';
@@ -48,13 +48,7 @@ const runStory = async (faults: Faults = {}, networkRetries = 0): Promise<StoryR
   });
   let deliveries = 0;
   try {
-    const url = new URL(emulator.url);
-    const stripe = new Stripe('sk_test_story', {
-      host: url.hostname,
-      port: Number(url.port),
-      protocol: 'http',
-      maxNetworkRetries: networkRetries,
-    });
+    const stripe = stripeFor(emulator, { maxNetworkRetries: networkRetries });
     const steps: StoryRun['steps'] = {};
     const column = async (sql: string) =>
       (await db.pool.query<{ value: string }>(sql)).rows.map((row) => row.value);
@@ -250,13 +244,8 @@ describe('the helpers emit the bursts Stripe emits', () => {
     emulator = await startEmulator();
     stripe = stripeFor(emulator);
     const product = await stripe.products.create({ name: 'Bursts' });
-    monthly = await stripe.prices.create({
-      product: product.id,
-      currency: 'usd',
-      unit_amount: 1000,
-      recurring: { interval: 'month' },
-    });
-    once = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 2500 });
+    monthly = await priceFor(stripe, product.id, 1000);
+    once = await priceFor(stripe, product.id, 2500, null);
   });
   afterAll(async () => {
     await emulator.stop();

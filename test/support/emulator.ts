@@ -3,15 +3,30 @@ import Stripe from 'stripe';
 import type { RunningEmulator } from '../../src/adapters/stripe-emulator/server.js';
 
 /** The real `stripe` package, pointed at an emulator, without its own retries. */
-export const stripeFor = (emulator: RunningEmulator) => {
+export const stripeFor = (emulator: RunningEmulator, config: Stripe.StripeConfig = {}) => {
   const url = new URL(emulator.url);
   return new Stripe('sk_test_emulator', {
     host: url.hostname,
     port: Number(url.port),
     protocol: 'http',
     maxNetworkRetries: 0,
+    ...config,
   });
 };
+
+/** A USD price of the product: recurring every `interval`, or one-time when `interval` is null. */
+export const priceFor = (
+  stripe: Stripe,
+  product: string,
+  unitAmount: number,
+  interval: 'month' | 'year' | null = 'month',
+) =>
+  stripe.prices.create({
+    product,
+    currency: 'usd',
+    unit_amount: unitAmount,
+    ...(interval ? { recurring: { interval } } : {}),
+  });
 
 /** A local endpoint that records what it receives, answering with the statuses given, then 200. */
 export const receiver = async (statuses: number[] = []) => {
