@@ -297,12 +297,7 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
   };
   /** What a resource's route answers: without secrets, with what `expand[]` asks for. */
   const shown = (resource: Resource, body: Record<string, unknown>, params: Params) =>
-    expand(
-      store,
-      allResources,
-      resource.secretFields ? withoutSecrets(resource, body as StripeRecord) : body,
-      expansionsOf(params),
-    );
+    expand(store, allResources, withoutSecrets(resource, body as StripeRecord), expansionsOf(params));
   const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
 
   for (const resource of allResources) {

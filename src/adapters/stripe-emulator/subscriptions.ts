@@ -345,16 +345,17 @@ export const finalizeInvoice = (act: Act, invoice: StripeRecord): StripeRecord =
       act.context,
     );
   }
+  // Numbers come from the customer's own sequence, as Stripe's do (no scan of every invoice).
   const customer = store.get('customer', invoice.customer as string);
-  const count = [...store.collection('invoice').values()].filter(
-    (other) => other.customer === invoice.customer && other.number != null,
-  ).length;
+  const sequence = (customer?.next_invoice_sequence as number | undefined) ?? 1;
+  if (customer)
+    store.update('customer', customer.id, { next_invoice_sequence: sequence + 1 }, null, act.context);
   return store.update(
     'invoice',
     invoice.id,
     {
       status: 'open',
-      number: `${(customer?.invoice_prefix as string | undefined) ?? 'EMULATOR'}-${String(count + 1).padStart(4, '0')}`,
+      number: `${(customer?.invoice_prefix as string | undefined) ?? 'EMULATOR'}-${String(sequence).padStart(4, '0')}`,
       effective_at: now,
       hosted_invoice_url: `https://invoice.stripe.com/i/acct_emulator/test_${invoice.id}`,
       invoice_pdf: `https://pay.stripe.com/invoice/acct_emulator/test_${invoice.id}/pdf`,
@@ -626,10 +627,7 @@ const assertNotEnded = (subscription: StripeRecord) => {
   }
 };
 
-/** The end of the subscription's current period: that of the item ending first. */
-const periodEndOf = (store: EmulatorStore, subscription: StripeRecord): number =>
-  Math.min(...itemsList(store, subscription.id).data.map((item) => item.current_period_end as number));
-
+/** The subscription's current period: from the earliest item start to the end of the item ending first. */
 const periodOf = (store: EmulatorStore, subscription: StripeRecord) => {
   const items = itemsList(store, subscription.id).data;
   return {
@@ -702,7 +700,7 @@ export const updateSubscription = (
       change.cancelAtPeriodEnd
         ? {
             cancel_at_period_end: true,
-            cancel_at: periodEndOf(store, subscription),
+            cancel_at: periodOf(store, subscription).end,
             canceled_at: now,
             cancellation_details: { comment: null, feedback: null, reason: 'cancellation_requested' },
           }
@@ -850,7 +848,7 @@ const dueChanges = (store: EmulatorStore, subscription: StripeRecord): DueChange
     );
   }
   if (status === 'active' || status === 'trialing' || status === 'past_due') {
-    due('renew', periodEndOf(store, subscription), (act) => renew(act, subscription));
+    due('renew', periodOf(store, subscription).end, (act) => renew(act, subscription));
     if (subscription.cancel_at != null) {
       due('cancel', subscription.cancel_at as number, (act) => cancelSubscription(act, subscription));
     }
