@@ -9,7 +9,6 @@ import {
   type Params,
   required,
   StripeApiError,
-  testClockType,
   text,
 } from './params.js';
 import {
@@ -24,7 +23,7 @@ import {
   updateDispute,
 } from './payments.js';
 import type { Resource } from './resources.js';
-import type { Act, StripeRecord } from './store.js';
+import { type Act, type StripeRecord, testClockType } from './store.js';
 import {
   advanceTestClock,
   cancelSubscription,
@@ -85,7 +84,6 @@ export const subscriptions: Resource = {
   path: 'subscriptions',
   create: (params, act) => {
     const customer = required(params, 'customer');
-    existing(act.store, 'customer', customer, 'customer');
     const behavior = text(params, 'payment_behavior') ?? 'allow_incomplete';
     if (!paymentBehaviors.has(behavior)) {
       throw invalid(

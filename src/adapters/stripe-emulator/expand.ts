@@ -1,6 +1,6 @@
-import { invalid, type Params, testClockType } from './params.js';
+import { invalid, type Params } from './params.js';
 import type { Resource } from './resources.js';
-import type { EmulatorStore, StripeRecord } from './store.js';
+import { type EmulatorStore, type StripeRecord, testClockType } from './store.js';
 
 /** Object types by id prefix, for expanding an id into its object. */
 const typesByPrefix: Record<string, string> = {

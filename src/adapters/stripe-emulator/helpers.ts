@@ -1,7 +1,7 @@
 import { type CheckoutPayer, completeCheckoutSession } from './checkout.js';
-import { invalid, type Params, resourceMissing, testClockType, text } from './params.js';
+import { invalid, type Params, resourceMissing, text } from './params.js';
 import { closeDispute, onClockOf, openDispute, refundCharge } from './payments.js';
-import type { EmulatorStore, RequestContext, StripeRecord } from './store.js';
+import { type EmulatorStore, type RequestContext, type StripeRecord, testClockType } from './store.js';
 import { advanceTestClock } from './subscriptions.js';
 
 /**

@@ -27,9 +27,6 @@ export const missing = (param: string) =>
 export const invalid = (param: string, message: string) =>
   new StripeApiError(400, 'invalid_request_error', message, 'parameter_invalid', param);
 
-/** Stripe's object type of test clocks, whose customers live at the clock's frozen time. */
-export const testClockType = 'test_helpers.test_clock';
-
 export const resourceMissing = (type: string, id: string, param = 'id') =>
   new StripeApiError(404, 'invalid_request_error', `No such ${type}: '${id}'`, 'resource_missing', param);
 

@@ -1,5 +1,5 @@
-import { invalid, type Params, resourceMissing, StripeApiError, testClockType } from './params.js';
-import type { Act, EmulatorStore, StripeRecord } from './store.js';
+import { invalid, type Params, resourceMissing, StripeApiError } from './params.js';
+import { type Act, type EmulatorStore, type StripeRecord, testClockType } from './store.js';
 
 /**
  * What customers and banks do to payments: test cards that succeed, are declined or are

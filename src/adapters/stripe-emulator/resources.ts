@@ -10,10 +10,9 @@ import {
   required,
   resourceMissing,
   StripeApiError,
-  testClockType,
   text,
 } from './params.js';
-import { type Act, type EmulatorStore, type StripeRecord, stripeId } from './store.js';
+import { type Act, type EmulatorStore, type StripeRecord, stripeId, testClockType } from './store.js';
 
 /**
  * What a Checkout Session was created with but does not show: its line items (listed by

@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 
+/** Stripe's object type of test clocks, whose customers live at the clock's frozen time. */
+export const testClockType = 'test_helpers.test_clock';
+
 /** Stripe's API version the emulator speaks: the one the `stripe` package pins. */
 export const emulatorApiVersion = Stripe.API_VERSION;
 

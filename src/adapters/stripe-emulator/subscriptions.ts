@@ -1,4 +1,4 @@
-import { invalid, type Params, resourceMissing, StripeApiError, testClockType } from './params.js';
+import { invalid, type Params, resourceMissing, StripeApiError } from './params.js';
 import {
   cancelPaymentIntent,
   confirmPaymentIntent,
@@ -7,7 +7,13 @@ import {
   existing,
   timeOf,
 } from './payments.js';
-import type { Act, EmulatorStore, RequestContext, StripeRecord } from './store.js';
+import {
+  type Act,
+  type EmulatorStore,
+  type RequestContext,
+  type StripeRecord,
+  testClockType,
+} from './store.js';
 
 /**
  * What time does to subscriptions: billing cycles, invoices created, finalized and collected
