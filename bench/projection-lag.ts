@@ -145,11 +145,11 @@ export const measureProjectionLag = async (adminUrl: string, durationSeconds: nu
       p50_ms: median(lags),
       p99_ms: percentile(lags, 99),
       max_ms: lags.at(-1) ?? null,
-      stripe_objects_batches: batches,
-      stripe_objects_mean_batch_ms: Math.round(
+      payments_batches: batches,
+      payments_mean_batch_ms: Math.round(
         (metric('payfold_projection_batch_seconds_sum') / batches) * 1000,
       ),
-      stripe_objects_mean_batch_entries: Math.round(metric('payfold_projection_batch_entries_sum') / batches),
+      payments_mean_batch_entries: Math.round(metric('payfold_projection_batch_entries_sum') / batches),
     },
     peer: null,
     within_budget: percentile(lags, 99) <= 250 && lags.length === acknowledged.size,

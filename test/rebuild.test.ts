@@ -3,9 +3,9 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { type LogEntry, logStart, stripeEventLogEntry } from '../src/domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
+import { paymentsProjector } from '../src/projections/payments-projector.js';
 import type { Projector } from '../src/projections/projector.js';
 import { ProjectionRunner } from '../src/projections/runner.js';
-import { stripeObjectsProjector } from '../src/projections/stripe-objects.js';
 import { createTestDatabase } from './support/database.js';
 import { readTables } from './support/projection-harness.js';
 import { referenceTables, tableDifferences } from './support/reference-model.js';
@@ -14,29 +14,29 @@ import { buildHistory, historyPlanArbitrary } from './support/stripe-history.js'
 const runs = Math.max(3, Math.floor(Number(process.env.FC_RUNS ?? 30) / 6));
 const logger = pino({ level: 'silent' });
 
-/** Everything the stripe_objects projection writes, as a rebuild starts from. */
+/** Everything the payments projection writes, as a rebuild starts from. */
 const resetProjection = `
   truncate payments.stripe_objects, payments.products, payments.prices, payments.customers,
     payments.customer_mappings, payments.checkout_sessions, payments.subscriptions,
     payments.subscription_items, payments.invoices, payments.payment_history, payments.refunds,
     payments.disputes, payfold.stripe_object_candidates, payfold.stripe_object_links,
     payfold.subject_pairings, payfold.ambiguous_ties;
-  update payfold.projection_checkpoints set transaction_id = '0', position = 0 where projection = 'stripe_objects';`;
+  update payfold.projection_checkpoints set transaction_id = '0', position = 0 where projection = 'payments';`;
 
 /** The projector, dying (its connection cut mid-transaction) on the given call. */
 const dyingOnCall = (call: number): Projector => {
   let calls = 0;
   return {
-    ...stripeObjectsProjector,
+    ...paymentsProjector,
     async apply(client, entries) {
-      await stripeObjectsProjector.apply(client, entries);
+      await paymentsProjector.apply(client, entries);
       calls += 1;
       if (calls === call) await client.query('select pg_terminate_backend(pg_backend_pid())');
     },
   };
 };
 
-describe('the stripe_objects projection over the real log and runner', () => {
+describe('the payments projection over the real log and runner', () => {
   it(
     'survives a crash, equals the reference model, and a rebuild from an empty checkpoint gives the same rows',
     async () => {
@@ -83,7 +83,7 @@ describe('the stripe_objects projection over the real log and runner', () => {
               const restarted = new ProjectionRunner({
                 pool: db.pool,
                 log,
-                projectors: [stripeObjectsProjector],
+                projectors: [paymentsProjector],
                 logger,
                 batchSize,
               });
@@ -94,13 +94,13 @@ describe('the stripe_objects projection over the real log and runner', () => {
                 const incremental = await readTables(client);
                 const entries: LogEntry[] = await log.readAll(logStart, 100_000);
                 expect(entries).toHaveLength(events.length);
-                expect(tableDifferences(incremental, referenceTables(entries))).toEqual([]);
+                expect(tableDifferences(incremental, await referenceTables(entries))).toEqual([]);
 
                 await client.query(resetProjection);
                 const rebuilt = new ProjectionRunner({
                   pool: db.pool,
                   log,
-                  projectors: [stripeObjectsProjector],
+                  projectors: [paymentsProjector],
                   logger,
                   batchSize: rebuildBatchSize,
                 });

@@ -23,7 +23,7 @@ describe('projection status: admin API, payfold status, metrics', () => {
     server = await startTestServer(db.url, { PAYFOLD_ADMIN_TOKEN: adminToken });
     const fixture = loadEventFixtures().find((f) => f.file === 'customer_updated.json');
     if (!fixture) throw new Error('fixture missing');
-    // One entry the stripe_objects projector cannot read: a customer whose email is a number.
+    // One entry the payments projector cannot read: a customer whose email is a number.
     const broken = freshEvent(fixture);
     Object.assign(broken.data.object, { id: 'cus_broken', email: 42 });
     for (const event of [freshEvent(fixture), broken]) {
@@ -52,12 +52,12 @@ describe('projection status: admin API, payfold status, metrics', () => {
     expect(response.status).toBe(200);
     const body = (await response.json()) as { projections: unknown; parkedEntries: unknown };
     expect(body.projections).toEqual([
-      expect.objectContaining({ name: 'stripe_objects', behind: 0, parkedEntries: 1 }),
+      expect.objectContaining({ name: 'payments', behind: 0, parkedEntries: 1 }),
       expect.objectContaining({ name: 'webhook_events', behind: 0, parkedEntries: 0 }),
     ]);
     expect(body.parkedEntries).toEqual([
       expect.objectContaining({
-        projection: 'stripe_objects',
+        projection: 'payments',
         entryType: 'stripe.event',
         error: 'unreadable Stripe object: email: Invalid input: expected string, received number',
       }),
@@ -75,9 +75,9 @@ describe('projection status: admin API, payfold status, metrics', () => {
 
   it('/metrics shows each projection lag and parked entries', async () => {
     const text = await (await fetch(`${server.url}/metrics`)).text();
-    expect(text).toContain('payfold_projection_lag_entries{projection="stripe_objects"} 0');
-    expect(text).toContain('payfold_projection_parked_entries{projection="stripe_objects"} 1');
-    expect(text).toContain('payfold_projection_errors_total{projection="stripe_objects"} 1');
+    expect(text).toContain('payfold_projection_lag_entries{projection="payments"} 0');
+    expect(text).toContain('payfold_projection_parked_entries{projection="payments"} 1');
+    expect(text).toContain('payfold_projection_errors_total{projection="payments"} 1');
   });
 
   it('payfold status --json prints the same', () => {
@@ -89,7 +89,7 @@ describe('projection status: admin API, payfold status, metrics', () => {
     const status = JSON.parse(result.stdout);
     expect(status.logHeadPosition).toBe(2);
     expect(status.projections).toEqual([
-      expect.objectContaining({ name: 'stripe_objects', position: 2, behind: 0, parkedEntries: 1 }),
+      expect.objectContaining({ name: 'payments', position: 2, behind: 0, parkedEntries: 1 }),
       expect.objectContaining({ name: 'webhook_events', position: 2, behind: 0, parkedEntries: 0 }),
     ]);
   });

@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Candidate, candidateOfStripeEvent } from '../src/domain/stripe/candidates.js';
-import { winningSnapshot } from '../src/domain/stripe/fold.js';
-import { chooseWinner } from '../src/domain/stripe/winner.js';
-import { stripeObjectsProjector } from '../src/projections/stripe-objects.js';
+import { chooseWinner, winningSnapshot } from '../src/domain/stripe/winner.js';
+import { paymentsProjector } from '../src/projections/payments-projector.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { entriesOf } from './support/projection-harness.js';
 import type { GeneratedEvent } from './support/stripe-history.js';
@@ -190,7 +189,7 @@ describe('ties only an event id can break', () => {
     });
     const client = await db.pool.connect();
     try {
-      await stripeObjectsProjector.apply(
+      await paymentsProjector.apply(
         client,
         entriesOf([update('evt_1', 'a@example.com'), update('evt_2', 'b@example.com')]),
       );

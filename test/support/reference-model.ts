@@ -1,40 +1,20 @@
+import type { Environment } from '../../src/domain/environment.js';
 import type { LogEntry } from '../../src/domain/event-log.js';
 import { type Candidate, candidatesOfEntry } from '../../src/domain/stripe/candidates.js';
-import { customerMappings, type Pairing, pairingOf, winningSnapshot } from '../../src/domain/stripe/fold.js';
-import { chargeSchema, invoicePaymentSchema, paymentIntentSchema } from '../../src/domain/stripe/objects.js';
-import {
-  checkoutSessionRow,
-  customerRow,
-  disputeRow,
-  invoiceRow,
-  invoiceSubscriptionId,
-  paymentHistoryRow,
-  priceRow,
-  productRow,
-  type Row,
-  refundRow,
-  subscriptionRows,
-} from '../../src/domain/stripe/rows.js';
-import type { Subject } from '../../src/domain/subject.js';
+import { customerMappings, type Pairing, pairingOf } from '../../src/domain/stripe/pairings.js';
+import { winningSnapshot } from '../../src/domain/stripe/winner.js';
 import { earliest } from '../../src/domain/time.js';
+import { recomputeAllRows } from '../../src/projections/recompute.js';
+import type { Winner } from '../../src/projections/tables/table.js';
 
 /**
  * The expected `payments.*` tables of a set of log entries, computed all at once from the whole
- * set: every object's winner from all of its candidates, every row from the winners. No
- * checkpoints, no pruning, no links, no incremental recomputation: what the projection does
- * incrementally must come out exactly like this.
+ * set: every object's winner from all of its candidates, every mapping from all pairings, then
+ * every row from the winners by the same table definitions the projection uses. No checkpoints,
+ * no stored candidates or pruning, no links, no incremental recomputation: what the projection
+ * does incrementally must come out exactly like this.
  */
 export type Tables = Record<string, string[]>;
-
-interface Winner {
-  environment: 'test' | 'live';
-  objectType: string;
-  objectId: string;
-  snapshot: Record<string, unknown>;
-  deleted: boolean;
-  observedAt: number;
-  createdAt: Date;
-}
 
 /** Rows as comparable text: timestamps as ISO strings, keys sorted, nulls and `updated_at` left out. */
 export const normaliseRow = (row: Record<string, unknown>): string => {
@@ -58,7 +38,7 @@ export const normaliseRow = (row: Record<string, unknown>): string => {
   );
 };
 
-export const referenceTables = (entries: readonly LogEntry[]): Tables => {
+export const referenceTables = async (entries: readonly LogEntry[]): Promise<Tables> => {
   const candidates = new Map<string, Candidate>();
   for (const candidate of entries.flatMap(candidatesOfEntry)) candidates.set(candidate.key, candidate);
   const byObject = new Map<string, Candidate[]>();
@@ -66,12 +46,12 @@ export const referenceTables = (entries: readonly LogEntry[]): Tables => {
     const key = `${candidate.environment}\u0000${candidate.objectType}\u0000${candidate.objectId}`;
     byObject.set(key, [...(byObject.get(key) ?? []), candidate]);
   }
-  const winners = new Map<string, Winner>();
-  for (const [key, group] of byObject) {
+  const winners: Winner[] = [];
+  for (const group of byObject.values()) {
     const winner = winningSnapshot(group);
     const first = group[0] as Candidate;
     if (!winner) continue;
-    winners.set(key, {
+    winners.push({
       environment: first.environment,
       objectType: first.objectType,
       objectId: first.objectId,
@@ -81,12 +61,9 @@ export const referenceTables = (entries: readonly LogEntry[]): Tables => {
       createdAt: earliest(group.map((c) => c.recordedAt)),
     });
   }
-  const winner = (environment: string, objectType: string, objectId: string | null | undefined) =>
-    objectId ? winners.get(`${environment}\u0000${objectType}\u0000${objectId}`) : undefined;
-  const all = (objectType: string) => [...winners.values()].filter((w) => w.objectType === objectType);
 
   // Customer mappings: the earliest pairing per subject and customer, then the greedy assignment.
-  const pairings = new Map<string, Pairing & { environment: 'test' | 'live'; recordedAt: Date }>();
+  const pairings = new Map<string, Pairing & { environment: Environment; recordedAt: Date }>();
   for (const candidate of candidates.values()) {
     const pairing = pairingOf(candidate);
     if (!pairing) continue;
@@ -99,32 +76,22 @@ export const referenceTables = (entries: readonly LogEntry[]): Tables => {
       recordedAt: known && known.recordedAt < candidate.recordedAt ? known.recordedAt : candidate.recordedAt,
     });
   }
-  const mappingRows: Row[] = [];
-  const mapped = new Map<string, Subject>();
-  for (const environment of ['test', 'live'] as const) {
+  const mappings = (['test', 'live'] as const).flatMap((environment) => {
     const ofEnvironment = [...pairings.values()].filter((p) => p.environment === environment);
-    for (const mapping of customerMappings(ofEnvironment)) {
-      const pairing = ofEnvironment.find(
+    return customerMappings(ofEnvironment).map((mapping) => ({
+      ...mapping,
+      environment,
+      createdAt: ofEnvironment.find(
         (p) =>
           p.customerId === mapping.customerId &&
           p.subject.type === mapping.subject.type &&
           p.subject.id === mapping.subject.id,
-      );
-      mapped.set(`${environment}\u0000${mapping.customerId}`, mapping.subject);
-      mappingRows.push({
-        environment,
-        subject_type: mapping.subject.type,
-        subject_id: mapping.subject.id,
-        customer_id: mapping.customerId,
-        created_at: pairing?.recordedAt ?? null,
-      });
-    }
-  }
-  const mappedSubject = (environment: string, customerId: string | null) =>
-    customerId ? (mapped.get(`${environment}\u0000${customerId}`) ?? null) : null;
+      )?.recordedAt,
+    }));
+  });
 
-  const tables: Record<string, Row[]> = {
-    stripe_objects: [...winners.values()].map((w) => ({
+  const tables: Record<string, Array<Record<string, unknown>>> = {
+    stripe_objects: winners.map((w) => ({
       environment: w.environment,
       object_type: w.objectType,
       object_id: w.objectId,
@@ -133,118 +100,20 @@ export const referenceTables = (entries: readonly LogEntry[]): Tables => {
       snapshot: w.snapshot,
       created_at: w.createdAt,
     })),
-    customer_mappings: mappingRows,
-    products: [],
-    prices: [],
-    customers: [],
-    subscriptions: [],
-    subscription_items: [],
-    invoices: [],
-    refunds: [],
-    disputes: [],
-    checkout_sessions: [],
-    payment_history: [],
+    customer_mappings: mappings.map((mapping) => ({
+      environment: mapping.environment,
+      subject_type: mapping.subject.type,
+      subject_id: mapping.subject.id,
+      customer_id: mapping.customerId,
+      created_at: mapping.createdAt,
+    })),
   };
-  const add = (table: string, row: Row, createdAt: Date) =>
-    tables[table]?.push({ ...row, created_at: createdAt });
-  for (const w of winners.values()) {
-    const input = { environment: w.environment, snapshot: w.snapshot, deleted: w.deleted };
-    if (w.objectType === 'product') add('products', productRow(input), w.createdAt);
-    if (w.objectType === 'price') add('prices', priceRow(input), w.createdAt);
-    if (w.objectType === 'customer') add('customers', customerRow(input), w.createdAt);
-    if (w.objectType === 'invoice') add('invoices', invoiceRow(input), w.createdAt);
-    if (w.objectType === 'refund') add('refunds', refundRow(input), w.createdAt);
-    if (w.objectType === 'dispute') add('disputes', disputeRow(input), w.createdAt);
-    if (w.objectType === 'checkout.session') add('checkout_sessions', checkoutSessionRow(input), w.createdAt);
-    if (w.objectType === 'subscription') {
-      const customerId = typeof w.snapshot.customer === 'string' ? w.snapshot.customer : null;
-      const rows = subscriptionRows(input, mappedSubject(w.environment, customerId));
-      add('subscriptions', rows.subscription, w.createdAt);
-      for (const item of rows.items) add('subscription_items', item, w.createdAt);
-    }
+  for (const [name, rows] of await recomputeAllRows(winners, mappings)) {
+    tables[name.replace('payments.', '')] = rows.map(({ row, createdAt }) => ({
+      ...row,
+      created_at: createdAt,
+    }));
   }
-
-  // Payments: every payment intent, every charge made without one, every invoice payment's payment.
-  const roots = new Map<string, { environment: string; id: string; isIntent: boolean }>();
-  const addRoot = (environment: string, id: string, isIntent: boolean) =>
-    roots.set(`${environment}\u0000${id}`, { environment, id, isIntent });
-  for (const w of all('payment_intent')) addRoot(w.environment, w.objectId, true);
-  for (const w of all('charge')) {
-    const charge = chargeSchema.parse(w.snapshot);
-    addRoot(w.environment, charge.payment_intent ?? charge.id, charge.payment_intent != null);
-  }
-  for (const w of all('invoice_payment')) {
-    const { payment } = invoicePaymentSchema.parse(w.snapshot);
-    if (payment.paymentIntent) addRoot(w.environment, payment.paymentIntent, true);
-    else if (payment.charge) {
-      const charge = winner(w.environment, 'charge', payment.charge);
-      if (charge) {
-        const fields = chargeSchema.parse(charge.snapshot);
-        addRoot(w.environment, fields.payment_intent ?? fields.id, fields.payment_intent != null);
-      }
-    }
-  }
-  const byId = (a: Winner, b: Winner) => (a.objectId < b.objectId ? -1 : 1);
-  for (const { environment, id, isIntent } of roots.values()) {
-    const intent = isIntent ? winner(environment, 'payment_intent', id) : undefined;
-    const charges = isIntent
-      ? all('charge')
-          .filter(
-            (w) => w.environment === environment && chargeSchema.parse(w.snapshot).payment_intent === id,
-          )
-          .sort(byId)
-      : [winner(environment, 'charge', id)].filter((w): w is Winner => w !== undefined);
-    const invoicePayment = all('invoice_payment')
-      .filter((w) => {
-        if (w.environment !== environment) return false;
-        const { payment } = invoicePaymentSchema.parse(w.snapshot);
-        return isIntent ? payment.paymentIntent === id : payment.charge === id;
-      })
-      .sort(byId)[0];
-    if (!intent && charges.length === 0 && !invoicePayment) continue;
-    const intentFields = intent ? paymentIntentSchema.parse(intent.snapshot) : null;
-    const chargeFields = charges.map((c) => chargeSchema.parse(c.snapshot));
-    const linkedInvoice = all('invoice')
-      .filter(
-        (w) => w.environment === environment && w.snapshot[isIntent ? 'payment_intent' : 'charge'] === id,
-      )
-      .sort(byId)[0];
-    const invoiceId =
-      intentFields?.invoice ??
-      chargeFields.map((c) => c.invoice).find(Boolean) ??
-      (invoicePayment ? invoicePaymentSchema.parse(invoicePayment.snapshot).invoice : null) ??
-      linkedInvoice?.objectId ??
-      null;
-    const invoice = winner(environment, 'invoice', invoiceId);
-    const subscription = invoice
-      ? winner(environment, 'subscription', invoiceSubscriptionId(invoice.snapshot))
-      : undefined;
-    const customerId =
-      intentFields?.customer ??
-      chargeFields.map((c) => c.customer).find(Boolean) ??
-      (typeof invoice?.snapshot.customer === 'string' ? invoice.snapshot.customer : null);
-    const row = paymentHistoryRow({
-      environment: environment as 'test' | 'live',
-      paymentIntentId: isIntent ? id : null,
-      paymentIntent: intent?.snapshot ?? null,
-      charges: charges.map((c) => c.snapshot),
-      invoiceId,
-      invoice: invoice?.snapshot ?? null,
-      invoicePayment: invoicePayment?.snapshot ?? null,
-      subscription: subscription?.snapshot ?? null,
-      mapped: mappedSubject(environment, customerId),
-    });
-    add(
-      'payment_history',
-      row,
-      earliest(
-        [intent, ...charges, invoicePayment]
-          .filter((w): w is Winner => w !== undefined)
-          .map((w) => w.createdAt),
-      ),
-    );
-  }
-
   return Object.fromEntries(
     Object.entries(tables).map(([table, rows]) => [table, rows.map(normaliseRow).sort()]),
   );

@@ -120,29 +120,36 @@ export const subscriptionSchema = z.object({
   items: list(subscriptionItemSchema),
 });
 
-export const invoiceSchema = z.object({
-  id: z.string(),
-  customer: reference,
-  status: text,
-  amount_due: integer,
-  amount_paid: integer,
-  currency: text,
-  hosted_invoice_url: text,
-  /** Before basil. */
-  subscription: reference,
-  payment_intent: reference,
-  charge: reference,
-  /** Basil and later. */
-  parent: z
-    .object({ subscription_details: z.object({ subscription: reference }).nullish() })
-    .nullish()
-    .transform((value) => value?.subscription_details?.subscription ?? null),
-  status_transitions: z
-    .object({ paid_at: unixTime })
-    .nullish()
-    .transform((value) => value?.paid_at ?? null),
-  metadata: metadataSchema,
-});
+export const invoiceSchema = z
+  .object({
+    id: z.string(),
+    customer: reference,
+    status: text,
+    amount_due: integer,
+    amount_paid: integer,
+    currency: text,
+    hosted_invoice_url: text,
+    /** Before basil. */
+    subscription: reference,
+    payment_intent: reference,
+    charge: reference,
+    /** Basil and later. */
+    parent: z
+      .object({ subscription_details: z.object({ subscription: reference }).nullish() })
+      .nullish()
+      .transform((value) => value?.subscription_details?.subscription ?? null),
+    status_transitions: z
+      .object({ paid_at: unixTime })
+      .nullish()
+      .transform((value) => value?.paid_at ?? null),
+    metadata: metadataSchema,
+  })
+  // One place for the subscription, whatever the version; the paid time by its name.
+  .transform(({ parent, status_transitions, ...invoice }) => ({
+    ...invoice,
+    subscription: invoice.subscription ?? parent,
+    paid_at: status_transitions,
+  }));
 
 export const invoicePaymentSchema = z.object({
   id: z.string(),

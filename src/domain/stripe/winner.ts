@@ -183,3 +183,43 @@ export const chooseWinner = (candidates: readonly Candidate[]): WinnerChoice | u
   }
   return { winner: group[0] as Candidate, decidedBy: 'hash' };
 };
+
+export interface WinningSnapshot {
+  /** The winning candidate's key: the same key means the same snapshot. */
+  key: string;
+  observedAt: number;
+  deleted: boolean;
+  snapshot: Record<string, unknown>;
+  decidedBy: DecidedBy;
+}
+
+/**
+ * The candidates that can still matter: those of the latest second, kept apart for deletions and
+ * for other snapshots. An older candidate can never win again, so dropping it changes no result.
+ */
+export const pruneCandidates = (candidates: readonly Candidate[]): Candidate[] => {
+  const deletions = candidates.filter((candidate) => candidate.isDeletion);
+  const snapshots = candidates.filter((candidate) => !candidate.isDeletion);
+  return [
+    ...(snapshots.length > 0 ? latestSecond(snapshots) : []),
+    ...(deletions.length > 0 ? latestSecond(deletions) : []),
+  ];
+};
+
+/**
+ * An object's winning snapshot: the best snapshot that is not a deletion (or, with nothing else
+ * known, the best deletion), flagged deleted once any deletion is seen. Deletion is final.
+ */
+export const winningSnapshot = (candidates: readonly Candidate[]): WinningSnapshot | undefined => {
+  const deletions = candidates.filter((candidate) => candidate.isDeletion);
+  const choice =
+    chooseWinner(candidates.filter((candidate) => !candidate.isDeletion)) ?? chooseWinner(deletions);
+  if (!choice) return undefined;
+  return {
+    key: choice.winner.key,
+    observedAt: choice.winner.observedAt,
+    deleted: deletions.length > 0,
+    snapshot: choice.winner.snapshot,
+    decidedBy: choice.decidedBy,
+  };
+};

@@ -1,0 +1,68 @@
+import { type Subject, subjectOfMetadata } from '../subject.js';
+import type { Candidate } from './candidates.js';
+import {
+  checkoutSessionSchema,
+  customerSchema,
+  metadataSchema,
+  paymentIntentSchema,
+  subscriptionSchema,
+} from './objects.js';
+
+export interface Pairing {
+  subject: Subject;
+  customerId: string;
+  observedAt: number;
+}
+
+const customerOf = (objectType: string, snapshot: Record<string, unknown>): string | null => {
+  switch (objectType) {
+    case 'customer':
+      return customerSchema.parse(snapshot).id;
+    case 'checkout.session':
+      return checkoutSessionSchema.parse(snapshot).customer;
+    case 'subscription':
+      return subscriptionSchema.parse(snapshot).customer;
+    case 'payment_intent':
+      return paymentIntentSchema.parse(snapshot).customer;
+    default:
+      return null;
+  }
+};
+
+/** A subject named in an object's metadata, paired with the object's customer. */
+export const pairingOf = (candidate: Candidate): Pairing | undefined => {
+  if (candidate.isDeletion) return undefined;
+  const customerId = customerOf(candidate.objectType, candidate.snapshot);
+  const subject = subjectOfMetadata(metadataSchema.parse(candidate.snapshot.metadata));
+  return customerId && subject ? { subject, customerId, observedAt: candidate.observedAt } : undefined;
+};
+
+export interface Mapping {
+  subject: Subject;
+  customerId: string;
+}
+
+const pairingOrder = (a: Pairing, b: Pairing): number =>
+  a.observedAt - b.observedAt ||
+  (a.customerId < b.customerId ? -1 : a.customerId > b.customerId ? 1 : 0) ||
+  (a.subject.type < b.subject.type ? -1 : a.subject.type > b.subject.type ? 1 : 0) ||
+  (a.subject.id < b.subject.id ? -1 : a.subject.id > b.subject.id ? 1 : 0);
+
+/**
+ * Customer mappings from pairings: each subject keeps its earliest pairing, and each customer
+ * belongs to one subject. Taking pairings earliest first, a pairing becomes a mapping unless its
+ * subject or its customer is already mapped. A function of the set of pairings.
+ */
+export const customerMappings = (pairings: readonly Pairing[]): Mapping[] => {
+  const subjects = new Set<string>();
+  const customers = new Set<string>();
+  const mappings: Mapping[] = [];
+  for (const pairing of [...pairings].sort(pairingOrder)) {
+    const subjectKey = `${pairing.subject.type}\u0000${pairing.subject.id}`;
+    if (subjects.has(subjectKey) || customers.has(pairing.customerId)) continue;
+    subjects.add(subjectKey);
+    customers.add(pairing.customerId);
+    mappings.push({ subject: pairing.subject, customerId: pairing.customerId });
+  }
+  return mappings;
+};

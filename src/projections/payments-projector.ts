@@ -1,0 +1,36 @@
+import type { PoolClient } from 'pg';
+import { type LogEntry, logEntryType } from '../domain/event-log.js';
+import { candidatesOfEntry } from '../domain/stripe/candidates.js';
+import { pairingOf } from '../domain/stripe/pairings.js';
+import { paymentsStore } from './payments-store.js';
+import type { Projector } from './projector.js';
+import { recomputeRows } from './recompute.js';
+import { foldCustomerMappings } from './tables/customer-mappings.js';
+import { foldWinningSnapshots } from './winning-snapshots.js';
+
+/**
+ * The `payments.*` tables from Stripe events, in three steps:
+ * 1. winners: each object's winning snapshot among all its candidates (`payments.stripe_objects`);
+ * 2. mappings: each subject's earliest pairing with a customer (`payments.customer_mappings`);
+ * 3. rows: every row that reads a changed winner or mapping, rebuilt by its table's definition
+ *    (`src/projections/tables/`) and written only where a column differs.
+ */
+export const paymentsProjector: Projector = {
+  name: 'payments',
+  entryTypes: [logEntryType.stripeEvent],
+  async apply(client: PoolClient, entries: readonly LogEntry[]) {
+    const store = paymentsStore(client);
+    const candidates = entries.flatMap(candidatesOfEntry);
+    const changedWinners = await foldWinningSnapshots(store, candidates);
+    const remappedCustomers = await foldCustomerMappings(
+      store,
+      candidates.flatMap((candidate) => {
+        const pairing = pairingOf(candidate);
+        return pairing
+          ? [{ ...pairing, environment: candidate.environment, recordedAt: candidate.recordedAt }]
+          : [];
+      }),
+    );
+    await recomputeRows(store, changedWinners, remappedCustomers);
+  },
+};

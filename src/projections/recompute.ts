@@ -1,0 +1,104 @@
+import type { Environment } from '../domain/environment.js';
+import { linksOf } from '../domain/stripe/links.js';
+import type { Mapping } from '../domain/stripe/pairings.js';
+import type { Subject } from '../domain/subject.js';
+import type { PaymentsStore } from './payments-store.js';
+import { derivedTables } from './tables/index.js';
+import type {
+  BuiltRow,
+  Columns,
+  DerivedTable,
+  ObjectRef,
+  RootRows,
+  Winner,
+  WinnerSource,
+} from './tables/table.js';
+
+const refKey = (ref: ObjectRef) => `${ref.environment}\u0000${ref.objectType}\u0000${ref.objectId}`;
+
+const uniqueRoots = (roots: readonly ObjectRef[]): ObjectRef[] => [
+  ...new Map(roots.map((root) => [refKey(root), root])).values(),
+];
+
+const rowsOfRoots = async <C extends Columns>(
+  table: DerivedTable<C>,
+  roots: readonly ObjectRef[],
+  source: WinnerSource,
+): Promise<Array<RootRows<C> & { root: ObjectRef }>> =>
+  Promise.all(roots.map(async (root) => ({ root, ...(await table.rowsOf(root, source)) })));
+
+/**
+ * Rebuilds the rows that read the changed winners, and those that fall back to a customer whose
+ * mapping changed, then writes those that differ. Every table works at once, so the reads of one
+ * step of every table go to Postgres together.
+ */
+export const recomputeRows = async (
+  store: PaymentsStore,
+  changed: readonly Winner[],
+  remappedCustomers: ReadonlyArray<{ environment: Environment; customerId: string }>,
+): Promise<void> => {
+  const source = store.winnerSource(changed);
+  const built = await Promise.all(
+    derivedTables.map(async (table) => {
+      const roots = [
+        ...(await Promise.all(changed.map((winner) => table.rootsAffectedBy(winner, source)))).flat(),
+        ...(await store.rootsOfCustomers(table, remappedCustomers)),
+      ];
+      return { table, rows: await rowsOfRoots(table, uniqueRoots(roots), source) };
+    }),
+  );
+  for (const { table, rows } of built) await store.writeRows(table, rows);
+};
+
+/** Answers from a complete set of winners and mappings held in memory. */
+const inMemorySource = (
+  winners: readonly Winner[],
+  mappings: ReadonlyArray<Mapping & { environment: Environment }>,
+): WinnerSource => {
+  const byRef = new Map(winners.map((winner) => [refKey(winner), winner]));
+  const linksTo = new Map<string, Array<{ link: string; objectType: string; objectId: string }>>();
+  for (const winner of winners) {
+    for (const { link, targetId } of linksOf(winner.objectType, winner.snapshot)) {
+      const key = `${winner.environment}\u0000${targetId}`;
+      linksTo.set(key, [
+        ...(linksTo.get(key) ?? []),
+        { link, objectType: winner.objectType, objectId: winner.objectId },
+      ]);
+    }
+  }
+  const mapped = new Map<string, Subject>(
+    mappings.map((mapping) => [`${mapping.environment}\u0000${mapping.customerId}`, mapping.subject]),
+  );
+  return {
+    winner: async (environment, objectType, objectId) =>
+      objectId ? byRef.get(refKey({ environment, objectType, objectId })) : undefined,
+    linkedFrom: async (environment, targetId, link, objectType) =>
+      (linksTo.get(`${environment}\u0000${targetId}`) ?? [])
+        .filter((row) => row.link === link && row.objectType === objectType)
+        .map((row) => row.objectId)
+        .sort(),
+    mappedSubject: async (environment, customerId) =>
+      customerId ? (mapped.get(`${environment}\u0000${customerId}`) ?? null) : null,
+  };
+};
+
+/**
+ * Every row of every derived table from a complete set of winners and mappings, with the same
+ * table definitions as the live projection: the rows a full rebuild must arrive at.
+ */
+export const recomputeAllRows = async (
+  winners: readonly Winner[],
+  mappings: ReadonlyArray<Mapping & { environment: Environment }>,
+): Promise<Map<string, Array<BuiltRow<Columns>>>> => {
+  const source = inMemorySource(winners, mappings);
+  const tables = new Map<string, Array<BuiltRow<Columns>>>();
+  for (const table of derivedTables) {
+    const roots = (await Promise.all(winners.map((winner) => table.rootsAffectedBy(winner, source)))).flat();
+    const built = await rowsOfRoots(table, uniqueRoots(roots), source);
+    tables.set(
+      table.name,
+      built.flatMap((entry) => entry.rows),
+    );
+  }
+  return tables;
+};

@@ -1,0 +1,76 @@
+import type { Candidate } from '../domain/stripe/candidates.js';
+import { linksOf } from '../domain/stripe/links.js';
+import { pruneCandidates, winningSnapshot } from '../domain/stripe/winner.js';
+import { earliest } from '../domain/time.js';
+import type { PaymentsStore } from './payments-store.js';
+import type { Winner } from './tables/table.js';
+
+const keysOf = (candidates: readonly Candidate[]) =>
+  candidates
+    .map((candidate) => candidate.key)
+    .sort()
+    .join();
+
+/**
+ * Folds new candidates into each object's winning snapshot (`payments.stripe_objects`): the
+ * stored candidates of the object's latest second and the new ones are judged together, as one
+ * set, by the winner rule. Returns the winners that changed.
+ */
+export const foldWinningSnapshots = async (
+  store: PaymentsStore,
+  arrived: readonly Candidate[],
+): Promise<Winner[]> => {
+  const incoming = new Map<string, Candidate[]>();
+  for (const candidate of arrived) {
+    const key = store.objectKey(candidate);
+    incoming.set(key, [...(incoming.get(key) ?? []), candidate]);
+  }
+  if (incoming.size === 0) return [];
+  const stored = await store.loadCandidates([...incoming.values()].map((group) => group[0] as Candidate));
+
+  const rewritten: Candidate[] = [];
+  const kept: Array<{ candidate: Candidate; winnerKey: string }> = [];
+  const changed: Winner[] = [];
+  const ties: Winner[] = [];
+  for (const [key, group] of incoming) {
+    const before = stored.candidates.get(key) ?? [];
+    const merged = new Map(before.map((candidate) => [candidate.key, candidate]));
+    for (const candidate of group) if (!merged.has(candidate.key)) merged.set(candidate.key, candidate);
+    const candidates = pruneCandidates([...merged.values()]);
+    const choice = winningSnapshot(candidates);
+    if (!choice) continue;
+    const ref = group[0] as Candidate;
+    const previous = stored.winners.get(key);
+    if (keysOf(candidates) !== keysOf(before) || previous?.winnerKey !== choice.key) {
+      rewritten.push(ref);
+      kept.push(...candidates.map((candidate) => ({ candidate, winnerKey: choice.key })));
+    }
+    const winner: Winner = {
+      environment: ref.environment,
+      objectType: ref.objectType,
+      objectId: ref.objectId,
+      observedAt: choice.observedAt,
+      deleted: choice.deleted,
+      snapshot: choice.snapshot,
+      createdAt: earliest([
+        ...group.map((candidate) => candidate.recordedAt),
+        ...(previous ? [previous.createdAt] : []),
+      ]),
+    };
+    if (choice.decidedBy === 'event_id' || choice.decidedBy === 'hash') ties.push(winner);
+    const unchanged =
+      previous &&
+      previous.observedAt === winner.observedAt &&
+      previous.deleted === winner.deleted &&
+      previous.winnerKey === choice.key &&
+      previous.createdAt.getTime() === winner.createdAt.getTime();
+    if (!unchanged) changed.push(winner);
+  }
+
+  await store.replaceCandidates(rewritten, kept);
+  await store.recordTies(ties);
+  await store.saveWinners(
+    changed.map((winner) => ({ winner, links: linksOf(winner.objectType, winner.snapshot) })),
+  );
+  return changed;
+};
