@@ -4,8 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { type LogEntry, logStart, stripeEventLogEntry } from '../src/domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
 import { paymentsProjector } from '../src/projections/payments-projector.js';
+import { paymentsProjectionStateTables } from '../src/projections/payments-store.js';
 import type { Projector } from '../src/projections/projector.js';
 import { ProjectionRunner } from '../src/projections/runner.js';
+import { paymentsProjectionTables } from '../src/projections/tables/index.js';
 import { createTestDatabase } from './support/database.js';
 import { readTables } from './support/projection-harness.js';
 import { referenceTables, tableDifferences } from './support/reference-model.js';
@@ -16,11 +18,7 @@ const logger = pino({ level: 'silent' });
 
 /** Everything the payments projection writes, as a rebuild starts from. */
 const resetProjection = `
-  truncate payments.stripe_objects, payments.products, payments.prices, payments.customers,
-    payments.customer_mappings, payments.checkout_sessions, payments.subscriptions,
-    payments.subscription_items, payments.invoices, payments.payment_history, payments.refunds,
-    payments.disputes, payfold.stripe_object_candidates, payfold.stripe_object_links,
-    payfold.subject_pairings, payfold.ambiguous_ties;
+  truncate ${[...paymentsProjectionTables.map((table) => table.name), ...paymentsProjectionStateTables].join(', ')};
   update payfold.projection_checkpoints set transaction_id = '0', position = 0 where projection = 'payments';`;
 
 /** The projector, dying (its connection cut mid-transaction) on the given call. */

@@ -30,6 +30,14 @@ const ofObjects = (alias: string) => `
   and (${alias}.environment, ${alias}.object_type, ${alias}.object_id)
     in (select * from unnest($1::text[], $2::text[], $3::text[]))`;
 
+/** The engine's own state behind the payments projection: emptied with its tables by a rebuild. */
+export const paymentsProjectionStateTables = [
+  'payfold.stripe_object_candidates',
+  'payfold.stripe_object_links',
+  'payfold.subject_pairings',
+  'payfold.ambiguous_ties',
+] as const;
+
 const statements = {
   loadCandidates: `select c.* from payfold.stripe_object_candidates c where ${ofObjects('c')}`,
   loadWinners: `

@@ -1,35 +1,7 @@
 import type { PoolClient } from 'pg';
 import { type LogEntry, logEntryType } from '../domain/event-log.js';
-import { stripeEventEnvelopeSchema, stripeEventObjectRef } from '../domain/stripe-event.js';
 import type { Projector } from './projector.js';
-
-export interface WebhookEventRow {
-  environment: string;
-  eventId: string;
-  eventType: string;
-  apiVersion: string | null;
-  livemode: boolean;
-  objectType: string | null;
-  objectId: string | null;
-  receivedAt: Date;
-  logPosition: bigint;
-}
-
-export const webhookEventRow = (entry: LogEntry): WebhookEventRow => {
-  const event = stripeEventEnvelopeSchema.parse(entry.data);
-  const { objectType, objectId } = stripeEventObjectRef(event);
-  return {
-    environment: entry.environment,
-    eventId: event.id,
-    eventType: event.type,
-    apiVersion: event.api_version ?? null,
-    livemode: event.livemode,
-    objectType,
-    objectId,
-    receivedAt: entry.recordedAt,
-    logPosition: entry.position,
-  };
-};
+import { webhookEventRow } from './tables/webhook-events.js';
 
 // A delivery never changes once logged (the log stores one entry per event id), so a replayed
 // entry finds its row and writes nothing.
@@ -44,7 +16,7 @@ const insertWebhookEventsSql = `
     as t(environment, event_id, event_type, api_version, livemode, object_type, object_id, received_at, log_position)
   on conflict (environment, event_id) do nothing`;
 
-/** `payments.webhook_events`: one row per Stripe event delivered to Payfold, whatever its type. */
+/** `payments.webhook_events` from Stripe events (see `src/projections/tables/webhook-events.ts`). */
 export const webhookEventsProjector: Projector = {
   name: 'webhook_events',
   entryTypes: [logEntryType.stripeEvent],
@@ -55,14 +27,14 @@ export const webhookEventsProjector: Projector = {
       text: insertWebhookEventsSql,
       values: [
         rows.map((row) => row.environment),
-        rows.map((row) => row.eventId),
-        rows.map((row) => row.eventType),
-        rows.map((row) => row.apiVersion),
+        rows.map((row) => row.event_id),
+        rows.map((row) => row.event_type),
+        rows.map((row) => row.api_version),
         rows.map((row) => row.livemode),
-        rows.map((row) => row.objectType),
-        rows.map((row) => row.objectId),
-        rows.map((row) => row.receivedAt),
-        rows.map((row) => row.logPosition.toString()),
+        rows.map((row) => row.object_type),
+        rows.map((row) => row.object_id),
+        rows.map((row) => row.received_at),
+        rows.map((row) => row.log_position),
       ],
     });
   },

@@ -1,5 +1,6 @@
 import { checkoutSessionsTable } from './checkout-sessions.js';
 import { customerMappingsTable } from './customer-mappings.js';
+import { customerPortalSessionsTable } from './customer-portal-sessions.js';
 import { customersTable } from './customers.js';
 import { disputesTable } from './disputes.js';
 import { invoicesTable } from './invoices.js';
@@ -7,9 +8,11 @@ import { paymentHistoryTable } from './payment-history.js';
 import { pricesTable } from './prices.js';
 import { productsTable } from './products.js';
 import { refundsTable } from './refunds.js';
+import { stripeObjectsTable } from './stripe-objects.js';
 import { subscriptionItemsTable } from './subscription-items.js';
 import { subscriptionsTable } from './subscriptions.js';
 import type { Columns, DerivedTable, TableShape } from './table.js';
+import { webhookEventsTable } from './webhook-events.js';
 
 // Each definition keeps its own column types; the lists below hold them side by side.
 
@@ -27,8 +30,18 @@ export const derivedTables: ReadonlyArray<DerivedTable<Columns>> = [
   disputesTable,
 ] as unknown as ReadonlyArray<DerivedTable<Columns>>;
 
-/** Every `payments.*` table the payments projection writes (`stripe_objects` aside). */
-export const paymentsTables: ReadonlyArray<TableShape<Columns>> = [
+const shape = <C extends Columns>(table: TableShape<C>) => table as unknown as TableShape<Columns>;
+
+/** Every `payments.*` table the payments projection writes, and so a rebuild of it empties. */
+export const paymentsProjectionTables: ReadonlyArray<TableShape<Columns>> = [
+  shape(stripeObjectsTable),
+  shape(customerMappingsTable),
   ...derivedTables,
-  customerMappingsTable as unknown as TableShape<Columns>,
+];
+
+/** Every table of the `payments` schema, whoever writes it. */
+export const allPaymentsTables: ReadonlyArray<TableShape<Columns>> = [
+  ...paymentsProjectionTables,
+  shape(webhookEventsTable),
+  shape(customerPortalSessionsTable),
 ];
