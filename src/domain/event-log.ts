@@ -8,7 +8,6 @@ import type { StripeEventEnvelope } from './stripe-event.js';
 export const logEntryType = {
   stripeEvent: 'stripe.event',
 } as const;
-export type LogEntryType = (typeof logEntryType)[keyof typeof logEntryType];
 
 /** An entry on its way into the log. `data` is JSON text, stored verbatim. */
 export interface NewLogEntry {

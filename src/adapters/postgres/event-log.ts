@@ -63,7 +63,7 @@ export interface PostgresEventLogOptions {
 
 /**
  * The Postgres event log. Appends are grouped: every append made while earlier batches are
- * committing joins the next batch, which is written by one `payfold.append_events` call, so the
+ * committing joins the next batch, which is written by one multi-row `INSERT … ON CONFLICT DO NOTHING`, so the
  * number of commits (and fsyncs) grows with time, not with requests.
  */
 export class PostgresEventLog implements EventLog {
