@@ -1,14 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadMigrations, runMigrations } from '../src/adapters/postgres/migrations.js';
 import { createPool } from '../src/adapters/postgres/pool.js';
 import { countRows, createTestDatabase, type TestDatabase } from './support/database.js';
 
 describe('migrations', () => {
+  // Each test starts from an empty database of its own.
   let db: TestDatabase;
-  beforeAll(async () => {
+  beforeEach(async () => {
     db = await createTestDatabase({ migrate: false });
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await db.drop();
   });
 
@@ -25,10 +26,12 @@ describe('migrations', () => {
   });
 
   it('are a no-op the second time', async () => {
+    expect(await runMigrations(db.pool)).not.toEqual([]);
     expect(await runMigrations(db.pool)).toEqual([]);
   });
 
   it('create the log, the engine state and every payments table', async () => {
+    await runMigrations(db.pool);
     const { rows } = await db.pool.query<{ name: string }>(
       `select table_schema || '.' || table_name as name from information_schema.tables
        where table_schema in ('payfold', 'payments') order by 1`,
