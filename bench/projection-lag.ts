@@ -146,9 +146,7 @@ export const measureProjectionLag = async (adminUrl: string, durationSeconds: nu
       p99_ms: percentile(lags, 99),
       max_ms: lags.at(-1) ?? null,
       payments_batches: batches,
-      payments_mean_batch_ms: Math.round(
-        (metric('payfold_projection_batch_seconds_sum') / batches) * 1000,
-      ),
+      payments_mean_batch_ms: Math.round((metric('payfold_projection_batch_seconds_sum') / batches) * 1000),
       payments_mean_batch_entries: Math.round(metric('payfold_projection_batch_entries_sum') / batches),
     },
     peer: null,

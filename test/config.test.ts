@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/app/config.js';
+import { ConfigError, loadConfig } from '../src/main/config.js';
 
 const payfoldBin = path.resolve(import.meta.dirname, '../bin/payfold.js');
 const hexKey = 'ab'.repeat(32);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorTestHelpers } from '../src/adapters/stripe-emulator/client.js';
 import { deliveryPlanner, type Faults } from '../src/adapters/stripe-emulator/faults.js';
 import { type RunningEmulator, startEmulator } from '../src/adapters/stripe-emulator/server.js';
-import { formatTable, readDemoTables, runDemo, runDemoStory } from '../src/app/demo.js';
+import { formatTable, readDemoTables, runDemo, runDemoStory } from '../src/main/demo.js';
 import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
 import { priceFor, receiver, stripeFor } from './support/emulator.js';
 import { readTables } from './support/projection-harness.js';

@@ -1,9 +1,9 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
-import { createMetrics } from '../src/app/metrics.js';
 import { type NewLogEntry, stripeEventLogEntry } from '../src/domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
+import { createMetrics } from '../src/main/metrics.js';
 import type { Projector } from '../src/projections/projector.js';
 import { ProjectionRunner } from '../src/projections/runner.js';
 import { webhookEventsProjector } from '../src/projections/webhook-events.js';
@@ -143,7 +143,7 @@ describe('the projection runner', () => {
       log,
       projectors: [countingProjector('parks')],
       logger,
-      metrics,
+      metrics: metrics.projections,
     });
     await runner.catchUp();
     // Every entry but the poisoned one was applied.

@@ -3,7 +3,25 @@ import type { Environment } from '../domain/environment.js';
 import { environmentOfLivemode, isEnvironment } from '../domain/environment.js';
 import { type EventLog, stripeEventLogEntry } from '../domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
-import type { Metrics, WebhookRejection } from './metrics.js';
+
+export type WebhookRejection =
+  | 'unknown_environment'
+  | 'no_signing_secret'
+  | 'missing_signature'
+  | 'bad_signature'
+  | 'not_json'
+  | 'invalid_event'
+  | 'livemode_mismatch'
+  | 'body_too_large'
+  | 'append_failed';
+
+/** What the webhook door counts (Prometheus, in `payfold serve`). */
+export interface WebhookMetrics {
+  stored(environment: Environment, duplicate: boolean): void;
+  rejected(reason: WebhookRejection): void;
+  /** Starts timing one append; the function it returns stops the clock. */
+  appendStarted(): () => void;
+}
 
 export interface StripeWebhookRequest {
   environment: string;
@@ -17,7 +35,7 @@ export type StripeWebhookOutcome =
 
 export interface StripeWebhookDeps {
   log: EventLog;
-  metrics: Metrics;
+  metrics: WebhookMetrics;
   /** Every active signing secret of an environment: env-provided and managed endpoints'. */
   webhookSecrets: (environment: Environment) => Promise<readonly string[]>;
 }
@@ -37,7 +55,7 @@ export const ingestStripeWebhook = async (
   deps: StripeWebhookDeps,
 ): Promise<StripeWebhookOutcome> => {
   const outcome = await verifyAndAppend(request, deps);
-  if (outcome.kind === 'rejected') deps.metrics.webhooksRejected.inc({ reason: outcome.reason });
+  if (outcome.kind === 'rejected') deps.metrics.rejected(outcome.reason);
   return outcome;
 };
 
@@ -69,10 +87,10 @@ const verifyAndAppend = async (
       `A livemode=${event.livemode} event cannot be sent to ${environment}`,
     );
   }
-  const stopTimer = metrics.appendSeconds.startTimer();
+  const stopTimer = metrics.appendStarted();
   const result = await log.append(stripeEventLogEntry(environment, body, event));
   stopTimer();
   const duplicate = result.status === 'duplicate';
-  (duplicate ? metrics.webhooksDuplicate : metrics.webhooksReceived).inc({ environment });
+  metrics.stored(environment, duplicate);
   return { kind: 'stored', duplicate };
 };

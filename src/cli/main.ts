@@ -1,10 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
 import { startEmulator } from '../adapters/stripe-emulator/server.js';
-import { ConfigError, loadConfig } from '../app/config.js';
-import { runDemo } from '../app/demo.js';
-import { createLogger } from '../app/logger.js';
-import { migrateDatabase, readStatus, startPayfold } from '../app/server.js';
+import { ConfigError, loadConfig } from '../main/config.js';
+import { runDemo } from '../main/demo.js';
+import { createLogger } from '../main/logger.js';
+import { migrateDatabase, readStatus, startPayfold } from '../main/serve.js';
 
 interface GlobalOptions {
   json?: boolean;

@@ -63,6 +63,8 @@ export interface EventLog {
   subscribe(onAppended: () => void): () => Promise<void>;
   /** The newest position in the log, for metrics and lag. */
   headPosition(): Promise<bigint>;
+  /** Committed entries after `from` in the global order (readable or not yet): how far a reader is behind. */
+  countEntriesAfter(from: LogCheckpoint): Promise<number>;
   /**
    * Whether a committed entry at or below `upTo` lies after `from` in the global order: true while
    * a reader at `from` still has to read it (even if it is not readable yet).

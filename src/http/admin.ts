@@ -1,12 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
-import type pg from 'pg';
-import { projectionStatuses, recentParkedEntries } from '../projections/status.js';
+import type { ProjectionsReport } from '../projections/status.js';
 import { errorBody } from './errors.js';
 
 export interface AdminPluginOptions {
   adminToken: string | undefined;
-  pool: pg.Pool;
+  projectionsReport: () => Promise<ProjectionsReport>;
 }
 
 const sameToken = (given: string, expected: string): boolean => {
@@ -16,7 +15,10 @@ const sameToken = (given: string, expected: string): boolean => {
 };
 
 /** `/api/admin/*`: bearer `PAYFOLD_ADMIN_TOKEN`; without one configured the admin API is off. */
-export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, { adminToken, pool }) => {
+export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
+  app,
+  { adminToken, projectionsReport },
+) => {
   app.addHook('onRequest', async (request, reply) => {
     if (!adminToken) {
       return reply
@@ -30,8 +32,5 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, {
     }
   });
 
-  app.get('/api/admin/projections', async () => ({
-    projections: await projectionStatuses(pool),
-    parkedEntries: await recentParkedEntries(pool),
-  }));
+  app.get('/api/admin/projections', async () => projectionsReport());
 };

@@ -1,8 +1,11 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { StripeWebhookOutcome, StripeWebhookRequest } from '../app/ingest-stripe-webhook.js';
-import type { Metrics } from '../app/metrics.js';
+import type {
+  StripeWebhookOutcome,
+  StripeWebhookRequest,
+  WebhookRejection,
+} from '../app/ingest-stripe-webhook.js';
+import type { ProjectionsReport } from '../projections/status.js';
 import { adminPlugin } from './admin.js';
 import { replyWithError } from './errors.js';
 import { healthPlugin } from './health.js';
@@ -11,10 +14,11 @@ import { stripeWebhooksPlugin } from './webhooks.js';
 
 export interface HttpAppDeps {
   logger: Logger;
-  metrics: Metrics;
   ingestStripeWebhook: (request: StripeWebhookRequest) => Promise<StripeWebhookOutcome>;
+  webhookRejected: (reason: WebhookRejection) => void;
   checkDatabase: () => Promise<void>;
-  pool: pg.Pool;
+  metricsText: () => Promise<{ contentType: string; body: string }>;
+  projectionsReport: () => Promise<ProjectionsReport>;
   adminToken: string | undefined;
 }
 
@@ -31,8 +35,8 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
     reply.status(404).send({ error: { code: 'not_found', message: 'Not found' } }),
   );
   app.register(healthPlugin, { checkDatabase: deps.checkDatabase });
-  app.register(metricsPlugin, { registry: deps.metrics.registry });
-  app.register(stripeWebhooksPlugin, { ingest: deps.ingestStripeWebhook, metrics: deps.metrics });
-  app.register(adminPlugin, { adminToken: deps.adminToken, pool: deps.pool });
+  app.register(metricsPlugin, { metricsText: deps.metricsText });
+  app.register(stripeWebhooksPlugin, { ingest: deps.ingestStripeWebhook, rejected: deps.webhookRejected });
+  app.register(adminPlugin, { adminToken: deps.adminToken, projectionsReport: deps.projectionsReport });
   return app as unknown as FastifyInstance;
 };

@@ -1,10 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { Registry } from 'prom-client';
+
+export interface MetricsPluginOptions {
+  /** The metrics in the Prometheus text format, with its content type. */
+  metricsText: () => Promise<{ contentType: string; body: string }>;
+}
 
 /** `GET /metrics` in the Prometheus text format. */
-export const metricsPlugin: FastifyPluginAsync<{ registry: Registry }> = async (app, { registry }) => {
+export const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { metricsText }) => {
   app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', registry.contentType);
-    return registry.metrics();
+    const { contentType, body } = await metricsText();
+    reply.header('content-type', contentType);
+    return body;
   });
 };

@@ -1,13 +1,17 @@
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
-import type { StripeWebhookOutcome, StripeWebhookRequest } from '../app/ingest-stripe-webhook.js';
-import type { Metrics } from '../app/metrics.js';
+import type {
+  StripeWebhookOutcome,
+  StripeWebhookRequest,
+  WebhookRejection,
+} from '../app/ingest-stripe-webhook.js';
 import { errorBody, replyWithError } from './errors.js';
 
 export const webhookBodyLimitBytes = 1024 * 1024;
 
 export interface StripeWebhooksPluginOptions {
   ingest: (request: StripeWebhookRequest) => Promise<StripeWebhookOutcome>;
-  metrics: Metrics;
+  /** Counts a request refused before it reached `ingest` (too large) or failed inside it. */
+  rejected: (reason: WebhookRejection) => void;
 }
 
 /**
@@ -17,7 +21,7 @@ export interface StripeWebhooksPluginOptions {
  */
 export const stripeWebhooksPlugin: FastifyPluginAsync<StripeWebhooksPluginOptions> = async (
   app,
-  { ingest, metrics },
+  { ingest, rejected },
 ) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
@@ -26,8 +30,8 @@ export const stripeWebhooksPlugin: FastifyPluginAsync<StripeWebhooksPluginOption
     (_request, body, done) => done(null, body),
   );
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error.statusCode === 413) metrics.webhooksRejected.inc({ reason: 'body_too_large' });
-    else if ((error.statusCode ?? 500) >= 500) metrics.webhooksRejected.inc({ reason: 'append_failed' });
+    if (error.statusCode === 413) rejected('body_too_large');
+    else if ((error.statusCode ?? 500) >= 500) rejected('append_failed');
     return replyWithError(error, request, reply);
   });
 

@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
-import type { Metrics } from '../app/metrics.js';
 import {
   checkpointOf,
   type EventLog,
@@ -37,12 +36,19 @@ const describeError = (error: unknown): string =>
       ? error.message
       : String(error);
 
+/** What the runner reports (Prometheus, in `payfold serve`). */
+export interface ProjectionMetrics {
+  /** A batch committed: how many log entries it consumed, how long it took, where it left the checkpoint. */
+  batchApplied(projection: string, entries: number, seconds: number, position: bigint): void;
+  entryParked(projection: string): void;
+}
+
 export interface ProjectionRunnerOptions {
   pool: pg.Pool;
   log: EventLog;
   projectors: readonly Projector[];
   logger: Logger;
-  metrics?: Metrics;
+  metrics?: ProjectionMetrics;
   batchSize?: number;
 }
 
@@ -140,7 +146,7 @@ export class ProjectionRunner {
     const ignoreConnectionError = () => undefined;
     client.on('error', ignoreConnectionError);
     let broken: Error | undefined;
-    const stopTimer = this.options.metrics?.projectionBatchSeconds.startTimer({ projection: projector.name });
+    const startedAt = performance.now();
     try {
       await client.query('begin');
       const { rows } = await client.query<{ transaction_id: string; position: string }>(lockCheckpointSql, [
@@ -167,9 +173,12 @@ export class ProjectionRunner {
         to.position.toString(),
       ]);
       await client.query('commit');
-      stopTimer?.();
-      this.options.metrics?.projectionBatchEntries.observe({ projection: projector.name }, entries.length);
-      this.options.metrics?.projectionPosition.set({ projection: projector.name }, Number(to.position));
+      this.options.metrics?.batchApplied(
+        projector.name,
+        entries.length,
+        (performance.now() - startedAt) / 1000,
+        to.position,
+      );
       return entries.length;
     } catch (error) {
       broken = error as Error;
@@ -207,7 +216,7 @@ export class ProjectionRunner {
           entry.type,
           message,
         ]);
-        this.options.metrics?.projectionErrors.inc({ projection: projector.name });
+        this.options.metrics?.entryParked(projector.name);
         this.options.logger.error(
           { projection: projector.name, position: entry.position.toString(), err: { message } },
           'log entry parked: the projector could not apply it',

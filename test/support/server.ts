@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { loadConfig } from '../../src/app/config.js';
-import { type RunningPayfold, startPayfold } from '../../src/app/server.js';
+import { loadConfig } from '../../src/main/config.js';
+import { type RunningPayfold, startPayfold } from '../../src/main/serve.js';
 
 export const testWebhookSecret = 'whsec_test_payfold_secret_for_tests';
 export const liveWebhookSecret = 'whsec_live_payfold_secret_for_tests';

@@ -31,6 +31,8 @@ const hasEntriesAfterSql = `
     select 1 from payfold.events
     where position <= $3 and (transaction_id, position) > ($1::xid8, $2)
   ) as pending`;
+const countEntriesAfterSql = `
+  select count(*)::text as behind from payfold.events where (transaction_id, position) > ($1::xid8, $2)`;
 const notificationChannel = 'payfold_events';
 
 interface PendingAppend {
@@ -183,6 +185,14 @@ export class PostgresEventLog implements EventLog {
   async headPosition(): Promise<bigint> {
     const { rows } = await this.pool.query<{ head: string }>(headPositionSql);
     return BigInt(rows[0]?.head ?? '0');
+  }
+
+  async countEntriesAfter(from: LogCheckpoint): Promise<number> {
+    const { rows } = await this.pool.query<{ behind: string }>(countEntriesAfterSql, [
+      from.transactionId.toString(),
+      from.position.toString(),
+    ]);
+    return Number(rows[0]?.behind ?? 0);
   }
 
   async hasEntriesAfter(from: LogCheckpoint, upTo: bigint): Promise<boolean> {

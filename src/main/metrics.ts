@@ -1,15 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-
-export type WebhookRejection =
-  | 'unknown_environment'
-  | 'no_signing_secret'
-  | 'missing_signature'
-  | 'bad_signature'
-  | 'not_json'
-  | 'invalid_event'
-  | 'livemode_mismatch'
-  | 'body_too_large'
-  | 'append_failed';
+import type { WebhookMetrics } from '../app/ingest-stripe-webhook.js';
+import type { ProjectionMetrics } from '../projections/runner.js';
 
 /** One registry per running Payfold, so that tests can run several side by side. */
 export interface MetricsSources {
@@ -26,12 +17,12 @@ const sharedForOneScrape = <T>(read: () => Promise<T>): (() => Promise<T>) => {
   };
 };
 
+/** The Prometheus registry behind `/metrics`, and the metric interfaces the use cases report to. */
 export const createMetrics = (options: MetricsSources) => {
   const registry = new Registry();
   const projectionStatuses = sharedForOneScrape(async () => (await options.projectionStatuses?.()) ?? []);
   collectDefaultMetrics({ register: registry, prefix: 'payfold_process_' });
-  return {
-    registry,
+  const series = {
     webhooksReceived: new Counter({
       name: 'payfold_webhooks_received_total',
       help: 'Verified Stripe webhooks stored in the log for the first time',
@@ -112,6 +103,27 @@ export const createMetrics = (options: MetricsSources) => {
       labelNames: ['projection'] as const,
       registers: [registry],
     }),
+  };
+  const webhooks: WebhookMetrics = {
+    stored: (environment, duplicate) =>
+      (duplicate ? series.webhooksDuplicate : series.webhooksReceived).inc({ environment }),
+    rejected: (reason) => series.webhooksRejected.inc({ reason }),
+    appendStarted: () => series.appendSeconds.startTimer(),
+  };
+  const projections: ProjectionMetrics = {
+    batchApplied: (projection, entries, seconds, position) => {
+      series.projectionBatchSeconds.observe({ projection }, seconds);
+      series.projectionBatchEntries.observe({ projection }, entries);
+      series.projectionPosition.set({ projection }, Number(position));
+    },
+    entryParked: (projection) => series.projectionErrors.inc({ projection }),
+  };
+  return {
+    registry,
+    webhooks,
+    projections,
+    /** The Prometheus text of every metric. */
+    text: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
 };
 

@@ -3,13 +3,13 @@ import type { Logger } from 'pino';
 import { PostgresEventLog } from '../adapters/postgres/event-log.js';
 import { runMigrations } from '../adapters/postgres/migrations.js';
 import { createPool } from '../adapters/postgres/pool.js';
+import { ingestStripeWebhook } from '../app/ingest-stripe-webhook.js';
 import { buildHttpApp } from '../http/app.js';
 import { projectors } from '../projections/index.js';
 import { ProjectionRunner } from '../projections/runner.js';
-import { projectionStatuses, recentParkedEntries } from '../projections/status.js';
+import { projectionStatuses, projectionsReport } from '../projections/status.js';
 import type { PayfoldConfig } from './config.js';
 import { openDatabase } from './database.js';
-import { ingestStripeWebhook } from './ingest-stripe-webhook.js';
 import { createMetrics } from './metrics.js';
 
 export interface RunningPayfold {
@@ -41,22 +41,23 @@ export const startPayfold = async (config: PayfoldConfig, logger: Logger): Promi
   const log = new PostgresEventLog(pool, database.url);
   const metrics = createMetrics({
     headPosition: () => log.headPosition(),
-    projectionStatuses: () => projectionStatuses(pool),
+    projectionStatuses: () => projectionStatuses(pool, log),
   });
-  const runner = new ProjectionRunner({ pool, log, projectors, logger, metrics });
+  const runner = new ProjectionRunner({ pool, log, projectors, logger, metrics: metrics.projections });
   const app = buildHttpApp({
     logger,
-    metrics,
     ingestStripeWebhook: (request) =>
       ingestStripeWebhook(request, {
         log,
-        metrics,
+        metrics: metrics.webhooks,
         webhookSecrets: async (environment) => config.webhookSecrets[environment],
       }),
+    webhookRejected: metrics.webhooks.rejected,
     checkDatabase: async () => {
       await pool.query('select 1');
     },
-    pool,
+    metricsText: metrics.text,
+    projectionsReport: () => projectionsReport(pool, log),
     adminToken: config.adminToken,
   });
   const url = await app.listen({ port: config.port, host: config.host });
@@ -84,11 +85,14 @@ export const readStatus = async (config: PayfoldConfig) => {
   try {
     await runMigrations(pool);
     const log = new PostgresEventLog(pool, database.url);
-    return {
-      logHeadPosition: Number(await log.headPosition()),
-      projections: await projectionStatuses(pool),
-      parkedEntries: await recentParkedEntries(pool, 10),
-    };
+    try {
+      return {
+        logHeadPosition: Number(await log.headPosition()),
+        ...(await projectionsReport(pool, log, 10)),
+      };
+    } finally {
+      await log.close();
+    }
   } finally {
     await pool.end();
     await database.stop();

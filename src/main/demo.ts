@@ -11,7 +11,7 @@ import { startEmulator } from '../adapters/stripe-emulator/server.js';
 import { subjectMetadata } from '../domain/subject.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { startPayfold } from './server.js';
+import { startPayfold } from './serve.js';
 
 /** What the demo's story created, for the tables and the tests to find. */
 export interface DemoStory {
