@@ -1,11 +1,14 @@
 import fc from 'fast-check';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emulatorTestHelpers } from '../src/adapters/stripe-emulator/client.js';
-import { type RunningEmulator, startEmulator } from '../src/adapters/stripe-emulator/server.js';
-import type { StripeRecord } from '../src/adapters/stripe-emulator/store.js';
+import {
+  emulatorTestHelpers,
+  type RunningEmulator,
+  type StripeRecord,
+  startEmulator,
+} from '../emulator/src/index.js';
+import { priceFor, stripeFor } from '../emulator/test/support.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { priceFor, stripeFor } from './support/emulator.js';
 import { startTestServer, type TestServer, testWebhookSecret } from './support/server.js';
 
 /** `FC_RUNS=300 npm test` searches deeper; each run is a whole account's story over HTTP. */

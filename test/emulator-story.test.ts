@@ -1,11 +1,16 @@
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emulatorTestHelpers } from '../src/adapters/stripe-emulator/client.js';
-import { deliveryPlanner, type Faults } from '../src/adapters/stripe-emulator/faults.js';
-import { type RunningEmulator, startEmulator } from '../src/adapters/stripe-emulator/server.js';
-import { formatTable, readDemoTables, runDemo, runDemoStory } from '../src/main/demo.js';
+import {
+  deliveryPlanner,
+  emulatorTestHelpers,
+  type Faults,
+  type RunningEmulator,
+  runDemoStory,
+  startEmulator,
+} from '../emulator/src/index.js';
+import { priceFor, receiver, stripeFor } from '../emulator/test/support.js';
+import { formatTable, readDemoTables, runDemo } from '../src/main/demo.js';
 import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
-import { priceFor, receiver, stripeFor } from './support/emulator.js';
 import { readTables } from './support/projection-harness.js';
 import type { Tables } from './support/reference-model.js';
 import { startTestServer, type TestServer, testWebhookSecret } from './support/server.js';

@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { z } from 'zod';
-import { startEmulator } from '../adapters/stripe-emulator/server.js';
+import { emulatorCommand } from '../../emulator/src/cli.js';
 import { ConfigError, loadConfig } from '../main/config.js';
 import { runDemo } from '../main/demo.js';
 import { createLogger } from '../main/logger.js';
@@ -67,63 +66,7 @@ program
     print(program.opts<GlobalOptions>(), lines.join('\n'), status);
   });
 
-program
-  .command('emulator')
-  .description('run the local Stripe emulator (test-mode keys; see the README for what it covers)')
-  .option('--port <port>', 'port to listen on', '12111')
-  .option('--forward-to <url>', 'also deliver every event here, like stripe listen --forward-to')
-  .option('--state-file <path>', 'keep the account in this JSON file across restarts')
-  .option('--forward-secret <whsec>', 'sign --forward-to deliveries with this secret (default: a new one)')
-  .option('--seed <n>', 'make ids reproducible: the same calls give the same ids')
-  .action(
-    async (options: {
-      port: string;
-      forwardTo?: string;
-      stateFile?: string;
-      forwardSecret?: string;
-      seed?: string;
-    }) => {
-      const port = z.coerce.number().int().min(0).max(65_535).safeParse(options.port);
-      if (!port.success) throw new Error(`--port must be a port number, not ${options.port}`);
-      if (options.forwardTo && !URL.canParse(options.forwardTo))
-        throw new Error('--forward-to must be a URL');
-      if (options.forwardSecret !== undefined && !/^whsec_\S+$/.test(options.forwardSecret)) {
-        throw new Error('--forward-secret must be a webhook signing secret (whsec_…)');
-      }
-      const seed = z.coerce.number().int().optional().safeParse(options.seed);
-      if (!seed.success) throw new Error('--seed must be an integer');
-      const emulator = await startEmulator({
-        port: port.data,
-        forwardTo: options.forwardTo,
-        forwardSecret: options.forwardSecret,
-        stateFile: options.stateFile,
-        store: seed.data === undefined ? {} : { seed: seed.data },
-      });
-      print(
-        program.opts<GlobalOptions>(),
-        [
-          `Stripe emulator listening on ${emulator.url} (use STRIPE_API_BASE=${emulator.url} and any sk_test_ key)`,
-          // A secret the user chose is theirs to know; one made here is printed so it can be configured.
-          ...(options.forwardTo
-            ? [
-                `Forwarding events to ${options.forwardTo}, signed with ${options.forwardSecret ? 'the given --forward-secret' : emulator.forwardSecret}`,
-              ]
-            : []),
-        ].join('\n'),
-        {
-          url: emulator.url,
-          forwardTo: options.forwardTo ?? null,
-          forwardSecret: options.forwardSecret ? null : emulator.forwardSecret,
-        },
-      );
-      const stop = async () => {
-        await emulator.stop();
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void stop());
-      process.once('SIGINT', () => void stop());
-    },
-  );
+program.addCommand(emulatorCommand());
 
 program
   .command('demo')

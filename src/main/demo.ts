@@ -4,122 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import Stripe from 'stripe';
+import { runDemoStory, startEmulator } from '../../emulator/src/index.js';
 import { startEmbeddedCluster } from '../adapters/postgres/embedded.js';
 import { createPool } from '../adapters/postgres/pool.js';
-import { emulatorTestHelpers } from '../adapters/stripe-emulator/client.js';
-import { startEmulator } from '../adapters/stripe-emulator/server.js';
-import { subjectMetadata } from '../domain/subject.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startPayfold } from './serve.js';
-
-/** What the demo's story created, for the tables and the tests to find. */
-export interface DemoStory {
-  subscriptionId: string;
-  oneTimePaymentIntentId: string;
-}
-
-const day = 24 * 60 * 60;
-
-export type DemoStep =
-  | 'catalog created'
-  | 'team subscribed through Checkout'
-  | 'user paid once, after a declined card'
-  | 'a month passed: subscription renewed'
-  | 'user refunded half'
-  | 'team canceled at period end; the period ended';
-
-/**
- * The demo's story, told to Stripe (or the emulator) through the `stripe` package: a product
- * with a monthly and a one-time price; a team subscribes through Checkout (on a test clock, so
- * that time can pass); a user buys the one-time price through Checkout, the first card declined;
- * a month passes and the subscription renews; the user gets part of their money back; the team
- * cancels at period end and the period ends.
- */
-export const runDemoStory = async (
-  stripe: Stripe,
-  options: {
-    /** Where the test clock starts (Unix seconds); now by default. */
-    start?: number;
-    /** Awaited after each step of the story, with what just happened. */
-    afterStep?: (step: DemoStep) => Promise<void>;
-  } = {},
-): Promise<DemoStory> => {
-  const afterStep = options.afterStep ?? (async () => undefined);
-  const helpers = emulatorTestHelpers(stripe);
-  const product = await stripe.products.create({ name: 'Team plan', description: 'Seats for a team' });
-  const monthly = await stripe.prices.create({
-    product: product.id,
-    currency: 'usd',
-    unit_amount: 2000,
-    recurring: { interval: 'month' },
-    lookup_key: 'team_monthly',
-  });
-  const lifetime = await stripe.prices.create({
-    product: product.id,
-    currency: 'usd',
-    unit_amount: 9900,
-    lookup_key: 'lifetime_pass',
-  });
-  await stripe.products.update(product.id, { default_price: monthly.id });
-  await afterStep('catalog created');
-
-  const clock = await stripe.testHelpers.testClocks.create({
-    frozen_time: options.start ?? Math.floor(Date.now() / 1000),
-    name: 'payfold demo',
-  });
-  const team = await stripe.customers.create({
-    email: 'billing@acme.test',
-    name: 'Acme',
-    test_clock: clock.id,
-  });
-  const teamSubject = subjectMetadata({ type: 'team', id: 'acme' });
-  const teamCheckout = await stripe.checkout.sessions.create({
-    mode: 'subscription',
-    customer: team.id,
-    line_items: [{ price: monthly.id, quantity: 3 }],
-    metadata: teamSubject,
-    subscription_data: { metadata: teamSubject },
-    success_url: 'https://app.example/billing?done=1',
-    cancel_url: 'https://app.example/billing',
-  });
-  const subscribed = await helpers.completeCheckoutSession(teamCheckout.id, {
-    payment_method: 'pm_card_visa',
-  });
-
-  await afterStep('team subscribed through Checkout');
-
-  const userSubject = subjectMetadata({ type: 'user', id: 'ada' });
-  const userCheckout = await stripe.checkout.sessions.create({
-    mode: 'payment',
-    customer_creation: 'always',
-    customer_email: 'ada@example.test',
-    line_items: [{ price: lifetime.id, quantity: 1 }],
-    metadata: userSubject,
-    payment_intent_data: { metadata: userSubject },
-    success_url: 'https://app.example/pass?done=1',
-  });
-  await helpers.completeCheckoutSession(userCheckout.id, { payment_method: 'pm_card_chargeDeclined' });
-  const bought = await helpers.completeCheckoutSession(userCheckout.id, { payment_method: 'pm_card_visa' });
-  await afterStep('user paid once, after a declined card');
-
-  const subscription = await stripe.subscriptions.retrieve(subscribed.subscription as string);
-  const renewal = subscription.items.data[0]?.current_period_end as number;
-  await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: renewal + day });
-  await afterStep('a month passed: subscription renewed');
-
-  await stripe.refunds.create({
-    payment_intent: bought.payment_intent as string,
-    amount: 4900,
-    reason: 'requested_by_customer',
-  });
-  await afterStep('user refunded half');
-
-  const ending = await stripe.subscriptions.update(subscription.id, { cancel_at_period_end: true });
-  await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: (ending.cancel_at as number) + day });
-  await afterStep('team canceled at period end; the period ended');
-  return { subscriptionId: subscription.id, oneTimePaymentIntentId: bought.payment_intent as string };
-};
 
 /** The tables the demo prints: the rows an app reads, a few columns each. */
 export const demoTables: ReadonlyArray<{ table: string; sql: string }> = [

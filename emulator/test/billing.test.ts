@@ -1,10 +1,8 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEmulator, startEmulator } from '../src/adapters/stripe-emulator/server.js';
-import { priceFor, stripeFor } from './support/emulator.js';
-import { fixturesDirectory } from './support/stripe-events.js';
+import { type RunningEmulator, startEmulator } from '../src/server.js';
+import { openApiFixturesFile, priceFor, stripeFor } from './support.js';
 
 const day = 24 * 60 * 60;
 
@@ -342,9 +340,9 @@ describe('the emulator moves money as Stripe does, through the real stripe packa
   });
 
   it("gives every object the fields of Stripe's own fixtures for the pinned API version", async () => {
-    const { resources: stripeShapes } = JSON.parse(
-      readFileSync(path.join(fixturesDirectory, '../stripe-openapi/fixtures3.json'), 'utf8'),
-    ) as { resources: Record<string, Record<string, unknown>> };
+    const { resources: stripeShapes } = JSON.parse(readFileSync(openApiFixturesFile, 'utf8')) as {
+      resources: Record<string, Record<string, unknown>>;
+    };
     // Fields of older versions (invoice.subscription moved under parent in basil) or shown only on
     // request (a charge's refunds, with expand[]=refunds).
     const notInPinnedShape = new Set(['invoice.subscription', 'charge.refunds']);

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
+import path from 'node:path';
 import Stripe from 'stripe';
-import type { RunningEmulator } from '../../src/adapters/stripe-emulator/server.js';
+import type { RunningEmulator } from '../src/server.js';
 
 /** The real `stripe` package, pointed at an emulator, without its own retries. */
 export const stripeFor = (emulator: RunningEmulator, config: Stripe.StripeConfig = {}) => {
@@ -49,3 +50,10 @@ export const receiver = async (statuses: number[] = []) => {
     close: () => new Promise((r) => server.close(r)),
   };
 };
+
+/** Stripe's own example objects for the pinned API version, beside this repository. */
+export const openApiFixturesFile = path.resolve(
+  process.env.PAYFOLD_FIXTURES_DIR ??
+    path.resolve(import.meta.dirname, '../../../shared/fixtures/stripe-events'),
+  '../stripe-openapi/fixtures3.json',
+);
