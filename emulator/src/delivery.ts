@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
-import type { EmittedEvent, StripeRecord } from './store.js';
+import type { DeliveryPlan } from './faults.js';
+import type { EmittedEvent, EmulatorStore, StripeRecord } from './store.js';
 
 export interface DeliveryTarget {
   url: string;
@@ -65,4 +66,82 @@ export const deliverEvent = async (
     if (attempt < attempts)
       await new Promise((resolve) => setTimeout(resolve, (options.firstRetryMs ?? 200) * 2 ** (attempt - 1)));
   }
+};
+
+export interface DroppedDelivery {
+  eventId: string;
+  type: string;
+  url: string;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Delivers every event the store emits to the account's enabled endpoints and to `forwardTo`,
+ * each delivery as its plan says: dropped, held back until the endpoint's next event, or sent
+ * (once or more) after a delay.
+ */
+export const deliverEmittedEvents = (
+  store: EmulatorStore,
+  options: {
+    forwardTo?: string;
+    forwardSecret: string;
+    delivery?: DeliveryOptions;
+    planDelivery: () => DeliveryPlan;
+  },
+) => {
+  const deliveries = new Set<Promise<void>>();
+  const track = (delivery: Promise<void>) => {
+    deliveries.add(delivery);
+    void delivery.finally(() => deliveries.delete(delivery));
+  };
+  const dropped: DroppedDelivery[] = [];
+  /** Per endpoint, the release of the event a `reorder` fault holds back. */
+  const heldBack = new Map<string, () => void>();
+  store.onEvent((event) => {
+    const targets = endpointTargets(store.collection('webhook_endpoint').values());
+    if (options.forwardTo)
+      targets.push({ url: options.forwardTo, secret: options.forwardSecret, enabledEvents: ['*'] });
+    for (const target of targets) {
+      const plan = options.planDelivery();
+      if (plan.dropped) {
+        dropped.push({ eventId: event.id, type: event.type, url: target.url });
+        continue;
+      }
+      const send = () => {
+        for (const delayMs of plan.delaysMs) {
+          track(
+            (delayMs > 0 ? sleep(delayMs) : Promise.resolve()).then(() =>
+              deliverEvent(event, target, options.delivery),
+            ),
+          );
+        }
+      };
+      const earlier = heldBack.get(target.url);
+      if (plan.heldBack && !earlier) {
+        track(
+          new Promise<void>((resolve) => {
+            const release = () => {
+              clearTimeout(timer);
+              heldBack.delete(target.url);
+              send();
+              resolve();
+            };
+            const timer = setTimeout(release, plan.holdMs);
+            heldBack.set(target.url, release);
+          }),
+        );
+        continue;
+      }
+      send();
+      earlier?.();
+    }
+  });
+  return {
+    dropped,
+    /** Resolves when every delivery started so far has finished (answered or given up). */
+    settled: async () => {
+      while (deliveries.size > 0) await Promise.allSettled([...deliveries]);
+    },
+  };
 };

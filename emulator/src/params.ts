@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import type { StripeRecord } from './store.js';
 
 /** A Stripe API error, answered as Stripe answers it: `{error: {type, code, message, param}}`. */
@@ -85,3 +86,16 @@ export const fieldFilter =
       const id = value && typeof value === 'object' ? (value as { id?: unknown }).id : value;
       return String(id) === String(wanted);
     });
+
+/** The body Stripe answers an error with. */
+export const stripeErrorBody = (error: StripeApiError) => ({
+  error: {
+    type: error.type,
+    message: error.message,
+    ...(error.code ? { code: error.code } : {}),
+    ...(error.param ? { param: error.param } : {}),
+  },
+});
+
+export const replyWithStripeError = (reply: FastifyReply, error: StripeApiError) =>
+  reply.status(error.status).send(stripeErrorBody(error));
