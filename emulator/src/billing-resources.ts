@@ -1,3 +1,4 @@
+import { finalizeInvoice, voidInvoice } from './invoices.js';
 import {
   bool,
   fieldFilter,
@@ -23,19 +24,21 @@ import {
   updateDispute,
 } from './payments.js';
 import type { Resource } from './resources.js';
-import { type Act, type StripeRecord, testClockType } from './store.js';
 import {
-  advanceTestClock,
+  type Act,
+  invoicePaymentType,
+  type StripeRecord,
+  subscriptionItemType,
+  testClockType,
+} from './store.js';
+import {
   cancelSubscription,
   createSubscription,
-  finalizeInvoice,
-  invoicePaymentType,
   payInvoice,
   type SubscriptionChange,
-  subscriptionItemType,
   updateSubscription,
-  voidInvoice,
 } from './subscriptions.js';
+import { advanceTestClock } from './test-clocks.js';
 
 // The API resources of money moving: subscriptions and their invoices, payments, refunds, disputes.
 

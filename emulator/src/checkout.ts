@@ -1,13 +1,9 @@
+import { attemptInvoicePayment } from './invoices.js';
 import { StripeApiError } from './params.js';
 import { confirmPaymentIntent, createPaymentIntent, onCustomerClock } from './payments.js';
 import { checkoutSessionExtras, customerRecord } from './resources.js';
 import type { Act, StripeRecord } from './store.js';
-import {
-  attemptInvoicePayment,
-  createSubscription,
-  latestInvoice,
-  subscriptionChanged,
-} from './subscriptions.js';
+import { createSubscription, latestInvoice, subscriptionChanged } from './subscriptions.js';
 
 export interface CheckoutPayer {
   /** A Stripe test payment method (`pm_card_visa`, `pm_card_chargeDeclined`…). */

@@ -2,7 +2,7 @@ import { type CheckoutPayer, completeCheckoutSession } from './checkout.js';
 import { invalid, type Params, resourceMissing, text } from './params.js';
 import { closeDispute, onClockOf, openDispute, refundCharge } from './payments.js';
 import { type EmulatorStore, type RequestContext, type StripeRecord, testClockType } from './store.js';
-import { advanceTestClock } from './subscriptions.js';
+import { advanceTestClock } from './test-clocks.js';
 
 /**
  * What customers, banks and time do, on demand: the emulator's test helpers. The same functions

@@ -3,6 +3,9 @@ import Stripe from 'stripe';
 
 /** Stripe's object type of test clocks, whose customers live at the clock's frozen time. */
 export const testClockType = 'test_helpers.test_clock';
+/** Object types whose names differ from their API paths. */
+export const subscriptionItemType = 'subscription_item';
+export const invoicePaymentType = 'invoice_payment';
 
 /** Stripe's API version the emulator speaks: the one the `stripe` package pins. */
 export const emulatorApiVersion = Stripe.API_VERSION;

@@ -1,0 +1,172 @@
+import { nextBoundary, recurrenceOf } from './billing-cycles.js';
+import { attemptInvoicePayment, finalizeInvoice, subscriptionInvoice, voidInvoice } from './invoices.js';
+import { invalid } from './params.js';
+import { day, timeOf } from './payments.js';
+import {
+  type Act,
+  type EmulatorStore,
+  type RequestContext,
+  type StripeRecord,
+  subscriptionItemType,
+  testClockType,
+} from './store.js';
+import {
+  afterCollection,
+  cancelSubscription,
+  itemsList,
+  latestInvoice,
+  periodOf,
+  retryDelays,
+  subscriptionChanged,
+} from './subscriptions.js';
+
+/**
+ * What time does on a test clock: periods ending (renewals, cancellations at period end), trials
+ * ending, declined renewals retried, incomplete subscriptions expiring, in time order.
+ */
+
+/** A period ends: the subscription ends if it was to, else renews and bills the next period. */
+const renew = (act: Act, subscription: StripeRecord) => {
+  const { store } = act;
+  const now = timeOf(act);
+  if (subscription.cancel_at != null && (subscription.cancel_at as number) <= now) {
+    cancelSubscription(act, subscription);
+    return;
+  }
+  const previous = periodOf(subscription);
+  const recurrence = recurrenceOf(itemsList(store, subscription.id).data[0]?.price as StripeRecord);
+  const period = {
+    start: now,
+    end: nextBoundary(subscription.billing_cycle_anchor as number, recurrence, now),
+  };
+  for (const item of store.collection(subscriptionItemType).values()) {
+    if (item.subscription !== subscription.id) continue;
+    item.current_period_start = period.start;
+    item.current_period_end = period.end;
+  }
+  const draft = subscriptionInvoice(act, subscription, 'subscription_cycle', period, false, previous.start);
+  const renewed = subscriptionChanged(act, subscription, {
+    items: itemsList(store, subscription.id),
+    latest_invoice: draft.id,
+    ...(subscription.status === 'trialing' ? { status: 'active' } : {}),
+  });
+  const invoice = finalizeInvoice(act, store.create('invoice', draft, 'invoice.created', act.context));
+  const paid = attemptInvoicePayment(act, invoice, null, (retryDelays[0] as number) + now);
+  afterCollection(act, renewed, paid);
+};
+
+/** A scheduled retry of a declined renewal; after the last one the subscription is canceled. */
+export const retry = (act: Act, subscription: StripeRecord, invoice: StripeRecord) => {
+  const attempts = invoice.attempt_count as number;
+  const delay = retryDelays[attempts];
+  const paid = attemptInvoicePayment(act, invoice, null, delay === undefined ? null : timeOf(act) + delay);
+  if (paid) afterCollection(act, subscription, true);
+  else if (delay === undefined) cancelSubscription(act, subscription, 'payment_failed');
+};
+
+/** A first invoice left unpaid for 23 hours: the subscription expires and its invoice is voided. */
+export const expire = (act: Act, subscription: StripeRecord) => {
+  const invoice = latestInvoice(act.store, subscription);
+  if (invoice?.status === 'open') voidInvoice(act, invoice);
+  const expired = act.store.update(
+    'subscription',
+    subscription.id,
+    { status: 'incomplete_expired', ended_at: timeOf(act) },
+    null,
+    act.context,
+  );
+  act.store.emit('customer.subscription.deleted', expired, undefined, act.context);
+};
+
+interface DueChange {
+  /** Names the change, so that each happens once. */
+  key: string;
+  at: number;
+  subscription: StripeRecord;
+  run: (act: Act) => void;
+}
+
+/** What time will do to a subscription, each change at the second it is due. */
+const dueChanges = (store: EmulatorStore, subscription: StripeRecord): DueChange[] => {
+  const changes: DueChange[] = [];
+  const due = (kind: string, at: number, run: (act: Act) => void) =>
+    changes.push({ key: `${subscription.id}/${kind}/${at}`, at, subscription, run });
+  const status = subscription.status as string;
+  if (status === 'incomplete') {
+    due('expire', (subscription.created as number) + 23 * 60 * 60, (act) => expire(act, subscription));
+  }
+  if (status === 'trialing' && subscription.trial_end != null) {
+    due('trial_will_end', (subscription.trial_end as number) - 3 * day, (act) =>
+      act.store.emit('customer.subscription.trial_will_end', subscription, undefined, act.context),
+    );
+  }
+  if (status === 'active' || status === 'trialing' || status === 'past_due') {
+    due('renew', periodOf(subscription).end, (act) => renew(act, subscription));
+    if (subscription.cancel_at != null) {
+      due('cancel', subscription.cancel_at as number, (act) => cancelSubscription(act, subscription));
+    }
+    const invoice = latestInvoice(store, subscription);
+    if (status === 'past_due' && invoice?.status === 'open' && invoice.next_payment_attempt != null) {
+      due('retry', invoice.next_payment_attempt as number, (act) => retry(act, subscription, invoice));
+    }
+  }
+  return changes;
+};
+
+export const automatic: RequestContext = { requestId: null, idempotencyKey: null };
+
+/**
+ * Moves a test clock forward, doing on the way what time does to its customers' subscriptions,
+ * in time order: trial ending warnings, renewals with their invoices (declined ones retried, then
+ * the subscription canceled), cancellations at period end, unpaid first invoices expiring. Emits
+ * `test_helpers.test_clock.advancing`, the changes' events at the times they happen, then `.ready`.
+ */
+export const advanceTestClock = (
+  store: EmulatorStore,
+  clock: StripeRecord,
+  frozenTime: number,
+  context: RequestContext,
+): StripeRecord => {
+  const from = clock.frozen_time as number;
+  if (frozenTime <= from) {
+    throw invalid(
+      'frozen_time',
+      'The test clock can only be advanced to a time after its current frozen_time.',
+    );
+  }
+  if (frozenTime > from + 2 * 366 * day) {
+    throw invalid('frozen_time', 'A test clock can advance at most two years at a time.');
+  }
+  store.update(
+    testClockType,
+    clock.id,
+    { status: 'advancing', status_details: { advancing: { target_frozen_time: frozenTime } } },
+    'test_helpers.test_clock.advancing',
+    { ...context, at: from },
+  );
+  const customers = new Set(
+    [...store.collection('customer').values()]
+      .filter((customer) => customer.test_clock === clock.id)
+      .map((customer) => customer.id),
+  );
+  const done = new Set<string>();
+  for (let step = 0; step < 10_000; step += 1) {
+    const due = [...store.collection('subscription').values()]
+      .filter((subscription) => customers.has(subscription.customer as string))
+      .flatMap((subscription) => dueChanges(store, subscription))
+      .filter((change) => change.at > from && change.at <= frozenTime && !done.has(change.key))
+      .sort((a, b) => a.at - b.at || (a.key < b.key ? -1 : 1))[0];
+    if (!due) break;
+    done.add(due.key);
+    const now = due.at;
+    store.update(testClockType, clock.id, { frozen_time: now }, null, { ...automatic, at: now });
+    due.run({ store, context: { ...automatic, at: now } });
+  }
+  return store.update(
+    testClockType,
+    clock.id,
+    { frozen_time: frozenTime, status: 'ready', status_details: {} },
+    'test_helpers.test_clock.ready',
+    { ...context, at: frozenTime },
+  );
+};
