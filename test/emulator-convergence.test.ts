@@ -3,8 +3,8 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   emulatorTestHelpers,
+  type ObjectType,
   type RunningEmulator,
-  type StripeRecord,
   startEmulator,
 } from '../emulator/src/index.js';
 import { priceFor, stripeFor } from '../emulator/test/support.js';
@@ -108,10 +108,9 @@ const perform = async (
       case 'changeSeats':
       case 'changePrice': {
         if (!subscription) break;
-        const record = store.get('subscription', subscription) as StripeRecord;
-        const item = (record.items as { data: StripeRecord[] }).data[0] as StripeRecord;
-        const price =
-          (item.price as StripeRecord).id === account.prices[0] ? account.prices[1] : account.prices[0];
+        const item = store.get('subscription', subscription)?.items.data[0];
+        if (!item) break;
+        const price = item.price.id === account.prices[0] ? account.prices[1] : account.prices[0];
         await stripe.subscriptions.update(subscription, {
           items: [
             op.kind === 'changeSeats'
@@ -183,9 +182,10 @@ const perform = async (
         break;
       }
       case 'advance': {
-        const clock = store.get('test_helpers.test_clock', account.clock) as StripeRecord;
+        const clock = store.get('test_helpers.test_clock', account.clock);
+        if (!clock) break;
         await stripe.testHelpers.testClocks.advance(account.clock, {
-          frozen_time: (clock.frozen_time as number) + op.days * day,
+          frozen_time: clock.frozen_time + op.days * day,
         });
         break;
       }
@@ -203,9 +203,9 @@ const perform = async (
 };
 
 /** The status a payment_history row should show, read from the emulator's intent and its charge. */
-const paymentStatus = (intent: StripeRecord, charge: StripeRecord | undefined): string => {
-  const refunded = (charge?.amount_refunded as number | undefined) ?? 0;
-  if (refunded > 0) return refunded >= (charge?.amount as number) ? 'refunded' : 'partially_refunded';
+const paymentStatus = (intent: Stripe.PaymentIntent, charge: Stripe.Charge | undefined): string => {
+  const refunded = charge?.amount_refunded ?? 0;
+  if (refunded > 0) return refunded >= (charge?.amount ?? 0) ? 'refunded' : 'partially_refunded';
   if (intent.status === 'succeeded') return 'succeeded';
   if (intent.status === 'canceled' || intent.last_payment_error) return 'failed';
   return 'pending';
@@ -264,23 +264,23 @@ describe('payfold serve converges on what the emulator holds', () => {
             const { store } = emulator;
             // Same-second changes that leave no trace of their order (A → B → A within one second)
             // are recorded for a re-fetch from Stripe instead of guessed; those objects are not compared.
-            const compared = ['subscription', 'payment_intent', 'invoice', 'dispute', 'refund'];
+            const compared = ['subscription', 'payment_intent', 'invoice', 'dispute', 'refund'] as const;
             const ambiguous = new Set(
               (
                 await db.pool.query<{ object_id: string }>(
                   'select object_id from payfold.ambiguous_ties where object_id = any($1)',
-                  [compared.flatMap((type) => [...store.collection(type).keys()])],
+                  [compared.flatMap((type) => store.all(type).map((record) => record.id))],
                 )
               ).rows.map((row) => row.object_id),
             );
             // Only a merchant's own same-second back-and-forth (A → B → A) is left without an order.
             for (const id of ambiguous) expect(id).toMatch(/^sub_/);
-            const ids = (type: string) =>
-              [...store.collection(type).keys()].filter((id) => !ambiguous.has(id));
-            const records = (type: string) =>
-              [...store.collection(type).values()]
+            const records = <T extends ObjectType>(type: T) =>
+              store
+                .all(type)
                 .filter((record) => !ambiguous.has(record.id))
                 .sort((a, b) => (a.id < b.id ? -1 : 1));
+            const ids = (type: ObjectType) => records(type).map((record) => record.id);
             const subscriptions = await db.pool.query(
               `select subscription_id, customer_id, status, cancel_at_period_end, current_period_end, ended_at
              from payments.subscriptions where subscription_id = any($1) order by subscription_id`,
@@ -293,14 +293,9 @@ describe('payfold serve converges on what the emulator holds', () => {
                 status: subscription.status,
                 cancel_at_period_end: subscription.cancel_at_period_end,
                 current_period_end: new Date(
-                  Math.min(
-                    ...(subscription.items as { data: StripeRecord[] }).data.map(
-                      (item) => item.current_period_end as number,
-                    ),
-                  ) * 1000,
+                  Math.min(...subscription.items.data.map((item) => item.current_period_end)) * 1000,
                 ),
-                ended_at:
-                  subscription.ended_at === null ? null : new Date((subscription.ended_at as number) * 1000),
+                ended_at: subscription.ended_at === null ? null : new Date(subscription.ended_at * 1000),
               })),
             );
             const items = await db.pool.query(
@@ -310,10 +305,10 @@ describe('payfold serve converges on what the emulator holds', () => {
             );
             expect(items.rows).toEqual(
               records('subscription_item')
-                .filter((item) => !ambiguous.has(item.subscription as string))
+                .filter((item) => !ambiguous.has(item.subscription))
                 .map((item) => ({
                   id: item.id,
-                  price_id: (item.price as StripeRecord).id,
+                  price_id: item.price.id,
                   quantity: item.quantity,
                 })),
             );
@@ -327,7 +322,7 @@ describe('payfold serve converges on what the emulator holds', () => {
                 invoice_id: invoice.id,
                 status: invoice.status,
                 amount_paid: invoice.amount_paid,
-                paid_at: (invoice.status_transitions as { paid_at: number | null }).paid_at,
+                paid_at: invoice.status_transitions.paid_at,
               })),
             );
             const payments = await db.pool.query(
@@ -337,11 +332,14 @@ describe('payfold serve converges on what the emulator holds', () => {
             );
             expect(payments.rows).toEqual(
               records('payment_intent').map((intent) => {
-                const charge = store.get('charge', intent.latest_charge as string);
+                const charge =
+                  typeof intent.latest_charge === 'string'
+                    ? store.get('charge', intent.latest_charge)
+                    : undefined;
                 return {
                   payment_id: intent.id,
                   status: paymentStatus(intent, charge),
-                  amount_refunded: (charge?.amount_refunded as number | undefined) ?? 0,
+                  amount_refunded: charge?.amount_refunded ?? 0,
                 };
               }),
             );

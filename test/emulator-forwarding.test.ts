@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../emulator/src/index.js';
-import { stripeFor } from '../emulator/test/support.js';
+import { firstLine, stripeFor } from '../emulator/test/support.js';
 import { freePort } from '../src/adapters/postgres/embedded.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startTestServer, type TestServer } from './support/server.js';
@@ -67,10 +67,7 @@ describe('payfold emulator', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        child.stdout.once('data', (chunk) => resolve(String(chunk)));
-        child.once('exit', (code) => reject(new Error(`exited ${code}`)));
-      });
+      const line = await firstLine(child);
       const started = JSON.parse(line);
       expect(started.url).toBe(`http://127.0.0.1:${port}`);
       const stripe = new Stripe('sk_test_cli', { host: '127.0.0.1', port, protocol: 'http' });

@@ -1,5 +1,5 @@
+import type Stripe from 'stripe';
 import { day } from './payments.js';
-import type { StripeRecord } from './store.js';
 
 /** Billing cycles: where each period of a recurring price ends. */
 
@@ -25,12 +25,11 @@ export const cycleBoundary = (anchor: number, interval: string, count: number, n
   );
 };
 
-interface Recurrence {
-  interval: string;
-  interval_count: number;
-}
+type Recurrence = Pick<Stripe.Price.Recurring, 'interval' | 'interval_count'>;
 
-export const recurrenceOf = (price: StripeRecord): Recurrence => price.recurring as Recurrence;
+/** A recurring price's cycle; prices are checked to be recurring where subscriptions take them. */
+export const recurrenceOf = (price: Stripe.Price): Recurrence =>
+  price.recurring ?? { interval: 'month', interval_count: 1 };
 
 /** The first boundary of the cycle after `time`. */
 export const nextBoundary = (anchor: number, recurrence: Recurrence, time: number): number => {
@@ -39,7 +38,8 @@ export const nextBoundary = (anchor: number, recurrence: Recurrence, time: numbe
   return cycleBoundary(anchor, recurrence.interval, recurrence.interval_count, n);
 };
 
-export const planOf = (price: StripeRecord) => ({
+/** The legacy plan object Stripe still shows beside an item's price. */
+export const planOf = (price: Stripe.Price): Stripe.Plan => ({
   id: price.id,
   object: 'plan',
   active: price.active,

@@ -1,3 +1,4 @@
+import type Stripe from 'stripe';
 import { finalizeInvoice, voidInvoice } from './invoices.js';
 import {
   bool,
@@ -23,11 +24,12 @@ import {
   refundCharge,
   updateDispute,
 } from './payments.js';
-import type { Resource } from './resources.js';
+import { type Resource, resource } from './resources.js';
 import {
   type Act,
   invoicePaymentType,
-  type StripeRecord,
+  type ObjectType,
+  type StoredObjects,
   subscriptionItemType,
   testClockType,
 } from './store.js';
@@ -42,17 +44,20 @@ import { advanceTestClock } from './test-clocks.js';
 
 // The API resources of money moving: subscriptions and their invoices, payments, refunds, disputes.
 
-const metadataChange = (record: StripeRecord, params: Params) =>
+const metadataChange = (record: { metadata: Stripe.Metadata | null }, params: Params) =>
   'metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {};
 
 /** An update that only touches descriptive fields; emits `<event>` when something changed. */
 const descriptiveUpdate =
-  (eventType: string, fields: (params: Params) => Record<string, unknown>) =>
-  (record: StripeRecord, params: Params, { store, context }: Act) =>
+  <T extends ObjectType>(type: T, eventType: string, fields: (params: Params) => Partial<StoredObjects[T]>) =>
+  (record: StoredObjects[T], params: Params, { store, context }: Act): StoredObjects[T] =>
     store.update(
-      record.object,
+      type,
       record.id,
-      { ...named(params, fields(params)), ...metadataChange(record, params) },
+      {
+        ...named(params, fields(params)),
+        ...metadataChange(record as { metadata: Stripe.Metadata | null }, params),
+      },
       eventType,
       context,
     );
@@ -82,7 +87,7 @@ const itemChanges = (params: Params): SubscriptionChange['items'] => {
   }));
 };
 
-export const subscriptions: Resource = {
+export const subscriptions = resource({
   type: 'subscription',
   path: 'subscriptions',
   create: (params, act) => {
@@ -134,17 +139,16 @@ export const subscriptions: Resource = {
           ? subscription.status === status
           : subscription.status !== 'canceled');
     const price = text(params, 'price');
-    const items = (subscription.items as { data: StripeRecord[] }).data;
     return (
       statusMatches &&
-      (!price || items.some((item) => (item.price as StripeRecord).id === price)) &&
+      (!price || subscription.items.data.some((item) => item.price.id === price)) &&
       fieldFilter('customer', 'test_clock')(subscription, params)
     );
   },
-};
+});
 
 /** Items change through their subscription: every change is a `customer.subscription.updated`. */
-export const subscriptionItems: Resource = {
+export const subscriptionItems = resource({
   type: subscriptionItemType,
   path: 'subscription_items',
   create: (params, act) => {
@@ -154,7 +158,7 @@ export const subscriptionItems: Resource = {
       required(params, 'subscription'),
       'subscription',
     );
-    const before = new Set((subscription.items as { data: StripeRecord[] }).data.map((item) => item.id));
+    const before = new Set(subscription.items.data.map((item) => item.id));
     const updated = updateSubscription(onClockOf(act, subscription), subscription, {
       items: [
         { id: null, price: required(params, 'price'), quantity: integer(params, 'quantity'), deleted: false },
@@ -163,11 +167,11 @@ export const subscriptionItems: Resource = {
       metadata: null,
       defaultPaymentMethod: undefined,
     });
-    const added = (updated.items as { data: StripeRecord[] }).data.find((item) => !before.has(item.id));
-    return act.store.get(subscriptionItemType, (added as StripeRecord).id) as StripeRecord;
+    const added = updated.items.data.find((item) => !before.has(item.id));
+    return existing(act.store, subscriptionItemType, added?.id ?? '', 'price');
   },
   update: (item, params, act) => {
-    const subscription = act.store.get('subscription', item.subscription as string) as StripeRecord;
+    const subscription = existing(act.store, 'subscription', item.subscription, 'subscription');
     updateSubscription(onClockOf(act, subscription), subscription, {
       items: [
         { id: item.id, price: text(params, 'price'), quantity: integer(params, 'quantity'), deleted: false },
@@ -176,10 +180,10 @@ export const subscriptionItems: Resource = {
       metadata: null,
       defaultPaymentMethod: undefined,
     });
-    return act.store.get(subscriptionItemType, item.id) as StripeRecord;
+    return existing(act.store, subscriptionItemType, item.id, 'id');
   },
   remove: (item, _params, act) => {
-    const subscription = act.store.get('subscription', item.subscription as string) as StripeRecord;
+    const subscription = existing(act.store, 'subscription', item.subscription, 'subscription');
     updateSubscription(onClockOf(act, subscription), subscription, {
       items: [{ id: item.id, price: null, quantity: null, deleted: true }],
       cancelAtPeriodEnd: null,
@@ -192,16 +196,17 @@ export const subscriptionItems: Resource = {
     if (!text(params, 'subscription')) throw missing('subscription');
     return fieldFilter('subscription')(item, params);
   },
+});
+
+const invoiceSubscription = (invoice: Stripe.Invoice): string | null => {
+  const subscription = invoice.parent?.subscription_details?.subscription;
+  return typeof subscription === 'string' ? subscription : (subscription?.id ?? null);
 };
 
-const invoiceSubscription = (invoice: StripeRecord): string | null =>
-  (invoice.parent as { subscription_details?: { subscription?: string } } | null)?.subscription_details
-    ?.subscription ?? null;
-
-export const invoices: Resource = {
+export const invoices = resource({
   type: 'invoice',
   path: 'invoices',
-  update: descriptiveUpdate('invoice.updated', (params) => ({
+  update: descriptiveUpdate('invoice', 'invoice.updated', (params) => ({
     description: text(params, 'description'),
     footer: text(params, 'footer'),
   })),
@@ -212,9 +217,9 @@ export const invoices: Resource = {
     void: (invoice, _params, act) => voidInvoice(onClockOf(act, invoice), invoice),
   },
   lists: {
-    lines: (invoice) => (invoice.lines as { data: StripeRecord[] }).data,
+    lines: (invoice) => invoice.lines.data,
     payments: (invoice, store) =>
-      [...store.collection(invoicePaymentType).values()].filter((payment) => payment.invoice === invoice.id),
+      store.all(invoicePaymentType).filter((payment) => payment.invoice === invoice.id),
   },
   matches: (invoice, params) => {
     const subscription = text(params, 'subscription');
@@ -223,19 +228,19 @@ export const invoices: Resource = {
       fieldFilter('customer', 'status')(invoice, params)
     );
   },
-};
+});
 
-export const invoicePayments: Resource = {
+export const invoicePayments = resource({
   type: invoicePaymentType,
   path: 'invoice_payments',
   matches: (payment, params) => {
     const wanted = (params.payment as Params | undefined)?.payment_intent;
-    const intent = (payment.payment as { payment_intent?: string }).payment_intent;
+    const intent = payment.payment.payment_intent;
     return (!wanted || wanted === intent) && fieldFilter('invoice', 'status')(payment, params);
   },
-};
+});
 
-export const paymentIntents: Resource = {
+export const paymentIntents = resource({
   type: 'payment_intent',
   path: 'payment_intents',
   create: (params, act) => {
@@ -254,47 +259,61 @@ export const paymentIntents: Resource = {
       paymentMethod: text(params, 'payment_method'),
     });
     if (bool(params, 'confirm')) confirmPaymentIntent(onClock, intent, null);
-    return act.store.get('payment_intent', intent.id) as StripeRecord;
+    return existing(act.store, 'payment_intent', intent.id, 'id');
   },
-  update: descriptiveUpdate('payment_intent.updated', (params) => ({
+  update: descriptiveUpdate('payment_intent', 'payment_intent.updated', (params) => ({
     description: text(params, 'description'),
     receipt_email: text(params, 'receipt_email'),
   })),
   actions: {
     confirm: (intent, params, act) => {
       confirmPaymentIntent(onClockOf(act, intent), intent, text(params, 'payment_method'));
-      return act.store.get('payment_intent', intent.id) as StripeRecord;
+      return existing(act.store, 'payment_intent', intent.id, 'id');
     },
     cancel: (intent, params, act) =>
-      cancelPaymentIntent(onClockOf(act, intent), intent, text(params, 'cancellation_reason')),
+      cancelPaymentIntent(onClockOf(act, intent), intent, cancellationReason(params)),
   },
   matches: fieldFilter('customer'),
-};
+});
 
-export const charges: Resource = {
+export const charges = resource({
   type: 'charge',
   path: 'charges',
-  update: descriptiveUpdate('charge.updated', (params) => ({
+  update: descriptiveUpdate('charge', 'charge.updated', (params) => ({
     description: text(params, 'description'),
     receipt_email: text(params, 'receipt_email'),
   })),
   lists: {
     refunds: (charge, store) =>
-      [...store.collection('refund').values()].filter((refund) => refund.charge === charge.id).reverse(),
+      store
+        .all('refund')
+        .filter((refund) => refund.charge === charge.id)
+        .reverse(),
   },
   matches: fieldFilter('customer', 'payment_intent'),
-};
+});
 
 const refundReasons = new Set(['duplicate', 'fraudulent', 'requested_by_customer']);
+const isRefundReason = (reason: string): reason is Stripe.Refund.Reason => refundReasons.has(reason);
 
-export const refunds: Resource = {
+const cancellationReasons = new Set(['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned']);
+/** A payment intent's cancellation reason as the request gives it. */
+const cancellationReason = (params: Params): Stripe.PaymentIntent.CancellationReason | null => {
+  const reason = text(params, 'cancellation_reason');
+  if (reason === null) return null;
+  if (!cancellationReasons.has(reason))
+    throw invalid('cancellation_reason', `Invalid cancellation_reason: ${reason}`);
+  return reason as Stripe.PaymentIntent.CancellationReason;
+};
+
+export const refunds = resource({
   type: 'refund',
   path: 'refunds',
   create: (params, act) => {
     const chargeId = text(params, 'charge');
     const intentId = text(params, 'payment_intent');
     if (!chargeId && !intentId) throw missing('charge');
-    let charge: StripeRecord;
+    let charge: Stripe.Charge;
     if (chargeId) charge = existing(act.store, 'charge', chargeId, 'charge');
     else {
       const intent = existing(act.store, 'payment_intent', intentId as string, 'payment_intent');
@@ -306,21 +325,21 @@ export const refunds: Resource = {
           'charge_not_refundable',
         );
       }
-      charge = act.store.get('charge', intent.latest_charge) as StripeRecord;
+      charge = existing(act.store, 'charge', intent.latest_charge, 'payment_intent');
     }
     const reason = text(params, 'reason');
-    if (reason && !refundReasons.has(reason)) throw invalid('reason', `Invalid reason: ${reason}`);
+    if (reason !== null && !isRefundReason(reason)) throw invalid('reason', `Invalid reason: ${reason}`);
     return refundCharge(onClockOf(act, charge), charge, {
       amount: integer(params, 'amount'),
       reason,
       metadata: mergeMetadata({}, params.metadata),
     });
   },
-  update: descriptiveUpdate('refund.updated', () => ({})),
+  update: descriptiveUpdate('refund', 'refund.updated', () => ({})),
   matches: fieldFilter('charge', 'payment_intent'),
-};
+});
 
-export const disputes: Resource = {
+export const disputes = resource({
   type: 'dispute',
   path: 'disputes',
   update: (dispute, params, act) => updateDispute(onClockOf(act, chargeOf(act, dispute)), dispute, params),
@@ -328,13 +347,18 @@ export const disputes: Resource = {
     close: (dispute, _params, act) => closeDispute(onClockOf(act, chargeOf(act, dispute)), dispute, 'lost'),
   },
   matches: fieldFilter('charge', 'payment_intent'),
-};
+});
 
-const chargeOf = (act: Act, dispute: StripeRecord) =>
-  act.store.get('charge', dispute.charge as string) as StripeRecord;
+const chargeOf = (act: Act, dispute: Stripe.Dispute) =>
+  existing(
+    act.store,
+    'charge',
+    typeof dispute.charge === 'string' ? dispute.charge : dispute.charge.id,
+    'charge',
+  );
 
 /** Test clocks: customers created on one live at its frozen time, which only moves when advanced. */
-export const testClocks: Resource = {
+export const testClocks = resource({
   type: testClockType,
   path: 'test_helpers/test_clocks',
   create: (params, { store, context }) => {
@@ -359,10 +383,10 @@ export const testClocks: Resource = {
   },
   // Deleting a clock deletes what lives on it: its customers' subscriptions end, then the customers go.
   remove: (clock, _params, { store, context }) => {
-    const act = { store, context: { ...context, at: clock.frozen_time as number } };
-    for (const customer of [...store.collection('customer').values()]) {
+    const act = { store, context: { ...context, at: clock.frozen_time } };
+    for (const customer of store.all('customer')) {
       if (customer.test_clock !== clock.id) continue;
-      for (const subscription of [...store.collection('subscription').values()]) {
+      for (const subscription of store.all('subscription')) {
         const ended = subscription.status === 'canceled' || subscription.status === 'incomplete_expired';
         if (subscription.customer === customer.id && !ended) cancelSubscription(act, subscription);
       }
@@ -378,7 +402,7 @@ export const testClocks: Resource = {
       return advanceTestClock(store, clock, frozenTime, context);
     },
   },
-};
+});
 
 export const billingResources: readonly Resource[] = [
   subscriptions,

@@ -1,8 +1,9 @@
+import type Stripe from 'stripe';
 import { attemptInvoicePayment } from './invoices.js';
 import { StripeApiError } from './params.js';
-import { confirmPaymentIntent, createPaymentIntent, onCustomerClock } from './payments.js';
+import { confirmPaymentIntent, createPaymentIntent, existing, onCustomerClock } from './payments.js';
 import { checkoutSessionExtras, customerRecord } from './resources.js';
-import type { Act, StripeRecord } from './store.js';
+import type { Act } from './store.js';
 import { createSubscription, latestInvoice, subscriptionChanged } from './subscriptions.js';
 
 export interface CheckoutPayer {
@@ -22,9 +23,9 @@ export interface CheckoutPayer {
  */
 export const completeCheckoutSession = (
   act: Act,
-  session: StripeRecord,
+  session: Stripe.Checkout.Session,
   payer: CheckoutPayer,
-): StripeRecord => {
+): Stripe.Checkout.Session => {
   if (session.status !== 'open') {
     throw new StripeApiError(
       400,
@@ -34,14 +35,10 @@ export const completeCheckoutSession = (
     );
   }
   const { store } = act;
-  const extras = store.get(checkoutSessionExtras, session.id) as StripeRecord;
+  const extras = existing(store, checkoutSessionExtras, session.id, 'id');
   const named = typeof session.customer === 'string' ? store.get('customer', session.customer) : undefined;
-  const email =
-    (session.customer_email as string | null) ??
-    (named?.email as string | null | undefined) ??
-    payer.email ??
-    'customer@example.com';
-  let customerId = session.customer as string | null;
+  const email = session.customer_email ?? named?.email ?? payer.email ?? 'customer@example.com';
+  let customerId = typeof session.customer === 'string' ? session.customer : null;
   const wantsCustomer = session.mode === 'subscription' || session.customer_creation === 'always';
   if (!customerId && wantsCustomer) {
     // The customer Checkout creates is the one the customers API would.
@@ -56,8 +53,8 @@ export const completeCheckoutSession = (
     const declinedBefore =
       typeof session.subscription === 'string' ? store.get('subscription', session.subscription) : undefined;
     if (declinedBefore) {
-      const invoice = latestInvoice(store, declinedBefore) as StripeRecord;
-      paid = attemptInvoicePayment(onClock, invoice, payer.paymentMethod, null);
+      const invoice = latestInvoice(store, declinedBefore);
+      paid = invoice ? attemptInvoicePayment(onClock, invoice, payer.paymentMethod, null) : false;
       if (paid) {
         subscriptionChanged(onClock, declinedBefore, {
           status: 'active',
@@ -67,11 +64,11 @@ export const completeCheckoutSession = (
     } else {
       const subscription = createSubscription(onClock, {
         customer: customerId as string,
-        items: (extras.line_items as StripeRecord[]).map((item) => ({
-          price: (item.price as StripeRecord).id,
-          quantity: item.quantity as number,
+        items: extras.line_items.map((item) => ({
+          price: item.price?.id ?? '',
+          quantity: item.quantity ?? 1,
         })),
-        metadata: extras.subscription_metadata as Record<string, string>,
+        metadata: extras.subscription_metadata,
         defaultPaymentMethod: payer.paymentMethod,
         trialEnd: null,
         paymentBehavior: 'allow_incomplete',
@@ -85,17 +82,17 @@ export const completeCheckoutSession = (
         ? store.get('payment_intent', session.payment_intent)
         : undefined;
     intent ??= createPaymentIntent(onClock, {
-      amount: session.amount_total as number,
-      currency: session.currency as string,
+      amount: session.amount_total ?? 0,
+      currency: session.currency ?? 'usd',
       customer: customerId,
       description: null,
-      metadata: extras.payment_intent_metadata as Record<string, string>,
+      metadata: extras.payment_intent_metadata,
       paymentMethod: null,
     });
     store.update('checkout.session', session.id, { payment_intent: intent.id }, null, act.context);
     paid = confirmPaymentIntent(onClock, intent, payer.paymentMethod).succeeded;
   }
-  if (!paid) return store.get('checkout.session', session.id) as StripeRecord;
+  if (!paid) return existing(store, 'checkout.session', session.id, 'id');
   return store.update(
     'checkout.session',
     session.id,
@@ -104,6 +101,8 @@ export const completeCheckoutSession = (
       customer_details: {
         address: null,
         email,
+        business_name: null,
+        individual_name: null,
         name: payer.name,
         phone: null,
         tax_exempt: 'none',

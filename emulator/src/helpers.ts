@@ -1,7 +1,8 @@
+import type Stripe from 'stripe';
 import { type CheckoutPayer, completeCheckoutSession } from './checkout.js';
-import { invalid, type Params, resourceMissing, text } from './params.js';
-import { closeDispute, onClockOf, openDispute, refundCharge } from './payments.js';
-import { type EmulatorStore, type RequestContext, type StripeRecord, testClockType } from './store.js';
+import { invalid, type Params, text } from './params.js';
+import { closeDispute, existing, onClockOf, openDispute, refundCharge } from './payments.js';
+import { type EmulatorStore, type RequestContext, testClockType } from './store.js';
 import { advanceTestClock } from './test-clocks.js';
 
 /**
@@ -10,30 +11,24 @@ import { advanceTestClock } from './test-clocks.js';
  */
 export interface TestHelpers {
   /** The customer pays on the session's page; a declined card leaves it open. */
-  completeCheckoutSession(sessionId: string, payer?: Partial<CheckoutPayer>): StripeRecord;
-  advanceTestClock(clockId: string, frozenTime: number): StripeRecord;
+  completeCheckoutSession(sessionId: string, payer?: Partial<CheckoutPayer>): Stripe.Checkout.Session;
+  advanceTestClock(clockId: string, frozenTime: number): Stripe.TestHelpers.TestClock;
   /** Refunds a payment intent's charge, or a charge: all that is left, or `amount`. */
-  refund(paymentId: string, amount?: number): StripeRecord;
+  refund(paymentId: string, amount?: number): Stripe.Refund;
   /** The cardholder disputes a payment intent's charge, or a charge. */
-  openDispute(paymentId: string, reason?: string): StripeRecord;
+  openDispute(paymentId: string, reason?: string): Stripe.Dispute;
   /** The bank decides a dispute. */
-  closeDispute(disputeId: string, outcome: 'won' | 'lost'): StripeRecord;
+  closeDispute(disputeId: string, outcome: 'won' | 'lost'): Stripe.Dispute;
 }
 
-const found = (store: EmulatorStore, type: string, id: string): StripeRecord => {
-  const record = store.get(type, id);
-  if (!record) throw resourceMissing(type, id);
-  return record;
-};
-
 /** The charge a payment stands on: the charge itself, or a payment intent's latest charge. */
-const chargeOf = (store: EmulatorStore, paymentId: string): StripeRecord => {
-  if (!paymentId.startsWith('pi_')) return found(store, 'charge', paymentId);
-  const intent = found(store, 'payment_intent', paymentId);
+const chargeOf = (store: EmulatorStore, paymentId: string): Stripe.Charge => {
+  if (!paymentId.startsWith('pi_')) return existing(store, 'charge', paymentId, 'id');
+  const intent = existing(store, 'payment_intent', paymentId, 'id');
   if (typeof intent.latest_charge !== 'string') {
     throw invalid('payment_intent', `PaymentIntent ${paymentId} has no charge yet.`);
   }
-  return found(store, 'charge', intent.latest_charge);
+  return existing(store, 'charge', intent.latest_charge, 'id');
 };
 
 export const testHelpers = (
@@ -43,7 +38,7 @@ export const testHelpers = (
   const act = { store, context };
   return {
     completeCheckoutSession: (sessionId, payer = {}) => {
-      const session = found(store, 'checkout.session', sessionId);
+      const session = existing(store, 'checkout.session', sessionId, 'id');
       return completeCheckoutSession(onClockOf(act, session), session, {
         paymentMethod: payer.paymentMethod ?? 'pm_card_visa',
         email: payer.email ?? null,
@@ -51,7 +46,7 @@ export const testHelpers = (
       });
     },
     advanceTestClock: (clockId, frozenTime) =>
-      advanceTestClock(store, found(store, testClockType, clockId), frozenTime, context),
+      advanceTestClock(store, existing(store, testClockType, clockId, 'id'), frozenTime, context),
     refund: (paymentId, amount) => {
       const charge = chargeOf(store, paymentId);
       return refundCharge(onClockOf(act, charge), charge, {
@@ -65,8 +60,9 @@ export const testHelpers = (
       return openDispute(onClockOf(act, charge), charge, reason);
     },
     closeDispute: (disputeId, outcome) => {
-      const dispute = found(store, 'dispute', disputeId);
-      return closeDispute(onClockOf(act, found(store, 'charge', dispute.charge as string)), dispute, outcome);
+      const dispute = existing(store, 'dispute', disputeId, 'id');
+      const chargeId = typeof dispute.charge === 'string' ? dispute.charge : dispute.charge.id;
+      return closeDispute(onClockOf(act, existing(store, 'charge', chargeId, 'charge')), dispute, outcome);
     },
   };
 };
@@ -74,26 +70,24 @@ export const testHelpers = (
 const outcomes = new Set(['won', 'lost']);
 
 /** The HTTP test helpers: `POST /v1/test_helpers/<path>` with the object id in `:id`. */
-export const testHelperRoutes: Record<
-  string,
-  (helpers: TestHelpers, id: string, params: Params) => StripeRecord
-> = {
-  'checkout/sessions/:id/complete': (helpers, id, params) =>
-    helpers.completeCheckoutSession(id, {
-      paymentMethod: text(params, 'payment_method') ?? 'pm_card_visa',
-      email: text(params, 'email'),
-      name: text(params, 'name'),
-    }),
-  'payments/:id/refund': (helpers, id, params) => {
-    const amount = text(params, 'amount');
-    if (amount !== null && !/^\d+$/.test(amount)) throw invalid('amount', `Invalid integer: ${amount}`);
-    return helpers.refund(id, amount === null ? undefined : Number(amount));
-  },
-  'payments/:id/dispute': (helpers, id, params) =>
-    helpers.openDispute(id, text(params, 'reason') ?? 'fraudulent'),
-  'disputes/:id/close': (helpers, id, params) => {
-    const outcome = text(params, 'outcome') ?? 'lost';
-    if (!outcomes.has(outcome)) throw invalid('outcome', 'outcome must be won or lost.');
-    return helpers.closeDispute(id, outcome as 'won' | 'lost');
-  },
-};
+export const testHelperRoutes: Record<string, (helpers: TestHelpers, id: string, params: Params) => object> =
+  {
+    'checkout/sessions/:id/complete': (helpers, id, params) =>
+      helpers.completeCheckoutSession(id, {
+        paymentMethod: text(params, 'payment_method') ?? 'pm_card_visa',
+        email: text(params, 'email'),
+        name: text(params, 'name'),
+      }),
+    'payments/:id/refund': (helpers, id, params) => {
+      const amount = text(params, 'amount');
+      if (amount !== null && !/^\d+$/.test(amount)) throw invalid('amount', `Invalid integer: ${amount}`);
+      return helpers.refund(id, amount === null ? undefined : Number(amount));
+    },
+    'payments/:id/dispute': (helpers, id, params) =>
+      helpers.openDispute(id, text(params, 'reason') ?? 'fraudulent'),
+    'disputes/:id/close': (helpers, id, params) => {
+      const outcome = text(params, 'outcome') ?? 'lost';
+      if (!outcomes.has(outcome)) throw invalid('outcome', 'outcome must be won or lost.');
+      return helpers.closeDispute(id, outcome as 'won' | 'lost');
+    },
+  };

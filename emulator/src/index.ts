@@ -7,4 +7,4 @@ export { emulatorTestHelpers } from './client.js';
 export { type DemoStep, type DemoStory, runDemoStory } from './demo-story.js';
 export { deliveryPlanner, type Faults } from './faults.js';
 export { type EmulatorOptions, type RunningEmulator, startEmulator } from './server.js';
-export type { StripeRecord } from './store.js';
+export type { ObjectType, StoredObjects } from './store.js';

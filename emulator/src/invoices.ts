@@ -1,12 +1,15 @@
+import type Stripe from 'stripe';
 import { recurrenceOf } from './billing-cycles.js';
-import { type Params, StripeApiError } from './params.js';
+import { embeddedList } from './lists.js';
+import { StripeApiError } from './params.js';
 import { cancelPaymentIntent, confirmPaymentIntent, createPaymentIntent, timeOf } from './payments.js';
 import {
   type Act,
   type EmulatorStore,
   invoicePaymentType,
-  type StripeRecord,
+  referencedId,
   subscriptionItemType,
+  wireDecimal,
 } from './store.js';
 
 /** A subscription's invoices: created, finalized, collected (declined ones retried), voided. */
@@ -17,24 +20,25 @@ export const money = (amount: number, currency: string) =>
 /** A draft invoice for the subscription's items over a period, not stored yet. */
 export const subscriptionInvoice = (
   act: Act,
-  subscription: StripeRecord,
+  subscription: Stripe.Subscription,
   billingReason: 'subscription_create' | 'subscription_cycle',
   period: { start: number; end: number },
   trial: boolean,
   previousPeriodStart: number = period.start,
-): StripeRecord => {
+): Stripe.Invoice => {
   const { store } = act;
   const now = timeOf(act);
   const id = store.id('in');
-  const customer = store.get('customer', subscription.customer as string);
-  const lines = [...store.collection(subscriptionItemType).values()]
+  const customer = store.get('customer', referencedId(subscription.customer) ?? '');
+  const lines = store
+    .all(subscriptionItemType)
     .filter((item) => item.subscription === subscription.id)
-    .map((item) => {
-      const price = item.price as StripeRecord;
-      const quantity = item.quantity as number;
-      const productName =
-        (store.get('product', price.product as string)?.name as string | undefined) ?? 'Product';
-      const amount = trial ? 0 : (price.unit_amount as number) * quantity;
+    .map((item): Stripe.InvoiceLineItem => {
+      const price = item.price;
+      const quantity = item.quantity ?? 1;
+      const productName = store.get('product', referencedId(price.product) ?? '')?.name ?? 'Product';
+      const unitAmount = price.unit_amount ?? 0;
+      const amount = trial ? 0 : unitAmount * quantity;
       return {
         id: store.id('il'),
         object: 'line_item',
@@ -42,7 +46,7 @@ export const subscriptionInvoice = (
         currency: price.currency,
         description: trial
           ? `Trial period for ${productName}`
-          : `${quantity} × ${productName} (at ${money(price.unit_amount as number, price.currency as string)} / ${recurrenceOf(price).interval})`,
+          : `${quantity} × ${productName} (at ${money(unitAmount, price.currency)} / ${recurrenceOf(price).interval})`,
         discount_amounts: [],
         discountable: true,
         discounts: [],
@@ -63,11 +67,14 @@ export const subscriptionInvoice = (
         period,
         pretax_credit_amounts: [],
         pricing: {
-          price_details: { price: price.id, product: price.product },
+          price_details: { price: price.id, product: referencedId(price.product) ?? '' },
           type: 'price_details',
           unit_amount_decimal: price.unit_amount_decimal,
         },
         quantity,
+        quantity_decimal: wireDecimal(String(quantity)),
+        subscription: subscription.id,
+        subtotal: amount,
         taxes: [],
       };
     });
@@ -118,13 +125,7 @@ export const subscriptionInvoice = (
     issuer: { type: 'self' },
     last_finalization_error: null,
     latest_revision: null,
-    lines: {
-      object: 'list',
-      data: lines,
-      has_more: false,
-      total_count: lines.length,
-      url: `/v1/invoices/${id}/lines`,
-    },
+    lines: embeddedList(lines, `/v1/invoices/${id}/lines`),
     livemode: false,
     metadata: {},
     next_payment_attempt: null,
@@ -160,7 +161,7 @@ export const subscriptionInvoice = (
   };
 };
 
-const assertInvoiceOpen = (invoice: StripeRecord, action: 'paid' | 'voided') => {
+const assertInvoiceOpen = (invoice: Stripe.Invoice, action: 'paid' | 'voided') => {
   if (invoice.status !== 'open') {
     throw new StripeApiError(
       400,
@@ -172,16 +173,17 @@ const assertInvoiceOpen = (invoice: StripeRecord, action: 'paid' | 'voided') => 
 };
 
 /** The invoice's default payment: its link to the payment intent that collects it. */
-export const invoicePaymentOf = (store: EmulatorStore, invoiceId: string): StripeRecord | undefined =>
-  [...store.collection(invoicePaymentType).values()].find(
-    (payment) => payment.invoice === invoiceId && payment.is_default,
-  );
+export const invoicePaymentOf = (
+  store: EmulatorStore,
+  invoiceId: string,
+): Stripe.InvoicePayment | undefined =>
+  store.all(invoicePaymentType).find((payment) => payment.invoice === invoiceId && payment.is_default);
 
 /**
  * Finalizes a draft invoice (`invoice.finalized`): it gets a number and, when there is something
  * to pay, a payment intent (`payment_intent.created`) and an open invoice payment linking the two.
  */
-export const finalizeInvoice = (act: Act, invoice: StripeRecord): StripeRecord => {
+export const finalizeInvoice = (act: Act, invoice: Stripe.Invoice): Stripe.Invoice => {
   if (invoice.status !== 'draft') {
     throw new StripeApiError(
       400,
@@ -192,11 +194,11 @@ export const finalizeInvoice = (act: Act, invoice: StripeRecord): StripeRecord =
   }
   const { store } = act;
   const now = timeOf(act);
-  if ((invoice.amount_due as number) > 0) {
+  if (invoice.amount_due > 0) {
     const intent = createPaymentIntent(act, {
-      amount: invoice.amount_due as number,
-      currency: invoice.currency as string,
-      customer: invoice.customer as string,
+      amount: invoice.amount_due,
+      currency: invoice.currency,
+      customer: referencedId(invoice.customer),
       description:
         invoice.billing_reason === 'subscription_create' ? 'Subscription creation' : 'Subscription update',
       metadata: {},
@@ -223,8 +225,8 @@ export const finalizeInvoice = (act: Act, invoice: StripeRecord): StripeRecord =
     );
   }
   // Numbers come from the customer's own sequence, as Stripe's do (no scan of every invoice).
-  const customer = store.get('customer', invoice.customer as string);
-  const sequence = (customer?.next_invoice_sequence as number | undefined) ?? 1;
+  const customer = store.get('customer', referencedId(invoice.customer) ?? '');
+  const sequence = customer?.next_invoice_sequence ?? 1;
   if (customer)
     store.update('customer', customer.id, { next_invoice_sequence: sequence + 1 }, null, act.context);
   return store.update(
@@ -232,20 +234,20 @@ export const finalizeInvoice = (act: Act, invoice: StripeRecord): StripeRecord =
     invoice.id,
     {
       status: 'open',
-      number: `${(customer?.invoice_prefix as string | undefined) ?? 'EMULATOR'}-${String(sequence).padStart(4, '0')}`,
+      number: `${customer?.invoice_prefix ?? 'EMULATOR'}-${String(sequence).padStart(4, '0')}`,
       effective_at: now,
       hosted_invoice_url: `https://invoice.stripe.com/i/acct_emulator/test_${invoice.id}`,
       invoice_pdf: `https://pay.stripe.com/invoice/acct_emulator/test_${invoice.id}/pdf`,
       ending_balance: 0,
-      next_payment_attempt: (invoice.amount_due as number) > 0 ? now : null,
-      status_transitions: { ...(invoice.status_transitions as Params), finalized_at: now },
+      next_payment_attempt: invoice.amount_due > 0 ? now : null,
+      status_transitions: { ...invoice.status_transitions, finalized_at: now },
     },
     'invoice.finalized',
     act.context,
   );
 };
 
-const paidInvoice = (act: Act, invoice: StripeRecord): StripeRecord => {
+const paidInvoice = (act: Act, invoice: Stripe.Invoice): Stripe.Invoice => {
   const now = timeOf(act);
   const paid = act.store.update(
     'invoice',
@@ -255,9 +257,9 @@ const paidInvoice = (act: Act, invoice: StripeRecord): StripeRecord => {
       amount_paid: invoice.amount_due,
       amount_remaining: 0,
       attempted: true,
-      attempt_count: (invoice.attempt_count as number) + ((invoice.amount_due as number) > 0 ? 1 : 0),
+      attempt_count: invoice.attempt_count + (invoice.amount_due > 0 ? 1 : 0),
       next_payment_attempt: null,
-      status_transitions: { ...(invoice.status_transitions as Params), paid_at: now },
+      status_transitions: { ...invoice.status_transitions, paid_at: now },
     },
     'invoice.paid',
     act.context,
@@ -267,18 +269,15 @@ const paidInvoice = (act: Act, invoice: StripeRecord): StripeRecord => {
 };
 
 /** The payment method an invoice is charged with: the subscription's, else the customer's default. */
-const invoicePaymentMethod = (store: EmulatorStore, invoice: StripeRecord): string | null => {
-  const parent = invoice.parent as { subscription_details?: { subscription?: string } } | null;
-  const subscription = parent?.subscription_details?.subscription
-    ? store.get('subscription', parent.subscription_details.subscription)
-    : undefined;
-  const customer = store.get('customer', invoice.customer as string);
+const invoicePaymentMethod = (store: EmulatorStore, invoice: Stripe.Invoice): string | null => {
+  const subscriptionId = invoice.parent?.subscription_details?.subscription;
+  const subscription =
+    typeof subscriptionId === 'string' ? store.get('subscription', subscriptionId) : undefined;
+  const customer = store.get('customer', referencedId(invoice.customer) ?? '');
+  // Payment methods are Stripe's test-token strings here, never expanded objects.
   return (
-    (subscription?.default_payment_method as string | null | undefined) ??
-    ((customer?.invoice_settings as Params | undefined)?.default_payment_method as
-      | string
-      | null
-      | undefined) ??
+    referencedId(subscription?.default_payment_method) ??
+    referencedId(customer?.invoice_settings.default_payment_method) ??
     null
   );
 };
@@ -290,21 +289,22 @@ const invoicePaymentMethod = (store: EmulatorStore, invoice: StripeRecord): stri
  */
 export const attemptInvoicePayment = (
   act: Act,
-  invoice: StripeRecord,
+  invoice: Stripe.Invoice,
   paymentMethod: string | null,
   retryAt: number | null,
 ): boolean => {
   assertInvoiceOpen(invoice, 'paid');
   const { store } = act;
-  if ((invoice.amount_due as number) === 0) {
+  if (invoice.amount_due === 0) {
     paidInvoice(act, invoice);
     return true;
   }
-  const payment = invoicePaymentOf(store, invoice.id) as StripeRecord;
-  const intent = store.get('payment_intent', (payment.payment as { payment_intent: string }).payment_intent);
+  const payment = invoicePaymentOf(store, invoice.id);
+  const intentId = payment?.payment.payment_intent;
+  const intent = typeof intentId === 'string' ? store.get('payment_intent', intentId) : undefined;
   const method = paymentMethod ?? invoicePaymentMethod(store, invoice);
   const succeeded = intent && method ? confirmPaymentIntent(act, intent, method).succeeded : false;
-  if (succeeded) {
+  if (succeeded && payment) {
     const now = timeOf(act);
     store.update(
       invoicePaymentType,
@@ -325,7 +325,7 @@ export const attemptInvoicePayment = (
     invoice.id,
     {
       attempted: true,
-      attempt_count: (invoice.attempt_count as number) + 1,
+      attempt_count: invoice.attempt_count + 1,
       next_payment_attempt: retryAt,
     },
     'invoice.payment_failed',
@@ -334,7 +334,7 @@ export const attemptInvoicePayment = (
   return false;
 };
 
-export const voidInvoice = (act: Act, invoice: StripeRecord): StripeRecord => {
+export const voidInvoice = (act: Act, invoice: Stripe.Invoice): Stripe.Invoice => {
   assertInvoiceOpen(invoice, 'voided');
   const payment = invoicePaymentOf(act.store, invoice.id);
   if (payment) {
@@ -345,10 +345,8 @@ export const voidInvoice = (act: Act, invoice: StripeRecord): StripeRecord => {
       null,
       act.context,
     );
-    const intent = act.store.get(
-      'payment_intent',
-      (payment.payment as { payment_intent: string }).payment_intent,
-    );
+    const intentId = payment.payment.payment_intent;
+    const intent = typeof intentId === 'string' ? act.store.get('payment_intent', intentId) : undefined;
     if (intent && intent.status !== 'succeeded' && intent.status !== 'canceled')
       cancelPaymentIntent(act, intent, 'void_invoice');
   }
@@ -359,7 +357,7 @@ export const voidInvoice = (act: Act, invoice: StripeRecord): StripeRecord => {
       status: 'void',
       amount_remaining: 0,
       next_payment_attempt: null,
-      status_transitions: { ...(invoice.status_transitions as Params), voided_at: timeOf(act) },
+      status_transitions: { ...invoice.status_transitions, voided_at: timeOf(act) },
     },
     'invoice.voided',
     act.context,

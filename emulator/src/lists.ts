@@ -1,3 +1,4 @@
+import type Stripe from 'stripe';
 import { type Params, StripeApiError } from './params.js';
 import type { StripeRecord } from './store.js';
 
@@ -85,3 +86,12 @@ export const listPage = (
 
 /** Newest first; objects created in the same second in reverse order of creation. */
 export const newestFirst = (records: Iterable<StripeRecord>): StripeRecord[] => [...records].reverse();
+
+/** A list inside an object as Stripe embeds it, with the `total_count` the package's types leave out. */
+export const embeddedList = <T>(data: T[], url: string): Stripe.ApiList<T> & { total_count: number } => ({
+  object: 'list',
+  data,
+  has_more: false,
+  total_count: data.length,
+  url,
+});

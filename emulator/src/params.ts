@@ -1,5 +1,4 @@
 import type { FastifyReply } from 'fastify';
-import type { StripeRecord } from './store.js';
 
 /** A Stripe API error, answered as Stripe answers it: `{error: {type, code, message, param}}`. */
 export class StripeApiError extends Error {
@@ -72,17 +71,19 @@ export const mergeMetadata = (current: unknown, given: unknown): Record<string, 
 };
 
 /** Only the fields a request names change; every other field keeps its value. */
-export const named = (params: Params, fields: Record<string, unknown>): Record<string, unknown> =>
-  Object.fromEntries(Object.entries(fields).filter(([field]) => field in params));
+export const named = <F extends Record<string, unknown>>(params: Params, fields: F): Partial<F> =>
+  Object.fromEntries(
+    Object.entries(fields).filter(([field, value]) => field in params && value !== undefined),
+  ) as Partial<F>;
 
 /** `customer=cus_…`-style list filters: each named parameter must equal the record's field. */
 export const fieldFilter =
   (...fields: string[]) =>
-  (record: StripeRecord, params: Params): boolean =>
+  (record: object, params: Params): boolean =>
     fields.every((field) => {
       const wanted = params[field];
       if (wanted === undefined || wanted === '') return true;
-      const value = record[field];
+      const value: unknown = Reflect.get(record, field);
       const id = value && typeof value === 'object' ? (value as { id?: unknown }).id : value;
       return String(id) === String(wanted);
     });

@@ -1,5 +1,6 @@
+import type Stripe from 'stripe';
 import { invalid, type Params, resourceMissing, StripeApiError } from './params.js';
-import { type Act, type EmulatorStore, type StripeRecord, testClockType } from './store.js';
+import { type Act, type EmulatorStore, type ObjectType, type StoredObjects, testClockType } from './store.js';
 
 /**
  * What customers and banks do to payments: test cards that succeed, are declined or are
@@ -17,7 +18,7 @@ export const timeOf = (act: Act): number => act.context.at ?? act.store.now();
 export const customerTime = (store: EmulatorStore, customerId: string | null): number => {
   const clockId = customerId ? store.get('customer', customerId)?.test_clock : null;
   const clock = typeof clockId === 'string' ? store.get(testClockType, clockId) : undefined;
-  return clock ? (clock.frozen_time as number) : store.now();
+  return clock ? clock.frozen_time : store.now();
 };
 
 /** The same act, at the time of the customer's objects. */
@@ -27,10 +28,15 @@ export const onCustomerClock = (act: Act, customerId: string | null): Act => ({
 });
 
 /** The same act, at the time of the objects of the record's customer. */
-export const onClockOf = (act: Act, record: StripeRecord): Act =>
+export const onClockOf = (act: Act, record: { customer?: unknown }): Act =>
   onCustomerClock(act, typeof record.customer === 'string' ? record.customer : null);
 
-export const existing = (store: EmulatorStore, type: string, id: string, param: string): StripeRecord => {
+export const existing = <T extends ObjectType>(
+  store: EmulatorStore,
+  type: T,
+  id: string,
+  param: string,
+): StoredObjects[T] => {
   const record = store.get(type, id);
   if (!record) throw resourceMissing(type, id, param);
   return record;
@@ -84,13 +90,14 @@ export interface PaymentIntentInput {
   paymentMethod: string | null;
 }
 
-export const createPaymentIntent = (act: Act, input: PaymentIntentInput): StripeRecord => {
+export const createPaymentIntent = (act: Act, input: PaymentIntentInput): Stripe.PaymentIntent => {
   const id = act.store.id('pi');
   return act.store.create(
     'payment_intent',
     {
       id,
       object: 'payment_intent',
+      allowed_payment_method_types: null,
       amount: input.amount,
       amount_capturable: 0,
       amount_details: { tip: {} },
@@ -119,9 +126,15 @@ export const createPaymentIntent = (act: Act, input: PaymentIntentInput): Stripe
       payment_method: input.paymentMethod,
       payment_method_configuration_details: null,
       payment_method_options: {
-        card: { installments: null, network: null, request_three_d_secure: 'automatic' },
+        card: {
+          installments: null,
+          mandate_options: null,
+          network: null,
+          request_three_d_secure: 'automatic',
+        },
       },
       payment_method_types: ['card'],
+      payment_record: null,
       processing: null,
       receipt_email: null,
       review: null,
@@ -139,10 +152,10 @@ export const createPaymentIntent = (act: Act, input: PaymentIntentInput): Stripe
   );
 };
 
-const createCharge = (act: Act, intent: StripeRecord, paymentMethod: string, card: CardOutcome) => {
+const createCharge = (act: Act, intent: Stripe.PaymentIntent, paymentMethod: string, card: CardOutcome) => {
   const id = act.store.id('ch');
   const succeeds = card.succeeds;
-  const amount = intent.amount as number;
+  const amount = intent.amount;
   return act.store.create(
     'charge',
     {
@@ -167,11 +180,11 @@ const createCharge = (act: Act, intent: StripeRecord, paymentMethod: string, car
       created: timeOf(act),
       currency: intent.currency,
       customer: intent.customer,
-      description: intent.description,
+      description: intent.description ?? null,
       disputed: false,
       failure_balance_transaction: null,
       failure_code: succeeds ? null : 'card_declined',
-      failure_message: succeeds ? null : declineMessages[card.declineCode ?? 'generic_decline'],
+      failure_message: succeeds ? null : (declineMessages[card.declineCode ?? 'generic_decline'] ?? null),
       fraud_details: {},
       livemode: false,
       metadata: intent.metadata,
@@ -195,9 +208,11 @@ const createCharge = (act: Act, intent: StripeRecord, paymentMethod: string, car
       payment_method_details: {
         card: {
           amount_authorized: succeeds ? amount : null,
+          authorization_code: succeeds ? '123456' : null,
           brand: card.brand,
           checks: { address_line1_check: null, address_postal_code_check: null, cvc_check: 'pass' },
           country: 'US',
+          electronic_commerce_indicator: null,
           exp_month: 12,
           exp_year: 2034,
           fingerprint: `emulator${card.last4}`,
@@ -206,7 +221,10 @@ const createCharge = (act: Act, intent: StripeRecord, paymentMethod: string, car
           last4: card.last4,
           mandate: null,
           network: card.brand,
+          network_transaction_id: succeeds ? act.store.id('').slice(1, 16) : null,
+          regulated_status: 'unregulated',
           three_d_secure: null,
+          transaction_link_id: null,
           wallet: null,
         },
         type: 'card',
@@ -237,9 +255,9 @@ const createCharge = (act: Act, intent: StripeRecord, paymentMethod: string, car
  */
 export const confirmPaymentIntent = (
   act: Act,
-  intent: StripeRecord,
+  intent: Stripe.PaymentIntent,
   paymentMethod: string | null,
-): { succeeded: boolean; charge: StripeRecord | null } => {
+): { succeeded: boolean; charge: Stripe.Charge | null } => {
   if (intent.status === 'succeeded' || intent.status === 'canceled') {
     throw new StripeApiError(
       400,
@@ -286,10 +304,20 @@ export const confirmPaymentIntent = (
       last_payment_error: {
         charge: charge.id,
         code: 'card_declined',
-        decline_code: card.declineCode,
+        decline_code: card.declineCode ?? 'generic_decline',
         doc_url: 'https://stripe.com/docs/error-codes/card-declined',
-        message: charge.failure_message,
-        payment_method: { id: method, object: 'payment_method', type: 'card' },
+        message: charge.failure_message ?? 'Your card was declined.',
+        payment_method: {
+          id: method,
+          object: 'payment_method',
+          billing_details: charge.billing_details,
+          created: charge.created,
+          customer: typeof intent.customer === 'string' ? intent.customer : null,
+          customer_account: null,
+          livemode: false,
+          metadata: {},
+          type: 'card',
+        },
         type: 'card_error',
       },
     },
@@ -299,7 +327,11 @@ export const confirmPaymentIntent = (
   return { succeeded: false, charge };
 };
 
-export const cancelPaymentIntent = (act: Act, intent: StripeRecord, reason: string | null): StripeRecord => {
+export const cancelPaymentIntent = (
+  act: Act,
+  intent: Stripe.PaymentIntent,
+  reason: Stripe.PaymentIntent.CancellationReason | null,
+): Stripe.PaymentIntent => {
   if (intent.status === 'succeeded' || intent.status === 'canceled') {
     throw new StripeApiError(
       400,
@@ -323,9 +355,9 @@ export const cancelPaymentIntent = (act: Act, intent: StripeRecord, reason: stri
 /** A refund of all or part of what is left on a charge: `refund.created`, then `charge.refunded`. */
 export const refundCharge = (
   act: Act,
-  charge: StripeRecord,
-  input: { amount: number | null; reason: string | null; metadata: Record<string, string> },
-): StripeRecord => {
+  charge: Stripe.Charge,
+  input: { amount: number | null; reason: Stripe.Refund.Reason | null; metadata: Record<string, string> },
+): Stripe.Refund => {
   if (charge.status !== 'succeeded') {
     throw new StripeApiError(
       400,
@@ -342,7 +374,7 @@ export const refundCharge = (
       'charge_disputed',
     );
   }
-  const left = (charge.amount as number) - (charge.amount_refunded as number);
+  const left = charge.amount - charge.amount_refunded;
   if (left === 0) {
     throw new StripeApiError(
       400,
@@ -375,7 +407,6 @@ export const refundCharge = (
       customer_account: null,
       destination_details: {
         card: {
-          reference: null,
           reference_status: 'pending',
           reference_type: 'acquirer_reference_number',
           type: 'refund',
@@ -394,7 +425,7 @@ export const refundCharge = (
     'refund.created',
     act.context,
   );
-  const refunded = (charge.amount_refunded as number) + amount;
+  const refunded = charge.amount_refunded + amount;
   act.store.update(
     'charge',
     charge.id,
@@ -439,7 +470,7 @@ const evidenceFields = [
  * The cardholder disputes a charge: `charge.dispute.created` (status `needs_response`), then
  * `charge.dispute.funds_withdrawn` as the amount leaves the balance.
  */
-export const openDispute = (act: Act, charge: StripeRecord, reason: string): StripeRecord => {
+export const openDispute = (act: Act, charge: Stripe.Charge, reason: string): Stripe.Dispute => {
   if (charge.status !== 'succeeded' || charge.disputed) {
     throw new StripeApiError(
       400,
@@ -450,32 +481,36 @@ export const openDispute = (act: Act, charge: StripeRecord, reason: string): Str
   }
   const now = timeOf(act);
   act.store.update('charge', charge.id, { disputed: true }, null, act.context);
-  const card = (charge.payment_method_details as { card: { brand: string } }).card;
+  const brand = charge.payment_method_details?.card?.brand ?? 'visa';
   const dispute = act.store.create(
     'dispute',
     {
       id: act.store.id('dp'),
       object: 'dispute',
-      amount: (charge.amount as number) - (charge.amount_refunded as number),
+      amount: charge.amount - charge.amount_refunded,
       balance_transactions: [],
       charge: charge.id,
       created: now,
       currency: charge.currency,
       enhanced_eligibility_types: [],
-      evidence: Object.fromEntries(evidenceFields.map((field) => [field, null])),
+      intended_submission_method: null,
+      evidence: Object.fromEntries(
+        evidenceFields.map((field) => [field, null]),
+      ) as unknown as Stripe.Dispute.Evidence,
       evidence_details: {
         due_by: now + 21 * day,
         enhanced_eligibility: {},
         has_evidence: false,
         past_due: false,
         submission_count: 0,
+        submission_method: 'not_submitted',
       },
       is_charge_refundable: false,
       livemode: false,
       metadata: {},
       payment_intent: charge.payment_intent,
       payment_method_details: {
-        card: { brand: card.brand, case_type: 'chargeback', network_reason_code: '10.4' },
+        card: { brand, case_type: 'chargeback', network: brand, network_reason_code: '10.4' },
         type: 'card',
       },
       reason,
@@ -488,7 +523,7 @@ export const openDispute = (act: Act, charge: StripeRecord, reason: string): Str
   return dispute;
 };
 
-const assertDisputeOpen = (dispute: StripeRecord) => {
+const assertDisputeOpen = (dispute: Stripe.Dispute) => {
   if (dispute.status === 'won' || dispute.status === 'lost') {
     throw new StripeApiError(
       400,
@@ -504,25 +539,26 @@ const assertDisputeOpen = (dispute: StripeRecord) => {
  * putting the dispute `under_review` (`charge.dispute.updated`). As in Stripe's test mode,
  * `uncategorized_text` of `winning_evidence` or `losing_evidence` then closes it won or lost.
  */
-export const updateDispute = (act: Act, dispute: StripeRecord, params: Params): StripeRecord => {
+export const updateDispute = (act: Act, dispute: Stripe.Dispute, params: Params): Stripe.Dispute => {
   assertDisputeOpen(dispute);
   const given = (params.evidence as Params | undefined) ?? {};
   const unknown = Object.keys(given).find((field) => !(evidenceFields as readonly string[]).includes(field));
   if (unknown) throw invalid(`evidence[${unknown}]`, `Received unknown parameter: evidence[${unknown}]`);
-  const evidence = { ...(dispute.evidence as Params), ...given };
+  // Evidence arrives as form text; the emulator keeps it as given.
+  const evidence = { ...dispute.evidence, ...given } as Stripe.Dispute.Evidence;
   const submit = params.submit === undefined ? true : params.submit === 'true';
-  const details = dispute.evidence_details as Params;
-  const changes: Record<string, unknown> = {
+  const details = dispute.evidence_details;
+  const changes: Partial<Stripe.Dispute> = {
     evidence,
     evidence_details: {
       ...details,
       has_evidence: Object.values(evidence).some((value) => value != null && value !== ''),
-      submission_count: (details.submission_count as number) + (submit ? 1 : 0),
+      submission_count: details.submission_count + (submit ? 1 : 0),
     },
     ...(params.metadata !== undefined
-      ? { metadata: { ...(dispute.metadata as Params), ...(params.metadata as Params) } }
+      ? { metadata: { ...dispute.metadata, ...(params.metadata as Record<string, string>) } }
       : {}),
-    ...(submit ? { status: 'under_review' } : {}),
+    ...(submit ? { status: 'under_review' as const } : {}),
   };
   const updated = act.store.update('dispute', dispute.id, changes, 'charge.dispute.updated', act.context);
   if (submit && evidence.uncategorized_text === 'winning_evidence') return closeDispute(act, updated, 'won');
@@ -534,7 +570,7 @@ export const updateDispute = (act: Act, dispute: StripeRecord, params: Params): 
  * A dispute ends: `charge.dispute.closed` (won or lost); a won dispute gives the funds back
  * (`charge.dispute.funds_reinstated`).
  */
-export const closeDispute = (act: Act, dispute: StripeRecord, outcome: 'won' | 'lost'): StripeRecord => {
+export const closeDispute = (act: Act, dispute: Stripe.Dispute, outcome: 'won' | 'lost'): Stripe.Dispute => {
   assertDisputeOpen(dispute);
   const closed = act.store.update(
     'dispute',

@@ -1,3 +1,4 @@
+import type Stripe from 'stripe';
 import {
   bool,
   fieldFilter,
@@ -12,14 +13,24 @@ import {
   StripeApiError,
   text,
 } from './params.js';
-import { type Act, type EmulatorStore, type StripeRecord, stripeId, testClockType } from './store.js';
+import {
+  type Act,
+  type EmulatorStore,
+  type ObjectType,
+  type StoredObjects,
+  type StripeRecord,
+  stripeId,
+  testClockType,
+  wireDecimal,
+} from './store.js';
 
 /**
  * What a Checkout Session was created with but does not show: its line items (listed by
  * `/line_items`) and the metadata to copy onto the subscription or payment intent it will create.
  */
-export const checkoutSessionExtras = 'checkout.session.extras';
+export const checkoutSessionExtras = 'checkout.session.extras' as const;
 
+/** A resource as the routes see it: every object alike. */
 export interface Resource {
   /** The object type, as in `object` and event types (`customer`, `product`…). */
   type: string;
@@ -41,19 +52,37 @@ export interface Resource {
   answersWhenDeleted?: boolean;
 }
 
+/** A resource whose handlers take and give its object's own Stripe type. */
+export interface TypedResource<T extends ObjectType> {
+  type: T;
+  path: string;
+  create?(params: Params, act: Act): StoredObjects[T];
+  update?(record: StoredObjects[T], params: Params, act: Act): StoredObjects[T];
+  remove?(record: StoredObjects[T], params: Params, act: Act): object;
+  actions?: Record<string, (record: StoredObjects[T], params: Params, act: Act) => object>;
+  lists?: Record<string, (record: StoredObjects[T], store: EmulatorStore) => object[]>;
+  matches?(record: StoredObjects[T], params: Params): boolean;
+  secretFields?: readonly string[];
+  answersWhenDeleted?: boolean;
+}
+
+/** Typed handlers behind the routes' one shape: the one place a stored object loses its type. */
+export const resource = <T extends ObjectType>(definition: TypedResource<T>): Resource =>
+  definition as unknown as Resource;
+
 /**
  * A resource whose changes are one store operation each: created with `build`, updated with the
  * `changes` a request makes, deleted when `deletable` allows, emitting `<type>.created|updated|deleted`
  * unless it is a type Stripe emits no events for.
  */
-const plainResource = (definition: {
-  type: string;
+const plainResource = <T extends ObjectType>(definition: {
+  type: T;
   path: string;
   emitsEvents: boolean;
-  build(params: Params, store: EmulatorStore): StripeRecord;
-  changes?(record: StripeRecord, params: Params, store: EmulatorStore): Record<string, unknown>;
-  deletable?(record: StripeRecord, store: EmulatorStore): void;
-}): Resource => {
+  build(params: Params, store: EmulatorStore): StoredObjects[T];
+  changes?(record: StoredObjects[T], params: Params, store: EmulatorStore): Partial<StoredObjects[T]>;
+  deletable?(record: StoredObjects[T], store: EmulatorStore): void;
+}): TypedResource<T> => {
   const { type, emitsEvents, changes, deletable } = definition;
   const eventType = (change: string) => (emitsEvents ? `${type}.${change}` : null);
   return {
@@ -63,13 +92,13 @@ const plainResource = (definition: {
       store.create(type, definition.build(params, store), eventType('created'), context),
     ...(changes
       ? {
-          update: (record, params, { store, context }) =>
+          update: (record: StoredObjects[T], params: Params, { store, context }: Act) =>
             store.update(type, record.id, changes(record, params, store), eventType('updated'), context),
         }
       : {}),
     ...(deletable
       ? {
-          remove: (record, _params, { store, context }) => {
+          remove: (record: StoredObjects[T], _params: Params, { store, context }: Act) => {
             deletable(record, store);
             store.remove(type, record.id, eventType('deleted'), context);
             return { id: record.id, object: type, deleted: true };
@@ -80,7 +109,7 @@ const plainResource = (definition: {
 };
 
 /** A new customer from the customers API's parameters (also the customer Checkout creates). */
-export const customerRecord = (params: Params, store: EmulatorStore): StripeRecord => {
+export const customerRecord = (params: Params, store: EmulatorStore): Stripe.Customer => {
   const testClock = text(params, 'test_clock');
   if (testClock && !store.get(testClockType, testClock))
     throw resourceMissing(testClockType, testClock, 'test_clock');
@@ -89,7 +118,7 @@ export const customerRecord = (params: Params, store: EmulatorStore): StripeReco
     object: 'customer',
     address: null,
     balance: 0,
-    created: testClock ? (store.get(testClockType, testClock)?.frozen_time as number) : store.now(),
+    created: (testClock ? store.get(testClockType, testClock)?.frozen_time : undefined) ?? store.now(),
     currency: null,
     default_source: null,
     delinquent: false,
@@ -117,7 +146,7 @@ export const customerRecord = (params: Params, store: EmulatorStore): StripeReco
   };
 };
 
-export const customers: Resource = {
+export const customers = resource({
   ...plainResource({
     type: 'customer',
     path: 'customers',
@@ -134,7 +163,7 @@ export const customers: Resource = {
       ...(params.invoice_settings && typeof params.invoice_settings === 'object'
         ? {
             invoice_settings: {
-              ...(record.invoice_settings as Params),
+              ...record.invoice_settings,
               ...named(params.invoice_settings as Params, {
                 default_payment_method: text(params.invoice_settings as Params, 'default_payment_method'),
               }),
@@ -146,117 +175,126 @@ export const customers: Resource = {
   }),
   answersWhenDeleted: true,
   matches: fieldFilter('email', 'test_clock'),
-};
-
-export const products: Resource = plainResource({
-  type: 'product',
-  path: 'products',
-  emitsEvents: true,
-  build: (params, store) => ({
-    id: text(params, 'id') ?? store.id('prod'),
-    object: 'product',
-    active: bool(params, 'active') ?? true,
-    created: store.now(),
-    default_price: null,
-    description: text(params, 'description'),
-    images: [],
-    livemode: false,
-    marketing_features: [],
-    metadata: mergeMetadata({}, params.metadata),
-    name: required(params, 'name'),
-    package_dimensions: null,
-    shippable: null,
-    statement_descriptor: null,
-    tax_code: null,
-    type: 'service',
-    unit_label: null,
-    updated: store.now(),
-    url: null,
-  }),
-  changes: (record, params, store) => {
-    const defaultPrice = text(params, 'default_price');
-    if (defaultPrice && !store.get('price', defaultPrice))
-      throw resourceMissing('price', defaultPrice, 'default_price');
-    return {
-      ...named(params, {
-        name: text(params, 'name'),
-        description: text(params, 'description'),
-        active: bool(params, 'active'),
-        default_price: defaultPrice,
-      }),
-      ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
-      updated: store.now(),
-    };
-  },
-  deletable: (record, store) => {
-    const prices = [...store.collection('price').values()].some((price) => price.product === record.id);
-    if (prices) {
-      throw new StripeApiError(
-        400,
-        'invalid_request_error',
-        'This product cannot be deleted because it has one or more user-created prices.',
-        'product_has_prices',
-      );
-    }
-  },
 });
+
+export const products = resource(
+  plainResource({
+    type: 'product',
+    path: 'products',
+    emitsEvents: true,
+    build: (params, store) => ({
+      id: text(params, 'id') ?? store.id('prod'),
+      object: 'product',
+      active: bool(params, 'active') ?? true,
+      created: store.now(),
+      default_price: null,
+      description: text(params, 'description'),
+      images: [],
+      livemode: false,
+      marketing_features: [],
+      metadata: mergeMetadata({}, params.metadata),
+      name: required(params, 'name'),
+      package_dimensions: null,
+      shippable: null,
+      statement_descriptor: null,
+      tax_code: null,
+      tax_details: null,
+      type: 'service',
+      unit_label: null,
+      updated: store.now(),
+      url: null,
+    }),
+    changes: (record, params, store) => {
+      const defaultPrice = text(params, 'default_price');
+      if (defaultPrice && !store.get('price', defaultPrice))
+        throw resourceMissing('price', defaultPrice, 'default_price');
+      return {
+        ...named(params, {
+          name: text(params, 'name') ?? undefined,
+          description: text(params, 'description'),
+          active: bool(params, 'active') ?? undefined,
+          default_price: defaultPrice,
+        }),
+        ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
+        updated: store.now(),
+      };
+    },
+    deletable: (record, store) => {
+      const prices = [...store.collection('price').values()].some((price) => price.product === record.id);
+      if (prices) {
+        throw new StripeApiError(
+          400,
+          'invalid_request_error',
+          'This product cannot be deleted because it has one or more user-created prices.',
+          'product_has_prices',
+        );
+      }
+    },
+  }),
+);
 
 const intervals = new Set(['day', 'week', 'month', 'year']);
+const isInterval = (value: unknown): value is Stripe.Price.Recurring.Interval => intervals.has(String(value));
 
-export const prices: Resource = plainResource({
-  type: 'price',
-  path: 'prices',
-  emitsEvents: true,
-  build: (params, store) => {
-    const product = required(params, 'product');
-    if (!store.get('product', product)) throw resourceMissing('product', product, 'product');
-    const recurring = params.recurring as Params | undefined;
-    if (recurring && !intervals.has(String(recurring.interval))) {
-      throw invalid(
-        'recurring[interval]',
-        'Invalid recurring[interval]: must be one of day, week, month, or year',
-      );
-    }
-    return {
-      id: store.id('price'),
-      object: 'price',
-      active: bool(params, 'active') ?? true,
-      billing_scheme: 'per_unit',
-      created: store.now(),
-      currency: required(params, 'currency').toLowerCase(),
-      custom_unit_amount: null,
-      livemode: false,
-      lookup_key: text(params, 'lookup_key'),
-      metadata: mergeMetadata({}, params.metadata),
-      nickname: text(params, 'nickname'),
-      product,
-      recurring: recurring
-        ? {
-            interval: recurring.interval,
-            interval_count: Number(recurring.interval_count ?? 1),
-            meter: null,
-            usage_type: 'licensed',
-          }
-        : null,
-      tax_behavior: 'unspecified',
-      tiers_mode: null,
-      transform_quantity: null,
-      type: recurring ? 'recurring' : 'one_time',
-      unit_amount: integer(params, 'unit_amount'),
-      unit_amount_decimal: text(params, 'unit_amount'),
-    };
-  },
-  changes: (record, params) => ({
-    ...named(params, {
-      active: bool(params, 'active'),
-      nickname: text(params, 'nickname'),
-      lookup_key: text(params, 'lookup_key'),
+export const prices = resource(
+  plainResource({
+    type: 'price',
+    path: 'prices',
+    emitsEvents: true,
+    build: (params, store) => {
+      const product = required(params, 'product');
+      if (!store.get('product', product)) throw resourceMissing('product', product, 'product');
+      const recurring = params.recurring as Params | undefined;
+      const unitAmount = integer(params, 'unit_amount');
+      if (recurring && !isInterval(recurring.interval)) {
+        throw invalid(
+          'recurring[interval]',
+          'Invalid recurring[interval]: must be one of day, week, month, or year',
+        );
+      }
+      return {
+        id: store.id('price'),
+        object: 'price',
+        active: bool(params, 'active') ?? true,
+        billing_scheme: 'per_unit',
+        created: store.now(),
+        currency: required(params, 'currency').toLowerCase(),
+        custom_unit_amount: null,
+        livemode: false,
+        lookup_key: text(params, 'lookup_key'),
+        metadata: mergeMetadata({}, params.metadata),
+        nickname: text(params, 'nickname'),
+        product,
+        recurring:
+          recurring && isInterval(recurring.interval)
+            ? {
+                interval: recurring.interval,
+                interval_count: Number(recurring.interval_count ?? 1),
+                meter: null,
+                trial_period_days: null,
+                usage_type: 'licensed',
+              }
+            : null,
+        tax_behavior: 'unspecified',
+        tiers_mode: null,
+        transform_quantity: null,
+        type: recurring ? 'recurring' : 'one_time',
+        unit_amount: unitAmount,
+        unit_amount_decimal: unitAmount === null ? null : wireDecimal(String(unitAmount)),
+      };
+    },
+    changes: (record, params) => ({
+      ...named(params, {
+        active: bool(params, 'active') ?? undefined,
+        nickname: text(params, 'nickname'),
+        lookup_key: text(params, 'lookup_key'),
+      }),
+      ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
     }),
-    ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
   }),
-});
+);
 
-export const webhookEndpoints: Resource = {
+export const webhookEndpoints = resource({
   ...plainResource({
     type: 'webhook_endpoint',
     path: 'webhook_endpoints',
@@ -282,7 +320,7 @@ export const webhookEndpoints: Resource = {
       };
     },
     changes: (record, params) => ({
-      ...named(params, { url: text(params, 'url'), description: text(params, 'description') }),
+      ...named(params, { url: text(params, 'url') ?? undefined, description: text(params, 'description') }),
       ...(Array.isArray(params.enabled_events) ? { enabled_events: params.enabled_events.map(String) } : {}),
       ...('disabled' in params ? { status: bool(params, 'disabled') ? 'disabled' : 'enabled' } : {}),
       ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
@@ -290,7 +328,7 @@ export const webhookEndpoints: Resource = {
     deletable: () => undefined,
   }),
   secretFields: ['secret'],
-};
+});
 
 const checkoutModes = new Set(['payment', 'subscription']);
 
@@ -298,7 +336,7 @@ const checkoutModes = new Set(['payment', 'subscription']);
 const nestedMetadata = (params: Params, name: string): Record<string, string> =>
   mergeMetadata({}, (params[name] as Params | undefined)?.metadata);
 
-export const checkoutSessions: Resource = {
+export const checkoutSessions = resource({
   ...plainResource({
     type: 'checkout.session',
     path: 'checkout/sessions',
@@ -361,6 +399,7 @@ export const checkoutSessions: Resource = {
         amount_total: total,
         adaptive_pricing: { enabled: false },
         after_expiration: null,
+        allowed_payment_method_types: null,
         allow_promotion_codes: null,
         automatic_tax: { enabled: false, liability: null, provider: null, status: null },
         billing_address_collection: null,
@@ -389,7 +428,21 @@ export const checkoutSessions: Resource = {
         expires_at: store.now() + 24 * 60 * 60,
         integration_identifier: null,
         invoice: null,
-        invoice_creation: mode === 'payment' ? { enabled: false, invoice_data: null } : null,
+        invoice_creation:
+          mode === 'payment'
+            ? {
+                enabled: false,
+                invoice_data: {
+                  account_tax_ids: null,
+                  custom_fields: null,
+                  description: null,
+                  footer: null,
+                  issuer: null,
+                  metadata: {},
+                  rendering_options: null,
+                },
+              }
+            : null,
         livemode: false,
         locale: null,
         managed_payments: null,
@@ -442,73 +495,117 @@ export const checkoutSessions: Resource = {
     },
   },
   lists: {
-    line_items: (session, store) =>
-      store.get(checkoutSessionExtras, session.id)?.line_items as StripeRecord[],
+    line_items: (session, store) => store.get(checkoutSessionExtras, session.id)?.line_items ?? [],
   },
   matches: fieldFilter('customer', 'payment_intent', 'subscription', 'status'),
+});
+
+const portalBusinessProfile = (given: Params): Stripe.BillingPortal.Configuration.BusinessProfile => ({
+  headline: text(given, 'headline'),
+  privacy_policy_url: text(given, 'privacy_policy_url'),
+  terms_of_service_url: text(given, 'terms_of_service_url'),
+});
+
+/** The portal's features: each one off unless the request enables it, with Stripe's defaults. */
+const portalFeatures = (given: Params): Stripe.BillingPortal.Configuration.Features => {
+  const enabled = (feature: string) => bool((given[feature] as Params | undefined) ?? {}, 'enabled') ?? false;
+  return {
+    customer_update: { allowed_updates: [], enabled: enabled('customer_update') },
+    invoice_history: { enabled: enabled('invoice_history') },
+    payment_method_update: { enabled: enabled('payment_method_update'), payment_method_configuration: null },
+    subscription_cancel: {
+      cancellation_reason: { enabled: false, feedback_options: null, options: [] },
+      enabled: enabled('subscription_cancel'),
+      mode: 'at_period_end',
+      proration_behavior: 'none',
+    },
+    subscription_pause: { duration: { interval_options: [], type: 'interval_options' }, enabled: false },
+    subscription_update: {
+      billing_cycle_anchor: null,
+      default_allowed_updates: [],
+      enabled: enabled('subscription_update'),
+      products: [],
+      proration_behavior: 'none',
+      schedule_at_period_end: { conditions: [] },
+      trial_update_behavior: 'continue_trial',
+    },
+  };
 };
 
-export const billingPortalConfigurations: Resource = plainResource({
-  type: 'billing_portal.configuration',
-  path: 'billing_portal/configurations',
-  emitsEvents: true,
-  build: (params, store) => ({
-    id: store.id('bpc'),
-    object: 'billing_portal.configuration',
-    active: true,
-    application: null,
-    business_profile: (params.business_profile as Params | undefined) ?? { headline: null },
-    created: store.now(),
-    default_return_url: text(params, 'default_return_url'),
-    features: (params.features as Params | undefined) ?? {},
-    is_default: store.collection('billing_portal.configuration').size === 0,
-    livemode: false,
-    login_page: { enabled: false, url: null },
-    metadata: mergeMetadata({}, params.metadata),
-    name: text(params, 'name'),
-    updated: store.now(),
-  }),
-  changes: (record, params, store) => ({
-    ...named(params, {
-      active: bool(params, 'active'),
-      default_return_url: text(params, 'default_return_url'),
-    }),
-    ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
-    updated: store.now(),
-  }),
-});
-
-export const billingPortalSessions: Resource = plainResource({
-  type: 'billing_portal.session',
-  path: 'billing_portal/sessions',
-  emitsEvents: false,
-  build: (params, store) => {
-    const customer = required(params, 'customer');
-    if (!store.get('customer', customer)) throw resourceMissing('customer', customer, 'customer');
-    const configurationId = text(params, 'configuration');
-    const configuration = configurationId
-      ? store.get('billing_portal.configuration', configurationId)
-      : [...store.collection('billing_portal.configuration').values()].find((c) => c.is_default);
-    if (configurationId && !configuration) {
-      throw resourceMissing('billing_portal.configuration', configurationId, 'configuration');
-    }
-    const id = store.id('bps');
-    return {
-      id,
-      object: 'billing_portal.session',
-      configuration: configuration?.id ?? null,
+export const billingPortalConfigurations = resource(
+  plainResource({
+    type: 'billing_portal.configuration',
+    path: 'billing_portal/configurations',
+    emitsEvents: true,
+    build: (params, store) => ({
+      id: store.id('bpc'),
+      object: 'billing_portal.configuration',
+      active: true,
+      application: null,
+      business_profile: portalBusinessProfile((params.business_profile as Params | undefined) ?? {}),
       created: store.now(),
-      customer,
-      customer_account: null,
-      flow: null,
+      default_return_url: text(params, 'default_return_url'),
+      features: portalFeatures((params.features as Params | undefined) ?? {}),
+      is_default: store.collection('billing_portal.configuration').size === 0,
       livemode: false,
-      locale: null,
-      on_behalf_of: null,
-      return_url: text(params, 'return_url') ?? (configuration?.default_return_url as string | null) ?? null,
-      url: `https://billing.stripe.com/p/session/test_${id.slice(4)}`,
-    };
-  },
-});
+      login_page: { enabled: false, url: null },
+      metadata: mergeMetadata({}, params.metadata),
+      name: text(params, 'name'),
+      updated: store.now(),
+    }),
+    changes: (record, params, store) => ({
+      ...named(params, {
+        active: bool(params, 'active') ?? undefined,
+        default_return_url: text(params, 'default_return_url'),
+      }),
+      ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
+      updated: store.now(),
+    }),
+  }),
+);
+
+export const billingPortalSessions = resource(
+  plainResource({
+    type: 'billing_portal.session',
+    path: 'billing_portal/sessions',
+    emitsEvents: false,
+    build: (params, store) => {
+      const customer = required(params, 'customer');
+      if (!store.get('customer', customer)) throw resourceMissing('customer', customer, 'customer');
+      const configurationId = text(params, 'configuration');
+      const configuration = configurationId
+        ? store.get('billing_portal.configuration', configurationId)
+        : [...store.collection('billing_portal.configuration').values()].find((c) => c.is_default);
+      if (configurationId && !configuration) {
+        throw resourceMissing('billing_portal.configuration', configurationId, 'configuration');
+      }
+      if (!configuration) {
+        // As in Stripe's test mode before the portal's settings are saved once.
+        throw new StripeApiError(
+          400,
+          'invalid_request_error',
+          'No configuration provided and your test mode default configuration has not been created.',
+        );
+      }
+      const id = store.id('bps');
+      return {
+        id,
+        object: 'billing_portal.session',
+        configuration: configuration.id,
+        created: store.now(),
+        customer,
+        customer_account: null,
+        flow: null,
+        livemode: false,
+        locale: null,
+        on_behalf_of: null,
+        return_url:
+          text(params, 'return_url') ?? (configuration?.default_return_url as string | null) ?? null,
+        url: `https://billing.stripe.com/p/session/test_${id.slice(4)}`,
+      };
+    },
+  }),
+);
 
 export const resources: readonly Resource[] = [
   customers,

@@ -10,7 +10,58 @@ export const invoicePaymentType = 'invoice_payment';
 /** Stripe's API version the emulator speaks: the one the `stripe` package pins. */
 export const emulatorApiVersion = Stripe.API_VERSION;
 
+/** Any stored object, for the code that treats every resource alike (routes, lists, expand). */
 export type StripeRecord = Record<string, unknown> & { id: string; object: string; created: number };
+
+/**
+ * The objects the emulator keeps, by Stripe object type, typed as the `stripe` package types them
+ * for the API version it pins: what the emulator builds and changes is checked against Stripe's
+ * own shapes.
+ */
+export interface StoredObjects {
+  customer: Stripe.Customer;
+  product: Stripe.Product;
+  price: Stripe.Price;
+  'checkout.session': Stripe.Checkout.Session;
+  'billing_portal.configuration': Stripe.BillingPortal.Configuration;
+  'billing_portal.session': Stripe.BillingPortal.Session;
+  subscription: Stripe.Subscription;
+  subscription_item: Stripe.SubscriptionItem;
+  invoice: Stripe.Invoice;
+  invoice_payment: Stripe.InvoicePayment;
+  payment_intent: Stripe.PaymentIntent;
+  charge: Stripe.Charge;
+  refund: Stripe.Refund;
+  dispute: Stripe.Dispute;
+  webhook_endpoint: Stripe.WebhookEndpoint;
+  'test_helpers.test_clock': Stripe.TestHelpers.TestClock;
+  'checkout.session.extras': CheckoutSessionExtras;
+}
+
+/**
+ * What a Checkout Session was created with but does not show (the emulator's own, not Stripe's):
+ * its line items, listed by `/line_items`, and the metadata to copy onto what it creates.
+ */
+export interface CheckoutSessionExtras {
+  id: string;
+  object: 'checkout.session.extras';
+  created: number;
+  line_items: Stripe.LineItem[];
+  subscription_metadata: Record<string, string>;
+  payment_intent_metadata: Record<string, string>;
+}
+export type ObjectType = keyof StoredObjects;
+
+/** The id of an expandable reference: stored objects hold ids, never expanded objects. */
+export const referencedId = (reference: string | { id: string } | null | undefined): string | null =>
+  reference == null ? null : typeof reference === 'string' ? reference : reference.id;
+
+/**
+ * A decimal as Stripe's JSON carries it: a string. The package's types call it `Decimal`, an
+ * object only the package's own parsing makes; a stored object keeps the wire form, which also
+ * survives `structuredClone` and a state file.
+ */
+export const wireDecimal = (value: string): Stripe.Decimal => value as unknown as Stripe.Decimal;
 
 export interface EmittedEvent {
   id: string;
@@ -82,6 +133,9 @@ export interface RequestContext {
 /**
  * The emulator's account: objects by type, the events their changes emitted (newest last), and
  * listeners that deliver events to webhook endpoints. In memory; nothing else holds state.
+ * Objects are held as plain records (the routes, lists and `expand[]` treat every type alike);
+ * `get`, `all`, `create`, `update` and `remove` hand them out typed as `StoredObjects` says, the
+ * one place where a record becomes a `Stripe.Subscription` and the like.
  */
 export class EmulatorStore {
   private readonly objects = new Map<string, Map<string, StripeRecord>>();
@@ -117,8 +171,26 @@ export class EmulatorStore {
     return collection;
   }
 
-  get(type: string, id: string): StripeRecord | undefined {
+  get<T extends ObjectType>(type: T, id: string): StoredObjects[T] | undefined;
+  get(type: string, id: string): StripeRecord | undefined;
+  get(type: string, id: string): unknown {
     return this.collection(type).get(id);
+  }
+
+  /** Stores an object Stripe emits no event for (a subscription's items change with it). */
+  put<T extends ObjectType>(type: T, record: StoredObjects[T]): StoredObjects[T] {
+    this.collection(type).set(record.id, record as unknown as StripeRecord);
+    return record;
+  }
+
+  /** Forgets an object Stripe emits no event for. */
+  drop(type: ObjectType, id: string): void {
+    this.collection(type).delete(id);
+  }
+
+  /** Every stored object of a type, oldest first. */
+  all<T extends ObjectType>(type: T): StoredObjects[T][] {
+    return [...this.collection(type).values()] as unknown as StoredObjects[T][];
   }
 
   onEvent(listener: (event: EmittedEvent) => void): void {
@@ -145,13 +217,13 @@ export class EmulatorStore {
   }
 
   /** Stores a new object and emits `eventType` (null: an object Stripe emits no event for). */
-  create(
-    type: string,
-    record: StripeRecord,
+  create<T extends ObjectType>(
+    type: T,
+    record: StoredObjects[T],
     eventType: string | null,
     context: RequestContext,
-  ): StripeRecord {
-    this.collection(type).set(record.id, record);
+  ): StoredObjects[T] {
+    this.put(type, record);
     if (eventType) this.emit(eventType, record, undefined, context);
     return record;
   }
@@ -160,14 +232,14 @@ export class EmulatorStore {
    * Applies changes and emits the update with Stripe's `previous_attributes` (the old values of
    * the fields that changed). Changes that change nothing emit nothing, as with Stripe.
    */
-  update(
-    type: string,
+  update<T extends ObjectType>(
+    type: T,
     id: string,
-    changes: Record<string, unknown>,
+    changes: Partial<StoredObjects[T]>,
     eventType: string | null,
     context: RequestContext,
-  ): StripeRecord {
-    const record = this.get(type, id) as StripeRecord;
+  ): StoredObjects[T] {
+    const record = this.collection(type).get(id) as StripeRecord;
     const previous: Record<string, unknown> = {};
     for (const [field, value] of Object.entries(changes)) {
       if (JSON.stringify(record[field]) === JSON.stringify(value)) continue;
@@ -177,11 +249,16 @@ export class EmulatorStore {
     if (eventType && Object.keys(previous).length > 0) {
       this.emit(eventType, record, carriesPreviousAttributes(eventType) ? previous : undefined, context);
     }
-    return record;
+    return record as unknown as StoredObjects[T];
   }
 
-  remove(type: string, id: string, eventType: string | null, context: RequestContext): StripeRecord {
-    const record = this.get(type, id) as StripeRecord;
+  remove<T extends ObjectType>(
+    type: T,
+    id: string,
+    eventType: string | null,
+    context: RequestContext,
+  ): StoredObjects[T] {
+    const record = this.get(type, id) as StoredObjects[T];
     this.collection(type).delete(id);
     if (!this.deleted.has(type)) this.deleted.set(type, new Set());
     this.deleted.get(type)?.add(id);
@@ -191,7 +268,7 @@ export class EmulatorStore {
 
   emit(
     type: string,
-    object: StripeRecord,
+    object: object,
     previous: Record<string, unknown> | undefined,
     context: RequestContext,
   ): EmittedEvent {
@@ -201,7 +278,8 @@ export class EmulatorStore {
       api_version: emulatorApiVersion,
       created: context.at ?? this.now(),
       data: {
-        object: structuredClone(object),
+        // Events carry a copy of the object as it is now; the generic record is what they hold.
+        object: structuredClone(object) as StripeRecord,
         ...(previous ? { previous_attributes: structuredClone(previous) } : {}),
       },
       livemode: false,

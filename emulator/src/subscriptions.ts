@@ -1,8 +1,10 @@
+import type Stripe from 'stripe';
 import { cycleBoundary, planOf, recurrenceOf } from './billing-cycles.js';
 import { attemptInvoicePayment, finalizeInvoice, subscriptionInvoice } from './invoices.js';
+import { embeddedList } from './lists.js';
 import { invalid, resourceMissing, StripeApiError } from './params.js';
 import { day, existing, timeOf } from './payments.js';
-import { type Act, type EmulatorStore, type StripeRecord, subscriptionItemType } from './store.js';
+import { type Act, type EmulatorStore, subscriptionItemType } from './store.js';
 
 /**
  * Subscriptions and their items: created, changed, canceled, and what collecting their invoices
@@ -11,17 +13,12 @@ import { type Act, type EmulatorStore, type StripeRecord, subscriptionItemType }
  */
 
 /** The items of a subscription, oldest first, as the list embedded in the subscription. */
-export const itemsList = (store: EmulatorStore, subscriptionId: string) => {
-  const data = [...store.collection(subscriptionItemType).values()].filter(
-    (item) => item.subscription === subscriptionId,
-  );
-  return {
-    object: 'list',
-    data: structuredClone(data),
-    has_more: false,
-    total_count: data.length,
-    url: `/v1/subscription_items?subscription=${subscriptionId}`,
-  };
+export const itemsList = (
+  store: EmulatorStore,
+  subscriptionId: string,
+): Stripe.ApiList<Stripe.SubscriptionItem> => {
+  const data = store.all(subscriptionItemType).filter((item) => item.subscription === subscriptionId);
+  return embeddedList(structuredClone(data), `/v1/subscription_items?subscription=${subscriptionId}`);
 };
 
 export interface ItemInput {
@@ -29,7 +26,7 @@ export interface ItemInput {
   quantity: number;
 }
 
-const recurringPrice = (store: EmulatorStore, id: string, param: string): StripeRecord => {
+const recurringPrice = (store: EmulatorStore, id: string, param: string): Stripe.Price => {
   const price = existing(store, 'price', id, param);
   if (price.type !== 'recurring') {
     throw invalid(
@@ -43,17 +40,18 @@ const recurringPrice = (store: EmulatorStore, id: string, param: string): Stripe
 const newItem = (
   store: EmulatorStore,
   subscriptionId: string,
-  price: StripeRecord,
+  price: Stripe.Price,
   quantity: number,
   period: { start: number; end: number },
   now: number,
-): StripeRecord => {
-  const item: StripeRecord = {
+): Stripe.SubscriptionItem =>
+  store.put(subscriptionItemType, {
     id: store.id('si'),
     object: 'subscription_item',
     billing_thresholds: null,
     created: now,
     current_period_end: period.end,
+    current_trial: null,
     current_period_start: period.start,
     discounts: [],
     metadata: {},
@@ -62,12 +60,9 @@ const newItem = (
     quantity,
     subscription: subscriptionId,
     tax_rates: [],
-  };
-  store.collection(subscriptionItemType).set(item.id, item);
-  return item;
-};
+  });
 
-const assertSameInterval = (prices: StripeRecord[]) => {
+const assertSameInterval = (prices: Stripe.Price[]) => {
   const [first] = prices.map(recurrenceOf);
   const same = prices.every(
     (price) =>
@@ -92,11 +87,18 @@ export interface SubscriptionInput {
   paymentBehavior: 'allow_incomplete' | 'default_incomplete';
 }
 
-export const subscriptionChanged = (act: Act, subscription: StripeRecord, changes: Record<string, unknown>) =>
+export const subscriptionChanged = (
+  act: Act,
+  subscription: Stripe.Subscription,
+  changes: Partial<Stripe.Subscription>,
+): Stripe.Subscription =>
   act.store.update('subscription', subscription.id, changes, 'customer.subscription.updated', act.context);
 
 /** A subscription's open invoice still being collected, if any. */
-export const latestInvoice = (store: EmulatorStore, subscription: StripeRecord): StripeRecord | undefined =>
+export const latestInvoice = (
+  store: EmulatorStore,
+  subscription: Stripe.Subscription,
+): Stripe.Invoice | undefined =>
   typeof subscription.latest_invoice === 'string'
     ? store.get('invoice', subscription.latest_invoice)
     : undefined;
@@ -107,27 +109,28 @@ export const latestInvoice = (store: EmulatorStore, subscription: StripeRecord):
  * events in between), then `customer.subscription.updated` to `active`. A declined first payment
  * leaves it `incomplete` with an open invoice.
  */
-export const createSubscription = (act: Act, input: SubscriptionInput): StripeRecord => {
+export const createSubscription = (act: Act, input: SubscriptionInput): Stripe.Subscription => {
   const { store } = act;
   const customer = existing(store, 'customer', input.customer, 'customer');
   if (input.items.length === 0) throw invalid('items', 'Missing required param: items.');
   const prices = input.items.map((item, index) =>
     recurringPrice(store, item.price, `items[${index}][price]`),
   );
-  const recurrence = recurrenceOf(prices[0] as StripeRecord);
+  const [firstPrice] = prices as [Stripe.Price, ...Stripe.Price[]];
+  const recurrence = recurrenceOf(firstPrice);
   assertSameInterval(prices);
   const now = timeOf(act);
   const trial = input.trialEnd !== null && input.trialEnd > now;
-  const anchor = trial ? (input.trialEnd as number) : now;
+  const anchor = trial && input.trialEnd !== null ? input.trialEnd : now;
   const period = {
     start: now,
     end: trial ? anchor : cycleBoundary(anchor, recurrence.interval, recurrence.interval_count, 1),
   };
   const id = store.id('sub');
   input.items.forEach((item, index) => {
-    newItem(store, id, prices[index] as StripeRecord, item.quantity, period, now);
+    newItem(store, id, prices[index] ?? firstPrice, item.quantity, period, now);
   });
-  const record: StripeRecord = {
+  const record: Stripe.Subscription = {
     id,
     object: 'subscription',
     application: null,
@@ -136,15 +139,15 @@ export const createSubscription = (act: Act, input: SubscriptionInput): StripeRe
     billing_cycle_anchor: anchor,
     billing_cycle_anchor_config: null,
     billing_schedules: [],
-    billing_mode: { type: 'classic' },
+    billing_mode: { flexible: null, type: 'classic' },
     billing_thresholds: null,
     cancel_at: null,
     cancel_at_period_end: false,
     canceled_at: null,
-    cancellation_details: { comment: null, feedback: null, reason: null },
+    cancellation_details: { comment: null, feedback: null, feedback_option: null, reason: null },
     collection_method: 'charge_automatically',
     created: now,
-    currency: (prices[0] as StripeRecord).currency,
+    currency: firstPrice.currency,
     customer: customer.id,
     customer_account: null,
     days_until_due: null,
@@ -154,7 +157,13 @@ export const createSubscription = (act: Act, input: SubscriptionInput): StripeRe
     description: null,
     discounts: [],
     ended_at: null,
-    invoice_settings: { account_tax_ids: null, issuer: { type: 'self' } },
+    invoice_settings: {
+      account_tax_ids: null,
+      custom_fields: null,
+      description: null,
+      footer: null,
+      issuer: { type: 'self' },
+    },
     items: itemsList(store, id),
     latest_invoice: null,
     livemode: false,
@@ -177,7 +186,9 @@ export const createSubscription = (act: Act, input: SubscriptionInput): StripeRe
     test_clock: customer.test_clock ?? null,
     transfer_data: null,
     trial_end: trial ? anchor : null,
-    trial_settings: { end_behavior: { missing_payment_method: 'create_invoice' } },
+    trial_settings: {
+      end_behavior: { billing_cycle_anchor: null, missing_payment_method: 'create_invoice' },
+    },
     trial_start: trial ? now : null,
   };
   const draft = subscriptionInvoice(act, record, 'subscription_create', period, trial);
@@ -191,7 +202,7 @@ export const createSubscription = (act: Act, input: SubscriptionInput): StripeRe
   return subscription;
 };
 
-const assertNotEnded = (subscription: StripeRecord) => {
+const assertNotEnded = (subscription: Stripe.Subscription) => {
   if (subscription.status === 'canceled' || subscription.status === 'incomplete_expired') {
     throw new StripeApiError(
       400,
@@ -203,13 +214,13 @@ const assertNotEnded = (subscription: StripeRecord) => {
 };
 
 /** The subscription's current period: from the earliest item start to the end of the item ending first. */
-export const periodOf = (subscription: StripeRecord) => {
+export const periodOf = (subscription: Stripe.Subscription) => {
   // The embedded list is rewritten with every change of the items, so it is current here, and
   // reading it keeps a clock's advance from scanning every item of the account at each step.
-  const items = (subscription.items as { data: StripeRecord[] }).data;
+  const items = subscription.items.data;
   return {
-    start: Math.min(...items.map((item) => item.current_period_start as number)),
-    end: Math.min(...items.map((item) => item.current_period_end as number)),
+    start: Math.min(...items.map((item) => item.current_period_start)),
+    end: Math.min(...items.map((item) => item.current_period_end)),
   };
 };
 
@@ -228,17 +239,17 @@ export interface SubscriptionChange {
  */
 export const updateSubscription = (
   act: Act,
-  subscription: StripeRecord,
+  subscription: Stripe.Subscription,
   change: SubscriptionChange,
-): StripeRecord => {
+): Stripe.Subscription => {
   const { store } = act;
   const now = timeOf(act);
-  const changes: Record<string, unknown> = {};
+  const changes: Partial<Stripe.Subscription> = {};
   if (change.items.length > 0 || change.cancelAtPeriodEnd !== null) assertNotEnded(subscription);
   if (change.items.length > 0) {
     // Every entry is checked on copies before any item changes, so a refused request changes nothing.
     const kept = new Map(itemsList(store, subscription.id).data.map((item) => [item.id, item]));
-    const added: Array<{ price: StripeRecord; quantity: number }> = [];
+    const added: Array<{ price: Stripe.Price; quantity: number }> = [];
     change.items.forEach((entry, index) => {
       if (entry.id === null) {
         if (!entry.price) throw invalid(`items[${index}][price]`, 'Missing required param: price.');
@@ -259,15 +270,14 @@ export const updateSubscription = (
       }
       if (entry.quantity !== null) item.quantity = entry.quantity;
     });
-    const prices = [...kept.values(), ...added].map((item) => item.price as StripeRecord);
+    const prices = [...kept.values(), ...added].map((item) => item.price);
     if (prices.length === 0) throw invalid('items', 'A subscription must keep at least one item.');
     assertSameInterval(prices);
     const period = periodOf(subscription);
-    const collection = store.collection(subscriptionItemType);
     for (const item of itemsList(store, subscription.id).data) {
-      if (!kept.has(item.id)) collection.delete(item.id);
+      if (!kept.has(item.id)) store.drop(subscriptionItemType, item.id);
     }
-    for (const item of kept.values()) collection.set(item.id, item);
+    for (const item of kept.values()) store.put(subscriptionItemType, item);
     for (const { price, quantity } of added) newItem(store, subscription.id, price, quantity, period, now);
     changes.items = itemsList(store, subscription.id);
   }
@@ -279,13 +289,17 @@ export const updateSubscription = (
             cancel_at_period_end: true,
             cancel_at: periodOf(subscription).end,
             canceled_at: now,
-            cancellation_details: { comment: null, feedback: null, reason: 'cancellation_requested' },
+            cancellation_details: {
+              comment: null,
+              feedback: null,
+              reason: 'cancellation_requested' as const,
+            },
           }
         : {
             cancel_at_period_end: false,
             cancel_at: null,
             canceled_at: null,
-            cancellation_details: { comment: null, feedback: null, reason: null },
+            cancellation_details: { comment: null, feedback: null, feedback_option: null, reason: null },
           },
     );
   }
@@ -297,9 +311,9 @@ export const updateSubscription = (
 /** Ends a subscription now: `customer.subscription.deleted`, status `canceled`. */
 export const cancelSubscription = (
   act: Act,
-  subscription: StripeRecord,
+  subscription: Stripe.Subscription,
   reason: 'cancellation_requested' | 'payment_failed' = 'cancellation_requested',
-): StripeRecord => {
+): Stripe.Subscription => {
   assertNotEnded(subscription);
   const now = timeOf(act);
   const canceled = act.store.update(
@@ -309,7 +323,7 @@ export const cancelSubscription = (
       status: 'canceled',
       canceled_at: subscription.canceled_at ?? now,
       ended_at: now,
-      cancellation_details: { comment: null, feedback: null, reason },
+      cancellation_details: { comment: null, feedback: null, feedback_option: null, reason },
     },
     null,
     act.context,
@@ -322,7 +336,11 @@ export const cancelSubscription = (
 export const retryDelays = [3 * day, 2 * day, 2 * day];
 
 /** The subscription's state once its latest invoice is paid or declined at `now`. */
-export const afterCollection = (act: Act, subscription: StripeRecord, paid: boolean): StripeRecord => {
+export const afterCollection = (
+  act: Act,
+  subscription: Stripe.Subscription,
+  paid: boolean,
+): Stripe.Subscription => {
   if (paid) {
     return subscription.status === 'active' || subscription.status === 'trialing'
       ? subscription
@@ -337,14 +355,18 @@ export const afterCollection = (act: Act, subscription: StripeRecord, paid: bool
  * Pays an open invoice on request (`POST /v1/invoices/:id/pay`), bringing an `incomplete` or
  * `past_due` subscription back to `active`.
  */
-export const payInvoice = (act: Act, invoice: StripeRecord, paymentMethod: string | null): StripeRecord => {
+export const payInvoice = (
+  act: Act,
+  invoice: Stripe.Invoice,
+  paymentMethod: string | null,
+): Stripe.Invoice => {
   const paid = attemptInvoicePayment(act, invoice, paymentMethod, null);
-  const subscriptionId = (invoice.parent as { subscription_details?: { subscription?: string } } | null)
-    ?.subscription_details?.subscription;
-  const subscription = subscriptionId ? act.store.get('subscription', subscriptionId) : undefined;
+  const subscriptionId = invoice.parent?.subscription_details?.subscription;
+  const subscription =
+    typeof subscriptionId === 'string' ? act.store.get('subscription', subscriptionId) : undefined;
   if (!paid) {
     throw new StripeApiError(402, 'card_error', 'Your card was declined.', 'card_declined');
   }
   if (subscription && subscription.status !== 'canceled') afterCollection(act, subscription, true);
-  return act.store.get('invoice', invoice.id) as StripeRecord;
+  return existing(act.store, 'invoice', invoice.id, 'invoice');
 };

@@ -1,3 +1,4 @@
+import type Stripe from 'stripe';
 import { nextBoundary, recurrenceOf } from './billing-cycles.js';
 import { attemptInvoicePayment, finalizeInvoice, subscriptionInvoice, voidInvoice } from './invoices.js';
 import { invalid } from './params.js';
@@ -6,7 +7,7 @@ import {
   type Act,
   type EmulatorStore,
   type RequestContext,
-  type StripeRecord,
+  referencedId,
   subscriptionItemType,
   testClockType,
 } from './store.js';
@@ -26,20 +27,22 @@ import {
  */
 
 /** A period ends: the subscription ends if it was to, else renews and bills the next period. */
-const renew = (act: Act, subscription: StripeRecord) => {
+const renew = (act: Act, subscription: Stripe.Subscription) => {
   const { store } = act;
   const now = timeOf(act);
-  if (subscription.cancel_at != null && (subscription.cancel_at as number) <= now) {
+  if (subscription.cancel_at != null && subscription.cancel_at <= now) {
     cancelSubscription(act, subscription);
     return;
   }
   const previous = periodOf(subscription);
-  const recurrence = recurrenceOf(itemsList(store, subscription.id).data[0]?.price as StripeRecord);
+  const price = itemsList(store, subscription.id).data[0]?.price;
+  // A subscription always keeps an item (updates refuse to remove the last one).
+  if (!price) return;
   const period = {
     start: now,
-    end: nextBoundary(subscription.billing_cycle_anchor as number, recurrence, now),
+    end: nextBoundary(subscription.billing_cycle_anchor, recurrenceOf(price), now),
   };
-  for (const item of store.collection(subscriptionItemType).values()) {
+  for (const item of store.all(subscriptionItemType)) {
     if (item.subscription !== subscription.id) continue;
     item.current_period_start = period.start;
     item.current_period_end = period.end;
@@ -51,13 +54,13 @@ const renew = (act: Act, subscription: StripeRecord) => {
     ...(subscription.status === 'trialing' ? { status: 'active' } : {}),
   });
   const invoice = finalizeInvoice(act, store.create('invoice', draft, 'invoice.created', act.context));
-  const paid = attemptInvoicePayment(act, invoice, null, (retryDelays[0] as number) + now);
+  const paid = attemptInvoicePayment(act, invoice, null, (retryDelays[0] ?? day) + now);
   afterCollection(act, renewed, paid);
 };
 
 /** A scheduled retry of a declined renewal; after the last one the subscription is canceled. */
-export const retry = (act: Act, subscription: StripeRecord, invoice: StripeRecord) => {
-  const attempts = invoice.attempt_count as number;
+export const retry = (act: Act, subscription: Stripe.Subscription, invoice: Stripe.Invoice) => {
+  const attempts = invoice.attempt_count;
   const delay = retryDelays[attempts];
   const paid = attemptInvoicePayment(act, invoice, null, delay === undefined ? null : timeOf(act) + delay);
   if (paid) afterCollection(act, subscription, true);
@@ -65,7 +68,7 @@ export const retry = (act: Act, subscription: StripeRecord, invoice: StripeRecor
 };
 
 /** A first invoice left unpaid for 23 hours: the subscription expires and its invoice is voided. */
-export const expire = (act: Act, subscription: StripeRecord) => {
+export const expire = (act: Act, subscription: Stripe.Subscription) => {
   const invoice = latestInvoice(act.store, subscription);
   if (invoice?.status === 'open') voidInvoice(act, invoice);
   const expired = act.store.update(
@@ -82,32 +85,32 @@ interface DueChange {
   /** Names the change, so that each happens once. */
   key: string;
   at: number;
-  subscription: StripeRecord;
+  subscription: Stripe.Subscription;
   run: (act: Act) => void;
 }
 
 /** What time will do to a subscription, each change at the second it is due. */
-const dueChanges = (store: EmulatorStore, subscription: StripeRecord): DueChange[] => {
+const dueChanges = (store: EmulatorStore, subscription: Stripe.Subscription): DueChange[] => {
   const changes: DueChange[] = [];
   const due = (kind: string, at: number, run: (act: Act) => void) =>
     changes.push({ key: `${subscription.id}/${kind}/${at}`, at, subscription, run });
-  const status = subscription.status as string;
+  const { status } = subscription;
   if (status === 'incomplete') {
-    due('expire', (subscription.created as number) + 23 * 60 * 60, (act) => expire(act, subscription));
+    due('expire', subscription.created + 23 * 60 * 60, (act) => expire(act, subscription));
   }
   if (status === 'trialing' && subscription.trial_end != null) {
-    due('trial_will_end', (subscription.trial_end as number) - 3 * day, (act) =>
+    due('trial_will_end', subscription.trial_end - 3 * day, (act) =>
       act.store.emit('customer.subscription.trial_will_end', subscription, undefined, act.context),
     );
   }
   if (status === 'active' || status === 'trialing' || status === 'past_due') {
     due('renew', periodOf(subscription).end, (act) => renew(act, subscription));
     if (subscription.cancel_at != null) {
-      due('cancel', subscription.cancel_at as number, (act) => cancelSubscription(act, subscription));
+      due('cancel', subscription.cancel_at, (act) => cancelSubscription(act, subscription));
     }
     const invoice = latestInvoice(store, subscription);
     if (status === 'past_due' && invoice?.status === 'open' && invoice.next_payment_attempt != null) {
-      due('retry', invoice.next_payment_attempt as number, (act) => retry(act, subscription, invoice));
+      due('retry', invoice.next_payment_attempt, (act) => retry(act, subscription, invoice));
     }
   }
   return changes;
@@ -123,11 +126,11 @@ export const automatic: RequestContext = { requestId: null, idempotencyKey: null
  */
 export const advanceTestClock = (
   store: EmulatorStore,
-  clock: StripeRecord,
+  clock: Stripe.TestHelpers.TestClock,
   frozenTime: number,
   context: RequestContext,
-): StripeRecord => {
-  const from = clock.frozen_time as number;
+): Stripe.TestHelpers.TestClock => {
+  const from = clock.frozen_time;
   if (frozenTime <= from) {
     throw invalid(
       'frozen_time',
@@ -145,14 +148,16 @@ export const advanceTestClock = (
     { ...context, at: from },
   );
   const customers = new Set(
-    [...store.collection('customer').values()]
+    store
+      .all('customer')
       .filter((customer) => customer.test_clock === clock.id)
       .map((customer) => customer.id),
   );
   const done = new Set<string>();
   for (let step = 0; step < 10_000; step += 1) {
-    const due = [...store.collection('subscription').values()]
-      .filter((subscription) => customers.has(subscription.customer as string))
+    const due = store
+      .all('subscription')
+      .filter((subscription) => customers.has(referencedId(subscription.customer) ?? ''))
       .flatMap((subscription) => dueChanges(store, subscription))
       .filter((change) => change.at > from && change.at <= frozenTime && !done.has(change.key))
       .sort((a, b) => a.at - b.at || (a.key < b.key ? -1 : 1))[0];

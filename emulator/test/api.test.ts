@@ -5,7 +5,7 @@ import path from 'node:path';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../src/server.js';
-import { receiver, stripeFor } from './support.js';
+import { firstLine, receiver, stripeFor } from './support.js';
 
 describe('the Stripe emulator, through the real stripe package', () => {
   let emulator: RunningEmulator;
@@ -296,10 +296,7 @@ describe('stripe-emulator, the command', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        child.stdout.once('data', (chunk) => resolve(String(chunk)));
-        child.once('exit', (code) => reject(new Error(`exited ${code}`)));
-      });
+      const line = await firstLine(child);
       const started = JSON.parse(line);
       const url = new URL(started.url);
       const stripe = new Stripe('sk_test_cli', {
@@ -325,5 +322,21 @@ describe('stripe-emulator, the command', () => {
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(1);
     expect(stderr).toBe('stripe-emulator: --port must be a port number, not eighty\n');
+  });
+});
+
+describe('the billing portal before its settings are saved', () => {
+  it('refuses a session, as Stripe does until a default configuration exists', async () => {
+    const emulator = await startEmulator();
+    try {
+      const stripe = stripeFor(emulator);
+      const customer = await stripe.customers.create({ email: 'early@example.com' });
+      await expect(stripe.billingPortal.sessions.create({ customer: customer.id })).rejects.toMatchObject({
+        statusCode: 400,
+        type: 'StripeInvalidRequestError',
+      });
+    } finally {
+      await emulator.stop();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import Stripe from 'stripe';
@@ -57,3 +58,10 @@ export const openApiFixturesFile = path.resolve(
     path.resolve(import.meta.dirname, '../../../shared/fixtures/stripe-events'),
   '../stripe-openapi/fixtures3.json',
 );
+
+/** The first line a command prints once it has started (its address), or the exit that came first. */
+export const firstLine = (child: ChildProcess): Promise<string> =>
+  new Promise<string>((resolve, reject) => {
+    child.stdout?.once('data', (chunk) => resolve(String(chunk)));
+    child.once('exit', (code) => reject(new Error(`exited ${code}`)));
+  });
