@@ -122,7 +122,7 @@ export const measureProjectionLag = async (adminUrl: string, durationSeconds: nu
   const metrics = await (await fetch(`${payfold.url}/metrics`)).text();
   await stopChild(payfold.child);
   const metric = (name: string) =>
-    Number(new RegExp(`^${name}\\{projection="stripe_objects"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    Number(new RegExp(`^${name}\\{projection="payments"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
   const batches = metric('payfold_projection_batch_seconds_count');
 
   const lags: number[] = [];

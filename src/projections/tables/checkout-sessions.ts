@@ -8,7 +8,7 @@ const checkoutStatus: Record<string, string> = { open: 'open', complete: 'comple
  * The row id of a Checkout Session: the id of the Payfold request that created it when its
  * metadata names one, else a name-based UUID of the `cs_` id, so that a rebuild finds the same id.
  */
-export const checkoutSessionRowId = (sessionId: string, metadata: Record<string, string>): string => {
+const checkoutSessionRowId = (sessionId: string, metadata: Record<string, string>): string => {
   const requestId = metadata[requestIdMetadataKey];
   return requestId && isUuid(requestId)
     ? requestId.toLowerCase()
