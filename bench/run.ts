@@ -1,12 +1,14 @@
 // `npm run bench`: measures the budgets of SPEC section 7 that exist so far and prints one JSON
 // object per measure, with @supabase/stripe-sync-engine measured in the same run where it does the
 // same job. Options: --duration <s> (per load, default 20), --rounds <n> (default 1; medians),
-// --only <measure> (webhook_ingest or projection_lag).
+// --only <measure> (webhook_ingest, projection_lag or catch_up), --entries <n> (catch_up's log,
+// default 250,000), --full (catch_up over 1,000,000 entries).
 import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmbeddedCluster } from '../src/adapters/postgres/embedded.js';
+import { measureCatchUp } from './catch-up.js';
 import { measureIngest } from './ingest.js';
 import { measureProjectionLag } from './projection-lag.js';
 import { note } from './support.js';
@@ -16,14 +18,18 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '1' },
     only: { type: 'string' },
+    entries: { type: 'string' },
+    full: { type: 'boolean', default: false },
   },
 });
 const durationSeconds = Number(args.duration);
 const rounds = Number(args.rounds);
+const catchUpEntries = Number(args.entries ?? (args.full ? 1_000_000 : 250_000));
 
 const measures: Record<string, (adminUrl: string) => Promise<unknown>> = {
   webhook_ingest: (adminUrl) => measureIngest(adminUrl, durationSeconds, rounds),
   projection_lag: (adminUrl) => measureProjectionLag(adminUrl, durationSeconds),
+  catch_up: (adminUrl) => measureCatchUp(adminUrl, catchUpEntries),
 };
 
 const main = async () => {

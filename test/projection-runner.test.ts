@@ -133,6 +133,32 @@ describe('the projection runner', () => {
     expect(await total(db, 'twice')).toBe(250);
   });
 
+  it('reads larger batches while it is behind the log, and small ones again once it keeps up', async () => {
+    await appendEntries(250);
+    const sizes: number[] = [];
+    const runner = new ProjectionRunner({
+      pool: db.pool,
+      log,
+      projectors: [countingProjector('growing')],
+      logger,
+      batchSize: 10,
+      maxBatchSize: 40,
+      metrics: { batchApplied: (_name, entries) => sizes.push(entries), entryParked: () => undefined },
+    });
+    await runner.catchUp();
+    // Exact boundaries depend on what other transactions in the cluster hold back (a batch that
+    // comes back short starts small again), so the test asserts the bounds, not the sequence.
+    expect(sizes[0]).toBeLessThanOrEqual(10);
+    expect(Math.max(...sizes)).toBeGreaterThan(10);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(40);
+    expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(250);
+    for (let index = 0; index < 15; index += 1) await log.append(plainEntry(`late-${index}`));
+    sizes.length = 0;
+    await runner.catchUp();
+    expect(sizes[0]).toBeLessThanOrEqual(10);
+    expect(await total(db, 'growing')).toBe(265);
+  });
+
   it('parks an entry it cannot apply, records why, and goes on with the rest', async () => {
     await appendEntries(250);
     const poisoned = await log.append(plainEntry('poisoned', { poison: true }));

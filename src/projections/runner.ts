@@ -49,7 +49,14 @@ export interface ProjectionRunnerOptions {
   projectors: readonly Projector[];
   logger: Logger;
   metrics?: ProjectionMetrics;
+  /** Entries read by a batch while the projection keeps up with the log (default 200). */
   batchSize?: number;
+  /**
+   * The most entries one batch reads while the projection is behind (default 1,000): each full
+   * batch doubles the next one up to this, and the first batch that is not full goes back to
+   * `batchSize`. Fewer, larger transactions catch up faster; small ones keep a live batch short.
+   */
+  maxBatchSize?: number;
 }
 
 /**
@@ -63,6 +70,9 @@ export interface ProjectionRunnerOptions {
  */
 export class ProjectionRunner {
   private readonly batchSize: number;
+  private readonly maxBatchSize: number;
+  /** Per projector, the size of its next batch. */
+  private readonly nextBatchSize = new Map<string, number>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly wakeAgain = new Set<string>();
   private unsubscribe: (() => Promise<void>) | undefined;
@@ -71,6 +81,7 @@ export class ProjectionRunner {
   constructor(private readonly options: ProjectionRunnerOptions) {
     // Small enough that parsing one batch never stalls the webhook route for long.
     this.batchSize = options.batchSize ?? 200;
+    this.maxBatchSize = Math.max(this.batchSize, options.maxBatchSize ?? 1000);
   }
 
   async start(): Promise<void> {
@@ -158,7 +169,8 @@ export class ProjectionRunner {
         transactionId: BigInt(row.transaction_id),
         position: BigInt(row.position),
       };
-      const entries = await this.options.log.readAll(from, this.batchSize);
+      const size = this.nextBatchSize.get(projector.name) ?? this.batchSize;
+      const entries = await this.options.log.readAll(from, size);
       const last = entries.at(-1);
       if (!last) {
         await client.query('rollback');
@@ -173,6 +185,10 @@ export class ProjectionRunner {
         to.position.toString(),
       ]);
       await client.query('commit');
+      this.nextBatchSize.set(
+        projector.name,
+        entries.length === size ? Math.min(size * 2, this.maxBatchSize) : this.batchSize,
+      );
       this.options.metrics?.batchApplied(
         projector.name,
         entries.length,

@@ -1,0 +1,108 @@
+// The catch_up measure (SPEC section 7, rebuild): a generated log with the shape of real accounts
+// (several events per object, many in the same second, every object type the projections read,
+// events padded to the size of Stripe's), projected from empty checkpoints through every projector
+// in a process of its own. Reports entries/s and that process's peak RSS. No peer figure:
+// @supabase/stripe-sync-engine keeps no log to rebuild from.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import fc from 'fast-check';
+import type pg from 'pg';
+import { runMigrations } from '../src/adapters/postgres/migrations.js';
+import { createPool } from '../src/adapters/postgres/pool.js';
+import { stripeEventLogEntry } from '../src/domain/event-log.js';
+import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
+import { buildHistory, historyPlanArbitrary } from '../test/support/stripe-history.js';
+import { createDatabase, note, root } from './support.js';
+
+const budget = { entries_per_s: 50_000, max_rss_mb: 300 };
+/** About the size of Stripe's own events (the fixtures are 2–5 KB). */
+const eventBytes = 3072;
+
+const insertEntriesSql = `
+  insert into payfold.events (environment, type, version, dedupe_key, stream, data)
+  select environment, type, version, dedupe_key, stream, data::json
+  from unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::text[])
+    as t(environment, type, version, dedupe_key, stream, data)
+  on conflict (dedupe_key) do nothing`;
+
+/** Appends `count` entries of generated accounts, each account's events with ids of its own. */
+const generateLog = async (pool: pg.Pool, count: number): Promise<number> => {
+  let written = 0;
+  let account = 0;
+  const plans = fc.sample(historyPlanArbitrary, { seed: 20261129, numRuns: 500 });
+  while (written < count) {
+    const rows: Array<ReturnType<typeof stripeEventLogEntry>> = [];
+    while (rows.length < 2000 && written + rows.length < count) {
+      const plan = plans[account % plans.length];
+      account += 1;
+      if (!plan) break;
+      for (const event of buildHistory(plan, `bench${account}`).events) {
+        if (written + rows.length >= count) break;
+        const padded = { ...event, data: { ...event.data, object: { ...event.data.object } } };
+        const metadata = (padded.data.object.metadata ?? {}) as Record<string, string>;
+        const padding = Math.max(0, eventBytes - JSON.stringify(padded).length);
+        padded.data.object.metadata = { ...metadata, bench_padding: 'p'.repeat(padding) };
+        const body = JSON.stringify(padded);
+        rows.push(stripeEventLogEntry('test', body, stripeEventEnvelopeSchema.parse(padded)));
+      }
+    }
+    await pool.query(insertEntriesSql, [
+      rows.map((row) => row.environment),
+      rows.map((row) => row.type),
+      rows.map((row) => row.version),
+      rows.map((row) => row.dedupeKey),
+      rows.map((row) => row.stream),
+      rows.map((row) => row.data),
+    ]);
+    written += rows.length;
+  }
+  return account;
+};
+
+export const measureCatchUp = async (adminUrl: string, entries: number) => {
+  const databaseUrl = await createDatabase(adminUrl, 'payfold_bench_catch_up');
+  const pool = createPool(databaseUrl, { max: 2 });
+  try {
+    await runMigrations(pool);
+    note(`generating a log of ${entries} entries`);
+    const accounts = await generateLog(pool, entries);
+    await pool.query('vacuum analyze payfold.events');
+    note('projecting it from empty checkpoints in a child process');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+        '--import',
+        'tsx',
+        'bench/catch-up-projection.ts',
+        databaseUrl,
+      ],
+      { cwd: root, maxBuffer: 1024 * 1024 },
+    );
+    const result = JSON.parse(stdout.trim().split('\n').at(-1) as string) as {
+      seconds: number;
+      max_rss_mb: number;
+    };
+    const rows = await pool.query<{ objects: number; payments: number }>(
+      `select (select count(*) from payments.stripe_objects)::int as objects,
+              (select count(*) from payments.payment_history)::int as payments`,
+    );
+    const entriesPerSecond = Math.round(entries / result.seconds);
+    return {
+      measure: 'catch_up',
+      setup: { entries, accounts, event_bytes: eventBytes },
+      budget,
+      payfold: {
+        seconds: Number(result.seconds.toFixed(1)),
+        entries_per_s: entriesPerSecond,
+        max_rss_mb: result.max_rss_mb,
+        winning_snapshots: rows.rows[0]?.objects,
+        payment_rows: rows.rows[0]?.payments,
+      },
+      peer: null,
+      within_budget: entriesPerSecond >= budget.entries_per_s && result.max_rss_mb <= budget.max_rss_mb,
+    };
+  } finally {
+    await pool.end();
+  }
+};
