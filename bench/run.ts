@@ -1,8 +1,9 @@
 // `npm run bench`: measures the budgets of SPEC section 7 that exist so far and prints one JSON
 // object per measure, with @supabase/stripe-sync-engine measured in the same run where it does the
 // same job. Options: --duration <s> (per load, default 20), --rounds <n> (default 1; medians),
-// --only <measure> (webhook_ingest, projection_lag or catch_up), --entries <n> (catch_up's log,
-// default 250,000), --full (catch_up over 1,000,000 entries).
+// --only <measure> (webhook_ingest, webhook_to_row, projection_lag or catch_up), --events <n>
+// (webhook_to_row, default 20,000), --entries <n> (catch_up's log, default 250,000), --full
+// (catch_up over 1,000,000 entries).
 import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { measureCatchUp } from './catch-up.js';
 import { measureIngest } from './ingest.js';
 import { measureProjectionLag } from './projection-lag.js';
 import { note } from './support.js';
+import { measureWebhookToRow } from './webhook-to-row.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -19,6 +21,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '1' },
     only: { type: 'string' },
     entries: { type: 'string' },
+    events: { type: 'string', default: '20000' },
     full: { type: 'boolean', default: false },
   },
 });
@@ -28,6 +31,7 @@ const catchUpEntries = Number(args.entries ?? (args.full ? 1_000_000 : 250_000))
 
 const measures: Record<string, (adminUrl: string) => Promise<unknown>> = {
   webhook_ingest: (adminUrl) => measureIngest(adminUrl, durationSeconds, rounds),
+  webhook_to_row: (adminUrl) => measureWebhookToRow(adminUrl, Number(args.events)),
   projection_lag: (adminUrl) => measureProjectionLag(adminUrl, durationSeconds),
   catch_up: (adminUrl) => measureCatchUp(adminUrl, catchUpEntries),
 };
