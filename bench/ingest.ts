@@ -161,7 +161,7 @@ export const measureIngest = async (adminUrl: string, durationSeconds: number, r
     const payfold = await startPayfold(payfoldUrl);
     note(`round ${round + 1}/${rounds}: payfold ingest, ${connections} connections, ${durationSeconds}s`);
     const ours = await webhookLoad(`${payfold.url}/api/webhooks/stripe/test`, durationSeconds);
-    await stopChild(payfold.child);
+    await payfold.stop();
     // Requests still in flight when the load stops may be stored without their 2xx being counted,
     // so a loss shows as fewer stored events than 2xx answers, never as more.
     lost += Math.max(0, ours.ok - (await scalar(payfoldUrl, 'select count(*) from payfold.events')));

@@ -8,7 +8,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import Stripe from 'stripe';
 import { fixturesDirectory } from '../test/support/stripe-events.js';
-import { createDatabase, median, note, startPayfold, stopChild, webhookSecret } from './support.js';
+import { createDatabase, median, note, startPayfold, webhookSecret } from './support.js';
 
 const rate = 1000;
 
@@ -120,7 +120,7 @@ export const measureProjectionLag = async (adminUrl: string, durationSeconds: nu
   }
   await client.end();
   const metrics = await (await fetch(`${payfold.url}/metrics`)).text();
-  await stopChild(payfold.child);
+  await payfold.stop();
   const metric = (name: string) =>
     Number(new RegExp(`^${name}\\{projection="payments"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
   const batches = metric('payfold_projection_batch_seconds_count');

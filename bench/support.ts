@@ -61,22 +61,41 @@ export const scalar = async (url: string, sql: string): Promise<number> => {
   return Number(Object.values(rows[0] ?? {})[0] ?? 0);
 };
 
-/** `payfold serve` on its own database, answering on a free port. */
-export const startPayfold = async (databaseUrl: string): Promise<{ child: ChildProcess; url: string }> => {
+/**
+ * `payfold serve` on its own database, answering on a free port. With `BENCH_SPLIT=1`, the way a
+ * deployment splits it: `payfold serve --no-projections` and a `payfold project` process beside it.
+ */
+export const startPayfold = async (databaseUrl: string): Promise<{ url: string; stop(): Promise<void> }> => {
   const port = await freePort();
-  const child = await startChild(
-    // e.g. BENCH_SERVER_NODE_ARGS=--cpu-prof to profile the server under the load.
-    [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'bin/payfold.js', 'serve'],
-    {
-      DATABASE_URL: databaseUrl,
-      PAYFOLD_MASTER_KEY: 'b'.repeat(64),
-      STRIPE_WEBHOOK_SECRET_TEST: webhookSecret,
-      PORT: String(port),
-      PAYFOLD_LOG_LEVEL: 'warn',
-    },
+  const split = process.env.BENCH_SPLIT === '1';
+  const env = {
+    DATABASE_URL: databaseUrl,
+    PAYFOLD_MASTER_KEY: 'b'.repeat(64),
+    STRIPE_WEBHOOK_SECRET_TEST: webhookSecret,
+    PORT: String(port),
+    PAYFOLD_LOG_LEVEL: 'warn',
+  };
+  // e.g. BENCH_SERVER_NODE_ARGS=--cpu-prof to profile the server under the load.
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const server = await startChild(
+    [...nodeArgs, 'bin/payfold.js', 'serve', ...(split ? ['--no-projections'] : [])],
+    env,
     async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
   );
-  return { child, url: `http://127.0.0.1:${port}` };
+  const projector = split
+    ? await startChild(
+        [...nodeArgs, 'bin/payfold.js', 'project'],
+        { ...env, PAYFOLD_LOG_LEVEL: 'info' },
+        async (output) => output.includes('payfold is projecting'),
+      )
+    : undefined;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await stopChild(server);
+      if (projector) await stopChild(projector);
+    },
+  };
 };
 
 export const median = (values: number[]): number => {

@@ -111,7 +111,7 @@ export const measureWebhookToRow = async (adminUrl: string, count: number) => {
   const acknowledged = (performance.now() - started) / 1000;
   await waitUntilProjected(databaseUrl);
   const inTables = (performance.now() - started) / 1000;
-  await stopChild(payfold.child);
+  await payfold.stop();
 
   const peerUrl = await createDatabase(adminUrl, 'bench_webhook_to_row_peer');
   const peerPort = await freePort();
