@@ -7,18 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { freePort } from '../src/adapters/postgres/embedded.js';
 import { createSignedEventSource } from './signed-events.js';
-import {
-  createDatabase,
-  median,
-  note,
-  scalar,
-  startChild,
-  startPayfold,
-  stopChild,
-  webhookSecret,
-} from './support.js';
+import { createDatabase, median, note, scalar, startPayfold, startPeer, webhookSecret } from './support.js';
 
 const connections = 64;
 
@@ -167,21 +157,10 @@ export const measureIngest = async (adminUrl: string, durationSeconds: number, r
     lost += Math.max(0, ours.ok - (await scalar(payfoldUrl, 'select count(*) from payfold.events')));
     payfoldResults.push(ours);
 
-    const peerUrl = await createDatabase(adminUrl, 'bench_peer');
-    const peerPort = await freePort();
-    const peer = await startChild(
-      ['--import', 'tsx', 'bench/stripe-sync-engine-server.ts'],
-      {
-        BENCH_PEER_DATABASE_URL: peerUrl,
-        BENCH_WEBHOOK_SECRET: webhookSecret,
-        BENCH_PEER_PORT: String(peerPort),
-        BENCH_CLOSED_PORT: String(await freePort()),
-      },
-      async (output) => output.includes('ready'),
-    );
+    const peer = await startPeer(adminUrl, 'bench_peer');
     note(`round ${round + 1}/${rounds}: @supabase/stripe-sync-engine ingest`);
-    peerResults.push(await webhookLoad(`http://127.0.0.1:${peerPort}/`, durationSeconds));
-    await stopChild(peer);
+    peerResults.push(await webhookLoad(peer.url, durationSeconds));
+    await peer.stop();
   }
   const payfold = { ...summarise(payfoldResults), lost };
   const peer = summarise(peerResults);

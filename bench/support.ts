@@ -98,6 +98,22 @@ export const startPayfold = async (databaseUrl: string): Promise<{ url: string; 
   };
 };
 
+/** @supabase/stripe-sync-engine's webhook handler behind a minimal HTTP server, on its own database. */
+export const startPeer = async (adminUrl: string, databaseName: string) => {
+  const port = await freePort();
+  const child = await startChild(
+    ['--import', 'tsx', 'bench/stripe-sync-engine-server.ts'],
+    {
+      BENCH_PEER_DATABASE_URL: await createDatabase(adminUrl, databaseName),
+      BENCH_WEBHOOK_SECRET: webhookSecret,
+      BENCH_PEER_PORT: String(port),
+      BENCH_CLOSED_PORT: String(await freePort()),
+    },
+    async (output) => output.includes('ready'),
+  );
+  return { url: `http://127.0.0.1:${port}/`, stop: () => stopChild(child) };
+};
+
 export const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);

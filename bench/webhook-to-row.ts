@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { freePort } from '../src/adapters/postgres/embedded.js';
 import { createSignedEventSource } from './signed-events.js';
-import { createDatabase, note, startChild, startPayfold, stopChild, webhookSecret } from './support.js';
+import { createDatabase, note, startPayfold, startPeer, webhookSecret } from './support.js';
 
 const connections = 64;
 const budget = { events_per_s: 4000, ratio_to_peer: 3 };
@@ -113,23 +112,12 @@ export const measureWebhookToRow = async (adminUrl: string, count: number) => {
   const inTables = (performance.now() - started) / 1000;
   await payfold.stop();
 
-  const peerUrl = await createDatabase(adminUrl, 'bench_webhook_to_row_peer');
-  const peerPort = await freePort();
-  const peer = await startChild(
-    ['--import', 'tsx', 'bench/stripe-sync-engine-server.ts'],
-    {
-      BENCH_PEER_DATABASE_URL: peerUrl,
-      BENCH_WEBHOOK_SECRET: webhookSecret,
-      BENCH_PEER_PORT: String(peerPort),
-      BENCH_CLOSED_PORT: String(await freePort()),
-    },
-    async (output) => output.includes('ready'),
-  );
+  const peer = await startPeer(adminUrl, 'bench_webhook_to_row_peer');
   note('@supabase/stripe-sync-engine: the same load, until its last answer');
   const peerStarted = performance.now();
-  const theirs = await sendEach(`http://127.0.0.1:${peerPort}/`, peerEvents);
+  const theirs = await sendEach(peer.url, peerEvents);
   const peerSeconds = (performance.now() - peerStarted) / 1000;
-  await stopChild(peer);
+  await peer.stop();
 
   const eventsPerSecond = Math.round(ours.ok / inTables);
   const peerEventsPerSecond = Math.round(theirs.ok / peerSeconds);

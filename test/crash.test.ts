@@ -1,25 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/adapters/postgres/embedded.js';
 import { countRows, createTestDatabase, eventually, type TestDatabase } from './support/database.js';
-import { testMasterKey, testWebhookSecret } from './support/server.js';
+import { spawnPayfold, testWebhookSecret } from './support/server.js';
 import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
 
-const payfoldBin = path.resolve(import.meta.dirname, '../bin/payfold.js');
-
 const startServeProcess = async (databaseUrl: string, port: number): Promise<ChildProcess> => {
-  const child = spawn(process.execPath, [payfoldBin, 'serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PAYFOLD_MASTER_KEY: testMasterKey,
-      STRIPE_WEBHOOK_SECRET_TEST: testWebhookSecret,
-      PORT: String(port),
-      PAYFOLD_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawnPayfold(['serve'], databaseUrl, port);
   let stderr = '';
   child.stderr?.on('data', (chunk) => {
     stderr += String(chunk);

@@ -1,25 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../src/adapters/postgres/embedded.js';
 import { countRows, createTestDatabase, eventually, type TestDatabase } from './support/database.js';
-import { postWebhook, testMasterKey, testWebhookSecret } from './support/server.js';
+import { postWebhook, spawnPayfold, testWebhookSecret } from './support/server.js';
 import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
-
-const payfoldBin = path.resolve(import.meta.dirname, '../bin/payfold.js');
-
-const payfold = (args: string[], databaseUrl: string, port: number): ChildProcess =>
-  spawn(process.execPath, [payfoldBin, ...args], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PAYFOLD_MASTER_KEY: testMasterKey,
-      STRIPE_WEBHOOK_SECRET_TEST: testWebhookSecret,
-      PORT: String(port),
-      PAYFOLD_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
 
 const exited = (child: ChildProcess) =>
   new Promise<number | null>((resolve) =>
@@ -39,7 +23,7 @@ describe('the webhook door and the projections in separate processes', () => {
 
   it('payfold serve --no-projections stores webhooks, payfold project turns them into rows, both stop cleanly', async () => {
     const port = await freePort();
-    const serve = payfold(['serve', '--no-projections'], db.url, port);
+    const serve = spawnPayfold(['serve', '--no-projections'], db.url, port);
     children.push(serve);
     await eventually(async () => {
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
@@ -57,7 +41,7 @@ describe('the webhook door and the projections in separate processes', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(await countRows(db.pool, 'payments.webhook_events')).toBe(0);
 
-    const project = payfold(['project'], db.url, 0);
+    const project = spawnPayfold(['project'], db.url, 0);
     children.push(project);
     await eventually(async () => {
       expect(await countRows(db.pool, 'payments.webhook_events')).toBe(1);

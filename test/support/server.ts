@@ -1,3 +1,5 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/main/config.js';
@@ -57,3 +59,19 @@ export const postWebhook = async (
   } catch {}
   return { status: response.status, body: parsed };
 };
+
+const payfoldBin = path.resolve(import.meta.dirname, '../../bin/payfold.js');
+
+/** A `payfold` command as a process of its own, configured for a test database. */
+export const spawnPayfold = (args: string[], databaseUrl: string, port: number): ChildProcess =>
+  spawn(process.execPath, [payfoldBin, ...args], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PAYFOLD_MASTER_KEY: testMasterKey,
+      STRIPE_WEBHOOK_SECRET_TEST: testWebhookSecret,
+      PORT: String(port),
+      PAYFOLD_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
