@@ -98,14 +98,17 @@ export class ProjectionRunner {
    */
   async catchUp(): Promise<void> {
     const head = await this.options.log.headPosition();
-    for (const projector of this.options.projectors) {
-      await this.options.pool.query(ensureCheckpointSql, [projector.name]);
-      for (;;) {
-        if ((await this.runBatch(projector)) > 0) continue;
-        if (!(await this.options.log.hasEntriesAfter(await this.checkpoint(projector), head))) break;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    }
+    // Projectors advance on checkpoints of their own, so they catch up side by side.
+    await Promise.all(
+      this.options.projectors.map(async (projector) => {
+        await this.options.pool.query(ensureCheckpointSql, [projector.name]);
+        for (;;) {
+          if ((await this.runBatch(projector)) > 0) continue;
+          if (!(await this.options.log.hasEntriesAfter(await this.checkpoint(projector), head))) break;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      }),
+    );
   }
 
   async checkpoint(projector: Projector): Promise<LogCheckpoint> {
