@@ -39,7 +39,11 @@ const generateLog = async (pool: pg.Pool, count: number): Promise<number> => {
       for (const event of buildHistory(plan, `bench${account}`).events) {
         if (written + rows.length >= count) break;
         const padded = { ...event, data: { ...event.data, object: { ...event.data.object } } };
-        const metadata = (padded.data.object.metadata ?? {}) as Record<string, string>;
+        const metadata = { ...((padded.data.object.metadata ?? {}) as Record<string, string>) };
+        // The histories name subjects 1 to 3; an account of its own has subjects of its own, as an
+        // app's teams and users are (a subject pairs with one customer or a few, not thousands).
+        if (metadata.payfold_subject_id)
+          metadata.payfold_subject_id = `${metadata.payfold_subject_id}-${account}`;
         const padding = Math.max(0, eventBytes - JSON.stringify(padded).length);
         padded.data.object.metadata = { ...metadata, bench_padding: 'p'.repeat(padding) };
         const body = JSON.stringify(padded);

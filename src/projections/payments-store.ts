@@ -65,11 +65,12 @@ const statements = {
     select environment, object_type, object_id, link, target_id
     from jsonb_to_recordset($1::jsonb) as r(environment text, object_type text, object_id text, link text, target_id text)
     on conflict do nothing`,
+  // Each of these reads joins its keys (`unnest`) to the table, so that Postgres looks each key up
+  // in an index: its cost follows the keys asked for, not the size of the table.
   linksTo: `
     select l.environment, l.target_id, l.link, l.object_type, l.object_id
-    from payfold.stripe_object_links l
-    where l.target_id = any($2::text[])
-      and (l.environment, l.target_id) in (select * from unnest($1::text[], $2::text[]))`,
+    from unnest($1::text[], $2::text[]) as k(environment, target_id)
+    join payfold.stripe_object_links l on l.environment = k.environment and l.target_id = k.target_id`,
   recordTies: `
     insert into payfold.ambiguous_ties (environment, object_type, object_id, observed_at)
     select environment, object_type, object_id, observed_at
@@ -88,18 +89,25 @@ const statements = {
       (least(p.observed_at, excluded.observed_at), least(p.recorded_at, excluded.recorded_at))
     returning environment`,
   pairingsTouching: `
+    select p.subject_type, p.subject_id, p.customer_id, p.observed_at, p.recorded_at
+    from unnest($2::text[], $3::text[]) as s(subject_type, subject_id)
+    join payfold.subject_pairings p
+      on p.environment = $1 and p.subject_type = s.subject_type and p.subject_id = s.subject_id
+    union
     select subject_type, subject_id, customer_id, observed_at, recorded_at from payfold.subject_pairings
-    where environment = $1
-      and ((subject_type, subject_id) in (select * from unnest($2::text[], $3::text[])) or customer_id = any($4::text[]))`,
+    where environment = $1 and customer_id = any($4::text[])`,
   mappingsTouching: `
+    select m.subject_type, m.subject_id, m.customer_id, m.created_at
+    from unnest($2::text[], $3::text[]) as s(subject_type, subject_id)
+    join payments.customer_mappings m
+      on m.environment = $1 and m.subject_type = s.subject_type and m.subject_id = s.subject_id
+    union
     select subject_type, subject_id, customer_id, created_at from payments.customer_mappings
-    where environment = $1
-      and ((subject_type, subject_id) in (select * from unnest($2::text[], $3::text[])) or customer_id = any($4::text[]))`,
+    where environment = $1 and customer_id = any($4::text[])`,
   mappedSubjects: `
     select m.environment, m.customer_id, m.subject_type, m.subject_id
-    from payments.customer_mappings m
-    where m.customer_id = any($2::text[])
-      and (m.environment, m.customer_id) in (select * from unnest($1::text[], $2::text[]))`,
+    from unnest($1::text[], $2::text[]) as k(environment, customer_id)
+    join payments.customer_mappings m on m.environment = k.environment and m.customer_id = k.customer_id`,
   deleteMapping: `
     delete from payments.customer_mappings where environment = $1 and subject_type = $2 and subject_id = $3`,
   insertMapping: `
@@ -143,8 +151,9 @@ const statementsOf = (table: TableShape<Columns>): TableStatements => {
         is distinct from (${others.map((column) => `excluded.${column}`).join(', ')}, least(t.created_at, excluded.created_at))`,
     /** Rows that fall back to the mapping of one of these customers. */
     rowsOfCustomers: `
-      select to_jsonb(t) as row from ${table.name} t
-      where (t.environment, t.customer_id) in (select * from unnest($1::text[], $2::text[]))`,
+      select distinct to_jsonb(t) as row
+      from unnest($1::text[], $2::text[]) as k(environment, customer_id)
+      join ${table.name} t on t.environment = k.environment and t.customer_id = k.customer_id`,
     /** Rows of a complete set (a subscription's items) that its root no longer lists. */
     deleteUnbuilt: (groupColumn) => `
       delete from ${table.name} t
