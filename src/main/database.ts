@@ -31,6 +31,9 @@ export const openDatabase = async (
     dataDirectory: path.resolve(config.dataDirectory, 'postgres'),
     persistent: true,
     onLog,
+    // serve and project close it on signals after their own work (see the CLI); status and
+    // migrate finish in moments, and a cluster a killed process left running is reused.
+    stoppedByCaller: true,
   });
   return { url: cluster.url, embedded: true, masterKey, stop: cluster.stop };
 };

