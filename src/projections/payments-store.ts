@@ -4,15 +4,18 @@ import type { Candidate } from '../domain/stripe/candidates.js';
 import type { Link } from '../domain/stripe/links.js';
 import type { Pairing } from '../domain/stripe/pairings.js';
 import type { Subject } from '../domain/subject.js';
-import type {
-  BuiltRow,
-  Columns,
-  DerivedTable,
-  ObjectRef,
-  RowOf,
-  TableShape,
-  Winner,
-  WinnerSource,
+import {
+  type BuiltRow,
+  type Columns,
+  type DerivedTable,
+  keyOf,
+  type ObjectRef,
+  objectKey,
+  partsOf,
+  type RowOf,
+  type TableShape,
+  type Winner,
+  type WinnerSource,
 } from './tables/table.js';
 
 /**
@@ -171,8 +174,6 @@ const objectParams = (refs: readonly ObjectRef[]) => [
   refs.map((ref) => ref.objectId),
 ];
 
-const objectKey = (ref: ObjectRef) => `${ref.environment}\u0000${ref.objectType}\u0000${ref.objectId}`;
-
 /** A candidate as stored in `payfold.stripe_object_candidates`. */
 interface CandidateRow {
   environment: Environment;
@@ -210,8 +211,6 @@ export interface StoredMapping {
 export type StoredPairing = Pairing & { recordedAt: Date };
 
 export const paymentsStore = (client: PoolClient) => ({
-  objectKey,
-
   /** The stored winners of these objects and the candidates of their latest second. */
   async loadCandidates(refs: readonly ObjectRef[]): Promise<StoredCandidates> {
     const winners = new Map<string, StoredWinner>();
@@ -306,17 +305,16 @@ export const paymentsStore = (client: PoolClient) => ({
     return (rowCount ?? 0) > 0;
   },
 
-  /** Pairings of any of these subjects (as `type\u0000id`) or customers. */
+  /** Pairings of any of these subjects (as `keyOf(type, id)`) or customers. */
   async pairingsTouching(
     environment: Environment,
     subjects: ReadonlySet<string>,
     customers: ReadonlySet<string>,
   ): Promise<StoredPairing[]> {
-    const { rows } = await client.query(statements.pairingsTouching, [
-      environment,
-      ...subjectParams(subjects),
-      [...customers],
-    ]);
+    const { rows } = await client.query(
+      statements.pairingsTouching,
+      touchingParams(environment, subjects, customers),
+    );
     return rows.map((row) => ({
       subject: { type: row.subject_type, id: row.subject_id },
       customerId: row.customer_id,
@@ -330,11 +328,10 @@ export const paymentsStore = (client: PoolClient) => ({
     subjects: ReadonlySet<string>,
     customers: ReadonlySet<string>,
   ): Promise<StoredMapping[]> {
-    const { rows } = await client.query(statements.mappingsTouching, [
-      environment,
-      ...subjectParams(subjects),
-      [...customers],
-    ]);
+    const { rows } = await client.query(
+      statements.mappingsTouching,
+      touchingParams(environment, subjects, customers),
+    );
     return rows.map((row) => ({
       subject: { type: row.subject_type, id: row.subject_id },
       customerId: row.customer_id,
@@ -394,7 +391,7 @@ export const paymentsStore = (client: PoolClient) => ({
     const byKey = new Map<string, Record<string, unknown>>();
     for (const { row, createdAt } of built.flatMap((entry) => entry.rows)) {
       const values = row as Record<string, unknown>;
-      byKey.set(table.key.map((column) => String(values[column])).join('\u0000'), {
+      byKey.set(keyOf(...table.key.map((column) => String(values[column]))), {
         ...values,
         created_at: createdAt,
       });
@@ -410,9 +407,14 @@ export const paymentsStore = (client: PoolClient) => ({
 
 export type PaymentsStore = ReturnType<typeof paymentsStore>;
 
-const subjectParams = (subjects: ReadonlySet<string>) => {
-  const pairs = [...subjects].map((key) => key.split('\u0000'));
-  return [pairs.map(([type]) => type), pairs.map(([, id]) => id)];
+/** Parameters of the statements that find what touches some subjects (`keyOf(type, id)`) or customers. */
+const touchingParams = (
+  environment: Environment,
+  subjects: ReadonlySet<string>,
+  customers: ReadonlySet<string>,
+) => {
+  const pairs = [...subjects].map(partsOf);
+  return [environment, pairs.map(([type]) => type), pairs.map(([, id]) => id), [...customers]];
 };
 
 const winnerOfRow = (row: {
@@ -512,7 +514,7 @@ export class BatchedWinnerSource implements WinnerSource {
     link: string,
     objectType: string,
   ): Promise<string[]> {
-    const key = `${environment}\u0000${targetId}`;
+    const key = keyOf(environment, targetId);
     const links = await this.remembered(this.links, key, (pending) =>
       this.queued.links.set(key, { environment, targetId, ...pending }),
     );
@@ -524,7 +526,7 @@ export class BatchedWinnerSource implements WinnerSource {
 
   mappedSubject(environment: Environment, customerId: string | null): Promise<Subject | null> {
     if (!customerId) return Promise.resolve(null);
-    const key = `${environment}\u0000${customerId}`;
+    const key = keyOf(environment, customerId);
     return this.remembered(this.mappings, key, (pending) =>
       this.queued.mappings.set(key, { environment, customerId, ...pending }),
     );
@@ -566,13 +568,13 @@ export class BatchedWinnerSource implements WinnerSource {
         links.map((ref) => ref.targetId),
       ]);
       for (const row of rows) {
-        const key = `${row.environment}\u0000${row.target_id}`;
+        const key = keyOf(row.environment, row.target_id);
         found.set(key, [
           ...(found.get(key) ?? []),
           { link: row.link, objectType: row.object_type, objectId: row.object_id },
         ]);
       }
-      return (ref) => found.get(`${ref.environment}\u0000${ref.targetId}`) ?? [];
+      return (ref) => found.get(keyOf(ref.environment, ref.targetId)) ?? [];
     });
     await answer(mappings, async () => {
       const found = new Map<string, Subject>();
@@ -581,12 +583,12 @@ export class BatchedWinnerSource implements WinnerSource {
         mappings.map((ref) => ref.customerId),
       ]);
       for (const row of rows) {
-        found.set(`${row.environment}\u0000${row.customer_id}`, {
+        found.set(keyOf(row.environment, row.customer_id), {
           type: row.subject_type,
           id: row.subject_id,
         });
       }
-      return (ref) => found.get(`${ref.environment}\u0000${ref.customerId}`) ?? null;
+      return (ref) => found.get(keyOf(ref.environment, ref.customerId)) ?? null;
     });
   }
 }

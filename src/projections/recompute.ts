@@ -4,20 +4,20 @@ import type { Mapping } from '../domain/stripe/pairings.js';
 import type { Subject } from '../domain/subject.js';
 import type { PaymentsStore } from './payments-store.js';
 import { derivedTables } from './tables/index.js';
-import type {
-  BuiltRow,
-  Columns,
-  DerivedTable,
-  ObjectRef,
-  RootRows,
-  Winner,
-  WinnerSource,
+import {
+  type BuiltRow,
+  type Columns,
+  type DerivedTable,
+  keyOf,
+  type ObjectRef,
+  objectKey,
+  type RootRows,
+  type Winner,
+  type WinnerSource,
 } from './tables/table.js';
 
-const refKey = (ref: ObjectRef) => `${ref.environment}\u0000${ref.objectType}\u0000${ref.objectId}`;
-
 const uniqueRoots = (roots: readonly ObjectRef[]): ObjectRef[] => [
-  ...new Map(roots.map((root) => [refKey(root), root])).values(),
+  ...new Map(roots.map((root) => [objectKey(root), root])).values(),
 ];
 
 const rowsOfRoots = async <C extends Columns>(
@@ -55,11 +55,11 @@ const inMemorySource = (
   winners: readonly Winner[],
   mappings: ReadonlyArray<Mapping & { environment: Environment }>,
 ): WinnerSource => {
-  const byRef = new Map(winners.map((winner) => [refKey(winner), winner]));
+  const byRef = new Map(winners.map((winner) => [objectKey(winner), winner]));
   const linksTo = new Map<string, Array<{ link: string; objectType: string; objectId: string }>>();
   for (const winner of winners) {
     for (const { link, targetId } of linksOf(winner.objectType, winner.snapshot)) {
-      const key = `${winner.environment}\u0000${targetId}`;
+      const key = keyOf(winner.environment, targetId);
       linksTo.set(key, [
         ...(linksTo.get(key) ?? []),
         { link, objectType: winner.objectType, objectId: winner.objectId },
@@ -67,18 +67,18 @@ const inMemorySource = (
     }
   }
   const mapped = new Map<string, Subject>(
-    mappings.map((mapping) => [`${mapping.environment}\u0000${mapping.customerId}`, mapping.subject]),
+    mappings.map((mapping) => [keyOf(mapping.environment, mapping.customerId), mapping.subject]),
   );
   return {
     winner: async (environment, objectType, objectId) =>
-      objectId ? byRef.get(refKey({ environment, objectType, objectId })) : undefined,
+      objectId ? byRef.get(objectKey({ environment, objectType, objectId })) : undefined,
     linkedFrom: async (environment, targetId, link, objectType) =>
-      (linksTo.get(`${environment}\u0000${targetId}`) ?? [])
+      (linksTo.get(keyOf(environment, targetId)) ?? [])
         .filter((row) => row.link === link && row.objectType === objectType)
         .map((row) => row.objectId)
         .sort(),
     mappedSubject: async (environment, customerId) =>
-      customerId ? (mapped.get(`${environment}\u0000${customerId}`) ?? null) : null,
+      customerId ? (mapped.get(keyOf(environment, customerId)) ?? null) : null,
   };
 };
 

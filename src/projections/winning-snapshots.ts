@@ -3,7 +3,7 @@ import { linksOf } from '../domain/stripe/links.js';
 import { pruneCandidates, winningSnapshot } from '../domain/stripe/winner.js';
 import { earliest } from '../domain/time.js';
 import type { PaymentsStore } from './payments-store.js';
-import type { Winner } from './tables/table.js';
+import { objectKey, type Winner } from './tables/table.js';
 
 const keysOf = (candidates: readonly Candidate[]) =>
   candidates
@@ -22,7 +22,7 @@ export const foldWinningSnapshots = async (
 ): Promise<Winner[]> => {
   const incoming = new Map<string, Candidate[]>();
   for (const candidate of arrived) {
-    const key = store.objectKey(candidate);
+    const key = objectKey(candidate);
     incoming.set(key, [...(incoming.get(key) ?? []), candidate]);
   }
   if (incoming.size === 0) return [];

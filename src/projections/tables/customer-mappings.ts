@@ -1,7 +1,7 @@
 import type { Environment } from '../../domain/environment.js';
 import { customerMappings } from '../../domain/stripe/pairings.js';
 import type { PaymentsStore, StoredMapping, StoredPairing } from '../payments-store.js';
-import type { TableShape } from './table.js';
+import { keyOf, type TableShape } from './table.js';
 
 /**
  * `payments.customer_mappings`: each subject's earliest pairing with a customer (and a customer
@@ -25,9 +25,9 @@ export const customerMappingsTable: TableShape<{
   },
 };
 
-const subjectKey = (type: string, id: string) => `${type}\u0000${id}`;
+const subjectKey = (type: string, id: string) => keyOf(type, id);
 const mappingKey = (mapping: StoredMapping) =>
-  `${subjectKey(mapping.subject.type, mapping.subject.id)}\u0000${mapping.customerId}\u0000${mapping.createdAt.toISOString()}`;
+  keyOf(mapping.subject.type, mapping.subject.id, mapping.customerId, mapping.createdAt.toISOString());
 
 /**
  * Records new subject–customer pairings and recomputes the mappings of every subject and customer

@@ -57,6 +57,14 @@ export interface ObjectRef {
   objectId: string;
 }
 
+/** One text key of several values, for maps keyed by them (ids never contain NUL). */
+export const keyOf = (...parts: string[]): string => parts.join('\u0000');
+
+/** The values a `keyOf` key was made of. */
+export const partsOf = (key: string): string[] => key.split('\u0000');
+
+export const objectKey = (ref: ObjectRef): string => keyOf(ref.environment, ref.objectType, ref.objectId);
+
 /**
  * What a row function may read: winning snapshots, which objects link to which (see
  * `src/domain/stripe/links.ts`), and customer mappings. The live projection answers from Postgres,
