@@ -5,6 +5,7 @@ import type { Link } from '../domain/stripe/links.js';
 import type { Pairing } from '../domain/stripe/pairings.js';
 import type { Subject } from '../domain/subject.js';
 import {
+  addTo,
   type BuiltRow,
   type Columns,
   type DerivedTable,
@@ -228,7 +229,7 @@ export const paymentsStore = (client: PoolClient) => ({
       });
       const stored = winners.get(key);
       if (row.is_winner && stored) stored.winnerKey = row.candidate_key;
-      candidates.set(key, [...(candidates.get(key) ?? []), candidateOfRow(row, stored?.snapshot)]);
+      addTo(candidates, key, candidateOfRow(row, stored?.snapshot));
     }
     return { winners, candidates };
   },
@@ -569,10 +570,7 @@ export class BatchedWinnerSource implements WinnerSource {
       ]);
       for (const row of rows) {
         const key = keyOf(row.environment, row.target_id);
-        found.set(key, [
-          ...(found.get(key) ?? []),
-          { link: row.link, objectType: row.object_type, objectId: row.object_id },
-        ]);
+        addTo(found, key, { link: row.link, objectType: row.object_type, objectId: row.object_id });
       }
       return (ref) => found.get(keyOf(ref.environment, ref.targetId)) ?? [];
     });

@@ -5,6 +5,7 @@ import type { Subject } from '../domain/subject.js';
 import type { PaymentsStore } from './payments-store.js';
 import { derivedTables } from './tables/index.js';
 import {
+  addTo,
   type BuiltRow,
   type Columns,
   type DerivedTable,
@@ -60,10 +61,7 @@ const inMemorySource = (
   for (const winner of winners) {
     for (const { link, targetId } of linksOf(winner.objectType, winner.snapshot)) {
       const key = keyOf(winner.environment, targetId);
-      linksTo.set(key, [
-        ...(linksTo.get(key) ?? []),
-        { link, objectType: winner.objectType, objectId: winner.objectId },
-      ]);
+      addTo(linksTo, key, { link, objectType: winner.objectType, objectId: winner.objectId });
     }
   }
   const mapped = new Map<string, Subject>(

@@ -3,7 +3,7 @@ import { linksOf } from '../domain/stripe/links.js';
 import { pruneCandidates, winningSnapshot } from '../domain/stripe/winner.js';
 import { earliest } from '../domain/time.js';
 import type { PaymentsStore } from './payments-store.js';
-import { objectKey, type Winner } from './tables/table.js';
+import { addTo, objectKey, type Winner } from './tables/table.js';
 
 const keysOf = (candidates: readonly Candidate[]) =>
   candidates
@@ -21,10 +21,7 @@ export const foldWinningSnapshots = async (
   arrived: readonly Candidate[],
 ): Promise<Winner[]> => {
   const incoming = new Map<string, Candidate[]>();
-  for (const candidate of arrived) {
-    const key = objectKey(candidate);
-    incoming.set(key, [...(incoming.get(key) ?? []), candidate]);
-  }
+  for (const candidate of arrived) addTo(incoming, objectKey(candidate), candidate);
   if (incoming.size === 0) return [];
   const stored = await store.loadCandidates([...incoming.values()].map((group) => group[0] as Candidate));
 

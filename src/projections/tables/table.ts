@@ -60,6 +60,13 @@ export interface ObjectRef {
 /** One text key of several values, for maps keyed by them (ids never contain NUL). */
 export const keyOf = (...parts: string[]): string => parts.join('\u0000');
 
+/** Adds a value to the list a map holds under a key (without copying the list). */
+export const addTo = <T>(lists: Map<string, T[]>, key: string, value: T): void => {
+  const list = lists.get(key);
+  if (list) list.push(value);
+  else lists.set(key, [value]);
+};
+
 /** The values a `keyOf` key was made of. */
 export const partsOf = (key: string): string[] => key.split('\u0000');
 
