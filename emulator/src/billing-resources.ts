@@ -18,6 +18,7 @@ import {
   closeDispute,
   confirmPaymentIntent,
   createPaymentIntent,
+  disputedCharge,
   existing,
   onClockOf,
   onCustomerClock,
@@ -29,6 +30,7 @@ import {
   type Act,
   invoicePaymentType,
   type ObjectType,
+  referencedId,
   type StoredObjects,
   subscriptionItemType,
   testClockType,
@@ -198,10 +200,8 @@ export const subscriptionItems = resource({
   },
 });
 
-const invoiceSubscription = (invoice: Stripe.Invoice): string | null => {
-  const subscription = invoice.parent?.subscription_details?.subscription;
-  return typeof subscription === 'string' ? subscription : (subscription?.id ?? null);
-};
+const invoiceSubscription = (invoice: Stripe.Invoice): string | null =>
+  referencedId(invoice.parent?.subscription_details?.subscription);
 
 export const invoices = resource({
   type: 'invoice',
@@ -342,20 +342,14 @@ export const refunds = resource({
 export const disputes = resource({
   type: 'dispute',
   path: 'disputes',
-  update: (dispute, params, act) => updateDispute(onClockOf(act, chargeOf(act, dispute)), dispute, params),
+  update: (dispute, params, act) =>
+    updateDispute(onClockOf(act, disputedCharge(act.store, dispute)), dispute, params),
   actions: {
-    close: (dispute, _params, act) => closeDispute(onClockOf(act, chargeOf(act, dispute)), dispute, 'lost'),
+    close: (dispute, _params, act) =>
+      closeDispute(onClockOf(act, disputedCharge(act.store, dispute)), dispute, 'lost'),
   },
   matches: fieldFilter('charge', 'payment_intent'),
 });
-
-const chargeOf = (act: Act, dispute: Stripe.Dispute) =>
-  existing(
-    act.store,
-    'charge',
-    typeof dispute.charge === 'string' ? dispute.charge : dispute.charge.id,
-    'charge',
-  );
 
 /** Test clocks: customers created on one live at its frozen time, which only moves when advanced. */
 export const testClocks = resource({

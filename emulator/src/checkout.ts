@@ -3,7 +3,7 @@ import { attemptInvoicePayment } from './invoices.js';
 import { StripeApiError } from './params.js';
 import { confirmPaymentIntent, createPaymentIntent, existing, onCustomerClock } from './payments.js';
 import { checkoutSessionExtras, customerRecord } from './resources.js';
-import type { Act } from './store.js';
+import { type Act, referencedId } from './store.js';
 import { createSubscription, latestInvoice, subscriptionChanged } from './subscriptions.js';
 
 export interface CheckoutPayer {
@@ -38,7 +38,7 @@ export const completeCheckoutSession = (
   const extras = existing(store, checkoutSessionExtras, session.id, 'id');
   const named = typeof session.customer === 'string' ? store.get('customer', session.customer) : undefined;
   const email = session.customer_email ?? named?.email ?? payer.email ?? 'customer@example.com';
-  let customerId = typeof session.customer === 'string' ? session.customer : null;
+  let customerId = referencedId(session.customer);
   const wantsCustomer = session.mode === 'subscription' || session.customer_creation === 'always';
   if (!customerId && wantsCustomer) {
     // The customer Checkout creates is the one the customers API would.

@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import { type CheckoutPayer, completeCheckoutSession } from './checkout.js';
 import { invalid, type Params, text } from './params.js';
-import { closeDispute, existing, onClockOf, openDispute, refundCharge } from './payments.js';
+import { closeDispute, disputedCharge, existing, onClockOf, openDispute, refundCharge } from './payments.js';
 import { type EmulatorStore, type RequestContext, testClockType } from './store.js';
 import { advanceTestClock } from './test-clocks.js';
 
@@ -61,8 +61,7 @@ export const testHelpers = (
     },
     closeDispute: (disputeId, outcome) => {
       const dispute = existing(store, 'dispute', disputeId, 'id');
-      const chargeId = typeof dispute.charge === 'string' ? dispute.charge : dispute.charge.id;
-      return closeDispute(onClockOf(act, existing(store, 'charge', chargeId, 'charge')), dispute, outcome);
+      return closeDispute(onClockOf(act, disputedCharge(store, dispute)), dispute, outcome);
     },
   };
 };

@@ -1,6 +1,13 @@
 import type Stripe from 'stripe';
 import { invalid, type Params, resourceMissing, StripeApiError } from './params.js';
-import { type Act, type EmulatorStore, type ObjectType, type StoredObjects, testClockType } from './store.js';
+import {
+  type Act,
+  type EmulatorStore,
+  type ObjectType,
+  referencedId,
+  type StoredObjects,
+  testClockType,
+} from './store.js';
 
 /**
  * What customers and banks do to payments: test cards that succeed, are declined or are
@@ -28,8 +35,12 @@ export const onCustomerClock = (act: Act, customerId: string | null): Act => ({
 });
 
 /** The same act, at the time of the objects of the record's customer. */
-export const onClockOf = (act: Act, record: { customer?: unknown }): Act =>
-  onCustomerClock(act, typeof record.customer === 'string' ? record.customer : null);
+export const onClockOf = (act: Act, record: { customer?: string | { id: string } | null }): Act =>
+  onCustomerClock(act, referencedId(record.customer));
+
+/** The charge a dispute is about. */
+export const disputedCharge = (store: EmulatorStore, dispute: Stripe.Dispute): Stripe.Charge =>
+  existing(store, 'charge', referencedId(dispute.charge) ?? '', 'charge');
 
 export const existing = <T extends ObjectType>(
   store: EmulatorStore,
@@ -312,7 +323,7 @@ export const confirmPaymentIntent = (
           object: 'payment_method',
           billing_details: charge.billing_details,
           created: charge.created,
-          customer: typeof intent.customer === 'string' ? intent.customer : null,
+          customer: referencedId(intent.customer),
           customer_account: null,
           livemode: false,
           metadata: {},
