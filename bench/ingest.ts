@@ -1,14 +1,9 @@
 // The webhook ingest measure: signed 4 KB events over 64 connections, durable commits, against
 // `payfold serve` and, in the same run, @supabase/stripe-sync-engine.
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import autocannon from 'autocannon';
 import { createSignedEventSource } from './signed-events.js';
 import { createDatabase, median, note, scalar, startPayfold, startPeer, webhookSecret } from './support.js';
+import { hasWrk, runWrk, type SignedEvent } from './wrk.js';
 
 const connections = 64;
 
@@ -24,7 +19,6 @@ interface LoadResult {
 /** Rough ceiling on what a server can take here, to size the pre-signed pool of events. */
 const maxEventsPerSecond = 12_000;
 
-const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
 const loadGenerator = hasWrk ? 'wrk' : 'autocannon';
 
 /**
@@ -40,59 +34,25 @@ const webhookLoad = async (url: string, durationSeconds: number): Promise<LoadRe
     : autocannonLoad(url, count, nextEvent, durationSeconds);
 };
 
-type SignedEvent = { body: string; signature: string };
-
 const wrkLoad = async (
   url: string,
   count: number,
   nextEvent: () => SignedEvent,
   durationSeconds: number,
 ): Promise<LoadResult> => {
-  const directory = await mkdtemp(path.join(tmpdir(), 'payfold-bench-events-'));
-  const file = path.join(directory, 'events.tsv');
-  const out = createWriteStream(file);
-  for (let written = 0; written < count; written += 1) {
-    const event = nextEvent();
-    if (!out.write(`${written ? '\n' : ''}${event.signature}\t${event.body}`)) await once(out, 'drain');
-  }
-  await new Promise((resolve) => out.end(resolve));
-  try {
-    const script = path.join(import.meta.dirname, 'webhook-load.lua');
-    const args = [
-      '-t1',
-      `-c${connections}`,
-      `-d${durationSeconds}s`,
-      '--latency',
-      '-s',
-      script,
-      url,
-      '--',
-      file,
-    ];
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-      let text = '';
-      child.stdout.on('data', (chunk) => {
-        text += String(chunk);
-      });
-      child.on('error', reject);
-      child.on('exit', () => resolve(text));
-    });
-    const line = output.split('\n').find((candidate) => candidate.startsWith('WRK_RESULT '));
-    if (!line) throw new Error(`wrk printed no result: ${output}`);
-    const result = JSON.parse(line.slice('WRK_RESULT '.length));
-    const ok = result.requests - result.non_2xx;
-    return {
-      events_per_s: Math.round(ok / (result.duration_us / 1e6)),
-      p50_ms: Math.round(result.p50_us / 100) / 10,
-      p99_ms: Math.round(result.p99_us / 100) / 10,
-      ok,
-      non_2xx: result.non_2xx,
-      errors: result.errors,
-    };
-  } finally {
-    await rm(directory, { recursive: true, force: true });
-  }
+  const events = (function* () {
+    for (let made = 0; made < count; made += 1) yield nextEvent();
+  })();
+  const result = await runWrk({ url, connections, events, mode: { kind: 'load', durationSeconds } });
+  const ok = (result.requests as number) - (result.non_2xx as number);
+  return {
+    events_per_s: Math.round(ok / ((result.duration_us as number) / 1e6)),
+    p50_ms: Math.round((result.p50_us as number) / 100) / 10,
+    p99_ms: Math.round((result.p99_us as number) / 100) / 10,
+    ok,
+    non_2xx: result.non_2xx as number,
+    errors: result.errors as number,
+  };
 };
 
 const autocannonLoad = async (

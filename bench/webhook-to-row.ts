@@ -2,49 +2,19 @@
 // sent once each over 64 connections; for Payfold the clock stops when every projection's
 // checkpoint has reached the log head (all events are in the tables), for
 // @supabase/stripe-sync-engine, which writes its tables inside the request, at its last answer.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { createSignedEventSource } from './signed-events.js';
 import { createDatabase, note, startPayfold, startPeer, webhookSecret } from './support.js';
+import { hasWrk, runWrk, type SignedEvent } from './wrk.js';
 
 const connections = 64;
 const budget = { events_per_s: 4000, ratio_to_peer: 3 };
 
-const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
-
-type SignedEvent = { body: string; signature: string };
-
 /** Each pre-signed event exactly once, with wrk; resolves when the last one has been answered. */
 const sendEachWithWrk = async (url: string, events: SignedEvent[]) => {
-  const directory = await mkdtemp(path.join(tmpdir(), 'payfold-bench-once-'));
-  const file = path.join(directory, 'events.tsv');
-  await writeFile(file, ['-\t-', ...events.map((event) => `${event.signature}\t${event.body}`)].join('\n'));
-  try {
-    const script = path.join(import.meta.dirname, 'webhook-once.lua');
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn('wrk', ['-t1', `-c${connections}`, '-d600s', '-s', script, url, '--', file], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let text = '';
-      child.stdout.on('data', (chunk) => {
-        text += String(chunk);
-        // Every event is answered: wrk would otherwise wait out its whole duration.
-        if (text.includes('WRK_EVENTS ')) child.kill('SIGINT');
-      });
-      child.on('error', reject);
-      child.on('exit', () => resolve(text));
-    });
-    const line = output.split('\n').find((candidate) => candidate.startsWith('WRK_EVENTS '));
-    if (!line) throw new Error(`wrk printed no result: ${output}`);
-    const result = JSON.parse(line.slice('WRK_EVENTS '.length)) as { answered: number; ok: number };
-    return { ok: result.ok, non_2xx: result.answered - result.ok, errors: 0 };
-  } finally {
-    await rm(directory, { recursive: true, force: true });
-  }
+  const result = await runWrk({ url, connections, events, mode: { kind: 'once' } });
+  return { ok: result.ok as number, non_2xx: (result.answered as number) - (result.ok as number), errors: 0 };
 };
 
 /** Each pre-signed event exactly once; returns when the last answer has come back. */
