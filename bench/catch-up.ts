@@ -1,8 +1,8 @@
 // The catch_up measure (SPEC section 7, rebuild): a generated log with the shape of real accounts
 // (several events per object, many in the same second, every object type the projections read,
 // events padded to the size of Stripe's), projected from empty checkpoints through every projector
-// in a process of its own. Reports entries/s and that process's peak RSS. No peer figure:
-// @supabase/stripe-sync-engine keeps no log to rebuild from.
+// in a process of its own. Reports entries/s and that process's peak RSS, beside the time it
+// takes only to read the same log (no peer: @supabase/stripe-sync-engine keeps no log).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
@@ -66,6 +66,23 @@ const generateLog = async (pool: pg.Pool, count: number): Promise<number> => {
   return account;
 };
 
+/** Runs `bench/catch-up-projection.ts` in a process of its own: its time and peak RSS. */
+const inChild = async (databaseUrl: string, args: string[]) => {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      '--import',
+      'tsx',
+      'bench/catch-up-projection.ts',
+      databaseUrl,
+      ...args,
+    ],
+    { cwd: root, maxBuffer: 1024 * 1024 },
+  );
+  return JSON.parse(stdout.trim().split('\n').at(-1) as string) as { seconds: number; max_rss_mb: number };
+};
+
 export const measureCatchUp = async (adminUrl: string, entries: number) => {
   const databaseUrl = await createDatabase(adminUrl, 'payfold_bench_catch_up');
   const pool = createPool(databaseUrl, { max: 2 });
@@ -74,27 +91,15 @@ export const measureCatchUp = async (adminUrl: string, entries: number) => {
     note(`generating a log of ${entries} entries`);
     const accounts = await generateLog(pool, entries);
     await pool.query('vacuum analyze payfold.events');
-    note('projecting it from empty checkpoints in a child process');
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-        '--import',
-        'tsx',
-        'bench/catch-up-projection.ts',
-        databaseUrl,
-      ],
-      { cwd: root, maxBuffer: 1024 * 1024 },
-    );
-    const result = JSON.parse(stdout.trim().split('\n').at(-1) as string) as {
-      seconds: number;
-      max_rss_mb: number;
-    };
+    note('reading it once through the log port (the floor), then projecting it from empty checkpoints');
+    const readOnly = await inChild(databaseUrl, ['--read-only']);
+    const result = await inChild(databaseUrl, []);
     const rows = await pool.query<{ objects: number; payments: number }>(
       `select (select count(*) from payments.stripe_objects)::int as objects,
               (select count(*) from payments.payment_history)::int as payments`,
     );
     const entriesPerSecond = Math.round(entries / result.seconds);
+    const readPerSecond = Math.round(entries / readOnly.seconds);
     return {
       measure: 'catch_up',
       setup: { entries, accounts, event_bytes: eventBytes },
@@ -106,7 +111,10 @@ export const measureCatchUp = async (adminUrl: string, entries: number) => {
         winning_snapshots: rows.rows[0]?.objects,
         payment_rows: rows.rows[0]?.payments,
       },
+      // @supabase/stripe-sync-engine keeps no log to rebuild from; the floor is reading the log alone.
       peer: null,
+      log_read_only: { seconds: Number(readOnly.seconds.toFixed(1)), entries_per_s: readPerSecond },
+      share_of_read_only: Number((entriesPerSecond / readPerSecond).toFixed(2)),
       within_budget: entriesPerSecond >= budget.entries_per_s && result.max_rss_mb <= budget.max_rss_mb,
     };
   } finally {

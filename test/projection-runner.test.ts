@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
-import { type NewLogEntry, stripeEventLogEntry } from '../src/domain/event-log.js';
+import { logStart, type NewLogEntry, stripeEventLogEntry } from '../src/domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
 import { createMetrics } from '../src/main/metrics.js';
 import type { Projector } from '../src/projections/projector.js';
@@ -205,6 +205,130 @@ describe('the projection runner', () => {
     } finally {
       await runner.stop();
     }
+  });
+});
+
+/**
+ * A projector that can rebuild: its rebuild counts what its first pass saw and what `rescan` read
+ * again, under names of their own, and refuses a poisoned entry as `apply` does.
+ */
+const rebuildingProjector = (name: string): Projector => ({
+  ...countingProjector(name),
+  rebuild(client) {
+    let seen = 0;
+    return {
+      async add(entries) {
+        for (const { data } of entries as ReadonlyArray<{ data: { key: string; poison?: boolean } }>)
+          if (data.poison) throw new Error(`cannot rebuild past ${data.key}`);
+        seen += entries.length;
+        await client.query(
+          `insert into counted (projection, total) values ($1, $2)
+           on conflict (projection) do update set total = counted.total + excluded.total`,
+          [name, entries.length],
+        );
+      },
+      async finish(rescan) {
+        let again = 0;
+        await rescan(async (entries) => {
+          again += entries.length;
+        });
+        await client.query('insert into counted (projection, total) values ($1, $2), ($3, $4)', [
+          `${name}:first pass`,
+          seen,
+          `${name}:rescan`,
+          again,
+        ]);
+      },
+    };
+  },
+});
+
+describe('the projection runner rebuilding from the start of the log', () => {
+  let db: TestDatabase;
+  let log: PostgresEventLog;
+  /**
+   * A rebuild reads what is readable when it starts, and batches take the rest; transactions of
+   * other tests in the cluster can hold entries back for a moment, so tests wait until all are.
+   */
+  const untilReadable = (count: number) =>
+    eventually(async () => expect(await log.readAll(logStart, count + 1)).toHaveLength(count));
+
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    log = db.log;
+    await db.pool.query('create table counted (projection text primary key, total integer not null)');
+    for (let index = 0; index < 250; index += 1) await log.append(plainEntry(`entry-${index}`));
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  it('reads the log in one transaction, hands a rescan the same entries, then goes on in batches', async () => {
+    const applied: number[] = [];
+    const runner = new ProjectionRunner({
+      pool: db.pool,
+      log,
+      projectors: [rebuildingProjector('rebuilt')],
+      logger,
+      rebuildReadSize: 30,
+      metrics: { batchApplied: (_name, entries) => applied.push(entries), entryParked: () => undefined },
+    });
+    await untilReadable(250);
+    await runner.catchUp();
+    expect(await total(db, 'rebuilt')).toBe(250);
+    expect(await total(db, 'rebuilt:first pass')).toBe(250);
+    expect(await total(db, 'rebuilt:rescan')).toBe(250);
+    expect(applied).toEqual([250]);
+    const head = await log.headPosition();
+    const checkpoint = await db.pool.query(
+      "select position::text from payfold.projection_checkpoints where projection = 'rebuilt'",
+    );
+    expect(checkpoint.rows).toEqual([{ position: head.toString() }]);
+
+    // Once built, new entries go through `apply`, and a projection past the start is never rebuilt.
+    for (let index = 0; index < 15; index += 1) await log.append(plainEntry(`late-${index}`));
+    await runner.catchUp();
+    expect(await total(db, 'rebuilt')).toBe(265);
+    expect(await total(db, 'rebuilt:first pass')).toBe(250);
+  });
+
+  it('rolls a failed rebuild back and leaves the log to batches, which park what they cannot apply', async () => {
+    await log.append(plainEntry('poisoned', { poison: true }));
+    for (let index = 0; index < 5; index += 1) await log.append(plainEntry(`after-${index}`));
+    const runner = new ProjectionRunner({
+      pool: db.pool,
+      log,
+      projectors: [rebuildingProjector('fallback')],
+      logger,
+      rebuildReadSize: 100,
+    });
+    await untilReadable(256);
+    await runner.catchUp();
+    // The rebuild's first 200 entries were rolled back with it: each entry counts once.
+    expect(await total(db, 'fallback')).toBe(255);
+    expect(await total(db, 'fallback:first pass')).toBe(0);
+    const parked = await db.pool.query(
+      "select error from payfold.projection_errors where projection = 'fallback'",
+    );
+    expect(parked.rows).toEqual([{ error: 'cannot apply poisoned' }]);
+  });
+
+  it('rebuilds once when two processes start on the same empty projection', async () => {
+    const runners = Array.from(
+      { length: 2 },
+      () =>
+        new ProjectionRunner({
+          pool: db.pool,
+          log,
+          projectors: [rebuildingProjector('raced')],
+          logger,
+          rebuildReadSize: 40,
+        }),
+    );
+    await untilReadable(250);
+    await Promise.all(runners.map((runner) => runner.catchUp()));
+    expect(await total(db, 'raced')).toBe(250);
+    expect(await total(db, 'raced:first pass')).toBe(250);
   });
 });
 

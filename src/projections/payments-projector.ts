@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import { type LogEntry, logEntryType } from '../domain/event-log.js';
 import { candidatesOfEntry } from '../domain/stripe/candidates.js';
 import { pairingOf } from '../domain/stripe/pairings.js';
+import { rebuildPayments } from './payments-rebuild.js';
 import { paymentsStore } from './payments-store.js';
 import type { Projector } from './projector.js';
 import { recomputeRows } from './recompute.js';
@@ -33,4 +34,5 @@ export const paymentsProjector: Projector = {
     );
     await recomputeRows(store, changedWinners, remappedCustomers);
   },
+  rebuild: rebuildPayments,
 };

@@ -42,7 +42,15 @@ export const paymentsProjectionStateTables = [
   'payfold.ambiguous_ties',
 ] as const;
 
+const insertWinners = `
+    insert into payments.stripe_objects as o
+      (environment, object_type, object_id, observed_at, deleted, snapshot, created_at, updated_at)
+    select environment, object_type, object_id, to_timestamp(observed_at), deleted, snapshot, created_at, now()
+    from jsonb_to_recordset($1::jsonb) as r(environment text, object_type text, object_id text, observed_at bigint,
+      deleted boolean, snapshot jsonb, created_at timestamptz)`;
+
 const statements = {
+  insertWinners,
   loadCandidates: `select c.* from payfold.stripe_object_candidates c where ${ofObjects('c')}`,
   loadWinners: `
     select o.environment, o.object_type, o.object_id, extract(epoch from o.observed_at)::bigint as observed_at,
@@ -53,11 +61,7 @@ const statements = {
     insert into payfold.stripe_object_candidates
     select * from jsonb_populate_recordset(null::payfold.stripe_object_candidates, $1::jsonb)`,
   upsertWinners: `
-    insert into payments.stripe_objects as o
-      (environment, object_type, object_id, observed_at, deleted, snapshot, created_at, updated_at)
-    select environment, object_type, object_id, to_timestamp(observed_at), deleted, snapshot, created_at, now()
-    from jsonb_to_recordset($1::jsonb) as r(environment text, object_type text, object_id text, observed_at bigint,
-      deleted boolean, snapshot jsonb, created_at timestamptz)
+    ${insertWinners}
     on conflict (environment, object_type, object_id) do update set
       observed_at = excluded.observed_at, deleted = excluded.deleted, snapshot = excluded.snapshot,
       created_at = excluded.created_at, updated_at = now()
@@ -114,9 +118,11 @@ const statements = {
     join payments.customer_mappings m on m.environment = k.environment and m.customer_id = k.customer_id`,
   deleteMapping: `
     delete from payments.customer_mappings where environment = $1 and subject_type = $2 and subject_id = $3`,
-  insertMapping: `
+  insertMappings: `
     insert into payments.customer_mappings (environment, subject_type, subject_id, customer_id, created_at, updated_at)
-    values ($1, $2, $3, $4, $5, now())`,
+    select $1, subject_type, subject_id, customer_id, created_at, now()
+    from unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[])
+      as m(subject_type, subject_id, customer_id, created_at)`,
 } as const;
 
 interface TableStatements {
@@ -168,6 +174,19 @@ const statementsOf = (table: TableShape<Columns>): TableStatements => {
   tableStatements.set(table, built);
   return built;
 };
+
+const winnersParam = (winners: ReadonlyArray<{ winner: Winner }>): string =>
+  JSON.stringify(
+    winners.map(({ winner }) => ({
+      environment: winner.environment,
+      object_type: winner.objectType,
+      object_id: winner.objectId,
+      observed_at: winner.observedAt,
+      deleted: winner.deleted,
+      snapshot: winner.snapshot,
+      created_at: winner.createdAt,
+    })),
+  );
 
 const objectParams = (refs: readonly ObjectRef[]) => [
   refs.map((ref) => ref.environment),
@@ -241,6 +260,12 @@ export const paymentsStore = (client: PoolClient) => ({
   ): Promise<void> {
     if (refs.length === 0) return;
     await client.query(statements.deleteCandidates, objectParams(refs));
+    await this.addCandidates(kept);
+  },
+
+  /** Stores candidates of objects that have none stored. */
+  async addCandidates(kept: ReadonlyArray<{ candidate: Candidate; winnerKey: string }>): Promise<void> {
+    if (kept.length === 0) return;
     await client.query(statements.insertCandidates, [
       JSON.stringify(kept.map(({ candidate, winnerKey }) => rowOfCandidate(candidate, winnerKey))),
     ]);
@@ -263,20 +288,19 @@ export const paymentsStore = (client: PoolClient) => ({
   /** Writes new winners with the links they show, in place of the old ones. */
   async saveWinners(winners: ReadonlyArray<{ winner: Winner; links: Link[] }>): Promise<void> {
     if (winners.length === 0) return;
-    await client.query(statements.upsertWinners, [
-      JSON.stringify(
-        winners.map(({ winner }) => ({
-          environment: winner.environment,
-          object_type: winner.objectType,
-          object_id: winner.objectId,
-          observed_at: winner.observedAt,
-          deleted: winner.deleted,
-          snapshot: winner.snapshot,
-          created_at: winner.createdAt,
-        })),
-      ),
-    ]);
+    await client.query(statements.upsertWinners, [winnersParam(winners)]);
     await client.query(statements.deleteLinks, objectParams(winners.map(({ winner }) => winner)));
+    await this.addLinks(winners);
+  },
+
+  /** Writes the winners of objects that have none yet (a rebuild's), with the links they show. */
+  async addWinners(winners: ReadonlyArray<{ winner: Winner; links: Link[] }>): Promise<void> {
+    if (winners.length === 0) return;
+    await client.query(statements.insertWinners, [winnersParam(winners)]);
+    await this.addLinks(winners);
+  },
+
+  async addLinks(winners: ReadonlyArray<{ winner: Winner; links: Link[] }>): Promise<void> {
     const links = winners.flatMap(({ winner, links }) =>
       links.map(({ link, targetId }) => ({
         environment: winner.environment,
@@ -344,13 +368,14 @@ export const paymentsStore = (client: PoolClient) => ({
     await client.query(statements.deleteMapping, [environment, mapping.subject.type, mapping.subject.id]);
   },
 
-  async insertMapping(environment: Environment, mapping: StoredMapping): Promise<void> {
-    await client.query(statements.insertMapping, [
+  async insertMappings(environment: Environment, mappings: readonly StoredMapping[]): Promise<void> {
+    if (mappings.length === 0) return;
+    await client.query(statements.insertMappings, [
       environment,
-      mapping.subject.type,
-      mapping.subject.id,
-      mapping.customerId,
-      mapping.createdAt,
+      mappings.map((mapping) => mapping.subject.type),
+      mappings.map((mapping) => mapping.subject.id),
+      mappings.map((mapping) => mapping.customerId),
+      mappings.map((mapping) => mapping.createdAt),
     ]);
   },
 

@@ -28,10 +28,33 @@ const rowsOfRoots = async <C extends Columns>(
 ): Promise<Array<RootRows<C> & { root: ObjectRef }>> =>
   Promise.all(roots.map(async (root) => ({ root, ...(await table.rowsOf(root, source)) })));
 
+/** Builds the rows of the given roots of each table, then writes those that differ. */
+export const writeRowsOfRoots = async (
+  store: PaymentsStore,
+  source: WinnerSource,
+  rootsOf: (table: DerivedTable<Columns>) => Promise<readonly ObjectRef[]>,
+): Promise<void> => {
+  // Every table works at once, so the reads of one step of every table go to Postgres together.
+  const built = await Promise.all(
+    derivedTables.map(async (table) => ({
+      table,
+      rows: await rowsOfRoots(table, uniqueRoots(await rootsOf(table)), source),
+    })),
+  );
+  for (const { table, rows } of built) await store.writeRows(table, rows);
+};
+
+/** The roots of a table whose rows may change with these winners. */
+export const rootsAffectedBy = async (
+  table: DerivedTable<Columns>,
+  changed: readonly Winner[],
+  source: WinnerSource,
+): Promise<ObjectRef[]> =>
+  (await Promise.all(changed.map((winner) => table.rootsAffectedBy(winner, source)))).flat();
+
 /**
  * Rebuilds the rows that read the changed winners, and those that fall back to a customer whose
- * mapping changed, then writes those that differ. Every table works at once, so the reads of one
- * step of every table go to Postgres together.
+ * mapping changed, then writes those that differ.
  */
 export const recomputeRows = async (
   store: PaymentsStore,
@@ -39,16 +62,10 @@ export const recomputeRows = async (
   remappedCustomers: ReadonlyArray<{ environment: Environment; customerId: string }>,
 ): Promise<void> => {
   const source = store.winnerSource(changed);
-  const built = await Promise.all(
-    derivedTables.map(async (table) => {
-      const roots = [
-        ...(await Promise.all(changed.map((winner) => table.rootsAffectedBy(winner, source)))).flat(),
-        ...(await store.rootsOfCustomers(table, remappedCustomers)),
-      ];
-      return { table, rows: await rowsOfRoots(table, uniqueRoots(roots), source) };
-    }),
-  );
-  for (const { table, rows } of built) await store.writeRows(table, rows);
+  await writeRowsOfRoots(store, source, async (table) => [
+    ...(await rootsAffectedBy(table, changed, source)),
+    ...(await store.rootsOfCustomers(table, remappedCustomers)),
+  ]);
 };
 
 /** Answers from a complete set of winners and mappings held in memory. */
@@ -91,8 +108,11 @@ export const recomputeAllRows = async (
   const source = inMemorySource(winners, mappings);
   const tables = new Map<string, Array<BuiltRow<Columns>>>();
   for (const table of derivedTables) {
-    const roots = (await Promise.all(winners.map((winner) => table.rootsAffectedBy(winner, source)))).flat();
-    const built = await rowsOfRoots(table, uniqueRoots(roots), source);
+    const built = await rowsOfRoots(
+      table,
+      uniqueRoots(await rootsAffectedBy(table, winners, source)),
+      source,
+    );
     tables.set(
       table.name,
       built.flatMap((entry) => entry.rows),

@@ -8,7 +8,7 @@ import {
   type LogEntry,
   logStart,
 } from '../domain/event-log.js';
-import type { Projector } from './projector.js';
+import type { ProjectionRebuild, Projector, Rescan } from './projector.js';
 
 const ensureCheckpointSql =
   'insert into payfold.projection_checkpoints (projection) values ($1) on conflict (projection) do nothing';
@@ -57,6 +57,26 @@ export interface ProjectionRunnerOptions {
    * `batchSize`. Fewer, larger transactions catch up faster; small ones keep a live batch short.
    */
   maxBatchSize?: number;
+  /** Entries per read while a projection is rebuilt from the start of the log (default 1,000). */
+  rebuildReadSize?: number;
+}
+
+const ignoreConnectionError = () => undefined;
+
+/** Whether entry `a` comes before entry `b` in the log's global order, or is `b`. */
+const atOrBefore = (a: LogCheckpoint, b: LogCheckpoint): boolean =>
+  a.transactionId < b.transactionId || (a.transactionId === b.transactionId && a.position <= b.position);
+
+const isLogStart = (checkpoint: LogCheckpoint): boolean =>
+  checkpoint.transactionId === logStart.transactionId && checkpoint.position === logStart.position;
+
+/** A projection being rebuilt: its transaction, and what it has been given so far. */
+interface Rebuilding {
+  projector: Projector;
+  client: pg.PoolClient;
+  fold: ProjectionRebuild;
+  committed?: boolean;
+  failed?: Error;
 }
 
 /**
@@ -71,17 +91,20 @@ export interface ProjectionRunnerOptions {
 export class ProjectionRunner {
   private readonly batchSize: number;
   private readonly maxBatchSize: number;
+  private readonly rebuildReadSize: number;
   /** Per projector, the size of its next batch. */
   private readonly nextBatchSize = new Map<string, number>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly wakeAgain = new Set<string>();
   private unsubscribe: (() => Promise<void>) | undefined;
+  private rebuilding: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(private readonly options: ProjectionRunnerOptions) {
     // Small enough that parsing one batch never stalls the webhook route for long.
     this.batchSize = options.batchSize ?? 200;
     this.maxBatchSize = Math.max(this.batchSize, options.maxBatchSize ?? 1000);
+    this.rebuildReadSize = options.rebuildReadSize ?? 1000;
   }
 
   async start(): Promise<void> {
@@ -89,6 +112,13 @@ export class ProjectionRunner {
       await this.options.pool.query(ensureCheckpointSql, [projector.name]);
     }
     this.unsubscribe = this.options.log.subscribe(() => this.wake());
+    // Batches wait for it; a failed rebuild leaves them to start from the beginning of the log.
+    this.rebuilding = this.rebuildFromStart().catch((error: Error) =>
+      this.options.logger.warn(
+        { err: { message: error.message } },
+        'rebuild from the start of the log failed',
+      ),
+    );
     this.wake();
   }
 
@@ -98,6 +128,7 @@ export class ProjectionRunner {
    */
   async catchUp(): Promise<void> {
     const head = await this.options.log.headPosition();
+    await this.rebuildFromStart();
     // Projectors advance on checkpoints of their own, so they catch up side by side.
     await Promise.all(
       this.options.projectors.map(async (projector) => {
@@ -123,6 +154,7 @@ export class ProjectionRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.unsubscribe?.();
+    await this.rebuilding;
     await Promise.allSettled(this.running.values());
   }
 
@@ -143,6 +175,7 @@ export class ProjectionRunner {
 
   private async drain(projector: Projector): Promise<void> {
     try {
+      await this.rebuilding;
       while (!this.stopped && (await this.runBatch(projector)) > 0);
     } catch (error) {
       // Postgres unreachable, say: the next wake-up or poll tries again from the same checkpoint.
@@ -153,11 +186,143 @@ export class ProjectionRunner {
     }
   }
 
+  /**
+   * Rebuilds every projection that is at the start of the log, in one pass over the log read once
+   * for all of them: each in a transaction of its own that moves its checkpoint to the last entry
+   * read. A projection whose rebuild fails is rolled back and left to batches, which park what
+   * cannot be applied.
+   */
+  private async rebuildFromStart(): Promise<void> {
+    const started: Rebuilding[] = [];
+    const startedAt = performance.now();
+    try {
+      for (const projector of this.options.projectors) {
+        if (!projector.rebuild) continue;
+        await this.options.pool.query(ensureCheckpointSql, [projector.name]);
+        if (!isLogStart(await this.checkpoint(projector))) continue;
+        const client = await this.options.pool.connect();
+        // A connection that dies mid-rebuild reports here as well as through the failing query.
+        client.on('error', ignoreConnectionError);
+        if (!(await this.beginRebuild(client, projector).catch(() => false))) {
+          await client.query('rollback').catch(() => undefined);
+          client.off('error', ignoreConnectionError);
+          client.release();
+          continue;
+        }
+        started.push({ projector, client, fold: projector.rebuild(client) });
+      }
+      if (started.length === 0) return;
+
+      let through: LogCheckpoint | undefined;
+      let read = 0;
+      await this.readAhead(logStart, async (entries) => {
+        if (this.stopped) throw new Error('the runner stopped');
+        read += entries.length;
+        through = checkpointOf(entries.at(-1) as LogEntry);
+        await Promise.all(started.map((rebuilding) => this.feed(rebuilding, entries)));
+        return true;
+      });
+      const end = through;
+      if (!end) return;
+      const rescan: Rescan = (visit) =>
+        this.readAhead(logStart, async (entries) => {
+          const upToEnd = entries.filter((entry) => atOrBefore(checkpointOf(entry), end));
+          const last = upToEnd.at(-1);
+          if (last) await visit(upToEnd);
+          return last !== undefined && last.position !== end.position;
+        });
+      await Promise.all(
+        started.map(async (rebuilding) => {
+          const { projector, client, fold } = rebuilding;
+          if (rebuilding.failed) return;
+          try {
+            await fold.finish((visit) =>
+              rescan((entries) =>
+                visit(entries.filter((entry) => projector.entryTypes.includes(entry.type))),
+              ),
+            );
+            await client.query(saveCheckpointSql, [
+              projector.name,
+              end.transactionId.toString(),
+              end.position.toString(),
+            ]);
+            await client.query('commit');
+            rebuilding.committed = true;
+            this.options.metrics?.batchApplied(
+              projector.name,
+              read,
+              (performance.now() - startedAt) / 1000,
+              end.position,
+            );
+          } catch (error) {
+            rebuilding.failed = error as Error;
+          }
+        }),
+      );
+      for (const { projector, failed } of started) {
+        if (!failed) continue;
+        this.options.logger.warn(
+          { projection: projector.name, err: { message: failed.message } },
+          'rebuild failed: applying the log in batches instead',
+        );
+      }
+    } finally {
+      for (const { client, committed, failed } of started) {
+        if (!committed) await client.query('rollback').catch(() => undefined);
+        client.off('error', ignoreConnectionError);
+        client.release(failed);
+      }
+    }
+  }
+
+  /** Opens a rebuild's transaction; false when another process has moved the checkpoint meanwhile. */
+  private async beginRebuild(client: pg.PoolClient, projector: Projector): Promise<boolean> {
+    await client.query('begin');
+    // A rebuild that dies is redone from the start, so its commit need not wait for the disk.
+    await client.query('set local synchronous_commit = off');
+    const { rows } = await client.query<{ transaction_id: string; position: string }>(lockCheckpointSql, [
+      projector.name,
+    ]);
+    const row = rows[0];
+    return row !== undefined && row.transaction_id === '0' && row.position === '0';
+  }
+
+  /**
+   * Reads the log from a checkpoint in chunks, the next chunk on its way while `visit` works on
+   * this one, until the log has no more or `visit` says stop.
+   */
+  private async readAhead(
+    from: LogCheckpoint,
+    visit: (entries: readonly LogEntry[]) => Promise<boolean>,
+  ): Promise<void> {
+    let next = this.options.log.readAll(from, this.rebuildReadSize);
+    for (;;) {
+      const entries = await next;
+      const last = entries.at(-1);
+      if (!last) return;
+      next = this.options.log.readAll(checkpointOf(last), this.rebuildReadSize);
+      // Settled by the next turn of the loop, or dropped with the rebuild.
+      next.catch(() => undefined);
+      if (!(await visit(entries))) return;
+    }
+  }
+
+  /** Gives a rebuilding projection one chunk; a failure stops feeding it. */
+  private async feed(rebuilding: Rebuilding, entries: readonly LogEntry[]): Promise<void> {
+    if (rebuilding.failed) return;
+    const relevant = entries.filter((entry) => rebuilding.projector.entryTypes.includes(entry.type));
+    if (relevant.length === 0) return;
+    try {
+      await rebuilding.fold.add(relevant);
+    } catch (error) {
+      rebuilding.failed = error as Error;
+    }
+  }
+
   /** Applies one batch; returns how many log entries it consumed. */
   private async runBatch(projector: Projector): Promise<number> {
     const client = await this.options.pool.connect();
     // A connection that dies mid-batch reports here as well as through the failing query.
-    const ignoreConnectionError = () => undefined;
     client.on('error', ignoreConnectionError);
     let broken: Error | undefined;
     const startedAt = performance.now();

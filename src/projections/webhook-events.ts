@@ -16,26 +16,33 @@ const insertWebhookEventsSql = `
     as t(environment, event_id, event_type, api_version, livemode, object_type, object_id, received_at, log_position)
   on conflict (environment, event_id) do nothing`;
 
+const insertWebhookEvents = async (client: PoolClient, entries: readonly LogEntry[]): Promise<void> => {
+  const rows = entries.map(webhookEventRow);
+  await client.query({
+    name: 'payfold_insert_webhook_events',
+    text: insertWebhookEventsSql,
+    values: [
+      rows.map((row) => row.environment),
+      rows.map((row) => row.event_id),
+      rows.map((row) => row.event_type),
+      rows.map((row) => row.api_version),
+      rows.map((row) => row.livemode),
+      rows.map((row) => row.object_type),
+      rows.map((row) => row.object_id),
+      rows.map((row) => row.received_at),
+      rows.map((row) => row.log_position),
+    ],
+  });
+};
+
 /** `payments.webhook_events` from Stripe events (see `src/projections/tables/webhook-events.ts`). */
 export const webhookEventsProjector: Projector = {
   name: 'webhook_events',
   entryTypes: [logEntryType.stripeEvent],
-  async apply(client: PoolClient, entries: readonly LogEntry[]) {
-    const rows = entries.map(webhookEventRow);
-    await client.query({
-      name: 'payfold_insert_webhook_events',
-      text: insertWebhookEventsSql,
-      values: [
-        rows.map((row) => row.environment),
-        rows.map((row) => row.event_id),
-        rows.map((row) => row.event_type),
-        rows.map((row) => row.api_version),
-        rows.map((row) => row.livemode),
-        rows.map((row) => row.object_type),
-        rows.map((row) => row.object_id),
-        rows.map((row) => row.received_at),
-        rows.map((row) => row.log_position),
-      ],
-    });
-  },
+  apply: insertWebhookEvents,
+  // One row per entry and nothing to judge: a rebuild is the same insert in the runner's larger chunks.
+  rebuild: (client) => ({
+    add: (entries) => insertWebhookEvents(client, entries),
+    finish: async () => undefined,
+  }),
 };

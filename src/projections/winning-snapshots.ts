@@ -1,6 +1,6 @@
 import type { Candidate } from '../domain/stripe/candidates.js';
 import { linksOf } from '../domain/stripe/links.js';
-import { pruneCandidates, winningSnapshot } from '../domain/stripe/winner.js';
+import { pruneCandidates, type WinningSnapshot, winningSnapshot } from '../domain/stripe/winner.js';
 import { earliest } from '../domain/time.js';
 import type { PaymentsStore } from './payments-store.js';
 import { addTo, objectKey, type Winner } from './tables/table.js';
@@ -10,6 +10,21 @@ const keysOf = (candidates: readonly Candidate[]) =>
     .map((candidate) => candidate.key)
     .sort()
     .join();
+
+/** An object's winner row from the choice among its candidates. */
+export const winnerOf = (ref: Candidate, choice: WinningSnapshot, createdAt: Date): Winner => ({
+  environment: ref.environment,
+  objectType: ref.objectType,
+  objectId: ref.objectId,
+  observedAt: choice.observedAt,
+  deleted: choice.deleted,
+  snapshot: choice.snapshot,
+  createdAt,
+});
+
+/** A choice no rule could make: different states that nothing orders (`payfold.ambiguous_ties`). */
+export const isTie = (choice: WinningSnapshot): boolean =>
+  choice.decidedBy === 'event_id' || choice.decidedBy === 'hash';
 
 /**
  * Folds new candidates into each object's winning snapshot (`payments.stripe_objects`): the
@@ -42,19 +57,15 @@ export const foldWinningSnapshots = async (
       rewritten.push(ref);
       kept.push(...candidates.map((candidate) => ({ candidate, winnerKey: choice.key })));
     }
-    const winner: Winner = {
-      environment: ref.environment,
-      objectType: ref.objectType,
-      objectId: ref.objectId,
-      observedAt: choice.observedAt,
-      deleted: choice.deleted,
-      snapshot: choice.snapshot,
-      createdAt: earliest([
+    const winner = winnerOf(
+      ref,
+      choice,
+      earliest([
         ...group.map((candidate) => candidate.recordedAt),
         ...(previous ? [previous.createdAt] : []),
       ]),
-    };
-    if (choice.decidedBy === 'event_id' || choice.decidedBy === 'hash') ties.push(winner);
+    );
+    if (isTie(choice)) ties.push(winner);
     const unchanged =
       previous &&
       previous.observedAt === winner.observedAt &&

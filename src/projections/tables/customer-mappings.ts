@@ -29,6 +29,20 @@ const subjectKey = (type: string, id: string) => keyOf(type, id);
 const mappingKey = (mapping: StoredMapping) =>
   keyOf(mapping.subject.type, mapping.subject.id, mapping.customerId, mapping.createdAt.toISOString());
 
+const pairingKey = (subject: { type: string; id: string }, customerId: string) =>
+  keyOf(subject.type, subject.id, customerId);
+
+/** The mappings of a set of stored pairings, each dated by the earliest recorded time of its pairing. */
+export const storedMappings = (pairings: readonly StoredPairing[]): StoredMapping[] => {
+  const recordedAt = new Map(
+    pairings.map((pairing) => [pairingKey(pairing.subject, pairing.customerId), pairing.recordedAt]),
+  );
+  return customerMappings(pairings).map((mapping) => ({
+    ...mapping,
+    createdAt: recordedAt.get(pairingKey(mapping.subject, mapping.customerId)) as Date,
+  }));
+};
+
 /**
  * Records new subject–customer pairings and recomputes the mappings of every subject and customer
  * they connect to (a pairing can displace a later one). Returns the customers whose mapped subject
@@ -58,15 +72,7 @@ export const foldCustomerMappings = async (
       }
       if (subjects.size + customers.size === before) break;
     }
-    const wanted = customerMappings(component).map((mapping): StoredMapping => {
-      const pairing = component.find(
-        (p) =>
-          p.customerId === mapping.customerId &&
-          p.subject.type === mapping.subject.type &&
-          p.subject.id === mapping.subject.id,
-      ) as StoredPairing;
-      return { ...mapping, createdAt: pairing.recordedAt };
-    });
+    const wanted = storedMappings(component);
     const current = await store.mappingsTouching(environment, subjects, customers);
     const wantedKeys = new Set(wanted.map(mappingKey));
     const currentKeys = new Set(current.map(mappingKey));
@@ -75,11 +81,9 @@ export const foldCustomerMappings = async (
       await store.deleteMapping(environment, mapping);
       changed.push({ environment, customerId: mapping.customerId });
     }
-    for (const mapping of wanted) {
-      if (currentKeys.has(mappingKey(mapping))) continue;
-      await store.insertMapping(environment, mapping);
-      changed.push({ environment, customerId: mapping.customerId });
-    }
+    const added = wanted.filter((mapping) => !currentKeys.has(mappingKey(mapping)));
+    await store.insertMappings(environment, added);
+    for (const mapping of added) changed.push({ environment, customerId: mapping.customerId });
   }
   return changed;
 };
