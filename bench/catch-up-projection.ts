@@ -2,7 +2,8 @@
 // projector `payfold serve` runs, then prints one JSON line with the time and its peak RSS. A
 // process of its own, so that the RSS is the projection's and not the log generator's.
 // With `--read-only` it only reads the whole log through the same port, in the chunks a rebuild
-// reads: the floor any projection of this log stands on, measured beside it.
+// reads: the floor any projection of this log stands on, measured beside it. With `--batches` the
+// projectors apply the log in batches, as they did before the rebuild path existed.
 import { pino } from 'pino';
 import { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
 import { createPool } from '../src/adapters/postgres/pool.js';
@@ -11,7 +12,7 @@ import { projectors } from '../src/projections/index.js';
 import { ProjectionRunner } from '../src/projections/runner.js';
 
 const [databaseUrl, mode] = process.argv.slice(2);
-if (!databaseUrl) throw new Error('usage: catch-up-projection.ts <database url> [--read-only]');
+if (!databaseUrl) throw new Error('usage: catch-up-projection.ts <database url> [--read-only | --batches]');
 const pool = createPool(databaseUrl, { max: 4 });
 const log = new PostgresEventLog(pool, databaseUrl);
 const started = performance.now();
@@ -24,7 +25,15 @@ if (mode === '--read-only') {
   }
 } else {
   // The runner's own sizes, as `payfold serve` uses them.
-  const runner = new ProjectionRunner({ pool, log, projectors, logger: pino({ level: 'silent' }) });
+  const runner = new ProjectionRunner({
+    pool,
+    log,
+    projectors:
+      mode === '--batches'
+        ? projectors.map((projector) => ({ ...projector, rebuild: undefined }))
+        : projectors,
+    logger: pino({ level: 'silent' }),
+  });
   await runner.catchUp();
 }
 const seconds = (performance.now() - started) / 1000;

@@ -12,7 +12,7 @@ import { createPool } from '../src/adapters/postgres/pool.js';
 import { stripeEventLogEntry } from '../src/domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
 import { buildHistory, historyPlanArbitrary } from '../test/support/stripe-history.js';
-import { createDatabase, note, root } from './support.js';
+import { copyDatabase, createDatabase, dropDatabase, note, root, scalars } from './support.js';
 
 const budget = { entries_per_s: 50_000, max_rss_mb: 300 };
 /** About the size of Stripe's own events (the fixtures are 2–5 KB). */
@@ -83,41 +83,60 @@ const inChild = async (databaseUrl: string, args: string[]) => {
   return JSON.parse(stdout.trim().split('\n').at(-1) as string) as { seconds: number; max_rss_mb: number };
 };
 
-export const measureCatchUp = async (adminUrl: string, entries: number) => {
+/** Projects the log from empty checkpoints; with `compareBatches`, also in batches, on a copy of the same log. */
+export const measureCatchUp = async (adminUrl: string, entries: number, compareBatches = false) => {
   const databaseUrl = await createDatabase(adminUrl, 'payfold_bench_catch_up');
-  const pool = createPool(databaseUrl, { max: 2 });
+  const generator = createPool(databaseUrl, { max: 2 });
+  let accounts: number;
   try {
-    await runMigrations(pool);
+    await runMigrations(generator);
     note(`generating a log of ${entries} entries`);
-    const accounts = await generateLog(pool, entries);
-    await pool.query('vacuum analyze payfold.events');
-    note('reading it once through the log port (the floor), then projecting it from empty checkpoints');
-    const readOnly = await inChild(databaseUrl, ['--read-only']);
-    const result = await inChild(databaseUrl, []);
-    const rows = await pool.query<{ objects: number; payments: number }>(
-      `select (select count(*) from payments.stripe_objects)::int as objects,
-              (select count(*) from payments.payment_history)::int as payments`,
-    );
-    const entriesPerSecond = Math.round(entries / result.seconds);
-    const readPerSecond = Math.round(entries / readOnly.seconds);
-    return {
-      measure: 'catch_up',
-      setup: { entries, accounts, event_bytes: eventBytes },
-      budget,
-      payfold: {
-        seconds: Number(result.seconds.toFixed(1)),
-        entries_per_s: entriesPerSecond,
-        max_rss_mb: result.max_rss_mb,
-        winning_snapshots: rows.rows[0]?.objects,
-        payment_rows: rows.rows[0]?.payments,
-      },
-      // @supabase/stripe-sync-engine keeps no log to rebuild from; the floor is reading the log alone.
-      peer: null,
-      log_read_only: { seconds: Number(readOnly.seconds.toFixed(1)), entries_per_s: readPerSecond },
-      share_of_read_only: Number((entriesPerSecond / readPerSecond).toFixed(2)),
-      within_budget: entriesPerSecond >= budget.entries_per_s && result.max_rss_mb <= budget.max_rss_mb,
-    };
+    accounts = await generateLog(generator, entries);
+    await generator.query('vacuum analyze payfold.events');
   } finally {
-    await pool.end();
+    // A database is copied only while no one is connected to it.
+    await generator.end();
   }
+  note('reading it once through the log port (the floor), then projecting it from empty checkpoints');
+  const readOnly = await inChild(databaseUrl, ['--read-only']);
+  let batches: { seconds: number; max_rss_mb: number } | undefined;
+  if (compareBatches) {
+    const copy = 'payfold_bench_catch_up_batches';
+    note('projecting a copy of it in batches, as before the rebuild path');
+    batches = await inChild(await copyDatabase(adminUrl, 'payfold_bench_catch_up', copy), ['--batches']);
+    await dropDatabase(adminUrl, copy);
+  }
+  const result = await inChild(databaseUrl, []);
+  const rows = await scalars(
+    databaseUrl,
+    `select (select count(*) from payments.stripe_objects)::int as objects,
+            (select count(*) from payments.payment_history)::int as payments`,
+  );
+  const entriesPerSecond = Math.round(entries / result.seconds);
+  const readPerSecond = Math.round(entries / readOnly.seconds);
+  return {
+    measure: 'catch_up',
+    setup: { entries, accounts, event_bytes: eventBytes },
+    budget,
+    payfold: {
+      seconds: Number(result.seconds.toFixed(1)),
+      entries_per_s: entriesPerSecond,
+      max_rss_mb: result.max_rss_mb,
+      winning_snapshots: rows.objects,
+      payment_rows: rows.payments,
+    },
+    // @supabase/stripe-sync-engine keeps no log to rebuild from; the floor is reading the log alone.
+    peer: null,
+    log_read_only: { seconds: Number(readOnly.seconds.toFixed(1)), entries_per_s: readPerSecond },
+    share_of_read_only: Number((entriesPerSecond / readPerSecond).toFixed(2)),
+    ...(batches && {
+      in_batches: {
+        seconds: Number(batches.seconds.toFixed(1)),
+        entries_per_s: Math.round(entries / batches.seconds),
+        max_rss_mb: batches.max_rss_mb,
+      },
+      speedup_over_batches: Number((batches.seconds / result.seconds).toFixed(2)),
+    }),
+    within_budget: entriesPerSecond >= budget.entries_per_s && result.max_rss_mb <= budget.max_rss_mb,
+  };
 };

@@ -3,7 +3,7 @@
 // same job. Options: --duration <s> (per load, default 20), --rounds <n> (default 1; medians),
 // --only <measure> (webhook_ingest, webhook_to_row, projection_lag or catch_up), --events <n>
 // (webhook_to_row, default 20,000), --entries <n> (catch_up's log, default 250,000), --full
-// (catch_up over 1,000,000 entries).
+// (catch_up over 1,000,000 entries), --compare-batches (catch_up also in batches, on a copy of the log).
 import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,7 @@ const { values: args } = parseArgs({
     entries: { type: 'string' },
     events: { type: 'string', default: '20000' },
     full: { type: 'boolean', default: false },
+    'compare-batches': { type: 'boolean', default: false },
   },
 });
 const durationSeconds = Number(args.duration);
@@ -33,7 +34,7 @@ const measures: Record<string, (adminUrl: string) => Promise<unknown>> = {
   webhook_ingest: (adminUrl) => measureIngest(adminUrl, durationSeconds, rounds),
   webhook_to_row: (adminUrl) => measureWebhookToRow(adminUrl, Number(args.events)),
   projection_lag: (adminUrl) => measureProjectionLag(adminUrl, durationSeconds),
-  catch_up: (adminUrl) => measureCatchUp(adminUrl, catchUpEntries),
+  catch_up: (adminUrl) => measureCatchUp(adminUrl, catchUpEntries, args['compare-batches']),
 };
 
 const main = async () => {

@@ -42,24 +42,45 @@ export const stopChild = async (child: ChildProcess): Promise<void> => {
   await exited;
 };
 
-export const createDatabase = async (adminUrl: string, name: string): Promise<string> => {
-  const client = new pg.Client({ connectionString: adminUrl });
+/** Runs statements on a database of the cluster through a connection of their own. */
+const withClient = async <T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> => {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
-  await client.query(`drop database if exists ${name} with (force)`);
-  await client.query(`create database ${name}`);
-  await client.end();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+};
+
+const databaseUrl = (adminUrl: string, name: string): string => {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.toString();
 };
 
-export const scalar = async (url: string, sql: string): Promise<number> => {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  const { rows } = await client.query(sql);
-  await client.end();
-  return Number(Object.values(rows[0] ?? {})[0] ?? 0);
+/** A new empty database (an old one of the name is dropped); returns its URL. */
+export const createDatabase = (adminUrl: string, name: string): Promise<string> =>
+  copyDatabase(adminUrl, 'template1', name);
+
+export const dropDatabase = (adminUrl: string, name: string): Promise<void> =>
+  withClient(adminUrl, async (client) => {
+    await client.query(`drop database if exists ${name} with (force)`);
+  });
+
+/** A copy of a database (no one may be connected to it meanwhile); returns the copy's URL. */
+export const copyDatabase = async (adminUrl: string, from: string, name: string): Promise<string> => {
+  await dropDatabase(adminUrl, name);
+  await withClient(adminUrl, (client) => client.query(`create database ${name} template ${from}`));
+  return databaseUrl(adminUrl, name);
 };
+
+/** The first row of a query, by column. */
+export const scalars = (url: string, sql: string): Promise<Record<string, number>> =>
+  withClient(url, async (client) => (await client.query(sql)).rows[0] ?? {});
+
+export const scalar = async (url: string, sql: string): Promise<number> =>
+  Number(Object.values(await scalars(url, sql))[0] ?? 0);
 
 /**
  * `payfold serve` on its own database, answering on a free port. With `BENCH_SPLIT=1`, the way a
