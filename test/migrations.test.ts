@@ -42,6 +42,7 @@ describe('migrations', () => {
       'payfold.migrations',
       'payfold.projection_checkpoints',
       'payfold.projection_errors',
+      'payfold.stripe_connections',
       'payfold.stripe_object_candidates',
       'payfold.stripe_object_links',
       'payfold.subject_pairings',

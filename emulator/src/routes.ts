@@ -21,6 +21,8 @@ const matchesType = (pattern: string, type: string): boolean =>
   pattern.endsWith('.*') ? type.startsWith(pattern.slice(0, -1)) : pattern === type;
 
 export interface ApiRoutesOptions {
+  /** The id `/v1/account` answers (default `acct_emulator`). */
+  accountId?: string;
   store: EmulatorStore;
   paramsOf: (request: FastifyRequest) => Params;
   mutation: Mutation;
@@ -33,7 +35,7 @@ export interface ApiRoutesOptions {
  */
 export const registerApiRoutes = (
   app: FastifyInstance,
-  { store, paramsOf, mutation, setFaults }: ApiRoutesOptions,
+  { store, paramsOf, mutation, setFaults, accountId = 'acct_emulator' }: ApiRoutesOptions,
 ) => {
   const withoutSecrets = (resource: Resource, record: StripeRecord) => {
     if (!resource.secretFields) return record;
@@ -162,7 +164,7 @@ export const registerApiRoutes = (
     );
   });
   app.get('/v1/account', async () => ({
-    id: 'acct_emulator',
+    id: accountId,
     object: 'account',
     business_profile: { name: 'Payfold emulator' },
     charges_enabled: true,

@@ -27,6 +27,8 @@ export interface EmulatorOptions {
   store?: StoreOptions;
   /** Delivery and API faults from the start; `setFaults` changes them later. */
   faults?: Faults;
+  /** The account's id (default `acct_emulator`): two emulators with different ids are two accounts. */
+  accountId?: string;
 }
 
 export interface RunningEmulator {
@@ -125,7 +127,13 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
       ),
     ),
   );
-  registerApiRoutes(app, { store, paramsOf, mutation: idempotentMutations(paramsOf, changed), setFaults });
+  registerApiRoutes(app, {
+    store,
+    paramsOf,
+    mutation: idempotentMutations(paramsOf, changed),
+    setFaults,
+    accountId: options.accountId,
+  });
 
   const address = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   return {

@@ -1,9 +1,17 @@
 import { Command, CommanderError } from 'commander';
 import { emulatorCommand } from '../../emulator/src/cli.js';
+import { environmentSchema } from '../domain/environment.js';
 import { ConfigError, loadConfig } from '../main/config.js';
 import { runDemo } from '../main/demo.js';
 import { createLogger } from '../main/logger.js';
-import { migrateDatabase, readStatus, startPayfold, startProjections } from '../main/serve.js';
+import {
+  migrateDatabase,
+  readStatus,
+  startPayfold,
+  startProjections,
+  withStripeConnections,
+} from '../main/serve.js';
+import { readSecret } from './read-secret.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -73,10 +81,17 @@ program
 
 program
   .command('status')
-  .description('show the log head and where each projection stands')
+  .description('show the Stripe connections, the log head and where each projection stands')
   .action(async () => {
-    const status = await readStatus(loadConfig(process.env));
+    const config = loadConfig(process.env);
+    const status = await readStatus(config, createLogger('silent'));
     const lines = [
+      ...(status.connections.length === 0
+        ? ['stripe: not connected (payfold config set test sk_test_...)']
+        : status.connections.map(
+            (c) =>
+              `stripe ${c.environment}: ${c.active ? 'connected' : 'removed'} ${c.accountId} with ${c.maskedKey} since ${c.connectedAt}`,
+          )),
       `log head: position ${status.logHeadPosition}`,
       ...status.projections.map(
         (p) =>
@@ -87,6 +102,56 @@ program
       ),
     ];
     print(program.opts<GlobalOptions>(), lines.join('\n'), status);
+  });
+
+const environmentArgument = (value: string) => {
+  const parsed = environmentSchema.safeParse(value);
+  if (!parsed.success) throw new UsageError(`the environment is test or live, not ${value}`);
+  return parsed.data;
+};
+
+class UsageError extends Error {}
+
+const config = program.command('config').description('connect Payfold to a Stripe account, per environment');
+
+config
+  .command('set')
+  .description('check a secret key with Stripe, store it encrypted and connect the environment')
+  .argument('<environment>', 'test or live')
+  .argument('[secret-key]', 'sk_... or rk_... (asked for without echo when omitted)')
+  .option('--force', 'switch the environment to a key of another Stripe account')
+  .action(async (environmentName: string, secretKey: string | undefined, options: { force?: boolean }) => {
+    const environment = environmentArgument(environmentName);
+    const settings = loadConfig(process.env);
+    const key = secretKey ?? (await readSecret(`Stripe ${environment} secret key: `));
+    const result = await withStripeConnections(settings, createLogger('silent'), (connections) =>
+      connections.connect(environment, key, options.force ?? false),
+    );
+    if (!result.ok) throw new UsageError(result.refusal.message);
+    const { connection, switchedFrom } = result;
+    print(
+      program.opts<GlobalOptions>(),
+      `${environment} connected to ${connection.accountId} with ${connection.maskedKey}${switchedFrom ? ` (was ${switchedFrom})` : ''}`,
+      result,
+    );
+  });
+
+config
+  .command('remove')
+  .description("deactivate an environment's Stripe connection (the stored tables stay)")
+  .argument('<environment>', 'test or live')
+  .action(async (environmentName: string) => {
+    const environment = environmentArgument(environmentName);
+    const removed = await withStripeConnections(
+      loadConfig(process.env),
+      createLogger('silent'),
+      (connections) => connections.remove(environment),
+    );
+    print(
+      program.opts<GlobalOptions>(),
+      removed ? `${environment} disconnected` : `${environment} was not connected`,
+      { removed },
+    );
   });
 
 program.addCommand(emulatorCommand());

@@ -7,6 +7,7 @@ import type { StripeEventEnvelope } from './stripe-event.js';
  */
 export const logEntryType = {
   stripeEvent: 'stripe.event',
+  stripeConnectionChanged: 'stripe.connection.changed',
 } as const;
 
 /** An entry on its way into the log. `data` is JSON text, stored verbatim. */
@@ -88,5 +89,27 @@ export const stripeEventLogEntry = (
   dedupeKey: stripeEventDedupeKey(environment, event.id),
   stream: `stripe.${event.data.object.object ?? 'unknown'}/${event.data.object.id ?? event.id}`,
   data: rawBody,
+  metadata: {},
+});
+
+/** What a connection change records: the account, never the key. */
+export interface StripeConnectionChange {
+  change: 'connected' | 'removed';
+  accountId: string;
+  livemode: boolean;
+}
+
+/** An environment connected to a Stripe account, or its connection removed. `changeId` names this change. */
+export const stripeConnectionLogEntry = (
+  environment: Environment,
+  changeId: string,
+  change: StripeConnectionChange,
+): NewLogEntry => ({
+  environment,
+  type: logEntryType.stripeConnectionChanged,
+  version: 1,
+  dedupeKey: `stripe.connection/${environment}/${changeId}`,
+  stream: `stripe.connection/${environment}`,
+  data: JSON.stringify({ change: change.change, account_id: change.accountId, livemode: change.livemode }),
   metadata: {},
 });

@@ -5,6 +5,7 @@ import type {
   StripeWebhookRequest,
   WebhookRejection,
 } from '../app/ingest-stripe-webhook.js';
+import type { StripeConnections } from '../app/stripe-connections.js';
 import type { ProjectionsReport } from '../projections/status.js';
 import { adminPlugin } from './admin.js';
 import { replyWithError } from './errors.js';
@@ -20,6 +21,7 @@ export interface HttpAppDeps {
   metricsText: () => Promise<{ contentType: string; body: string }>;
   projectionsReport: () => Promise<ProjectionsReport>;
   adminToken: string | undefined;
+  stripeConnections: StripeConnections;
 }
 
 /** The Fastify app: each route group is an encapsulated plugin over the application functions. */
@@ -37,6 +39,10 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
   app.register(healthPlugin, { checkDatabase: deps.checkDatabase });
   app.register(metricsPlugin, { metricsText: deps.metricsText });
   app.register(stripeWebhooksPlugin, { ingest: deps.ingestStripeWebhook, rejected: deps.webhookRejected });
-  app.register(adminPlugin, { adminToken: deps.adminToken, projectionsReport: deps.projectionsReport });
+  app.register(adminPlugin, {
+    adminToken: deps.adminToken,
+    projectionsReport: deps.projectionsReport,
+    stripeConnections: deps.stripeConnections,
+  });
   return app as unknown as FastifyInstance;
 };

@@ -69,6 +69,7 @@ const envSchema = z.object({
     )
     .default('postgres'),
   PAYFOLD_MASTER_KEY: masterKey.optional(),
+  PAYFOLD_MASTER_KEY_PREVIOUS: masterKey.optional(),
   PAYFOLD_ADMIN_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').optional(),
   PAYFOLD_JWT_SECRET: optionalText,
   PAYFOLD_JWKS_URL: httpUrl.optional(),
@@ -89,6 +90,8 @@ export interface PayfoldConfig {
   databaseUrl: string | undefined;
   eventStore: string;
   masterKey: Buffer | undefined;
+  /** The master key before a rotation: opens secrets not yet sealed again under the new one. */
+  previousMasterKey: Buffer | undefined;
   adminToken: string | undefined;
   jwtSecret: string | undefined;
   jwksUrl: string | undefined;
@@ -135,6 +138,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv): PayfoldConfig => {
     databaseUrl: values.DATABASE_URL,
     eventStore: values.PAYFOLD_EVENT_STORE,
     masterKey: values.PAYFOLD_MASTER_KEY,
+    previousMasterKey: values.PAYFOLD_MASTER_KEY_PREVIOUS,
     adminToken: values.PAYFOLD_ADMIN_TOKEN,
     jwtSecret: values.PAYFOLD_JWT_SECRET,
     jwksUrl: values.PAYFOLD_JWKS_URL,

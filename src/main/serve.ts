@@ -1,9 +1,14 @@
 import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { PostgresEventLog } from '../adapters/postgres/event-log.js';
 import { runMigrations } from '../adapters/postgres/migrations.js';
 import { createPool } from '../adapters/postgres/pool.js';
+import { stripeConnectionsStore } from '../adapters/postgres/stripe-connections.js';
+import { StripeGateway } from '../adapters/stripe/gateway.js';
 import { ingestStripeWebhook } from '../app/ingest-stripe-webhook.js';
+import { type StripeConnections, stripeConnections } from '../app/stripe-connections.js';
+import type { EventLog } from '../domain/event-log.js';
 import { buildHttpApp } from '../http/app.js';
 import { projectors } from '../projections/index.js';
 import { ProjectionRunner } from '../projections/runner.js';
@@ -38,6 +43,47 @@ const openMigratedLog = async (config: PayfoldConfig, logger: Logger, poolSize: 
   return { database, pool, log: new PostgresEventLog(pool, database.url) };
 };
 
+/** Stripe connections over this database, every call to Stripe through one gateway. */
+export const openStripeConnections = (
+  config: PayfoldConfig,
+  logger: Logger,
+  pool: pg.Pool,
+  log: EventLog,
+  masterKey: Buffer,
+): StripeConnections =>
+  stripeConnections({
+    store: stripeConnectionsStore(pool),
+    gateway: new StripeGateway({ logger, apiBase: config.stripeApiBase }),
+    log,
+    masterKeys: [masterKey, ...(config.previousMasterKey ? [config.previousMasterKey] : [])],
+  });
+
+/**
+ * At start: secrets sealed under a previous master key are sealed again under the current one, and
+ * `STRIPE_SECRET_KEY_*` connect an environment that has never been connected (a stored key, even
+ * a removed one, is never overwritten from the environment).
+ */
+const prepareStripeConnections = async (
+  config: PayfoldConfig,
+  logger: Logger,
+  connections: StripeConnections,
+): Promise<void> => {
+  const resealed = await connections.resealAll();
+  if (resealed > 0) logger.info({ resealed }, 'stored secrets sealed again under the current master key');
+  const known = new Set((await connections.list()).map((connection) => connection.environment));
+  for (const environment of ['test', 'live'] as const) {
+    const key = config.stripeSecretKeys[environment];
+    if (!key || known.has(environment)) continue;
+    const result = await connections.connect(environment, key);
+    if (result.ok) logger.info({ environment, account: result.connection.accountId }, 'stripe connected');
+    else
+      logger.warn(
+        { environment, reason: result.refusal.message },
+        `STRIPE_SECRET_KEY_${environment.toUpperCase()} was not connected`,
+      );
+  }
+};
+
 export interface ServeOptions {
   /**
    * Project the log in this process too (the default). Off, the process only answers HTTP, and
@@ -61,6 +107,8 @@ export const startPayfold = async (
     projectionStatuses: () => projectionStatuses(pool, log),
   });
   const runner = new ProjectionRunner({ pool, log, projectors, logger, metrics: metrics.projections });
+  const connections = openStripeConnections(config, logger, pool, log, database.masterKey);
+  await prepareStripeConnections(config, logger, connections);
   const app = buildHttpApp({
     logger,
     ingestStripeWebhook: (request) =>
@@ -76,6 +124,7 @@ export const startPayfold = async (
     metricsText: metrics.text,
     projectionsReport: () => projectionsReport(pool, log),
     adminToken: config.adminToken,
+    stripeConnections: connections,
   });
   const url = await app.listen({ port: config.port, host: config.host });
   const projecting = options.projections ?? true;
@@ -121,25 +170,29 @@ export const startProjections = async (
 };
 
 /** `payfold status`: where each projection stands, on the configured database. */
-export const readStatus = async (config: PayfoldConfig) => {
-  const database = await openDatabase(config);
-  const pool = createPool(database.url, { max: 2 });
+/** Runs `work` with the Stripe connections of the configured database, then closes everything. */
+export const withStripeConnections = async <T>(
+  config: PayfoldConfig,
+  logger: Logger,
+  work: (connections: StripeConnections, pool: pg.Pool, log: EventLog) => Promise<T>,
+): Promise<T> => {
+  const { database, pool, log } = await openMigratedLog(config, logger, 2);
   try {
-    await runMigrations(pool);
-    const log = new PostgresEventLog(pool, database.url);
-    try {
-      return {
-        logHeadPosition: Number(await log.headPosition()),
-        ...(await projectionsReport(pool, log, 10)),
-      };
-    } finally {
-      await log.close();
-    }
+    return await work(openStripeConnections(config, logger, pool, log, database.masterKey), pool, log);
   } finally {
+    await log.close();
     await pool.end();
     await database.stop();
   }
 };
+
+/** `payfold status`: the Stripe connections, the log head and where each projection stands. */
+export const readStatus = (config: PayfoldConfig, logger: Logger) =>
+  withStripeConnections(config, logger, async (connections, pool, log) => ({
+    connections: await connections.list(),
+    logHeadPosition: Number(await log.headPosition()),
+    ...(await projectionsReport(pool, log, 10)),
+  }));
 
 /** `payfold migrate`: the migrations alone. */
 export const migrateDatabase = async (config: PayfoldConfig): Promise<number[]> => {

@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import Stripe from 'stripe';
+import { z } from 'zod';
+import type { StripeConnectionsStore } from '../adapters/postgres/stripe-connections.js';
+import { masterKeyId, openSecret, sealSecret } from '../adapters/secret-box.js';
+import { type StripeGateway, StripeGatewayError } from '../adapters/stripe/gateway.js';
+import type { Environment } from '../domain/environment.js';
+import { type EventLog, stripeConnectionLogEntry } from '../domain/event-log.js';
+
+/** Why a key was not connected: one line for the user, and the HTTP status that says it. */
+export interface ConnectionRefusal {
+  code: 'invalid_key' | 'stripe_refused' | 'insufficient_permissions' | 'other_account';
+  message: string;
+  status: 400 | 409 | 502;
+}
+
+/** A connection as status shows it: the key masked (`sk_test_…abcd`). */
+export interface StripeConnectionStatus {
+  environment: Environment;
+  maskedKey: string;
+  accountId: string;
+  active: boolean;
+  connectedAt: string;
+}
+
+export type ConnectResult =
+  | { ok: true; connection: StripeConnectionStatus; switchedFrom?: string }
+  | { ok: false; refusal: ConnectionRefusal };
+
+/** A secret key of the environment's mode: a full key (`sk_`) or a restricted one (`rk_`). */
+export const stripeSecretKeySchema = (environment: Environment) =>
+  z
+    .string()
+    .trim()
+    .regex(
+      new RegExp(`^(sk|rk)_${environment}_[A-Za-z0-9_]+$`),
+      `a ${environment} key starts with sk_${environment}_ (or rk_${environment}_ for a restricted key)`,
+    );
+
+export const maskKey = (secretKey: string): string => {
+  const prefix = /^(sk|rk)_(test|live)_/.exec(secretKey)?.[0] ?? '';
+  return `${prefix}…${secretKey.slice(-4)}`;
+};
+
+const belongsTo = (environment: Environment) => `stripe_connections/${environment}`;
+
+/**
+ * What Payfold reads from Stripe (sync, reconcile): a restricted key must be able to list each, or
+ * it is refused with the first it cannot read.
+ */
+const readsNeeded: ReadonlyArray<[string, (stripe: Stripe) => Promise<unknown>]> = [
+  ['products', (stripe) => stripe.products.list({ limit: 1 })],
+  ['prices', (stripe) => stripe.prices.list({ limit: 1 })],
+  ['customers', (stripe) => stripe.customers.list({ limit: 1 })],
+  ['subscriptions', (stripe) => stripe.subscriptions.list({ limit: 1 })],
+  ['invoices', (stripe) => stripe.invoices.list({ limit: 1 })],
+  ['payment intents', (stripe) => stripe.paymentIntents.list({ limit: 1 })],
+  ['charges', (stripe) => stripe.charges.list({ limit: 1 })],
+  ['refunds', (stripe) => stripe.refunds.list({ limit: 1 })],
+  ['disputes', (stripe) => stripe.disputes.list({ limit: 1 })],
+  ['checkout sessions', (stripe) => stripe.checkout.sessions.list({ limit: 1 })],
+];
+
+export interface StripeConnectionsOptions {
+  store: StripeConnectionsStore;
+  gateway: StripeGateway;
+  log: EventLog;
+  /** The master key, then any previous ones still opening older secrets. */
+  masterKeys: readonly Buffer[];
+}
+
+/**
+ * Connecting Payfold to a Stripe account per environment: the key is checked against Stripe,
+ * stored sealed, and the change is recorded in the log (the account, never the key).
+ */
+export const stripeConnections = ({ store, gateway, log, masterKeys }: StripeConnectionsOptions) => {
+  const [masterKey] = masterKeys;
+  if (!masterKey) throw new Error('a master key is required to store Stripe keys');
+
+  const statusOf = (row: Awaited<ReturnType<StripeConnectionsStore['all']>>[number]) => ({
+    environment: row.environment,
+    maskedKey: row.maskedKey,
+    accountId: row.accountId,
+    active: row.active,
+    connectedAt: row.connectedAt.toISOString(),
+  });
+
+  return {
+    async connect(environment: Environment, secretKey: string, force = false): Promise<ConnectResult> {
+      const parsed = stripeSecretKeySchema(environment).safeParse(secretKey);
+      if (!parsed.success) {
+        const message = parsed.error.issues[0]?.message ?? 'not a Stripe secret key';
+        return { ok: false, refusal: { code: 'invalid_key', message, status: 400 } };
+      }
+      const key = parsed.data;
+      let accountId: string;
+      try {
+        accountId = await gateway.call(environment, key, async ({ stripe }) => {
+          const account = await stripe.accounts.retrieveCurrent();
+          if (key.startsWith('rk_')) {
+            for (const [what, read] of readsNeeded) {
+              try {
+                await read(stripe);
+              } catch (error) {
+                if (error instanceof Stripe.errors.StripePermissionError)
+                  throw new MissingPermission(`the restricted key cannot read ${what}: give it read access`);
+                throw error;
+              }
+            }
+          }
+          return account.id;
+        });
+      } catch (error) {
+        if (error instanceof MissingPermission)
+          return {
+            ok: false,
+            refusal: { code: 'insufficient_permissions', message: error.message, status: 400 },
+          };
+        if (error instanceof StripeGatewayError) {
+          const refused = error.status !== undefined && error.status < 500;
+          return {
+            ok: false,
+            refusal: {
+              code: 'stripe_refused',
+              message: error.message,
+              status: refused ? 400 : 502,
+            },
+          };
+        }
+        throw error;
+      }
+      const current = (await store.all()).find((row) => row.environment === environment && row.active);
+      if (current && current.accountId !== accountId && !force) {
+        return {
+          ok: false,
+          refusal: {
+            code: 'other_account',
+            status: 409,
+            message: `${environment} is connected to ${current.accountId} and this key belongs to ${accountId}; connect it with force (--force) to switch: the payments tables keep ${current.accountId}'s objects, and webhooks and syncs then come from ${accountId}`,
+          },
+        };
+      }
+      await store.save(
+        environment,
+        sealSecret(masterKey, key, belongsTo(environment)),
+        maskKey(key),
+        accountId,
+      );
+      if (current?.accountId !== accountId) {
+        await log.append(
+          stripeConnectionLogEntry(environment, randomUUID(), {
+            change: 'connected',
+            accountId,
+            livemode: environment === 'live',
+          }),
+        );
+      }
+      const saved = (await store.all()).find((row) => row.environment === environment);
+      return {
+        ok: true,
+        connection: statusOf(saved as NonNullable<typeof saved>),
+        ...(current && current.accountId !== accountId && { switchedFrom: current.accountId }),
+      };
+    },
+
+    /** Deactivates the environment's connection; false when there was none. */
+    async remove(environment: Environment): Promise<boolean> {
+      const accountId = await store.deactivate(environment);
+      if (!accountId) return false;
+      await log.append(
+        stripeConnectionLogEntry(environment, randomUUID(), {
+          change: 'removed',
+          accountId,
+          livemode: environment === 'live',
+        }),
+      );
+      return true;
+    },
+
+    async list(): Promise<StripeConnectionStatus[]> {
+      return (await store.all()).map(statusOf);
+    },
+
+    /** The environment's key, for calls through the gateway; undefined when not connected. */
+    async secretKey(environment: Environment): Promise<string | undefined> {
+      const row = (await store.all()).find((stored) => stored.environment === environment && stored.active);
+      return row && openSecret(masterKeys, row.secretKeySealed, belongsTo(environment));
+    },
+
+    /** Seals every stored key under the current master key (after a rotation). Returns how many moved. */
+    async resealAll(): Promise<number> {
+      let moved = 0;
+      for (const row of await store.all()) {
+        const key = openSecret(masterKeys, row.secretKeySealed, belongsTo(row.environment));
+        if (row.secretKeySealed.split('.')[1] === masterKeyId(masterKey)) continue;
+        await store.reseal(row.environment, sealSecret(masterKey, key, belongsTo(row.environment)));
+        moved += 1;
+      }
+      return moved;
+    },
+  };
+};
+
+export type StripeConnections = ReturnType<typeof stripeConnections>;
+
+class MissingPermission extends Error {}
