@@ -45,6 +45,7 @@ describe('migrations', () => {
       'payfold.stripe_connections',
       'payfold.stripe_object_candidates',
       'payfold.stripe_object_links',
+      'payfold.stripe_sync_cursors',
       'payfold.subject_pairings',
       'payments.checkout_sessions',
       'payments.customer_mappings',

@@ -192,6 +192,29 @@ describe('connecting Stripe over the admin API', () => {
     expect(server.logLines.join('')).toMatch(/"path":"\/v1\/account","status":200/);
   });
 
+  it('syncs the connected account over POST /api/admin/payments/sync', async () => {
+    const bad = await admin('/api/admin/payments/sync', {
+      method: 'POST',
+      body: JSON.stringify({ environment: 'test', objects: ['planets'] }),
+    });
+    expect(bad.status).toBe(400);
+    expect((await json(bad)).error.message).toMatch(/^objects\.0: /);
+    const response = await admin('/api/admin/payments/sync', {
+      method: 'POST',
+      body: JSON.stringify({ environment: 'all', objects: ['customer', 'product'] }),
+    });
+    expect(response.status).toBe(200);
+    const { syncs } = await json(response);
+    expect(syncs).toHaveLength(1);
+    expect(syncs[0]).toMatchObject({
+      environment: 'test',
+      kinds: [
+        { objectKind: 'customer', objects: 0, pages: 1, done: true },
+        { objectKind: 'product', objects: 0, pages: 1, done: true },
+      ],
+    });
+  });
+
   it('keeps a key of another account out unless forced, then says what it replaced', async () => {
     const other = await startEmulator({ accountId: 'acct_second' });
     try {

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { emulatorCommand } from '../../emulator/src/cli.js';
+import { syncObjectKinds } from '../app/sync-stripe.js';
 import { environmentSchema } from '../domain/environment.js';
 import { ConfigError, loadConfig } from '../main/config.js';
 import { runDemo } from '../main/demo.js';
@@ -9,7 +10,7 @@ import {
   readStatus,
   startPayfold,
   startProjections,
-  withStripeConnections,
+  withStripeAccess,
 } from '../main/serve.js';
 import { readSecret } from './read-secret.js';
 
@@ -124,8 +125,8 @@ config
     const environment = environmentArgument(environmentName);
     const settings = loadConfig(process.env);
     const key = secretKey ?? (await readSecret(`Stripe ${environment} secret key: `));
-    const result = await withStripeConnections(settings, createLogger('silent'), (connections) =>
-      connections.connect(environment, key, options.force ?? false),
+    const result = await withStripeAccess(settings, createLogger('silent'), (stripe) =>
+      stripe.connections.connect(environment, key, options.force ?? false),
     );
     if (!result.ok) throw new UsageError(result.refusal.message);
     const { connection, switchedFrom } = result;
@@ -142,15 +143,65 @@ config
   .argument('<environment>', 'test or live')
   .action(async (environmentName: string) => {
     const environment = environmentArgument(environmentName);
-    const removed = await withStripeConnections(
-      loadConfig(process.env),
-      createLogger('silent'),
-      (connections) => connections.remove(environment),
+    const removed = await withStripeAccess(loadConfig(process.env), createLogger('silent'), (stripe) =>
+      stripe.connections.remove(environment),
     );
     print(
       program.opts<GlobalOptions>(),
       removed ? `${environment} disconnected` : `${environment} was not connected`,
       { removed },
+    );
+  });
+
+program
+  .command('sync')
+  .description(
+    'append every object of the Stripe account to the log, page by page (a sync stopped half-way resumes)',
+  )
+  .requiredOption('--environment <environment>', 'test, live or all')
+  .option('--objects <kinds>', `comma-separated, of ${syncObjectKinds.join(', ')} (default: all)`)
+  .action(async (options: { environment: string; objects?: string }) => {
+    const environments =
+      options.environment === 'all'
+        ? (['test', 'live'] as const)
+        : [environmentArgument(options.environment)];
+    const kinds = options.objects?.split(',').map((kind) => {
+      const known = syncObjectKinds.find((candidate) => candidate === kind.trim());
+      if (!known) throw new UsageError(`--objects: ${kind} is not one of ${syncObjectKinds.join(', ')}`);
+      return known;
+    });
+    const json = program.opts<GlobalOptions>().json;
+    const summaries = await withStripeAccess(
+      loadConfig(process.env),
+      createLogger('silent'),
+      async (stripe) => {
+        const done = [];
+        for (const environment of environments) {
+          const result = await stripe.sync(environment, kinds, (progress) => {
+            if (!json && progress.done)
+              process.stderr.write(
+                `${environment} ${progress.objectKind}: ${progress.objects} objects in ${progress.pages} pages\n`,
+              );
+          });
+          if (!result.ok) {
+            // `all` syncs the environments that are connected.
+            if (options.environment === 'all' && result.status === 409) continue;
+            throw new UsageError(result.message);
+          }
+          done.push(result.summary);
+        }
+        return done;
+      },
+    );
+    print(
+      program.opts<GlobalOptions>(),
+      summaries
+        .map(
+          (summary) =>
+            `${summary.environment}: ${summary.kinds.reduce((sum, kind) => sum + kind.objects, 0)} objects appended in ${summary.seconds.toFixed(1)} s; the tables follow as the projections catch up`,
+        )
+        .join('\n') || 'no environment is connected',
+      { syncs: summaries },
     );
   });
 

@@ -8,6 +8,7 @@ import type { StripeEventEnvelope } from './stripe-event.js';
 export const logEntryType = {
   stripeEvent: 'stripe.event',
   stripeConnectionChanged: 'stripe.connection.changed',
+  stripeSyncPage: 'stripe.sync.page',
 } as const;
 
 /** An entry on its way into the log. `data` is JSON text, stored verbatim. */
@@ -111,5 +112,36 @@ export const stripeConnectionLogEntry = (
   dedupeKey: `stripe.connection/${environment}/${changeId}`,
   stream: `stripe.connection/${environment}`,
   data: JSON.stringify({ change: change.change, account_id: change.accountId, livemode: change.livemode }),
+  metadata: {},
+});
+
+/** One page of a Stripe list call made by a sync, as the log keeps it. */
+export interface StripeSyncPage {
+  /** The sync run this page belongs to: a page is appended once per run and cursor. */
+  syncId: string;
+  /** The kind of object listed (`customer`, `checkout.session`…). */
+  objectKind: string;
+  /** The `starting_after` the page was asked with; null for the first page. */
+  cursor: string | null;
+  /** Stripe's clock when it answered (its `Date` header), Unix seconds. */
+  observedAt: number;
+  objects: Array<Record<string, unknown>>;
+  hasMore: boolean;
+}
+
+export const stripeSyncPageLogEntry = (environment: Environment, page: StripeSyncPage): NewLogEntry => ({
+  environment,
+  type: logEntryType.stripeSyncPage,
+  version: 1,
+  dedupeKey: `stripe.sync.page/${environment}/${page.syncId}/${page.objectKind}/${page.cursor ?? ''}`,
+  stream: `stripe.sync/${environment}/${page.objectKind}`,
+  data: JSON.stringify({
+    sync_id: page.syncId,
+    object_kind: page.objectKind,
+    cursor: page.cursor,
+    observed_at: page.observedAt,
+    objects: page.objects,
+    has_more: page.hasMore,
+  }),
   metadata: {},
 });

@@ -2,7 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { StripeConnections } from '../app/stripe-connections.js';
-import { environmentSchema } from '../domain/environment.js';
+import { type SyncObjectKind, type SyncResult, syncObjectKinds } from '../app/sync-stripe.js';
+import { type Environment, environmentSchema } from '../domain/environment.js';
 import type { ProjectionsReport } from '../projections/status.js';
 import { errorBody } from './errors.js';
 
@@ -10,9 +11,19 @@ export interface AdminPluginOptions {
   adminToken: string | undefined;
   projectionsReport: () => Promise<ProjectionsReport>;
   stripeConnections: StripeConnections;
+  syncStripe: (environment: Environment, kinds?: readonly SyncObjectKind[]) => Promise<SyncResult>;
 }
 
 const environmentParams = z.object({ environment: environmentSchema });
+const syncBody = z
+  .object({
+    environment: z.union([environmentSchema, z.literal('all')]),
+    objects: z
+      .array(z.enum(syncObjectKinds as [SyncObjectKind, ...SyncObjectKind[]]))
+      .min(1)
+      .optional(),
+  })
+  .strict();
 const setKeyBody = z
   .object({ secretKey: z.string().min(1).max(500), force: z.boolean().optional() })
   .strict();
@@ -32,7 +43,7 @@ const sameToken = (given: string, expected: string): boolean => {
 /** `/api/admin/*`: bearer `PAYFOLD_ADMIN_TOKEN`; without one configured the admin API is off. */
 export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
   app,
-  { adminToken, projectionsReport, stripeConnections },
+  { adminToken, projectionsReport, stripeConnections, syncStripe },
 ) => {
   app.addHook('onRequest', async (request, reply) => {
     if (!adminToken) {
@@ -70,6 +81,24 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
       connection: result.connection,
       ...(result.switchedFrom && { switchedFrom: result.switchedFrom }),
     };
+  });
+
+  // Answers when every page is in the log; the tables follow as the projections catch up.
+  app.post('/api/admin/payments/sync', async (request, reply) => {
+    const body = syncBody.safeParse(request.body);
+    if (!body.success) return reply.status(400).send(invalid(body.error));
+    const environments: Environment[] =
+      body.data.environment === 'all' ? ['test', 'live'] : [body.data.environment];
+    const summaries = [];
+    for (const environment of environments) {
+      const result = await syncStripe(environment, body.data.objects);
+      if (!result.ok) {
+        if (body.data.environment === 'all' && result.status === 409) continue;
+        return reply.status(result.status).send(errorBody('sync_failed', result.message));
+      }
+      summaries.push(result.summary);
+    }
+    return { syncs: summaries };
   });
 
   app.delete('/api/admin/payments/config/:environment', async (request, reply) => {

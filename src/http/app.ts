@@ -7,7 +7,7 @@ import type {
 } from '../app/ingest-stripe-webhook.js';
 import type { StripeConnections } from '../app/stripe-connections.js';
 import type { ProjectionsReport } from '../projections/status.js';
-import { adminPlugin } from './admin.js';
+import { type AdminPluginOptions, adminPlugin } from './admin.js';
 import { replyWithError } from './errors.js';
 import { healthPlugin } from './health.js';
 import { metricsPlugin } from './metrics.js';
@@ -22,6 +22,7 @@ export interface HttpAppDeps {
   projectionsReport: () => Promise<ProjectionsReport>;
   adminToken: string | undefined;
   stripeConnections: StripeConnections;
+  syncStripe: AdminPluginOptions['syncStripe'];
 }
 
 /** The Fastify app: each route group is an encapsulated plugin over the application functions. */
@@ -43,6 +44,7 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
     adminToken: deps.adminToken,
     projectionsReport: deps.projectionsReport,
     stripeConnections: deps.stripeConnections,
+    syncStripe: deps.syncStripe,
   });
   return app as unknown as FastifyInstance;
 };

@@ -5,9 +5,12 @@ import { PostgresEventLog } from '../adapters/postgres/event-log.js';
 import { runMigrations } from '../adapters/postgres/migrations.js';
 import { createPool } from '../adapters/postgres/pool.js';
 import { stripeConnectionsStore } from '../adapters/postgres/stripe-connections.js';
+import { stripeSyncCursorsStore } from '../adapters/postgres/stripe-sync-cursors.js';
 import { StripeGateway } from '../adapters/stripe/gateway.js';
 import { ingestStripeWebhook } from '../app/ingest-stripe-webhook.js';
 import { type StripeConnections, stripeConnections } from '../app/stripe-connections.js';
+import { type SyncObjectKind, type SyncProgress, type SyncResult, syncStripe } from '../app/sync-stripe.js';
+import type { Environment } from '../domain/environment.js';
 import type { EventLog } from '../domain/event-log.js';
 import { buildHttpApp } from '../http/app.js';
 import { projectors } from '../projections/index.js';
@@ -43,20 +46,37 @@ const openMigratedLog = async (config: PayfoldConfig, logger: Logger, poolSize: 
   return { database, pool, log: new PostgresEventLog(pool, database.url) };
 };
 
-/** Stripe connections over this database, every call to Stripe through one gateway. */
-export const openStripeConnections = (
+/** What Payfold does with Stripe over this database, every call through one gateway. */
+export interface StripeAccess {
+  connections: StripeConnections;
+  sync(
+    environment: Environment,
+    kinds?: readonly SyncObjectKind[],
+    onProgress?: (progress: SyncProgress) => void,
+  ): Promise<SyncResult>;
+}
+
+export const openStripeAccess = (
   config: PayfoldConfig,
   logger: Logger,
   pool: pg.Pool,
   log: EventLog,
   masterKey: Buffer,
-): StripeConnections =>
-  stripeConnections({
+): StripeAccess => {
+  const gateway = new StripeGateway({ logger, apiBase: config.stripeApiBase });
+  const connections = stripeConnections({
     store: stripeConnectionsStore(pool),
-    gateway: new StripeGateway({ logger, apiBase: config.stripeApiBase }),
+    gateway,
     log,
     masterKeys: [masterKey, ...(config.previousMasterKey ? [config.previousMasterKey] : [])],
   });
+  const cursors = stripeSyncCursorsStore(pool);
+  return {
+    connections,
+    sync: (environment, kinds, onProgress) =>
+      syncStripe({ connections, gateway, cursors, log }, environment, kinds, onProgress),
+  };
+};
 
 /**
  * At start: secrets sealed under a previous master key are sealed again under the current one, and
@@ -107,8 +127,8 @@ export const startPayfold = async (
     projectionStatuses: () => projectionStatuses(pool, log),
   });
   const runner = new ProjectionRunner({ pool, log, projectors, logger, metrics: metrics.projections });
-  const connections = openStripeConnections(config, logger, pool, log, database.masterKey);
-  await prepareStripeConnections(config, logger, connections);
+  const stripe = openStripeAccess(config, logger, pool, log, database.masterKey);
+  await prepareStripeConnections(config, logger, stripe.connections);
   const app = buildHttpApp({
     logger,
     ingestStripeWebhook: (request) =>
@@ -124,7 +144,8 @@ export const startPayfold = async (
     metricsText: metrics.text,
     projectionsReport: () => projectionsReport(pool, log),
     adminToken: config.adminToken,
-    stripeConnections: connections,
+    stripeConnections: stripe.connections,
+    syncStripe: stripe.sync,
   });
   const url = await app.listen({ port: config.port, host: config.host });
   const projecting = options.projections ?? true;
@@ -169,16 +190,15 @@ export const startProjections = async (
   };
 };
 
-/** `payfold status`: where each projection stands, on the configured database. */
-/** Runs `work` with the Stripe connections of the configured database, then closes everything. */
-export const withStripeConnections = async <T>(
+/** Runs `work` with Stripe over the configured database, then closes everything. */
+export const withStripeAccess = async <T>(
   config: PayfoldConfig,
   logger: Logger,
-  work: (connections: StripeConnections, pool: pg.Pool, log: EventLog) => Promise<T>,
+  work: (stripe: StripeAccess, pool: pg.Pool, log: EventLog) => Promise<T>,
 ): Promise<T> => {
   const { database, pool, log } = await openMigratedLog(config, logger, 2);
   try {
-    return await work(openStripeConnections(config, logger, pool, log, database.masterKey), pool, log);
+    return await work(openStripeAccess(config, logger, pool, log, database.masterKey), pool, log);
   } finally {
     await log.close();
     await pool.end();
@@ -188,8 +208,8 @@ export const withStripeConnections = async <T>(
 
 /** `payfold status`: the Stripe connections, the log head and where each projection stands. */
 export const readStatus = (config: PayfoldConfig, logger: Logger) =>
-  withStripeConnections(config, logger, async (connections, pool, log) => ({
-    connections: await connections.list(),
+  withStripeAccess(config, logger, async (stripe, pool, log) => ({
+    connections: await stripe.connections.list(),
     logHeadPosition: Number(await log.headPosition()),
     ...(await projectionsReport(pool, log, 10)),
   }));

@@ -18,7 +18,7 @@ import { foldWinningSnapshots } from './winning-snapshots.js';
  */
 export const paymentsProjector: Projector = {
   name: 'payments',
-  entryTypes: [logEntryType.stripeEvent],
+  entryTypes: [logEntryType.stripeEvent, logEntryType.stripeSyncPage],
   async apply(client: PoolClient, entries: readonly LogEntry[]) {
     const store = paymentsStore(client);
     const candidates = entries.flatMap(candidatesOfEntry);

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { Environment } from '../environment.js';
 import { type LogEntry, logEntryType } from '../event-log.js';
+import { canonicalJson } from './canonical.js';
 
 export type StripeObject = Record<string, unknown> & { id: string; object: string };
 
@@ -85,6 +87,41 @@ export const candidateOfStripeEvent = (
   };
 };
 
+/**
+ * An object as an API read returned it, observed at the response's `Date`. Nothing but the snapshot
+ * names the observation, so its key is the snapshot's hash: the same state read twice is one
+ * candidate.
+ */
+export const candidateOfApiRead = (
+  environment: Environment,
+  snapshot: unknown,
+  observedAt: number,
+  recordedAt: Date,
+): Candidate | undefined => {
+  if (!isStripeObject(snapshot)) return undefined;
+  const objectType = objectTypeOf(snapshot.object);
+  return {
+    environment,
+    objectType,
+    objectId: snapshot.id,
+    observedAt,
+    source: 'api',
+    eventId: null,
+    eventType: null,
+    isCreated: false,
+    isDeletion: deletableTypes.has(objectType) && snapshot.deleted === true,
+    previousAttributes: null,
+    snapshot,
+    key: `api:${createHash('sha256').update(canonicalJson(snapshot)).digest('hex')}`,
+    recordedAt,
+  };
+};
+
+interface StripeSyncPageData {
+  observed_at: number;
+  objects: unknown[];
+}
+
 /** Every Stripe object observation a log entry carries. Entries of other kinds carry none. */
 export const candidatesOfEntry = (entry: LogEntry): Candidate[] => {
   if (entry.type === logEntryType.stripeEvent) {
@@ -94,6 +131,12 @@ export const candidatesOfEntry = (entry: LogEntry): Candidate[] => {
       entry.recordedAt,
     );
     return candidate ? [candidate] : [];
+  }
+  if (entry.type === logEntryType.stripeSyncPage) {
+    const page = entry.data as StripeSyncPageData;
+    return page.objects.flatMap(
+      (snapshot) => candidateOfApiRead(entry.environment, snapshot, page.observed_at, entry.recordedAt) ?? [],
+    );
   }
   return [];
 };

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import type Stripe from 'stripe';
+import type { StripeSyncCursorsStore } from '../adapters/postgres/stripe-sync-cursors.js';
+import { type StripeGateway, StripeGatewayError } from '../adapters/stripe/gateway.js';
+import type { Environment } from '../domain/environment.js';
+import { type EventLog, stripeSyncPageLogEntry } from '../domain/event-log.js';
+import type { StripeConnections } from './stripe-connections.js';
+
+type ListParams = { limit: number; starting_after?: string };
+type Page = Stripe.ApiList<{ id: string }> & { lastResponse?: { headers: Record<string, string> } };
+
+/** Every kind of object a sync lists, and how (prices and products active or not, subscriptions of any status). */
+const lists = {
+  product: (stripe: Stripe, params: ListParams) => stripe.products.list(params),
+  price: (stripe: Stripe, params: ListParams) => stripe.prices.list(params),
+  customer: (stripe: Stripe, params: ListParams) => stripe.customers.list(params),
+  subscription: (stripe: Stripe, params: ListParams) =>
+    stripe.subscriptions.list({ ...params, status: 'all' }),
+  invoice: (stripe: Stripe, params: ListParams) => stripe.invoices.list(params),
+  payment_intent: (stripe: Stripe, params: ListParams) => stripe.paymentIntents.list(params),
+  charge: (stripe: Stripe, params: ListParams) => stripe.charges.list(params),
+  refund: (stripe: Stripe, params: ListParams) => stripe.refunds.list(params),
+  dispute: (stripe: Stripe, params: ListParams) => stripe.disputes.list(params),
+  'checkout.session': (stripe: Stripe, params: ListParams) => stripe.checkout.sessions.list(params),
+} as const satisfies Record<string, (stripe: Stripe, params: ListParams) => Promise<unknown>>;
+
+export type SyncObjectKind = keyof typeof lists;
+export const syncObjectKinds = Object.keys(lists) as SyncObjectKind[];
+
+/** Objects per page: Stripe's most. */
+const pageSize = 100;
+
+export interface SyncProgress {
+  objectKind: SyncObjectKind;
+  pages: number;
+  objects: number;
+  done: boolean;
+}
+
+export interface SyncSummary {
+  environment: Environment;
+  kinds: Array<SyncProgress & { resumed: boolean }>;
+  seconds: number;
+}
+
+export type SyncResult =
+  | { ok: true; summary: SyncSummary }
+  | { ok: false; message: string; status: 409 | 502 };
+
+export interface SyncStripeDeps {
+  connections: StripeConnections;
+  gateway: StripeGateway;
+  cursors: StripeSyncCursorsStore;
+  log: EventLog;
+}
+
+/** Stripe's clock when it answered: the response's `Date` header, in Unix seconds. */
+const observedAtOf = (page: Page): number => {
+  const date = page.lastResponse?.headers.date;
+  const time = date ? Date.parse(date) : Number.NaN;
+  if (Number.isNaN(time)) throw new Error('Stripe answered a list without a Date header');
+  return Math.floor(time / 1000);
+};
+
+/**
+ * A sync (backfill) of one environment: every page of every kind's list call is appended to the
+ * log as one `stripe.sync.page` entry, and the projections do the rest under the same ordering
+ * rule as webhooks (an API read is observed at the response's `Date`), so a sync racing webhooks
+ * converges. Kinds are listed side by side under the gateway's rate limit. A kind whose last sync
+ * stopped half-way resumes after its last appended page.
+ */
+export const syncStripe = async (
+  { connections, gateway, cursors, log }: SyncStripeDeps,
+  environment: Environment,
+  kinds: readonly SyncObjectKind[] = syncObjectKinds,
+  onProgress: (progress: SyncProgress) => void = () => undefined,
+): Promise<SyncResult> => {
+  const secretKey = await connections.secretKey(environment);
+  if (!secretKey) {
+    return {
+      ok: false,
+      status: 409,
+      message: `${environment} is not connected to Stripe: payfold config set ${environment} <secret key>`,
+    };
+  }
+  const started = performance.now();
+  const known = new Map((await cursors.all(environment)).map((cursor) => [cursor.objectKind, cursor]));
+  try {
+    const results = await Promise.all(
+      kinds.map(async (objectKind) => {
+        const previous = known.get(objectKind);
+        const resumed = previous !== undefined && previous.finishedAt === null;
+        const syncId = resumed ? previous.syncId : randomUUID();
+        if (!resumed) await cursors.start(environment, objectKind, syncId);
+        let cursor = resumed ? previous.nextCursor : null;
+        const progress: SyncProgress = {
+          objectKind,
+          pages: resumed ? previous.pages : 0,
+          objects: resumed ? previous.objects : 0,
+          done: false,
+        };
+        while (!progress.done) {
+          const list: (stripe: Stripe, params: ListParams) => Promise<unknown> = lists[objectKind];
+          const page = (await gateway.call(environment, secretKey, ({ stripe }) =>
+            list(stripe, { limit: pageSize, ...(cursor && { starting_after: cursor }) }),
+          )) as Page;
+          const objects = page.data as unknown as Array<Record<string, unknown>>;
+          await log.append(
+            stripeSyncPageLogEntry(environment, {
+              syncId,
+              objectKind,
+              cursor,
+              observedAt: observedAtOf(page),
+              objects,
+              hasMore: page.has_more,
+            }),
+          );
+          const next = page.has_more ? (page.data.at(-1)?.id ?? null) : null;
+          await cursors.advance(environment, objectKind, syncId, next, objects.length);
+          cursor = next;
+          progress.pages += 1;
+          progress.objects += objects.length;
+          progress.done = next === null;
+          onProgress({ ...progress });
+        }
+        return { ...progress, resumed };
+      }),
+    );
+    return {
+      ok: true,
+      summary: { environment, kinds: results, seconds: (performance.now() - started) / 1000 },
+    };
+  } catch (error) {
+    if (error instanceof StripeGatewayError) return { ok: false, status: 502, message: error.message };
+    throw error;
+  }
+};
