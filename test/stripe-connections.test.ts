@@ -8,7 +8,7 @@ import { stripeConnectionsStore } from '../src/adapters/postgres/stripe-connecti
 import { masterKeyId, openSecret, SecretUnreadableError, sealSecret } from '../src/adapters/secret-box.js';
 import { StripeGateway, StripeGatewayError } from '../src/adapters/stripe/gateway.js';
 import { stripeConnections } from '../src/app/stripe-connections.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
 import { startTestServer, type TestServer, testMasterKey } from './support/server.js';
 
 const logger = pino({ level: 'silent' });
@@ -163,6 +163,14 @@ describe('connecting Stripe over the admin API', () => {
       accountId: 'acct_first',
       active: true,
     });
+    expect(answer.firstSync).toBe('started');
+    // The first sync runs after the answer: every kind is listed, then done.
+    await eventually(async () => {
+      const { syncs } = await json(await admin('/api/admin/payments/status'));
+      expect(syncs.test.map((sync: { finishedAt: string | null }) => sync.finishedAt !== null)).toEqual(
+        Array(10).fill(true),
+      );
+    });
 
     const status = await json(await admin('/api/admin/payments/status'));
     expect(status.connections).toEqual([answer.connection]);
@@ -295,13 +303,23 @@ describe('payfold config and payfold status', () => {
   it('connects with a key read from standard input, shows it masked, and removes it', async () => {
     const key = 'sk_test_typed_at_the_prompt_41c2';
     const set = await payfold(['config', 'set', 'test'], `${key}\n`);
-    expect(set).toEqual({ code: 0, out: 'test connected to acct_cli with sk_test_…41c2', err: '' });
+    // A newly connected account is synced at once (the emulator's account is empty here).
+    expect(set).toEqual({
+      code: 0,
+      out: 'test connected to acct_cli with sk_test_…41c2; first sync: 0 objects appended',
+      err: '',
+    });
 
     const status = await payfold(['--json', 'status']);
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.out).connections).toMatchObject([
+    const parsed = JSON.parse(status.out);
+    expect(parsed.connections).toMatchObject([
       { environment: 'test', accountId: 'acct_cli', maskedKey: 'sk_test_…41c2', active: true },
     ]);
+    expect(parsed.syncs.test).toHaveLength(10);
+    expect(parsed.syncs.test.every((sync: { finishedAt: string | null }) => sync.finishedAt !== null)).toBe(
+      true,
+    );
     expect(status.out).not.toContain(key);
 
     expect(await payfold(['config', 'remove', 'test'])).toEqual({

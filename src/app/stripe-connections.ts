@@ -24,7 +24,13 @@ export interface StripeConnectionStatus {
 }
 
 export type ConnectResult =
-  | { ok: true; connection: StripeConnectionStatus; switchedFrom?: string }
+  | {
+      ok: true;
+      connection: StripeConnectionStatus;
+      /** The environment was not connected to this account before: its first sync is due. */
+      newAccount: boolean;
+      switchedFrom?: string;
+    }
   | { ok: false; refusal: ConnectionRefusal };
 
 /** A secret key of the environment's mode: a full key (`sk_`) or a restricted one (`rk_`). */
@@ -159,6 +165,7 @@ export const stripeConnections = ({ store, gateway, log, masterKeys }: StripeCon
       return {
         ok: true,
         connection: statusOf(saved as NonNullable<typeof saved>),
+        newAccount: current?.accountId !== accountId,
         ...(current && current.accountId !== accountId && { switchedFrom: current.accountId }),
       };
     },

@@ -93,6 +93,12 @@ program
             (c) =>
               `stripe ${c.environment}: ${c.active ? 'connected' : 'removed'} ${c.accountId} with ${c.maskedKey} since ${c.connectedAt}`,
           )),
+      ...(['test', 'live'] as const).flatMap((environment) =>
+        status.syncs[environment].map(
+          (sync) =>
+            `sync ${environment} ${sync.objectKind.padEnd(16)} ${String(sync.objects).padEnd(8)} objects ${sync.finishedAt ? `done ${sync.finishedAt.toISOString()}` : `under way since ${sync.startedAt.toISOString()}`}`,
+        ),
+      ),
       `log head: position ${status.logHeadPosition}`,
       ...status.projections.map(
         (p) =>
@@ -126,13 +132,19 @@ config
     const settings = loadConfig(process.env);
     const key = secretKey ?? (await readSecret(`Stripe ${environment} secret key: `));
     const result = await withStripeAccess(settings, createLogger('silent'), (stripe) =>
-      stripe.connections.connect(environment, key, options.force ?? false),
+      stripe.connect(environment, key, { force: options.force ?? false, firstSync: 'wait' }),
     );
     if (!result.ok) throw new UsageError(result.refusal.message);
-    const { connection, switchedFrom } = result;
+    const { connection, switchedFrom, firstSync } = result;
+    const synced =
+      firstSync === undefined || firstSync === 'started'
+        ? ''
+        : firstSync.ok
+          ? `; first sync: ${firstSync.summary.kinds.reduce((sum, kind) => sum + kind.objects, 0)} objects appended`
+          : `; first sync failed: ${firstSync.message} (run payfold sync --environment ${environment})`;
     print(
       program.opts<GlobalOptions>(),
-      `${environment} connected to ${connection.accountId} with ${connection.maskedKey}${switchedFrom ? ` (was ${switchedFrom})` : ''}`,
+      `${environment} connected to ${connection.accountId} with ${connection.maskedKey}${switchedFrom ? ` (was ${switchedFrom})` : ''}${synced}`,
       result,
     );
   });

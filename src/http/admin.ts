@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { StripeConnections } from '../app/stripe-connections.js';
-import { type SyncObjectKind, type SyncResult, syncObjectKinds } from '../app/sync-stripe.js';
+import type { StripeAccess } from '../app/stripe-access.js';
+import { type SyncObjectKind, syncObjectKinds } from '../app/sync-stripe.js';
 import { type Environment, environmentSchema } from '../domain/environment.js';
 import type { ProjectionsReport } from '../projections/status.js';
 import { errorBody } from './errors.js';
@@ -10,8 +10,7 @@ import { errorBody } from './errors.js';
 export interface AdminPluginOptions {
   adminToken: string | undefined;
   projectionsReport: () => Promise<ProjectionsReport>;
-  stripeConnections: StripeConnections;
-  syncStripe: (environment: Environment, kinds?: readonly SyncObjectKind[]) => Promise<SyncResult>;
+  stripe: StripeAccess;
 }
 
 const environmentParams = z.object({ environment: environmentSchema });
@@ -43,7 +42,7 @@ const sameToken = (given: string, expected: string): boolean => {
 /** `/api/admin/*`: bearer `PAYFOLD_ADMIN_TOKEN`; without one configured the admin API is off. */
 export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
   app,
-  { adminToken, projectionsReport, stripeConnections, syncStripe },
+  { adminToken, projectionsReport, stripe },
 ) => {
   app.addHook('onRequest', async (request, reply) => {
     if (!adminToken) {
@@ -61,7 +60,8 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
   app.get('/api/admin/projections', async () => projectionsReport());
 
   app.get('/api/admin/payments/status', async () => ({
-    connections: await stripeConnections.list(),
+    connections: await stripe.connections.list(),
+    syncs: { test: await stripe.syncs('test'), live: await stripe.syncs('live') },
     ...(await projectionsReport()),
   }));
 
@@ -70,16 +70,17 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
     if (!params.success) return reply.status(404).send(errorBody('not_found', 'Not found'));
     const body = setKeyBody.safeParse(request.body);
     if (!body.success) return reply.status(400).send(invalid(body.error));
-    const result = await stripeConnections.connect(
-      params.data.environment,
-      body.data.secretKey,
-      body.data.force ?? false,
-    );
+    const result = await stripe.connect(params.data.environment, body.data.secretKey, {
+      force: body.data.force ?? false,
+      firstSync: 'background',
+    });
     if (!result.ok)
       return reply.status(result.refusal.status).send(errorBody(result.refusal.code, result.refusal.message));
     return {
       connection: result.connection,
       ...(result.switchedFrom && { switchedFrom: result.switchedFrom }),
+      // A newly connected account's first sync runs after the answer.
+      ...(result.firstSync && { firstSync: 'started' }),
     };
   });
 
@@ -91,7 +92,7 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
       body.data.environment === 'all' ? ['test', 'live'] : [body.data.environment];
     const summaries = [];
     for (const environment of environments) {
-      const result = await syncStripe(environment, body.data.objects);
+      const result = await stripe.sync(environment, body.data.objects);
       if (!result.ok) {
         if (body.data.environment === 'all' && result.status === 409) continue;
         return reply.status(result.status).send(errorBody('sync_failed', result.message));
@@ -104,6 +105,6 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
   app.delete('/api/admin/payments/config/:environment', async (request, reply) => {
     const params = environmentParams.safeParse(request.params);
     if (!params.success) return reply.status(404).send(errorBody('not_found', 'Not found'));
-    return { removed: await stripeConnections.remove(params.data.environment) };
+    return { removed: await stripe.connections.remove(params.data.environment) };
   });
 };

@@ -5,9 +5,9 @@ import type {
   StripeWebhookRequest,
   WebhookRejection,
 } from '../app/ingest-stripe-webhook.js';
-import type { StripeConnections } from '../app/stripe-connections.js';
+import type { StripeAccess } from '../app/stripe-access.js';
 import type { ProjectionsReport } from '../projections/status.js';
-import { type AdminPluginOptions, adminPlugin } from './admin.js';
+import { adminPlugin } from './admin.js';
 import { replyWithError } from './errors.js';
 import { healthPlugin } from './health.js';
 import { metricsPlugin } from './metrics.js';
@@ -21,8 +21,7 @@ export interface HttpAppDeps {
   metricsText: () => Promise<{ contentType: string; body: string }>;
   projectionsReport: () => Promise<ProjectionsReport>;
   adminToken: string | undefined;
-  stripeConnections: StripeConnections;
-  syncStripe: AdminPluginOptions['syncStripe'];
+  stripe: StripeAccess;
 }
 
 /** The Fastify app: each route group is an encapsulated plugin over the application functions. */
@@ -43,8 +42,7 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
   app.register(adminPlugin, {
     adminToken: deps.adminToken,
     projectionsReport: deps.projectionsReport,
-    stripeConnections: deps.stripeConnections,
-    syncStripe: deps.syncStripe,
+    stripe: deps.stripe,
   });
   return app as unknown as FastifyInstance;
 };

@@ -4,13 +4,8 @@ import type { Logger } from 'pino';
 import { PostgresEventLog } from '../adapters/postgres/event-log.js';
 import { runMigrations } from '../adapters/postgres/migrations.js';
 import { createPool } from '../adapters/postgres/pool.js';
-import { stripeConnectionsStore } from '../adapters/postgres/stripe-connections.js';
-import { stripeSyncCursorsStore } from '../adapters/postgres/stripe-sync-cursors.js';
-import { StripeGateway } from '../adapters/stripe/gateway.js';
 import { ingestStripeWebhook } from '../app/ingest-stripe-webhook.js';
-import { type StripeConnections, stripeConnections } from '../app/stripe-connections.js';
-import { type SyncObjectKind, type SyncProgress, type SyncResult, syncStripe } from '../app/sync-stripe.js';
-import type { Environment } from '../domain/environment.js';
+import { openStripeAccess, type StripeAccess, type StripeAccessOptions } from '../app/stripe-access.js';
 import type { EventLog } from '../domain/event-log.js';
 import { buildHttpApp } from '../http/app.js';
 import { projectors } from '../projections/index.js';
@@ -46,37 +41,19 @@ const openMigratedLog = async (config: PayfoldConfig, logger: Logger, poolSize: 
   return { database, pool, log: new PostgresEventLog(pool, database.url) };
 };
 
-/** What Payfold does with Stripe over this database, every call through one gateway. */
-export interface StripeAccess {
-  connections: StripeConnections;
-  sync(
-    environment: Environment,
-    kinds?: readonly SyncObjectKind[],
-    onProgress?: (progress: SyncProgress) => void,
-  ): Promise<SyncResult>;
-}
-
-export const openStripeAccess = (
+const stripeAccessOptions = (
   config: PayfoldConfig,
   logger: Logger,
   pool: pg.Pool,
   log: EventLog,
   masterKey: Buffer,
-): StripeAccess => {
-  const gateway = new StripeGateway({ logger, apiBase: config.stripeApiBase });
-  const connections = stripeConnections({
-    store: stripeConnectionsStore(pool),
-    gateway,
-    log,
-    masterKeys: [masterKey, ...(config.previousMasterKey ? [config.previousMasterKey] : [])],
-  });
-  const cursors = stripeSyncCursorsStore(pool);
-  return {
-    connections,
-    sync: (environment, kinds, onProgress) =>
-      syncStripe({ connections, gateway, cursors, log }, environment, kinds, onProgress),
-  };
-};
+): StripeAccessOptions => ({
+  pool,
+  log,
+  logger,
+  masterKeys: [masterKey, ...(config.previousMasterKey ? [config.previousMasterKey] : [])],
+  apiBase: config.stripeApiBase,
+});
 
 /**
  * At start: secrets sealed under a previous master key are sealed again under the current one, and
@@ -86,15 +63,16 @@ export const openStripeAccess = (
 const prepareStripeConnections = async (
   config: PayfoldConfig,
   logger: Logger,
-  connections: StripeConnections,
+  stripe: StripeAccess,
 ): Promise<void> => {
+  const { connections } = stripe;
   const resealed = await connections.resealAll();
   if (resealed > 0) logger.info({ resealed }, 'stored secrets sealed again under the current master key');
   const known = new Set((await connections.list()).map((connection) => connection.environment));
   for (const environment of ['test', 'live'] as const) {
     const key = config.stripeSecretKeys[environment];
     if (!key || known.has(environment)) continue;
-    const result = await connections.connect(environment, key);
+    const result = await stripe.connect(environment, key, { firstSync: 'background' });
     if (result.ok) logger.info({ environment, account: result.connection.accountId }, 'stripe connected');
     else
       logger.warn(
@@ -127,8 +105,8 @@ export const startPayfold = async (
     projectionStatuses: () => projectionStatuses(pool, log),
   });
   const runner = new ProjectionRunner({ pool, log, projectors, logger, metrics: metrics.projections });
-  const stripe = openStripeAccess(config, logger, pool, log, database.masterKey);
-  await prepareStripeConnections(config, logger, stripe.connections);
+  const stripe = openStripeAccess(stripeAccessOptions(config, logger, pool, log, database.masterKey));
+  await prepareStripeConnections(config, logger, stripe);
   const app = buildHttpApp({
     logger,
     ingestStripeWebhook: (request) =>
@@ -144,8 +122,7 @@ export const startPayfold = async (
     metricsText: metrics.text,
     projectionsReport: () => projectionsReport(pool, log),
     adminToken: config.adminToken,
-    stripeConnections: stripe.connections,
-    syncStripe: stripe.sync,
+    stripe,
   });
   const url = await app.listen({ port: config.port, host: config.host });
   const projecting = options.projections ?? true;
@@ -198,7 +175,11 @@ export const withStripeAccess = async <T>(
 ): Promise<T> => {
   const { database, pool, log } = await openMigratedLog(config, logger, 2);
   try {
-    return await work(openStripeAccess(config, logger, pool, log, database.masterKey), pool, log);
+    return await work(
+      openStripeAccess(stripeAccessOptions(config, logger, pool, log, database.masterKey)),
+      pool,
+      log,
+    );
   } finally {
     await log.close();
     await pool.end();
@@ -210,6 +191,7 @@ export const withStripeAccess = async <T>(
 export const readStatus = (config: PayfoldConfig, logger: Logger) =>
   withStripeAccess(config, logger, async (stripe, pool, log) => ({
     connections: await stripe.connections.list(),
+    syncs: { test: await stripe.syncs('test'), live: await stripe.syncs('live') },
     logHeadPosition: Number(await log.headPosition()),
     ...(await projectionsReport(pool, log, 10)),
   }));

@@ -1,0 +1,72 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { stripeConnectionsStore } from '../adapters/postgres/stripe-connections.js';
+import { type SyncCursor, stripeSyncCursorsStore } from '../adapters/postgres/stripe-sync-cursors.js';
+import { StripeGateway } from '../adapters/stripe/gateway.js';
+import type { Environment } from '../domain/environment.js';
+import type { EventLog } from '../domain/event-log.js';
+import { type ConnectResult, type StripeConnections, stripeConnections } from './stripe-connections.js';
+import { type SyncObjectKind, type SyncProgress, type SyncResult, syncStripe } from './sync-stripe.js';
+
+/** What Payfold does with Stripe over this database, every call through one gateway. */
+export interface StripeAccess {
+  connections: StripeConnections;
+  /** Where each kind of object stands in the environment's latest sync. */
+  syncs(environment: Environment): Promise<SyncCursor[]>;
+  /**
+   * Connects a key; a newly connected account's first full sync then runs at once, awaited
+   * (`firstSync: 'wait'`, the CLI) or in the background (the admin API, which answers first).
+   */
+  connect(
+    environment: Environment,
+    secretKey: string,
+    options: { force?: boolean; firstSync: 'wait' | 'background' },
+  ): Promise<ConnectResult & { firstSync?: SyncResult | 'started' }>;
+  sync(
+    environment: Environment,
+    kinds?: readonly SyncObjectKind[],
+    onProgress?: (progress: SyncProgress) => void,
+  ): Promise<SyncResult>;
+}
+
+export interface StripeAccessOptions {
+  pool: pg.Pool;
+  log: EventLog;
+  logger: Logger;
+  /** The master key, then the previous one during a rotation. */
+  masterKeys: readonly Buffer[];
+  /** `STRIPE_API_BASE`: the emulator in development and tests. */
+  apiBase?: string;
+}
+
+export const openStripeAccess = ({
+  pool,
+  log,
+  logger,
+  masterKeys,
+  apiBase,
+}: StripeAccessOptions): StripeAccess => {
+  const gateway = new StripeGateway({ logger, apiBase });
+  const connections = stripeConnections({ store: stripeConnectionsStore(pool), gateway, log, masterKeys });
+  const cursors = stripeSyncCursorsStore(pool);
+  const sync: StripeAccess['sync'] = (environment, kinds, onProgress) =>
+    syncStripe({ connections, gateway, cursors, log }, environment, kinds, onProgress);
+  return {
+    connections,
+    sync,
+    syncs: (environment) => cursors.all(environment),
+    async connect(environment, secretKey, { force = false, firstSync }) {
+      const result = await connections.connect(environment, secretKey, force);
+      if (!result.ok || !result.newAccount) return result;
+      if (firstSync === 'wait') return { ...result, firstSync: await sync(environment) };
+      void sync(environment).then(
+        (synced) =>
+          synced.ok
+            ? logger.info({ environment, seconds: synced.summary.seconds }, 'first sync done')
+            : logger.warn({ environment, reason: synced.message }, 'first sync failed'),
+        (error: Error) => logger.error({ environment, err: { message: error.message } }, 'first sync failed'),
+      );
+      return { ...result, firstSync: 'started' };
+    },
+  };
+};
