@@ -1,7 +1,7 @@
 // `npm run bench`: measures the budgets of SPEC section 7 that exist so far and prints one JSON
 // object per measure, with @supabase/stripe-sync-engine measured in the same run where it does the
 // same job. Options: --duration <s> (per load, default 20), --rounds <n> (default 1; medians),
-// --only <measure> (webhook_ingest, webhook_to_row, projection_lag or catch_up), --events <n>
+// --only <measure> (webhook_ingest, webhook_to_row, projection_lag, catch_up or sync), --events <n>
 // (webhook_to_row, default 20,000), --entries <n> (catch_up's log, default 250,000), --full
 // (catch_up over 1,000,000 entries), --compare-batches (catch_up also in batches, on a copy of the log).
 import { chmod, mkdtemp } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { measureCatchUp } from './catch-up.js';
 import { measureIngest } from './ingest.js';
 import { measureProjectionLag } from './projection-lag.js';
 import { note } from './support.js';
+import { measureSync } from './sync.js';
 import { measureWebhookToRow } from './webhook-to-row.js';
 
 const { values: args } = parseArgs({
@@ -35,6 +36,7 @@ const measures: Record<string, (adminUrl: string) => Promise<unknown>> = {
   webhook_to_row: (adminUrl) => measureWebhookToRow(adminUrl, Number(args.events)),
   projection_lag: (adminUrl) => measureProjectionLag(adminUrl, durationSeconds),
   catch_up: (adminUrl) => measureCatchUp(adminUrl, catchUpEntries, args['compare-batches']),
+  sync: (adminUrl) => measureSync(adminUrl),
 };
 
 const main = async () => {

@@ -135,6 +135,36 @@ describe('payfold sync against the emulator', () => {
     );
   }, 120_000);
 
+  it('marks deleted what Stripe no longer lists, after fetching it', async () => {
+    const leaving = (await all(stripe.customers.list({ limit: 100 })))[0] as Stripe.Customer;
+    const retired = await stripe.products.create({ name: 'Retired' });
+    expect(await syncStripe(deps, 'test', ['product'])).toMatchObject({ ok: true });
+    await new ProjectionRunner({ pool: db.pool, log: db.log, projectors, logger }).catchUp();
+    await stripe.customers.del(leaving.id);
+    await stripe.products.del(retired.id);
+
+    const synced = await syncStripe(deps, 'test', ['customer', 'product']);
+    expect(synced).toMatchObject({
+      ok: true,
+      summary: {
+        kinds: [
+          { objectKind: 'customer', deleted: 1 },
+          { objectKind: 'product', deleted: 1 },
+        ],
+      },
+    });
+    await new ProjectionRunner({ pool: db.pool, log: db.log, projectors, logger }).catchUp();
+    expect(
+      await rows(`select email, deleted from payments.customers where customer_id = '${leaving.id}'`),
+    ).toEqual([{ email: leaving.email, deleted: true }]);
+    expect(
+      await rows(`select name, deleted from payments.products where product_id = '${retired.id}'`),
+    ).toEqual([{ name: 'Retired', deleted: true }]);
+    expect(await rows('select count(*)::int as live from payments.customers where not deleted')).toEqual([
+      { live: (await all(stripe.customers.list({ limit: 100 }))).length },
+    ]);
+  }, 60_000);
+
   it('syncing again appends new pages that change no row', async () => {
     const before = await rows(
       "select count(*)::int as entries from payfold.events where type = 'stripe.sync.page'",

@@ -3,11 +3,12 @@ import type Stripe from 'stripe';
 import type { StripeSyncCursorsStore } from '../adapters/postgres/stripe-sync-cursors.js';
 import { type StripeGateway, StripeGatewayError } from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
-import { type EventLog, stripeSyncPageLogEntry } from '../domain/event-log.js';
+import { type EventLog, stripeObjectFetchedLogEntry, stripeSyncPageLogEntry } from '../domain/event-log.js';
 import type { StripeConnections } from './stripe-connections.js';
 
 type ListParams = { limit: number; starting_after?: string };
-type Page = Stripe.ApiList<{ id: string }> & { lastResponse?: { headers: Record<string, string> } };
+type WithHeaders = { lastResponse?: { headers: Record<string, string> } };
+type Page = Stripe.ApiList<{ id: string }> & WithHeaders;
 
 /** Every kind of object a sync lists, and how (prices and products active or not, subscriptions of any status). */
 const lists = {
@@ -25,6 +26,17 @@ const lists = {
 } as const satisfies Record<string, (stripe: Stripe, params: ListParams) => Promise<unknown>>;
 
 export type SyncObjectKind = keyof typeof lists;
+
+/**
+ * Kinds whose objects Stripe can delete (a deleted price cannot be listed once its product is
+ * deleted): after a finished sync, one the tables hold but the sync did not list is fetched, and
+ * the answer (`deleted: true`, or a 404) is appended as a deletion.
+ */
+const retrievals = {
+  customer: (stripe: Stripe, id: string) => stripe.customers.retrieve(id),
+  product: (stripe: Stripe, id: string) => stripe.products.retrieve(id),
+  price: (stripe: Stripe, id: string) => stripe.prices.retrieve(id),
+} as const;
 export const syncObjectKinds = Object.keys(lists) as SyncObjectKind[];
 
 /** Objects per page: Stripe's most. */
@@ -39,7 +51,8 @@ export interface SyncProgress {
 
 export interface SyncSummary {
   environment: Environment;
-  kinds: Array<SyncProgress & { resumed: boolean }>;
+  /** Per kind, also how many objects the tables held that Stripe no longer has. */
+  kinds: Array<SyncProgress & { resumed: boolean; deleted: number }>;
   seconds: number;
 }
 
@@ -55,7 +68,7 @@ export interface SyncStripeDeps {
 }
 
 /** Stripe's clock when it answered: the response's `Date` header, in Unix seconds. */
-const observedAtOf = (page: Page): number => {
+const observedAtOf = (page: WithHeaders): number => {
   const date = page.lastResponse?.headers.date;
   const time = date ? Date.parse(date) : Number.NaN;
   if (Number.isNaN(time)) throw new Error('Stripe answered a list without a Date header');
@@ -93,6 +106,7 @@ export const syncStripe = async (
         const syncId = resumed ? previous.syncId : randomUUID();
         if (!resumed) await cursors.start(environment, objectKind, syncId);
         let cursor = resumed ? previous.nextCursor : null;
+        const listed = new Set<string>();
         const progress: SyncProgress = {
           objectKind,
           pages: resumed ? previous.pages : 0,
@@ -105,6 +119,7 @@ export const syncStripe = async (
             list(stripe, { limit: pageSize, ...(cursor && { starting_after: cursor }) }),
           )) as Page;
           const objects = page.data as unknown as Array<Record<string, unknown>>;
+          for (const object of page.data) listed.add(object.id);
           await log.append(
             stripeSyncPageLogEntry(environment, {
               syncId,
@@ -123,7 +138,14 @@ export const syncStripe = async (
           progress.done = next === null;
           onProgress({ ...progress });
         }
-        return { ...progress, resumed };
+        const deleted = await appendDeletions(
+          { gateway, cursors, log },
+          environment,
+          secretKey,
+          objectKind,
+          resumed ? new Set(await cursors.listedBySync(environment, objectKind, syncId)) : listed,
+        );
+        return { ...progress, resumed, deleted };
       }),
     );
     return {
@@ -134,4 +156,43 @@ export const syncStripe = async (
     if (error instanceof StripeGatewayError) return { ok: false, status: 502, message: error.message };
     throw error;
   }
+};
+
+/**
+ * After a kind's sync has listed everything: the objects the tables hold as live that the sync did
+ * not list are fetched one by one; Stripe answers a deleted customer with `deleted: true` and a
+ * deleted product or price with a 404, which is appended as `{id, object, deleted: true}`
+ * (observed now: a deletion wins whatever its time). Returns how many were deleted.
+ */
+const appendDeletions = async (
+  { gateway, cursors, log }: Pick<SyncStripeDeps, 'gateway' | 'cursors' | 'log'>,
+  environment: Environment,
+  secretKey: string,
+  objectKind: SyncObjectKind,
+  listed: ReadonlySet<string>,
+): Promise<number> => {
+  if (!(objectKind in retrievals)) return 0;
+  const retrieve: (stripe: Stripe, id: string) => Promise<unknown> =
+    retrievals[objectKind as keyof typeof retrievals];
+  let deleted = 0;
+  for (const id of await cursors.mirrored(environment, objectKind)) {
+    if (listed.has(id)) continue;
+    let object: Record<string, unknown> & { id: string; object: string };
+    let observedAt: number;
+    try {
+      const fetched = (await gateway.call(environment, secretKey, ({ stripe }) =>
+        retrieve(stripe, id),
+      )) as typeof object & WithHeaders;
+      const { lastResponse: _headers, ...snapshot } = fetched;
+      object = snapshot as typeof object;
+      observedAt = observedAtOf(fetched);
+    } catch (error) {
+      if (!(error instanceof StripeGatewayError) || error.status !== 404) throw error;
+      object = { id, object: objectKind, deleted: true };
+      observedAt = Math.floor(Date.now() / 1000);
+    }
+    if (object.deleted === true) deleted += 1;
+    await log.append(stripeObjectFetchedLogEntry(environment, { fetchId: randomUUID(), observedAt, object }));
+  }
+  return deleted;
 };

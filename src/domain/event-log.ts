@@ -9,6 +9,7 @@ export const logEntryType = {
   stripeEvent: 'stripe.event',
   stripeConnectionChanged: 'stripe.connection.changed',
   stripeSyncPage: 'stripe.sync.page',
+  stripeObjectFetched: 'stripe.object.fetched',
 } as const;
 
 /** An entry on its way into the log. `data` is JSON text, stored verbatim. */
@@ -129,12 +130,16 @@ export interface StripeSyncPage {
   hasMore: boolean;
 }
 
+/** The stream of one kind's sync pages in an environment. */
+export const stripeSyncStream = (environment: Environment, objectKind: string): string =>
+  `stripe.sync/${environment}/${objectKind}`;
+
 export const stripeSyncPageLogEntry = (environment: Environment, page: StripeSyncPage): NewLogEntry => ({
   environment,
   type: logEntryType.stripeSyncPage,
   version: 1,
   dedupeKey: `stripe.sync.page/${environment}/${page.syncId}/${page.objectKind}/${page.cursor ?? ''}`,
-  stream: `stripe.sync/${environment}/${page.objectKind}`,
+  stream: stripeSyncStream(environment, page.objectKind),
   data: JSON.stringify({
     sync_id: page.syncId,
     object_kind: page.objectKind,
@@ -143,5 +148,26 @@ export const stripeSyncPageLogEntry = (environment: Environment, page: StripeSyn
     objects: page.objects,
     has_more: page.hasMore,
   }),
+  metadata: {},
+});
+
+/** One object as a single retrieve returned it (`{id, object, deleted: true}` for one Stripe deleted). */
+export interface StripeObjectFetch {
+  /** Names this fetch: the same fetch is appended once. */
+  fetchId: string;
+  observedAt: number;
+  object: Record<string, unknown> & { id: string; object: string };
+}
+
+export const stripeObjectFetchedLogEntry = (
+  environment: Environment,
+  fetch: StripeObjectFetch,
+): NewLogEntry => ({
+  environment,
+  type: logEntryType.stripeObjectFetched,
+  version: 1,
+  dedupeKey: `stripe.object.fetched/${environment}/${fetch.object.object}/${fetch.object.id}/${fetch.fetchId}`,
+  stream: `stripe.${fetch.object.object}/${fetch.object.id}`,
+  data: JSON.stringify({ observed_at: fetch.observedAt, object: fetch.object }),
   metadata: {},
 });

@@ -18,7 +18,7 @@ import { foldWinningSnapshots } from './winning-snapshots.js';
  */
 export const paymentsProjector: Projector = {
   name: 'payments',
-  entryTypes: [logEntryType.stripeEvent, logEntryType.stripeSyncPage],
+  entryTypes: [logEntryType.stripeEvent, logEntryType.stripeSyncPage, logEntryType.stripeObjectFetched],
   async apply(client: PoolClient, entries: readonly LogEntry[]) {
     const store = paymentsStore(client);
     const candidates = entries.flatMap(candidatesOfEntry);

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
+import { stripeSyncStream } from '../../domain/event-log.js';
 
 /** Where one kind of object stands in an environment's latest sync. */
 export interface SyncCursor {
@@ -22,6 +23,15 @@ const statements = {
     on conflict (environment, object_kind) do update set
       sync_id = excluded.sync_id, next_cursor = null, pages = 0, objects = 0,
       started_at = now(), finished_at = null`,
+  // The objects of a kind the tables hold as not deleted: those a finished sync must have seen.
+  mirrored: `
+    select object_id from payments.stripe_objects
+    where environment = $1 and object_type = $2 and not deleted`,
+  // What a sync run appended of a kind (to check a resumed run against the tables).
+  listedBySync: `
+    select distinct object ->> 'id' as object_id
+    from payfold.events e, json_array_elements(e.data -> 'objects') as object
+    where e.type = 'stripe.sync.page' and e.environment = $1 and e.stream = $2 and e.data ->> 'sync_id' = $3`,
   advance: `
     update payfold.stripe_sync_cursors
     set next_cursor = $4, pages = pages + 1, objects = objects + $5,
@@ -46,6 +56,21 @@ export const stripeSyncCursorsStore = (pool: pg.Pool) => ({
 
   async start(environment: Environment, objectKind: string, syncId: string): Promise<void> {
     await pool.query(statements.start, [environment, objectKind, syncId]);
+  },
+
+  async mirrored(environment: Environment, objectType: string): Promise<string[]> {
+    const { rows } = await pool.query<{ object_id: string }>(statements.mirrored, [environment, objectType]);
+    return rows.map((row) => row.object_id);
+  },
+
+  /** Ids of the objects a sync run's pages of a kind hold. */
+  async listedBySync(environment: Environment, objectKind: string, syncId: string): Promise<string[]> {
+    const { rows } = await pool.query<{ object_id: string }>(statements.listedBySync, [
+      environment,
+      stripeSyncStream(environment, objectKind),
+      syncId,
+    ]);
+    return rows.map((row) => row.object_id);
   },
 
   /** Records an appended page: where the next one starts (null: the kind is done). */

@@ -138,5 +138,15 @@ export const candidatesOfEntry = (entry: LogEntry): Candidate[] => {
       (snapshot) => candidateOfApiRead(entry.environment, snapshot, page.observed_at, entry.recordedAt) ?? [],
     );
   }
+  if (entry.type === logEntryType.stripeObjectFetched) {
+    const fetched = entry.data as { observed_at: number; object: unknown };
+    const candidate = candidateOfApiRead(
+      entry.environment,
+      fetched.object,
+      fetched.observed_at,
+      entry.recordedAt,
+    );
+    return candidate ? [candidate] : [];
+  }
   return [];
 };
