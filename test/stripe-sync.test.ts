@@ -11,7 +11,7 @@ import type { EventLog } from '../src/domain/event-log.js';
 import { projectors } from '../src/projections/index.js';
 import { ProjectionRunner } from '../src/projections/runner.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { testMasterKey } from './support/server.js';
+import { startTestServer, testMasterKey } from './support/server.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -182,4 +182,61 @@ describe('payfold sync against the emulator', () => {
     await new ProjectionRunner({ pool: db.pool, log: db.log, projectors, logger }).catchUp();
     expect(await rows('select max(updated_at) as at from payments.customers')).toEqual(updatedBefore);
   }, 60_000);
+});
+
+describe('a sync racing live webhooks', () => {
+  it('ends in the account as it is, whichever of them arrives last', async () => {
+    const db = await createTestDatabase();
+    const forwardSecret = 'whsec_racing_the_sync';
+    const server = await startTestServer(db.url, { STRIPE_WEBHOOK_SECRET_TEST: forwardSecret });
+    const emulator = await startEmulator({
+      forwardTo: `${server.url}/api/webhooks/stripe/test`,
+      forwardSecret,
+    });
+    try {
+      const url = new URL(emulator.url);
+      const stripe = new Stripe('sk_test_racing', {
+        host: url.hostname,
+        port: Number(url.port),
+        protocol: 'http',
+      });
+      const created: Stripe.Customer[] = [];
+      for (let index = 0; index < 150; index += 1)
+        created.push(await stripe.customers.create({ email: `before${index}@example.test` }));
+      const gateway = new StripeGateway({ logger, apiBase: emulator.url, requestsPerSecond: { test: 4 } });
+      const connections = stripeConnections({
+        store: stripeConnectionsStore(db.pool),
+        gateway,
+        log: db.log,
+        masterKeys: [Buffer.from(testMasterKey, 'hex')],
+      });
+      expect(await connections.connect('test', 'sk_test_racing_sync')).toMatchObject({ ok: true });
+      const deps = { connections, gateway, cursors: stripeSyncCursorsStore(db.pool), log: db.log };
+      // Customers change while their pages are read, and their webhooks arrive meanwhile.
+      const [synced] = await Promise.all([
+        syncStripe(deps, 'test', ['customer']),
+        (async () => {
+          for (const [index, customer] of created.entries())
+            if (index % 2 === 0)
+              await stripe.customers.update(customer.id, { email: `after${index}@example.test` });
+        })(),
+      ]);
+      expect(synced).toMatchObject({ ok: true });
+      await emulator.settled();
+      await server.payfold.runner.catchUp();
+      const customers: Stripe.Customer[] = [];
+      for await (const customer of stripe.customers.list({ limit: 100 })) customers.push(customer);
+      const { rows } = await db.pool.query('select customer_id, email from payments.customers order by 1');
+      expect(rows).toEqual(
+        customers
+          .map((customer) => ({ customer_id: customer.id, email: customer.email }))
+          .sort((a, b) => (a.customer_id < b.customer_id ? -1 : 1)),
+      );
+      expect(rows.filter((row) => row.email.startsWith('after'))).toHaveLength(75);
+    } finally {
+      await emulator.stop();
+      await server.payfold.close();
+      await db.drop();
+    }
+  }, 120_000);
 });
