@@ -2,8 +2,10 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { pino } from 'pino';
+import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../emulator/src/index.js';
+import { freePort } from '../src/adapters/postgres/embedded.js';
 import { stripeConnectionsStore } from '../src/adapters/postgres/stripe-connections.js';
 import { masterKeyId, openSecret, SecretUnreadableError, sealSecret } from '../src/adapters/secret-box.js';
 import { StripeGateway, StripeGatewayError } from '../src/adapters/stripe/gateway.js';
@@ -306,7 +308,10 @@ describe('payfold config and payfold status', () => {
     // A newly connected account is synced at once (the emulator's account is empty here).
     expect(set).toEqual({
       code: 0,
-      out: 'test connected to acct_cli with sk_test_…41c2; first sync: 0 objects appended',
+      out: [
+        'test connected to acct_cli with sk_test_…41c2; first sync: 0 objects appended',
+        'webhooks: set PAYFOLD_PUBLIC_URL for a managed endpoint, or forward webhooks to /api/webhooks/stripe/test (stripe listen --forward-to, or payfold emulator --forward-to)',
+      ].join('\n'),
       err: '',
     });
 
@@ -373,6 +378,64 @@ describe('keys from the environment, and a master key rotation', () => {
         'sk_test_seeded_first_1111',
       );
     } finally {
+      await emulator.stop();
+      await db.drop();
+    }
+  }, 60_000);
+});
+
+describe('a managed webhook endpoint (PAYFOLD_PUBLIC_URL)', () => {
+  it('is created in the account on connect, replaced on the next, and its deliveries land', async () => {
+    const db = await createTestDatabase();
+    const emulator = await startEmulator({ accountId: 'acct_managed' });
+    const port = await freePort();
+    const server = await startTestServer(db.url, {
+      PAYFOLD_ADMIN_TOKEN: adminToken,
+      STRIPE_API_BASE: emulator.url,
+      PORT: String(port),
+      PAYFOLD_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    });
+    const url = new URL(emulator.url);
+    const stripe = new Stripe('sk_test_looking', {
+      host: url.hostname,
+      port: Number(url.port),
+      protocol: 'http',
+    });
+    const connect = async () =>
+      (
+        await fetch(`${server.url}/api/admin/payments/config/test`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ secretKey: 'sk_test_managed_endpoint_key' }),
+        })
+      ).json() as Promise<{ webhook: unknown; connection: { webhookEndpointId: string } }>;
+    try {
+      const first = await connect();
+      expect(first.webhook).toEqual({
+        managed: true,
+        url: `http://127.0.0.1:${port}/api/webhooks/stripe/test`,
+      });
+      const second = await connect();
+      const endpoints = (await stripe.webhookEndpoints.list()).data;
+      expect(endpoints.map((endpoint) => endpoint.id)).toEqual([second.connection.webhookEndpointId]);
+      expect(endpoints[0]).toMatchObject({
+        url: `http://127.0.0.1:${port}/api/webhooks/stripe/test`,
+        metadata: { payfold_managed: 'true', payfold_environment: 'test' },
+      });
+      expect(endpoints[0]?.enabled_events).toContain('customer.subscription.updated');
+
+      // Stripe signs with the endpoint's own secret, which only the stored connection knows.
+      const customer = await stripe.customers.create({ email: 'managed@example.test' });
+      await emulator.settled();
+      await server.payfold.runner.catchUp();
+      const { rows } = await db.pool.query('select email from payments.customers where customer_id = $1', [
+        customer.id,
+      ]);
+      expect(rows).toEqual([{ email: 'managed@example.test' }]);
+      const stored = await db.pool.query('select webhook_secret_sealed from payfold.stripe_connections');
+      expect(stored.rows[0].webhook_secret_sealed).toMatch(/^v1\./);
+    } finally {
+      await server.payfold.close();
       await emulator.stop();
       await db.drop();
     }

@@ -37,6 +37,8 @@ export interface StripeAccessOptions {
   masterKeys: readonly Buffer[];
   /** `STRIPE_API_BASE`: the emulator in development and tests. */
   apiBase?: string;
+  /** `PAYFOLD_PUBLIC_URL`: connected accounts get a managed webhook endpoint. */
+  publicUrl?: string;
 }
 
 export const openStripeAccess = ({
@@ -45,9 +47,16 @@ export const openStripeAccess = ({
   logger,
   masterKeys,
   apiBase,
+  publicUrl,
 }: StripeAccessOptions): StripeAccess => {
   const gateway = new StripeGateway({ logger, apiBase });
-  const connections = stripeConnections({ store: stripeConnectionsStore(pool), gateway, log, masterKeys });
+  const connections = stripeConnections({
+    store: stripeConnectionsStore(pool),
+    gateway,
+    log,
+    masterKeys,
+    publicUrl,
+  });
   const cursors = stripeSyncCursorsStore(pool);
   const sync: StripeAccess['sync'] = (environment, kinds, onProgress) =>
     syncStripe({ connections, gateway, cursors, log }, environment, kinds, onProgress);

@@ -19,6 +19,8 @@ export interface StripeConnectionStatus {
   environment: Environment;
   maskedKey: string;
   accountId: string;
+  /** The webhook endpoint Payfold manages in the account (with `PAYFOLD_PUBLIC_URL`), else null. */
+  webhookEndpointId: string | null;
   active: boolean;
   connectedAt: string;
 }
@@ -27,6 +29,8 @@ export type ConnectResult =
   | {
       ok: true;
       connection: StripeConnectionStatus;
+      /** What became of the managed webhook endpoint; how to forward webhooks without one. */
+      webhook: { managed: true; url: string } | { managed: false; message: string };
       /** The environment was not connected to this account before: its first sync is due. */
       newAccount: boolean;
       switchedFrom?: string;
@@ -49,6 +53,64 @@ export const maskKey = (secretKey: string): string => {
 };
 
 const belongsTo = (environment: Environment) => `stripe_connections/${environment}`;
+const webhookSecretBelongsTo = (environment: Environment) => `stripe_connections/${environment}/webhook`;
+
+/** The events the projections read, which a managed endpoint subscribes to. */
+export const managedWebhookEvents = [
+  'product.created',
+  'product.updated',
+  'product.deleted',
+  'price.created',
+  'price.updated',
+  'price.deleted',
+  'customer.created',
+  'customer.updated',
+  'customer.deleted',
+  'customer.subscription.created',
+  'customer.subscription.updated',
+  'customer.subscription.deleted',
+  'customer.subscription.paused',
+  'customer.subscription.resumed',
+  'customer.subscription.trial_will_end',
+  'invoice.created',
+  'invoice.updated',
+  'invoice.deleted',
+  'invoice.finalized',
+  'invoice.paid',
+  'invoice.payment_failed',
+  'invoice.payment_succeeded',
+  'invoice.voided',
+  'invoice.marked_uncollectible',
+  'invoice_payment.paid',
+  'payment_intent.created',
+  'payment_intent.processing',
+  'payment_intent.requires_action',
+  'payment_intent.succeeded',
+  'payment_intent.payment_failed',
+  'payment_intent.canceled',
+  'charge.pending',
+  'charge.succeeded',
+  'charge.failed',
+  'charge.captured',
+  'charge.updated',
+  'charge.refunded',
+  'charge.refund.updated',
+  'refund.created',
+  'refund.updated',
+  'refund.failed',
+  'charge.dispute.created',
+  'charge.dispute.updated',
+  'charge.dispute.closed',
+  'checkout.session.completed',
+  'checkout.session.expired',
+  'checkout.session.async_payment_succeeded',
+  'checkout.session.async_payment_failed',
+] as const;
+
+const managedMetadata = (environment: Environment) => ({
+  payfold_managed: 'true',
+  payfold_environment: environment,
+});
 
 /**
  * What Payfold reads from Stripe (sync, reconcile): a restricted key must be able to list each, or
@@ -73,13 +135,21 @@ export interface StripeConnectionsOptions {
   log: EventLog;
   /** The master key, then any previous ones still opening older secrets. */
   masterKeys: readonly Buffer[];
+  /** `PAYFOLD_PUBLIC_URL`: when set, each connected account gets a webhook endpoint managed by Payfold. */
+  publicUrl?: string;
 }
 
 /**
  * Connecting Payfold to a Stripe account per environment: the key is checked against Stripe,
  * stored sealed, and the change is recorded in the log (the account, never the key).
  */
-export const stripeConnections = ({ store, gateway, log, masterKeys }: StripeConnectionsOptions) => {
+export const stripeConnections = ({
+  store,
+  gateway,
+  log,
+  masterKeys,
+  publicUrl,
+}: StripeConnectionsOptions) => {
   const [masterKey] = masterKeys;
   if (!masterKey) throw new Error('a master key is required to store Stripe keys');
 
@@ -87,11 +157,77 @@ export const stripeConnections = ({ store, gateway, log, masterKeys }: StripeCon
     environment: row.environment,
     maskedKey: row.maskedKey,
     accountId: row.accountId,
+    webhookEndpointId: row.webhookEndpointId,
     active: row.active,
     connectedAt: row.connectedAt.toISOString(),
   });
 
+  /**
+   * With a public URL: replaces the account's previous Payfold endpoint for the environment by one
+   * for `<public URL>/api/webhooks/stripe/<environment>` and stores its secret. A failure leaves
+   * the key connected and says why.
+   */
+  const manageWebhookEndpoint = async (
+    environment: Environment,
+    key: string,
+  ): Promise<Extract<ConnectResult, { ok: true }>['webhook']> => {
+    if (!publicUrl) {
+      return {
+        managed: false,
+        message: `set PAYFOLD_PUBLIC_URL for a managed endpoint, or forward webhooks to /api/webhooks/stripe/${environment} (stripe listen --forward-to, or payfold emulator --forward-to)`,
+      };
+    }
+    const url = new URL(`/api/webhooks/stripe/${environment}`, publicUrl).toString();
+    try {
+      const endpoint = await gateway.call(environment, key, async ({ stripe, requestOptions }) => {
+        for await (const existing of stripe.webhookEndpoints.list({ limit: 100 })) {
+          const metadata = existing.metadata ?? {};
+          if (metadata.payfold_managed === 'true' && metadata.payfold_environment === environment)
+            await stripe.webhookEndpoints.del(existing.id);
+        }
+        return stripe.webhookEndpoints.create(
+          {
+            url,
+            enabled_events: [...managedWebhookEvents],
+            api_version: Stripe.API_VERSION as Stripe.WebhookEndpointCreateParams.ApiVersion,
+            description: 'Payfold: keeps the payments tables in step',
+            metadata: managedMetadata(environment),
+          },
+          requestOptions,
+        );
+      });
+      if (!endpoint.secret)
+        throw new StripeGatewayError('Stripe returned no signing secret', undefined, undefined, undefined);
+      await store.saveWebhookEndpoint(
+        environment,
+        endpoint.id,
+        sealSecret(masterKey, endpoint.secret, webhookSecretBelongsTo(environment)),
+      );
+      webhookSecretsCache.delete(environment);
+      return { managed: true, url };
+    } catch (error) {
+      if (!(error instanceof StripeGatewayError)) throw error;
+      return { managed: false, message: `the webhook endpoint was not created: ${error.message}` };
+    }
+  };
+
+  /** Opened managed secrets, kept a while: the webhook route asks on every delivery. */
+  const webhookSecretsCache = new Map<Environment, { secrets: string[]; until: number }>();
+
   return {
+    /** The signing secrets of the environment's managed endpoint (none without one). */
+    async webhookSecrets(environment: Environment): Promise<string[]> {
+      const cached = webhookSecretsCache.get(environment);
+      if (cached && cached.until > Date.now()) return cached.secrets;
+      const row = (await store.all()).find((stored) => stored.environment === environment && stored.active);
+      const secrets = row?.webhookSecretSealed
+        ? [openSecret(masterKeys, row.webhookSecretSealed, webhookSecretBelongsTo(environment))]
+        : [];
+      // Another process may set a new endpoint: its secret is picked up within seconds.
+      webhookSecretsCache.set(environment, { secrets, until: Date.now() + 5000 });
+      return secrets;
+    },
+
     async connect(environment: Environment, secretKey: string, force = false): Promise<ConnectResult> {
       const parsed = stripeSecretKeySchema(environment).safeParse(secretKey);
       if (!parsed.success) {
@@ -161,10 +297,12 @@ export const stripeConnections = ({ store, gateway, log, masterKeys }: StripeCon
           }),
         );
       }
+      const webhook = await manageWebhookEndpoint(environment, key);
       const saved = (await store.all()).find((row) => row.environment === environment);
       return {
         ok: true,
         connection: statusOf(saved as NonNullable<typeof saved>),
+        webhook,
         newAccount: current?.accountId !== accountId,
         ...(current && current.accountId !== accountId && { switchedFrom: current.accountId }),
       };
@@ -172,6 +310,7 @@ export const stripeConnections = ({ store, gateway, log, masterKeys }: StripeCon
 
     /** Deactivates the environment's connection; false when there was none. */
     async remove(environment: Environment): Promise<boolean> {
+      webhookSecretsCache.delete(environment);
       const accountId = await store.deactivate(environment);
       if (!accountId) return false;
       await log.append(
@@ -194,13 +333,22 @@ export const stripeConnections = ({ store, gateway, log, masterKeys }: StripeCon
       return row && openSecret(masterKeys, row.secretKeySealed, belongsTo(environment));
     },
 
-    /** Seals every stored key under the current master key (after a rotation). Returns how many moved. */
+    /** Seals every stored secret under the current master key (after a rotation). Returns how many rows moved. */
     async resealAll(): Promise<number> {
       let moved = 0;
       for (const row of await store.all()) {
-        const key = openSecret(masterKeys, row.secretKeySealed, belongsTo(row.environment));
         if (row.secretKeySealed.split('.')[1] === masterKeyId(masterKey)) continue;
-        await store.reseal(row.environment, sealSecret(masterKey, key, belongsTo(row.environment)));
+        const key = openSecret(masterKeys, row.secretKeySealed, belongsTo(row.environment));
+        const webhookSecret =
+          row.webhookSecretSealed &&
+          openSecret(masterKeys, row.webhookSecretSealed, webhookSecretBelongsTo(row.environment));
+        await store.reseal(
+          row.environment,
+          sealSecret(masterKey, key, belongsTo(row.environment)),
+          webhookSecret
+            ? sealSecret(masterKey, webhookSecret, webhookSecretBelongsTo(row.environment))
+            : null,
+        );
         moved += 1;
       }
       return moved;

@@ -135,7 +135,7 @@ config
       stripe.connect(environment, key, { force: options.force ?? false, firstSync: 'wait' }),
     );
     if (!result.ok) throw new UsageError(result.refusal.message);
-    const { connection, switchedFrom, firstSync } = result;
+    const { connection, switchedFrom, firstSync, webhook } = result;
     const synced =
       firstSync === undefined || firstSync === 'started'
         ? ''
@@ -144,7 +144,10 @@ config
           : `; first sync failed: ${firstSync.message} (run payfold sync --environment ${environment})`;
     print(
       program.opts<GlobalOptions>(),
-      `${environment} connected to ${connection.accountId} with ${connection.maskedKey}${switchedFrom ? ` (was ${switchedFrom})` : ''}${synced}`,
+      [
+        `${environment} connected to ${connection.accountId} with ${connection.maskedKey}${switchedFrom ? ` (was ${switchedFrom})` : ''}${synced}`,
+        webhook.managed ? `webhooks: Stripe sends them to ${webhook.url}` : `webhooks: ${webhook.message}`,
+      ].join('\n'),
       result,
     );
   });

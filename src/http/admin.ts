@@ -78,6 +78,7 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
       return reply.status(result.refusal.status).send(errorBody(result.refusal.code, result.refusal.message));
     return {
       connection: result.connection,
+      webhook: result.webhook,
       ...(result.switchedFrom && { switchedFrom: result.switchedFrom }),
       // A newly connected account's first sync runs after the answer.
       ...(result.firstSync && { firstSync: 'started' }),

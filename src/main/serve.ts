@@ -53,6 +53,7 @@ const stripeAccessOptions = (
   logger,
   masterKeys: [masterKey, ...(config.previousMasterKey ? [config.previousMasterKey] : [])],
   apiBase: config.stripeApiBase,
+  publicUrl: config.publicUrl,
 });
 
 /**
@@ -113,7 +114,11 @@ export const startPayfold = async (
       ingestStripeWebhook(request, {
         log,
         metrics: metrics.webhooks,
-        webhookSecrets: async (environment) => config.webhookSecrets[environment],
+        // The environment's own secrets, and the managed endpoint's (PAYFOLD_PUBLIC_URL).
+        webhookSecrets: async (environment) => [
+          ...config.webhookSecrets[environment],
+          ...(await stripe.connections.webhookSecrets(environment)),
+        ],
       }),
     webhookRejected: metrics.webhooks.rejected,
     checkDatabase: async () => {

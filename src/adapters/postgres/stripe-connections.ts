@@ -7,6 +7,8 @@ export interface StoredStripeConnection {
   secretKeySealed: string;
   maskedKey: string;
   accountId: string;
+  webhookEndpointId: string | null;
+  webhookSecretSealed: string | null;
   active: boolean;
   connectedAt: Date;
   updatedAt: Date;
@@ -14,7 +16,8 @@ export interface StoredStripeConnection {
 
 const statements = {
   read: `
-    select environment, secret_key_sealed, masked_key, account_id, active, connected_at, updated_at
+    select environment, secret_key_sealed, masked_key, account_id, webhook_endpoint_id, webhook_secret_sealed,
+           active, connected_at, updated_at
     from payfold.stripe_connections order by environment`,
   save: `
     insert into payfold.stripe_connections as c (environment, secret_key_sealed, masked_key, account_id, active)
@@ -27,7 +30,13 @@ const statements = {
     update payfold.stripe_connections set active = false, updated_at = now()
     where environment = $1 and active
     returning account_id`,
-  reseal: 'update payfold.stripe_connections set secret_key_sealed = $2 where environment = $1',
+  reseal: `
+    update payfold.stripe_connections set secret_key_sealed = $2, webhook_secret_sealed = $3
+    where environment = $1`,
+  saveWebhookEndpoint: `
+    update payfold.stripe_connections
+    set webhook_endpoint_id = $2, webhook_secret_sealed = $3, updated_at = now()
+    where environment = $1`,
 } as const;
 
 /** The stored Stripe connections (see migration 0005), by named statement. */
@@ -39,6 +48,8 @@ export const stripeConnectionsStore = (pool: pg.Pool) => ({
       secretKeySealed: row.secret_key_sealed,
       maskedKey: row.masked_key,
       accountId: row.account_id,
+      webhookEndpointId: row.webhook_endpoint_id,
+      webhookSecretSealed: row.webhook_secret_sealed,
       active: row.active,
       connectedAt: row.connected_at,
       updatedAt: row.updated_at,
@@ -55,8 +66,12 @@ export const stripeConnectionsStore = (pool: pg.Pool) => ({
     return rows[0]?.account_id;
   },
 
-  async reseal(environment: Environment, secretKeySealed: string): Promise<void> {
-    await pool.query(statements.reseal, [environment, secretKeySealed]);
+  async reseal(environment: Environment, secretKeySealed: string, webhookSecretSealed: string | null) {
+    await pool.query(statements.reseal, [environment, secretKeySealed, webhookSecretSealed]);
+  },
+
+  async saveWebhookEndpoint(environment: Environment, endpointId: string, secretSealed: string) {
+    await pool.query(statements.saveWebhookEndpoint, [environment, endpointId, secretSealed]);
   },
 });
 

@@ -5,6 +5,10 @@ create table payfold.stripe_connections (
   secret_key_sealed text not null,
   masked_key text not null,
   account_id text not null,
+  -- The webhook endpoint Payfold created in the account (PAYFOLD_PUBLIC_URL) and its signing
+  -- secret, sealed like the key.
+  webhook_endpoint_id text,
+  webhook_secret_sealed text,
   -- A removed connection stays, inactive, so that its account is remembered.
   active boolean not null default true,
   connected_at timestamptz not null default now(),
