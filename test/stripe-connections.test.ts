@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { pino } from 'pino';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +9,7 @@ import { masterKeyId, openSecret, SecretUnreadableError, sealSecret } from '../s
 import { StripeGateway, StripeGatewayError } from '../src/adapters/stripe/gateway.js';
 import { stripeConnections } from '../src/app/stripe-connections.js';
 import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
-import { startTestServer, type TestServer, testMasterKey } from './support/server.js';
+import { runPayfold, startTestServer, type TestServer, testMasterKey } from './support/server.js';
 
 const logger = pino({ level: 'silent' });
 const adminToken = 'admin-token-for-the-connection-tests';
@@ -269,29 +267,8 @@ describe('connecting Stripe over the admin API', () => {
 describe('payfold config and payfold status', () => {
   let db: TestDatabase;
   let emulator: Awaited<ReturnType<typeof startEmulator>>;
-  const payfoldBin = path.resolve(import.meta.dirname, '../bin/payfold.js');
-  // A process of its own, waited for without blocking this one: the emulator answers it from here.
   const payfold = (args: string[], input = '') =>
-    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const child = spawn(process.execPath, [payfoldBin, ...args], {
-        env: {
-          ...process.env,
-          DATABASE_URL: db.url,
-          PAYFOLD_MASTER_KEY: testMasterKey,
-          STRIPE_API_BASE: emulator.url,
-        },
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (chunk) => {
-        out += String(chunk);
-      });
-      child.stderr.on('data', (chunk) => {
-        err += String(chunk);
-      });
-      child.on('close', (code) => resolve({ code, out: out.trim(), err: err.trim() }));
-      child.stdin.end(input);
-    });
+    runPayfold(args, { databaseUrl: db.url, stripeApiBase: emulator.url, input });
 
   beforeAll(async () => {
     db = await createTestDatabase();

@@ -5,12 +5,14 @@ import { type SyncCursor, stripeSyncCursorsStore } from '../adapters/postgres/st
 import { StripeGateway } from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
 import type { EventLog } from '../domain/event-log.js';
+import { type Catalog, catalog } from './catalog.js';
 import { type ConnectResult, type StripeConnections, stripeConnections } from './stripe-connections.js';
 import { type SyncObjectKind, type SyncProgress, type SyncResult, syncStripe } from './sync-stripe.js';
 
 /** What Payfold does with Stripe over this database, every call through one gateway. */
 export interface StripeAccess {
   connections: StripeConnections;
+  catalog: Catalog;
   /** Where each kind of object stands in the environment's latest sync. */
   syncs(environment: Environment): Promise<SyncCursor[]>;
   /**
@@ -62,6 +64,7 @@ export const openStripeAccess = ({
     syncStripe({ connections, gateway, cursors, log }, environment, kinds, onProgress);
   return {
     connections,
+    catalog: catalog({ connections, gateway, log }),
     sync,
     syncs: (environment) => cursors.all(environment),
     async connect(environment, secretKey, { force = false, firstSync }) {

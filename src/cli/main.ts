@@ -1,7 +1,15 @@
 import { Command, CommanderError } from 'commander';
+import type { z } from 'zod';
 import { emulatorCommand } from '../../emulator/src/cli.js';
+import {
+  type CatalogResult,
+  priceCreateSchema,
+  productCreateSchema,
+  productUpdateSchema,
+} from '../app/catalog.js';
+import type { StripeAccess } from '../app/stripe-access.js';
 import { syncObjectKinds } from '../app/sync-stripe.js';
-import { environmentSchema } from '../domain/environment.js';
+import { type Environment, environmentSchema } from '../domain/environment.js';
 import { ConfigError, loadConfig } from '../main/config.js';
 import { runDemo } from '../main/demo.js';
 import { createLogger } from '../main/logger.js';
@@ -219,6 +227,123 @@ program
       { syncs: summaries },
     );
   });
+
+/** Runs one catalog change and prints what Stripe answered, or the one line saying why not. */
+const catalogChange = async (
+  environmentName: string,
+  change: (stripe: StripeAccess, environment: Environment) => Promise<CatalogResult<{ id: string }>>,
+  done: (id: string) => string,
+) => {
+  const environment = environmentArgument(environmentName);
+  const result = await withStripeAccess(loadConfig(process.env), createLogger('silent'), (stripe) =>
+    change(stripe, environment),
+  );
+  if (!result.ok) throw new UsageError(result.message);
+  print(program.opts<GlobalOptions>(), done(result.object.id), result.object);
+};
+
+/** A flag's value through a schema: one line naming the flag when it does not fit. */
+const parsed = <T>(schema: z.ZodType<T>, value: unknown): T => {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const flag = String(issue?.path[0] ?? 'options').replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+  throw new UsageError(`--${flag}: ${issue?.message ?? 'invalid'}`);
+};
+
+const products = program
+  .command('products')
+  .description('the catalog in Stripe: products (Stripe first, then the log)');
+products
+  .command('create')
+  .requiredOption('--environment <environment>', 'test or live')
+  .requiredOption('--name <name>')
+  .option('--description <text>')
+  .action((options: { environment: string; name: string; description?: string }) =>
+    catalogChange(
+      options.environment,
+      (stripe, environment) =>
+        stripe.catalog.createProduct(
+          environment,
+          parsed(productCreateSchema, { name: options.name, description: options.description }),
+        ),
+      (id) => `created product ${id}`,
+    ),
+  );
+products
+  .command('update')
+  .argument('<product>', 'prod_...')
+  .requiredOption('--environment <environment>', 'test or live')
+  .option('--name <name>')
+  .option('--description <text>')
+  .action((id: string, options: { environment: string; name?: string; description?: string }) =>
+    catalogChange(
+      options.environment,
+      (stripe, environment) =>
+        stripe.catalog.updateProduct(
+          environment,
+          id,
+          parsed(productUpdateSchema, { name: options.name, description: options.description }),
+        ),
+      (updated) => `updated product ${updated}`,
+    ),
+  );
+products
+  .command('archive')
+  .argument('<product>', 'prod_...')
+  .requiredOption('--environment <environment>', 'test or live')
+  .action((id: string, options: { environment: string }) =>
+    catalogChange(
+      options.environment,
+      (stripe, environment) => stripe.catalog.archiveProduct(environment, id),
+      (archived) => `archived product ${archived}`,
+    ),
+  );
+
+const prices = program
+  .command('prices')
+  .description('the catalog in Stripe: prices (Stripe first, then the log)');
+prices
+  .command('create')
+  .requiredOption('--environment <environment>', 'test or live')
+  .requiredOption('--product <product>', 'prod_...')
+  .requiredOption('--currency <code>', 'usd, eur, jpy...')
+  .requiredOption('--unit-amount <amount>', "in the currency's minor unit (cents)")
+  .option('--interval <interval>', 'day, week, month or year, for a recurring price')
+  .action(
+    (options: {
+      environment: string;
+      product: string;
+      currency: string;
+      unitAmount: string;
+      interval?: string;
+    }) =>
+      catalogChange(
+        options.environment,
+        (stripe, environment) =>
+          stripe.catalog.createPrice(
+            environment,
+            parsed(priceCreateSchema, {
+              product: options.product,
+              currency: options.currency,
+              unitAmount: Number(options.unitAmount),
+              ...(options.interval && { interval: options.interval }),
+            }),
+          ),
+        (id) => `created price ${id}`,
+      ),
+  );
+prices
+  .command('archive')
+  .argument('<price>', 'price_...')
+  .requiredOption('--environment <environment>', 'test or live')
+  .action((id: string, options: { environment: string }) =>
+    catalogChange(
+      options.environment,
+      (stripe, environment) => stripe.catalog.archivePrice(environment, id),
+      (archived) => `archived price ${archived}`,
+    ),
+  );
 
 program.addCommand(emulatorCommand());
 

@@ -1,6 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import {
+  type CatalogResult,
+  priceCreateSchema,
+  productCreateSchema,
+  productUpdateSchema,
+} from '../app/catalog.js';
 import type { StripeAccess } from '../app/stripe-access.js';
 import { type SyncObjectKind, syncObjectKinds } from '../app/sync-stripe.js';
 import { type Environment, environmentSchema } from '../domain/environment.js';
@@ -23,6 +29,20 @@ const syncBody = z
       .optional(),
   })
   .strict();
+const withEnvironment = <T extends z.ZodRawShape>(shape: T) =>
+  z.object({ environment: environmentSchema, ...shape }).strict();
+const idParams = z.object({ id: z.string().min(1).max(255) });
+const environmentBody = withEnvironment({});
+const productCreateBody = withEnvironment(productCreateSchema.shape);
+const productUpdateBody = withEnvironment(productUpdateSchema.shape);
+const priceCreateBody = withEnvironment(priceCreateSchema.shape);
+
+/** A catalog change's answer: the object Stripe returned, or the one line saying why not. */
+const catalogAnswer = <T>(reply: FastifyReply, result: CatalogResult<T>) =>
+  result.ok
+    ? reply.status(200).send({ object: result.object })
+    : reply.status(result.status).send(errorBody('catalog_change_failed', result.message));
+
 const setKeyBody = z
   .object({ secretKey: z.string().min(1).max(500), force: z.boolean().optional() })
   .strict();
@@ -101,6 +121,42 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
       summaries.push(result.summary);
     }
     return { syncs: summaries };
+  });
+
+  app.post('/api/admin/payments/products', async (request, reply) => {
+    const body = productCreateBody.safeParse(request.body);
+    if (!body.success) return reply.status(400).send(invalid(body.error));
+    const { environment, ...input } = body.data;
+    return catalogAnswer(reply, await stripe.catalog.createProduct(environment, input));
+  });
+
+  app.patch('/api/admin/payments/products/:id', async (request, reply) => {
+    const body = productUpdateBody.safeParse(request.body);
+    if (!body.success) return reply.status(400).send(invalid(body.error));
+    const { environment, ...input } = body.data;
+    const { id } = idParams.parse(request.params);
+    return catalogAnswer(reply, await stripe.catalog.updateProduct(environment, id, input));
+  });
+
+  app.post('/api/admin/payments/products/:id/archive', async (request, reply) => {
+    const body = environmentBody.safeParse(request.body);
+    if (!body.success) return reply.status(400).send(invalid(body.error));
+    const { id } = idParams.parse(request.params);
+    return catalogAnswer(reply, await stripe.catalog.archiveProduct(body.data.environment, id));
+  });
+
+  app.post('/api/admin/payments/prices', async (request, reply) => {
+    const body = priceCreateBody.safeParse(request.body);
+    if (!body.success) return reply.status(400).send(invalid(body.error));
+    const { environment, ...input } = body.data;
+    return catalogAnswer(reply, await stripe.catalog.createPrice(environment, input));
+  });
+
+  app.post('/api/admin/payments/prices/:id/archive', async (request, reply) => {
+    const body = environmentBody.safeParse(request.body);
+    if (!body.success) return reply.status(400).send(invalid(body.error));
+    const { id } = idParams.parse(request.params);
+    return catalogAnswer(reply, await stripe.catalog.archivePrice(body.data.environment, id));
   });
 
   app.delete('/api/admin/payments/config/:environment', async (request, reply) => {

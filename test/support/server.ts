@@ -75,3 +75,33 @@ export const spawnPayfold = (args: string[], databaseUrl: string, port: number):
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+
+/**
+ * A `payfold` command against a test database and the emulator, in a process of its own, waited
+ * for without blocking this one (so an emulator in this process can answer it): its exit code and
+ * trimmed output.
+ */
+export const runPayfold = (
+  args: string[],
+  { databaseUrl, stripeApiBase, input = '' }: { databaseUrl: string; stripeApiBase: string; input?: string },
+): Promise<{ code: number | null; out: string; err: string }> =>
+  new Promise((resolve) => {
+    const child = spawn(process.execPath, [payfoldBin, ...args], {
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        PAYFOLD_MASTER_KEY: testMasterKey,
+        STRIPE_API_BASE: stripeApiBase,
+      },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => {
+      out += String(chunk);
+    });
+    child.stderr.on('data', (chunk) => {
+      err += String(chunk);
+    });
+    child.on('close', (code) => resolve({ code, out: out.trim(), err: err.trim() }));
+    child.stdin.end(input);
+  });
