@@ -126,6 +126,35 @@ describe('connecting Stripe over the admin API', () => {
     await db.drop();
   });
 
+  it('answers no admin route without the right token', async () => {
+    const routes: Array<[string, string]> = [
+      ['GET', '/api/admin/projections'],
+      ['GET', '/api/admin/payments/status'],
+      ['PUT', '/api/admin/payments/config/test'],
+      ['DELETE', '/api/admin/payments/config/test'],
+      ['POST', '/api/admin/payments/sync'],
+      ['POST', '/api/admin/payments/products'],
+      ['PATCH', '/api/admin/payments/products/prod_1'],
+      ['POST', '/api/admin/payments/products/prod_1/archive'],
+      ['POST', '/api/admin/payments/prices'],
+      ['POST', '/api/admin/payments/prices/price_1/archive'],
+    ];
+    for (const [method, route] of routes) {
+      for (const authorization of [
+        undefined,
+        'Bearer wrong-token-of-the-same-length-xx',
+        `Basic ${adminToken}`,
+      ]) {
+        const response = await fetch(`${server.url}${route}`, {
+          method,
+          headers: { ...(authorization && { authorization }), 'content-type': 'application/json' },
+          ...(method !== 'GET' && method !== 'DELETE' && { body: JSON.stringify({ environment: 'test' }) }),
+        });
+        expect([method, route, authorization, response.status]).toEqual([method, route, authorization, 401]);
+      }
+    }
+  });
+
   it('refuses callers without the admin token, and environments that do not exist', async () => {
     const body = JSON.stringify({ secretKey: key });
     expect((await admin('/api/admin/payments/config/test', { method: 'PUT', body }, 'wrong')).status).toBe(
@@ -385,7 +414,7 @@ describe('a managed webhook endpoint (PAYFOLD_PUBLIC_URL)', () => {
           headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
           body: JSON.stringify({ secretKey: 'sk_test_managed_endpoint_key' }),
         })
-      ).json() as Promise<{ webhook: unknown; connection: { webhookEndpointId: string } }>;
+      ).json() as Promise<{ webhook: unknown; connection: { webhook: { endpointId: string } } }>;
     try {
       const first = await connect();
       expect(first.webhook).toEqual({
@@ -394,7 +423,7 @@ describe('a managed webhook endpoint (PAYFOLD_PUBLIC_URL)', () => {
       });
       const second = await connect();
       const endpoints = (await stripe.webhookEndpoints.list()).data;
-      expect(endpoints.map((endpoint) => endpoint.id)).toEqual([second.connection.webhookEndpointId]);
+      expect(endpoints.map((endpoint) => endpoint.id)).toEqual([second.connection.webhook.endpointId]);
       expect(endpoints[0]).toMatchObject({
         url: `http://127.0.0.1:${port}/api/webhooks/stripe/test`,
         metadata: { payfold_managed: 'true', payfold_environment: 'test' },
@@ -411,10 +440,68 @@ describe('a managed webhook endpoint (PAYFOLD_PUBLIC_URL)', () => {
       expect(rows).toEqual([{ email: 'managed@example.test' }]);
       const stored = await db.pool.query('select webhook_secret_sealed from payfold.stripe_connections');
       expect(stored.rows[0].webhook_secret_sealed).toMatch(/^v1\./);
+
+      // Removing the connection removes the endpoint it made.
+      const removed = await fetch(`${server.url}/api/admin/payments/config/test`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      expect(await removed.json()).toEqual({ removed: true });
+      expect((await stripe.webhookEndpoints.list()).data).toEqual([]);
     } finally {
       await server.payfold.close();
       await emulator.stop();
       await db.drop();
     }
   }, 60_000);
+});
+
+describe('a restricted key', () => {
+  it('connects when it can read what sync reads, and is refused naming the first it cannot', async () => {
+    const db = await createTestDatabase();
+    const everything = [
+      '/v1/account',
+      '/v1/products',
+      '/v1/prices',
+      '/v1/customers',
+      '/v1/subscriptions',
+      '/v1/invoices',
+      '/v1/payment_intents',
+      '/v1/charges',
+      '/v1/refunds',
+      '/v1/disputes',
+      '/v1/checkout/sessions',
+    ];
+    const emulator = await startEmulator({
+      accountId: 'acct_restricted',
+      restrictedKeys: {
+        rk_test_reads_all: everything,
+        rk_test_no_prices: everything.filter((path) => path !== '/v1/prices'),
+      },
+    });
+    try {
+      const connections = stripeConnections({
+        store: stripeConnectionsStore(db.pool),
+        gateway: new StripeGateway({ logger, apiBase: emulator.url }),
+        log: db.log,
+        masterKeys: [Buffer.from(testMasterKey, 'hex')],
+      });
+      expect(await connections.connect('test', 'rk_test_no_prices')).toEqual({
+        ok: false,
+        refusal: {
+          code: 'insufficient_permissions',
+          status: 400,
+          message: 'the restricted key cannot read prices: give it read access',
+        },
+      });
+      expect(await connections.list()).toEqual([]);
+      expect(await connections.connect('test', 'rk_test_reads_all')).toMatchObject({
+        ok: true,
+        connection: { maskedKey: 'rk_test_…_all', accountId: 'acct_restricted' },
+      });
+    } finally {
+      await emulator.stop();
+      await db.drop();
+    }
+  });
 });

@@ -7,6 +7,7 @@ import { stripeSyncCursorsStore } from '../src/adapters/postgres/stripe-sync-cur
 import { StripeGateway } from '../src/adapters/stripe/gateway.js';
 import { stripeConnections } from '../src/app/stripe-connections.js';
 import { type SyncStripeDeps, syncObjectKinds, syncStripe } from '../src/app/sync-stripe.js';
+import { syncProgressReporter } from '../src/cli/sync-progress.js';
 import type { EventLog } from '../src/domain/event-log.js';
 import { projectors } from '../src/projections/index.js';
 import { ProjectionRunner } from '../src/projections/runner.js';
@@ -239,4 +240,137 @@ describe('a sync racing live webhooks', () => {
       await db.drop();
     }
   }, 120_000);
+});
+
+describe('sync progress on a terminal', () => {
+  it('redraws one line per kind in place, and plain lines elsewhere', () => {
+    const written: string[] = [];
+    const stream = (isTTY: boolean) =>
+      ({ isTTY, write: (text: string) => written.push(text) }) as unknown as NodeJS.WriteStream;
+    const live = syncProgressReporter('test', stream(true));
+    live({ objectKind: 'customer', pages: 1, objects: 100, done: false });
+    live({ objectKind: 'price', pages: 1, objects: 3, done: true });
+    live({ objectKind: 'customer', pages: 2, objects: 150, done: true });
+    const screen = written.join('');
+    // The third report moved up over both lines and drew them again.
+    expect(screen.split('\u001b[2A')).toHaveLength(2);
+    expect(
+      screen.endsWith(
+        '\u001b[2Ktest customer          done       150 objects     2 pages\n\u001b[2Ktest price             done         3 objects     1 pages\n',
+      ),
+    ).toBe(true);
+
+    written.length = 0;
+    const plain = syncProgressReporter('live', stream(false));
+    plain({ objectKind: 'customer', pages: 1, objects: 100, done: false });
+    plain({ objectKind: 'customer', pages: 2, objects: 150, done: true });
+    expect(written).toEqual(['live customer: 150 objects in 2 pages\n']);
+  });
+});
+
+describe('a sync of a sizeable account', () => {
+  it('takes 5,000 customers and 2,000 subscriptions through 429s and a crash into exactly the account', async () => {
+    const db = await createTestDatabase();
+    const emulator = await startEmulator({ accountId: 'acct_sizeable' });
+    try {
+      const url = new URL(emulator.url);
+      const stripe = new Stripe('sk_test_building', {
+        host: url.hostname,
+        port: Number(url.port),
+        protocol: 'http',
+      });
+      const product = await stripe.products.create({ name: 'Seats' });
+      const price = await stripe.prices.create({
+        product: product.id,
+        currency: 'usd',
+        unit_amount: 1500,
+        recurring: { interval: 'month' },
+      });
+      // Eight at a time, as an app's own traffic would build it.
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, worker) => {
+          for (let index = worker; index < 5000; index += 8) {
+            const customer = await stripe.customers.create({ email: `c${index}@sizeable.test` });
+            if (index < 2000)
+              await stripe.subscriptions.create({
+                customer: customer.id,
+                items: [{ price: price.id }],
+                default_payment_method: 'pm_card_visa',
+              });
+          }
+        }),
+      );
+      const gateway = new StripeGateway({
+        logger,
+        apiBase: emulator.url,
+        requestsPerSecond: { test: 200 },
+        retryBaseMs: 10,
+        maxRetries: 10,
+      });
+      const connections = stripeConnections({
+        store: stripeConnectionsStore(db.pool),
+        gateway,
+        log: db.log,
+        masterKeys: [Buffer.from(testMasterKey, 'hex')],
+      });
+      expect(await connections.connect('test', 'sk_test_sizeable')).toMatchObject({ ok: true });
+      const deps = { connections, gateway, cursors: stripeSyncCursorsStore(db.pool), log: db.log };
+      emulator.setFaults({
+        api: {
+          seed: 5,
+          faults: [{ kind: 'rate_limit', share: 0.1, route: 'GET /v1/', retryAfterSeconds: 0 }],
+        },
+      });
+      let appends = 0;
+      const dying = {
+        append: (entry) => {
+          appends += 1;
+          return appends === 40 ? Promise.reject(new Error('the process died')) : db.log.append(entry);
+        },
+      } as Pick<EventLog, 'append'> as EventLog;
+      await expect(syncStripe({ ...deps, log: dying }, 'test')).rejects.toThrow('the process died');
+      const resumed = await syncStripe(deps, 'test');
+      emulator.setFaults({});
+      expect(resumed.ok).toBe(true);
+      expect(emulator.injectedApiFaults.length).toBeGreaterThan(5);
+
+      await new ProjectionRunner({ pool: db.pool, log: db.log, projectors, logger }).catchUp();
+      const rowsOf = async (sql: string) => (await db.pool.query(sql)).rows;
+      const sorted = <T extends Record<string, unknown>>(items: T[], key: keyof T) =>
+        items.sort((a, b) => (String(a[key]) < String(b[key]) ? -1 : 1));
+      const customers: Stripe.Customer[] = [];
+      for await (const customer of stripe.customers.list({ limit: 100 })) customers.push(customer);
+      expect(customers).toHaveLength(5000);
+      expect(await rowsOf('select customer_id, email from payments.customers order by 1')).toEqual(
+        sorted(
+          customers.map((customer) => ({ customer_id: customer.id, email: customer.email })),
+          'customer_id',
+        ),
+      );
+      const subscriptions: Stripe.Subscription[] = [];
+      for await (const subscription of stripe.subscriptions.list({ status: 'all', limit: 100 }))
+        subscriptions.push(subscription);
+      expect(subscriptions).toHaveLength(2000);
+      expect(await rowsOf('select subscription_id, status from payments.subscriptions order by 1')).toEqual(
+        sorted(
+          subscriptions.map((subscription) => ({
+            subscription_id: subscription.id,
+            status: subscription.status,
+          })),
+          'subscription_id',
+        ),
+      );
+      const invoices: Stripe.Invoice[] = [];
+      for await (const invoice of stripe.invoices.list({ limit: 100 })) invoices.push(invoice);
+      expect(await rowsOf('select invoice_id, status from payments.invoices order by 1')).toEqual(
+        sorted(
+          invoices.map((invoice) => ({ invoice_id: invoice.id as string, status: invoice.status })),
+          'invoice_id',
+        ),
+      );
+    } finally {
+      await emulator.stop();
+      await db.drop();
+    }
+  }, 240_000);
 });

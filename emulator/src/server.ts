@@ -29,6 +29,8 @@ export interface EmulatorOptions {
   faults?: Faults;
   /** The account's id (default `acct_emulator`): two emulators with different ids are two accounts. */
   accountId?: string;
+  /** Restricted keys (`rk_test_…`) and the only API paths each may call, for permission tests. */
+  restrictedKeys?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface RunningEmulator {
@@ -104,7 +106,7 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
   app.addHook('onRequest', async (request, reply) => {
     reply.header('date', new Date().toUTCString());
     reply.header('request-id', stripeId('req'));
-    const refused = refusedApiKey(request.headers.authorization);
+    const refused = refusedApiKey(request.headers.authorization, request.url, options.restrictedKeys);
     if (refused) return replyWithStripeError(reply, refused);
     if (request.url.startsWith(faultsRoute)) return;
     return injectApiFaults(request, reply);

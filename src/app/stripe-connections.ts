@@ -19,8 +19,8 @@ export interface StripeConnectionStatus {
   environment: Environment;
   maskedKey: string;
   accountId: string;
-  /** The webhook endpoint Payfold manages in the account (with `PAYFOLD_PUBLIC_URL`), else null. */
-  webhookEndpointId: string | null;
+  /** The webhook endpoint Payfold manages in the account (with `PAYFOLD_PUBLIC_URL`), or how to forward webhooks. */
+  webhook: { managed: true; endpointId: string } | { managed: false; message: string };
   active: boolean;
   connectedAt: string;
 }
@@ -107,6 +107,9 @@ export const managedWebhookEvents = [
   'checkout.session.async_payment_failed',
 ] as const;
 
+const forwardingHint = (environment: Environment) =>
+  `set PAYFOLD_PUBLIC_URL for a managed endpoint, or forward webhooks to /api/webhooks/stripe/${environment} (stripe listen --forward-to, or payfold emulator --forward-to)`;
+
 const managedMetadata = (environment: Environment) => ({
   payfold_managed: 'true',
   payfold_environment: environment,
@@ -157,7 +160,9 @@ export const stripeConnections = ({
     environment: row.environment,
     maskedKey: row.maskedKey,
     accountId: row.accountId,
-    webhookEndpointId: row.webhookEndpointId,
+    webhook: row.webhookEndpointId
+      ? { managed: true as const, endpointId: row.webhookEndpointId }
+      : { managed: false as const, message: forwardingHint(row.environment) },
     active: row.active,
     connectedAt: row.connectedAt.toISOString(),
   });
@@ -174,7 +179,7 @@ export const stripeConnections = ({
     if (!publicUrl) {
       return {
         managed: false,
-        message: `set PAYFOLD_PUBLIC_URL for a managed endpoint, or forward webhooks to /api/webhooks/stripe/${environment} (stripe listen --forward-to, or payfold emulator --forward-to)`,
+        message: forwardingHint(environment),
       };
     }
     const url = new URL(`/api/webhooks/stripe/${environment}`, publicUrl).toString();
@@ -311,6 +316,18 @@ export const stripeConnections = ({
     /** Deactivates the environment's connection; false when there was none. */
     async remove(environment: Environment): Promise<boolean> {
       webhookSecretsCache.delete(environment);
+      const row = (await store.all()).find((stored) => stored.environment === environment && stored.active);
+      // Stripe would otherwise keep sending to an endpoint nobody verifies any more.
+      if (row?.webhookEndpointId) {
+        const key = openSecret(masterKeys, row.secretKeySealed, belongsTo(environment));
+        const endpointId = row.webhookEndpointId;
+        await gateway
+          .call(environment, key, ({ stripe }) => stripe.webhookEndpoints.del(endpointId))
+          .catch((error: unknown) => {
+            // Already gone is fine; anything else keeps the connection until it can be removed.
+            if (!(error instanceof StripeGatewayError && error.status === 404)) throw error;
+          });
+      }
       const accountId = await store.deactivate(environment);
       if (!accountId) return false;
       await log.append(

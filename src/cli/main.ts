@@ -21,6 +21,7 @@ import {
   withStripeAccess,
 } from '../main/serve.js';
 import { readSecret } from './read-secret.js';
+import { syncProgressReporter } from './sync-progress.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -99,7 +100,7 @@ program
         ? ['stripe: not connected (payfold config set test sk_test_...)']
         : status.connections.map(
             (c) =>
-              `stripe ${c.environment}: ${c.active ? 'connected' : 'removed'} ${c.accountId} with ${c.maskedKey} since ${c.connectedAt}`,
+              `stripe ${c.environment}: ${c.active ? 'connected' : 'removed'} ${c.accountId} with ${c.maskedKey} since ${c.connectedAt}; webhooks: ${c.webhook.managed ? `managed endpoint ${c.webhook.endpointId}` : c.webhook.message}`,
           )),
       ...(['test', 'live'] as const).flatMap((environment) =>
         status.syncs[environment].map(
@@ -200,12 +201,11 @@ program
       async (stripe) => {
         const done = [];
         for (const environment of environments) {
-          const result = await stripe.sync(environment, kinds, (progress) => {
-            if (!json && progress.done)
-              process.stderr.write(
-                `${environment} ${progress.objectKind}: ${progress.objects} objects in ${progress.pages} pages\n`,
-              );
-          });
+          const result = await stripe.sync(
+            environment,
+            kinds,
+            json ? undefined : syncProgressReporter(environment),
+          );
           if (!result.ok) {
             // `all` syncs the environments that are connected.
             if (options.environment === 'all' && result.status === 409) continue;
