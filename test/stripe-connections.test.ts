@@ -1,15 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../emulator/src/index.js';
 import { freePort } from '../src/adapters/postgres/embedded.js';
-import { stripeConnectionsStore } from '../src/adapters/postgres/stripe-connections.js';
 import { masterKeyId, openSecret, SecretUnreadableError, sealSecret } from '../src/adapters/secret-box.js';
 import { StripeGateway, StripeGatewayError } from '../src/adapters/stripe/gateway.js';
-import { stripeConnections } from '../src/app/stripe-connections.js';
 import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
 import { runPayfold, startTestServer, type TestServer, testMasterKey } from './support/server.js';
+import { emulatorStripe, testConnections } from './support/stripe-access.js';
 
 const logger = pino({ level: 'silent' });
 const adminToken = 'admin-token-for-the-connection-tests';
@@ -255,12 +253,7 @@ describe('connecting Stripe over the admin API', () => {
   it('keeps a key of another account out unless forced, then says what it replaced', async () => {
     const other = await startEmulator({ accountId: 'acct_second' });
     try {
-      const connections = stripeConnections({
-        store: stripeConnectionsStore(db.pool),
-        gateway: new StripeGateway({ logger, apiBase: other.url }),
-        log: db.log,
-        masterKeys: [Buffer.from(testMasterKey, 'hex')],
-      });
+      const connections = testConnections(db, new StripeGateway({ logger, apiBase: other.url }));
       const refused = await connections.connect('test', 'sk_test_of_the_second_account');
       expect(refused).toMatchObject({ ok: false, refusal: { code: 'other_account', status: 409 } });
       expect(refused.ok === false && refused.refusal.message).toMatch(
@@ -401,12 +394,7 @@ describe('a managed webhook endpoint (PAYFOLD_PUBLIC_URL)', () => {
       PORT: String(port),
       PAYFOLD_PUBLIC_URL: `http://127.0.0.1:${port}`,
     });
-    const url = new URL(emulator.url);
-    const stripe = new Stripe('sk_test_looking', {
-      host: url.hostname,
-      port: Number(url.port),
-      protocol: 'http',
-    });
+    const stripe = emulatorStripe(emulator, 'sk_test_looking');
     const connect = async () =>
       (
         await fetch(`${server.url}/api/admin/payments/config/test`, {
@@ -480,12 +468,7 @@ describe('a restricted key', () => {
       },
     });
     try {
-      const connections = stripeConnections({
-        store: stripeConnectionsStore(db.pool),
-        gateway: new StripeGateway({ logger, apiBase: emulator.url }),
-        log: db.log,
-        masterKeys: [Buffer.from(testMasterKey, 'hex')],
-      });
+      const connections = testConnections(db, new StripeGateway({ logger, apiBase: emulator.url }));
       expect(await connections.connect('test', 'rk_test_no_prices')).toEqual({
         ok: false,
         refusal: {

@@ -1,18 +1,17 @@
 import { pino } from 'pino';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDemoStory, startEmulator } from '../emulator/src/index.js';
-import { stripeConnectionsStore } from '../src/adapters/postgres/stripe-connections.js';
 import { stripeSyncCursorsStore } from '../src/adapters/postgres/stripe-sync-cursors.js';
 import { StripeGateway } from '../src/adapters/stripe/gateway.js';
-import { stripeConnections } from '../src/app/stripe-connections.js';
 import { type SyncStripeDeps, syncObjectKinds, syncStripe } from '../src/app/sync-stripe.js';
 import { syncProgressReporter } from '../src/cli/sync-progress.js';
 import type { EventLog } from '../src/domain/event-log.js';
 import { projectors } from '../src/projections/index.js';
 import { ProjectionRunner } from '../src/projections/runner.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestServer, testMasterKey } from './support/server.js';
+import { startTestServer } from './support/server.js';
+import { emulatorStripe, testConnections } from './support/stripe-access.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -25,12 +24,7 @@ describe('payfold sync against the emulator', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     emulator = await startEmulator({ accountId: 'acct_synced' });
-    const url = new URL(emulator.url);
-    stripe = new Stripe('sk_test_building_the_account', {
-      host: url.hostname,
-      port: Number(url.port),
-      protocol: 'http',
-    });
+    stripe = emulatorStripe(emulator, 'sk_test_building_the_account');
     // An account with a story (catalog, Checkout, a renewal, a refund, a cancellation) and
     // enough customers for several pages.
     await runDemoStory(stripe);
@@ -38,12 +32,7 @@ describe('payfold sync against the emulator', () => {
       await stripe.customers.create({ email: `customer${index}@example.test`, name: `Customer ${index}` });
     await emulator.settled();
     const gateway = new StripeGateway({ logger, apiBase: emulator.url, retryBaseMs: 10, maxRetries: 10 });
-    const connections = stripeConnections({
-      store: stripeConnectionsStore(db.pool),
-      gateway,
-      log: db.log,
-      masterKeys: [Buffer.from(testMasterKey, 'hex')],
-    });
+    const connections = testConnections(db, gateway);
     expect(await connections.connect('test', 'sk_test_the_synced_account')).toMatchObject({ ok: true });
     deps = { connections, gateway, cursors: stripeSyncCursorsStore(db.pool), log: db.log };
   }, 120_000);
@@ -195,22 +184,12 @@ describe('a sync racing live webhooks', () => {
       forwardSecret,
     });
     try {
-      const url = new URL(emulator.url);
-      const stripe = new Stripe('sk_test_racing', {
-        host: url.hostname,
-        port: Number(url.port),
-        protocol: 'http',
-      });
+      const stripe = emulatorStripe(emulator, 'sk_test_racing');
       const created: Stripe.Customer[] = [];
       for (let index = 0; index < 150; index += 1)
         created.push(await stripe.customers.create({ email: `before${index}@example.test` }));
       const gateway = new StripeGateway({ logger, apiBase: emulator.url, requestsPerSecond: { test: 4 } });
-      const connections = stripeConnections({
-        store: stripeConnectionsStore(db.pool),
-        gateway,
-        log: db.log,
-        masterKeys: [Buffer.from(testMasterKey, 'hex')],
-      });
+      const connections = testConnections(db, gateway);
       expect(await connections.connect('test', 'sk_test_racing_sync')).toMatchObject({ ok: true });
       const deps = { connections, gateway, cursors: stripeSyncCursorsStore(db.pool), log: db.log };
       // Customers change while their pages are read, and their webhooks arrive meanwhile.
@@ -273,12 +252,7 @@ describe('a sync of a sizeable account', () => {
     const db = await createTestDatabase();
     const emulator = await startEmulator({ accountId: 'acct_sizeable' });
     try {
-      const url = new URL(emulator.url);
-      const stripe = new Stripe('sk_test_building', {
-        host: url.hostname,
-        port: Number(url.port),
-        protocol: 'http',
-      });
+      const stripe = emulatorStripe(emulator, 'sk_test_building');
       const product = await stripe.products.create({ name: 'Seats' });
       const price = await stripe.prices.create({
         product: product.id,
@@ -307,12 +281,7 @@ describe('a sync of a sizeable account', () => {
         retryBaseMs: 10,
         maxRetries: 10,
       });
-      const connections = stripeConnections({
-        store: stripeConnectionsStore(db.pool),
-        gateway,
-        log: db.log,
-        masterKeys: [Buffer.from(testMasterKey, 'hex')],
-      });
+      const connections = testConnections(db, gateway);
       expect(await connections.connect('test', 'sk_test_sizeable')).toMatchObject({ ok: true });
       const deps = { connections, gateway, cursors: stripeSyncCursorsStore(db.pool), log: db.log };
       emulator.setFaults({
