@@ -69,7 +69,9 @@ describe('the catalog: Stripe first, then the log', () => {
     // Stripe's answers are in the log already, whatever the webhooks do.
     expect(
       await rows(
-        "select data -> 'object' ->> 'id' as id from payfold.events where type = 'stripe.object.fetched' order by position",
+        `select data -> 'object' ->> 'id' as id from payfold.events
+         where type = 'stripe.object.fetched' and data -> 'object' ->> 'id' = any($1) order by position`,
+        [[product.body.object.id, price.body.object.id]],
       ),
     ).toEqual([{ id: product.body.object.id }, { id: price.body.object.id }]);
     await server.payfold.runner.catchUp();

@@ -93,7 +93,8 @@ describe('the Stripe gateway', () => {
   });
 });
 
-describe('connecting Stripe over the admin API', () => {
+// One admin's story in steps (connect, sync, switch accounts, remove): the order is the story.
+describe('connecting Stripe over the admin API', { shuffle: false }, () => {
   let db: TestDatabase;
   let emulator: Awaited<ReturnType<typeof startEmulator>>;
   let server: TestServer;
@@ -286,7 +287,7 @@ describe('connecting Stripe over the admin API', () => {
   });
 });
 
-describe('payfold config and payfold status', () => {
+describe('payfold config and payfold status', { shuffle: false }, () => {
   let db: TestDatabase;
   let emulator: Awaited<ReturnType<typeof startEmulator>>;
   const payfold = (args: string[], input = '') =>

@@ -15,7 +15,8 @@ import { emulatorStripe, testConnections } from './support/stripe-access.js';
 
 const logger = pino({ level: 'silent' });
 
-describe('payfold sync against the emulator', () => {
+// One account's story in steps (a first sync that crashes, deletions, a re-sync): the order is the story.
+describe('payfold sync against the emulator', { shuffle: false }, () => {
   let db: TestDatabase;
   let emulator: Awaited<ReturnType<typeof startEmulator>>;
   let stripe: Stripe;
