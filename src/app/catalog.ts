@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import { z } from 'zod';
-import { type StripeGateway, StripeGatewayError } from '../adapters/stripe/gateway.js';
+import {
+  observationOf,
+  type StripeGateway,
+  StripeGatewayError,
+  type WithResponse,
+} from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
 import { type EventLog, stripeObjectFetchedLogEntry } from '../domain/event-log.js';
-import type { StripeConnections } from './stripe-connections.js';
+import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
 
 const metadata = z.record(z.string().max(40), z.string().max(500)).optional();
 
@@ -36,8 +41,6 @@ export type CatalogResult<T> =
   | { ok: true; object: T }
   | { ok: false; status: 404 | 409 | 400 | 502; message: string };
 
-type WithHeaders = { lastResponse?: { headers: Record<string, string> } };
-
 export interface CatalogDeps {
   connections: StripeConnections;
   gateway: StripeGateway;
@@ -56,34 +59,27 @@ export const catalog = ({ connections, gateway, log }: CatalogDeps) => {
     run: (stripe: Stripe, options: Stripe.RequestOptions) => Promise<T>,
   ): Promise<CatalogResult<T>> => {
     const secretKey = await connections.secretKey(environment);
-    if (!secretKey)
-      return {
-        ok: false,
-        status: 409,
-        message: `${environment} is not connected to Stripe: payfold config set ${environment} <secret key>`,
-      };
-    let answered: T & WithHeaders;
+    if (!secretKey) return { ok: false, status: 409, message: notConnectedMessage(environment) };
+    let answered: T & WithResponse;
     try {
       answered = (await gateway.call(environment, secretKey, ({ stripe, requestOptions }) =>
         run(stripe, requestOptions),
-      )) as T & WithHeaders;
+      )) as T & WithResponse;
     } catch (error) {
       if (!(error instanceof StripeGatewayError)) throw error;
       const status =
         error.status === 404 ? 404 : error.status !== undefined && error.status < 500 ? 400 : 502;
       return { ok: false, status, message: error.message };
     }
-    const { lastResponse, ...object } = answered;
-    const date = lastResponse?.headers.date;
-    const observedAt = Math.floor((date ? Date.parse(date) : Date.now()) / 1000);
+    const { object, observedAt } = observationOf(answered);
     await log.append(
       stripeObjectFetchedLogEntry(environment, {
         fetchId: randomUUID(),
-        observedAt,
+        observedAt: observedAt ?? Math.floor(Date.now() / 1000),
         object: object as unknown as Record<string, unknown> & { id: string; object: string },
       }),
     );
-    return { ok: true, object: object as unknown as T };
+    return { ok: true, object };
   };
 
   return {

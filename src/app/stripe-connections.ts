@@ -47,6 +47,10 @@ export const stripeSecretKeySchema = (environment: Environment) =>
       `a ${environment} key starts with sk_${environment}_ (or rk_${environment}_ for a restricted key)`,
     );
 
+/** Why a call to Stripe cannot be made: the environment has no connected key. */
+export const notConnectedMessage = (environment: Environment): string =>
+  `${environment} is not connected to Stripe: payfold config set ${environment} <secret key>`;
+
 export const maskKey = (secretKey: string): string => {
   const prefix = /^(sk|rk)_(test|live)_/.exec(secretKey)?.[0] ?? '';
   return `${prefix}…${secretKey.slice(-4)}`;

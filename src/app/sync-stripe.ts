@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import type { StripeSyncCursorsStore } from '../adapters/postgres/stripe-sync-cursors.js';
-import { type StripeGateway, StripeGatewayError } from '../adapters/stripe/gateway.js';
+import {
+  observationOf,
+  type StripeGateway,
+  StripeGatewayError,
+  type WithResponse,
+} from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
 import { type EventLog, stripeObjectFetchedLogEntry, stripeSyncPageLogEntry } from '../domain/event-log.js';
-import type { StripeConnections } from './stripe-connections.js';
+import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
 
 type ListParams = { limit: number; starting_after?: string };
-type WithHeaders = { lastResponse?: { headers: Record<string, string> } };
-type Page = Stripe.ApiList<{ id: string }> & WithHeaders;
+type Page = Stripe.ApiList<{ id: string }> & WithResponse;
 
 /** Every kind of object a sync lists, and how (prices and products active or not, subscriptions of any status). */
 const lists = {
@@ -67,12 +71,11 @@ export interface SyncStripeDeps {
   log: EventLog;
 }
 
-/** Stripe's clock when it answered: the response's `Date` header, in Unix seconds. */
-const observedAtOf = (page: WithHeaders): number => {
-  const date = page.lastResponse?.headers.date;
-  const time = date ? Date.parse(date) : Number.NaN;
-  if (Number.isNaN(time)) throw new Error('Stripe answered a list without a Date header');
-  return Math.floor(time / 1000);
+/** Stripe's clock when it answered, which orders the observation: required of a read. */
+const observedAtOf = (answer: WithResponse): number => {
+  const { observedAt } = observationOf(answer);
+  if (observedAt === undefined) throw new Error('Stripe answered a read without a Date header');
+  return observedAt;
 };
 
 /**
@@ -90,11 +93,7 @@ export const syncStripe = async (
 ): Promise<SyncResult> => {
   const secretKey = await connections.secretKey(environment);
   if (!secretKey) {
-    return {
-      ok: false,
-      status: 409,
-      message: `${environment} is not connected to Stripe: payfold config set ${environment} <secret key>`,
-    };
+    return { ok: false, status: 409, message: notConnectedMessage(environment) };
   }
   const started = performance.now();
   const known = new Map((await cursors.all(environment)).map((cursor) => [cursor.objectKind, cursor]));
@@ -182,9 +181,8 @@ const appendDeletions = async (
     try {
       const fetched = (await gateway.call(environment, secretKey, ({ stripe }) =>
         retrieve(stripe, id),
-      )) as typeof object & WithHeaders;
-      const { lastResponse: _headers, ...snapshot } = fetched;
-      object = snapshot as typeof object;
+      )) as typeof object & WithResponse;
+      object = observationOf(fetched).object;
       observedAt = observedAtOf(fetched);
     } catch (error) {
       if (!(error instanceof StripeGatewayError) || error.status !== 404) throw error;

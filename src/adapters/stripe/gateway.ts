@@ -47,6 +47,21 @@ interface StripeResponseEvent {
   elapsed: number;
 }
 
+/** What the `stripe` package attaches to each answer: the response it came in. */
+export type WithResponse = { lastResponse?: { headers: Record<string, string> } };
+
+/**
+ * An answer as an API observation: the object without the response the package attached, and
+ * Stripe's clock when it answered (the `Date` header, Unix seconds; undefined if missing).
+ */
+export const observationOf = <T extends object>(
+  answer: T & WithResponse,
+): { object: T; observedAt: number | undefined } => {
+  const { lastResponse, ...object } = answer;
+  const time = Date.parse(lastResponse?.headers.date ?? '');
+  return { object: object as T, observedAt: Number.isNaN(time) ? undefined : Math.floor(time / 1000) };
+};
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A token bucket: `rate` requests a second on average, bursts up to `rate`. */
