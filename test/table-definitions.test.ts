@@ -55,7 +55,6 @@ describe('the payments table definitions', () => {
     async (name, table) => {
       expect(await ddlColumns(name)).toEqual({
         ...table.columns,
-        ...table.otherColumns,
         created_at: 'timestamptz not null',
         updated_at: 'timestamptz not null',
       });

@@ -1,11 +1,14 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { sessionRequestsStore } from '../adapters/postgres/session-requests.js';
 import { stripeConnectionsStore } from '../adapters/postgres/stripe-connections.js';
 import { type SyncCursor, stripeSyncCursorsStore } from '../adapters/postgres/stripe-sync-cursors.js';
 import { StripeGateway } from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
 import type { EventLog } from '../domain/event-log.js';
 import { type Catalog, catalog } from './catalog.js';
+import { type CheckoutSessions, checkoutSessions } from './checkout-sessions.js';
+import { type PortalSessions, portalSessions } from './portal-sessions.js';
 import { type ConnectResult, type StripeConnections, stripeConnections } from './stripe-connections.js';
 import { type SyncObjectKind, type SyncProgress, type SyncResult, syncStripe } from './sync-stripe.js';
 
@@ -13,6 +16,8 @@ import { type SyncObjectKind, type SyncProgress, type SyncResult, syncStripe } f
 export interface StripeAccess {
   connections: StripeConnections;
   catalog: Catalog;
+  checkoutSessions: CheckoutSessions;
+  portalSessions: PortalSessions;
   /** Where each kind of object stands in the environment's latest sync. */
   syncs(environment: Environment): Promise<SyncCursor[]>;
   /**
@@ -41,6 +46,10 @@ export interface StripeAccessOptions {
   apiBase?: string;
   /** `PAYFOLD_PUBLIC_URL`: connected accounts get a managed webhook endpoint. */
   publicUrl?: string;
+  /** Requests a second to Stripe per environment, instead of the gateway's defaults. */
+  requestsPerSecond?: number;
+  /** Retries of a call after a 429, a 5xx or a lost connection, instead of the gateway's default. */
+  maxRetries?: number;
 }
 
 export const openStripeAccess = ({
@@ -50,8 +59,15 @@ export const openStripeAccess = ({
   masterKeys,
   apiBase,
   publicUrl,
+  requestsPerSecond,
+  maxRetries,
 }: StripeAccessOptions): StripeAccess => {
-  const gateway = new StripeGateway({ logger, apiBase });
+  const gateway = new StripeGateway({
+    logger,
+    apiBase,
+    maxRetries,
+    ...(requestsPerSecond && { requestsPerSecond: { test: requestsPerSecond, live: requestsPerSecond } }),
+  });
   const connections = stripeConnections({
     store: stripeConnectionsStore(pool),
     gateway,
@@ -60,11 +76,14 @@ export const openStripeAccess = ({
     publicUrl,
   });
   const cursors = stripeSyncCursorsStore(pool);
+  const sessions = { connections, gateway, log, store: sessionRequestsStore(pool) };
   const sync: StripeAccess['sync'] = (environment, kinds, onProgress) =>
     syncStripe({ connections, gateway, cursors, log }, environment, kinds, onProgress);
   return {
     connections,
     catalog: catalog({ connections, gateway, log }),
+    checkoutSessions: checkoutSessions(sessions),
+    portalSessions: portalSessions(sessions),
     sync,
     syncs: (environment) => cursors.all(environment),
     async connect(environment, secretKey, { force = false, firstSync }) {

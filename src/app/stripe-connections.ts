@@ -21,6 +21,8 @@ export interface StripeConnectionStatus {
   accountId: string;
   /** The webhook endpoint Payfold manages in the account (with `PAYFOLD_PUBLIC_URL`), or how to forward webhooks. */
   webhook: { managed: true; endpointId: string } | { managed: false; message: string };
+  /** Set when the account had no Billing Portal configuration and Payfold created this one. */
+  portalConfigurationCreatedByPayfold: string | null;
   active: boolean;
   connectedAt: string;
 }
@@ -167,6 +169,7 @@ export const stripeConnections = ({
     webhook: row.webhookEndpointId
       ? { managed: true as const, endpointId: row.webhookEndpointId }
       : { managed: false as const, message: forwardingHint(row.environment) },
+    portalConfigurationCreatedByPayfold: row.portalConfigurationId,
     active: row.active,
     connectedAt: row.connectedAt.toISOString(),
   });
@@ -346,6 +349,11 @@ export const stripeConnections = ({
 
     async list(): Promise<StripeConnectionStatus[]> {
       return (await store.all()).map(statusOf);
+    },
+
+    /** Remembers the Billing Portal configuration Payfold created in the environment's account. */
+    async recordPortalConfiguration(environment: Environment, configurationId: string): Promise<void> {
+      await store.savePortalConfiguration(environment, configurationId);
     },
 
     /** The environment's key, for calls through the gateway; undefined when not connected. */

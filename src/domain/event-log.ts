@@ -60,6 +60,8 @@ export type AppendResult = { status: 'appended'; position: bigint } | { status: 
 export interface EventLog {
   /** Appends durably; resolves only after the entry is committed (or found to be a duplicate). */
   append(entry: NewLogEntry): Promise<AppendResult>;
+  /** The committed entry stored under a dedupe key, if any (a session request read back, say). */
+  entryByDedupeKey(dedupeKey: string): Promise<LogEntry | undefined>;
   /** Committed entries after `from`, in the global order, never skipping one committed later. */
   readAll(from: LogCheckpoint, limit: number): Promise<LogEntry[]>;
   /** Calls `onAppended` soon after new entries may be readable. Returns an unsubscribe function. */

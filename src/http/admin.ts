@@ -11,7 +11,7 @@ import type { StripeAccess } from '../app/stripe-access.js';
 import { type SyncObjectKind, syncObjectKinds } from '../app/sync-stripe.js';
 import { type Environment, environmentSchema } from '../domain/environment.js';
 import type { ProjectionsReport } from '../projections/status.js';
-import { errorBody } from './errors.js';
+import { errorBody, invalid } from './errors.js';
 
 export interface AdminPluginOptions {
   adminToken: string | undefined;
@@ -46,12 +46,6 @@ const catalogAnswer = <T>(reply: FastifyReply, result: CatalogResult<T>) =>
 const setKeyBody = z
   .object({ secretKey: z.string().min(1).max(500), force: z.boolean().optional() })
   .strict();
-
-/** A request that fails its schema: 400 with the first issue, naming the field (never its value). */
-const invalid = (error: z.ZodError) => {
-  const issue = error.issues[0];
-  return errorBody('invalid_request', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
-};
 
 const sameToken = (given: string, expected: string): boolean => {
   const a = Buffer.from(given);

@@ -11,6 +11,7 @@ import { adminPlugin } from './admin.js';
 import { replyWithError } from './errors.js';
 import { healthPlugin } from './health.js';
 import { metricsPlugin } from './metrics.js';
+import { sessionsPlugin, type VerifyUserToken } from './sessions.js';
 import { stripeWebhooksPlugin } from './webhooks.js';
 
 export interface HttpAppDeps {
@@ -22,6 +23,7 @@ export interface HttpAppDeps {
   projectionsReport: () => Promise<ProjectionsReport>;
   adminToken: string | undefined;
   stripe: StripeAccess;
+  verifyUserToken: VerifyUserToken | undefined;
 }
 
 /** The Fastify app: each route group is an encapsulated plugin over the application functions. */
@@ -39,6 +41,11 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
   app.register(healthPlugin, { checkDatabase: deps.checkDatabase });
   app.register(metricsPlugin, { metricsText: deps.metricsText });
   app.register(stripeWebhooksPlugin, { ingest: deps.ingestStripeWebhook, rejected: deps.webhookRejected });
+  app.register(sessionsPlugin, {
+    verifyUserToken: deps.verifyUserToken,
+    checkoutSessions: deps.stripe.checkoutSessions,
+    portalSessions: deps.stripe.portalSessions,
+  });
   app.register(adminPlugin, {
     adminToken: deps.adminToken,
     projectionsReport: deps.projectionsReport,

@@ -1,10 +1,17 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
 
 export interface ErrorBody {
   error: { code: string; message: string };
 }
 
 export const errorBody = (code: string, message: string): ErrorBody => ({ error: { code, message } });
+
+/** A request that fails its schema: 400 with the first issue, naming the field (never its value). */
+export const invalid = (error: z.ZodError): ErrorBody => {
+  const issue = error.issues[0];
+  return errorBody('invalid_request', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
+};
 
 const codeOfStatus = (status: number): string =>
   status === 413

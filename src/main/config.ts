@@ -71,8 +71,11 @@ const envSchema = z.object({
   PAYFOLD_MASTER_KEY: masterKey.optional(),
   PAYFOLD_MASTER_KEY_PREVIOUS: masterKey.optional(),
   PAYFOLD_ADMIN_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').optional(),
-  PAYFOLD_JWT_SECRET: optionalText,
+  PAYFOLD_JWT_SECRET: z.string().trim().min(32, 'must be at least 32 characters').optional(),
   PAYFOLD_JWKS_URL: httpUrl.optional(),
+  PAYFOLD_JWT_AUDIENCE: optionalText,
+  PAYFOLD_STRIPE_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(10_000).optional(),
+  PAYFOLD_STRIPE_MAX_RETRIES: z.coerce.number().int().min(0).max(10).optional(),
   PAYFOLD_PUBLIC_URL: httpUrl.optional(),
   PAYFOLD_DATA_DIR: z.string().trim().default('.payfold'),
   PAYFOLD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -95,6 +98,11 @@ export interface PayfoldConfig {
   adminToken: string | undefined;
   jwtSecret: string | undefined;
   jwksUrl: string | undefined;
+  jwtAudience: string | undefined;
+  /** Requests a second to Stripe per environment; the gateway's defaults (10 test, 25 live) otherwise. */
+  stripeRequestsPerSecond: number | undefined;
+  /** Retries of a Stripe call after a 429, a 5xx or a lost connection (the gateway's default: 4). */
+  stripeMaxRetries: number | undefined;
   publicUrl: string | undefined;
   dataDirectory: string;
   logLevel: string;
@@ -129,6 +137,11 @@ export const loadConfig = (env: NodeJS.ProcessEnv): PayfoldConfig => {
       'Invalid configuration: PAYFOLD_MASTER_KEY is required when DATABASE_URL is set (32 bytes, hex or base64)',
     );
   }
+  if (values.PAYFOLD_JWT_SECRET && values.PAYFOLD_JWKS_URL) {
+    throw new ConfigError(
+      'Invalid configuration: PAYFOLD_JWT_SECRET and PAYFOLD_JWKS_URL: set one of them, not both',
+    );
+  }
   if (values.PAYFOLD_EVENT_STORE !== 'postgres') {
     throw new ConfigError(
       'Invalid configuration: PAYFOLD_EVENT_STORE: the EventStoreDB log is not available in this version; use postgres',
@@ -142,6 +155,9 @@ export const loadConfig = (env: NodeJS.ProcessEnv): PayfoldConfig => {
     adminToken: values.PAYFOLD_ADMIN_TOKEN,
     jwtSecret: values.PAYFOLD_JWT_SECRET,
     jwksUrl: values.PAYFOLD_JWKS_URL,
+    jwtAudience: values.PAYFOLD_JWT_AUDIENCE,
+    stripeRequestsPerSecond: values.PAYFOLD_STRIPE_REQUESTS_PER_SECOND,
+    stripeMaxRetries: values.PAYFOLD_STRIPE_MAX_RETRIES,
     publicUrl: values.PAYFOLD_PUBLIC_URL,
     dataDirectory: values.PAYFOLD_DATA_DIR,
     logLevel: values.PAYFOLD_LOG_LEVEL,

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { PostgresEventLog } from '../adapters/postgres/event-log.js';
 import { runMigrations } from '../adapters/postgres/migrations.js';
 import { createPool } from '../adapters/postgres/pool.js';
+import { userTokenVerifier } from '../adapters/user-tokens.js';
 import { ingestStripeWebhook } from '../app/ingest-stripe-webhook.js';
 import { openStripeAccess, type StripeAccess, type StripeAccessOptions } from '../app/stripe-access.js';
 import type { EventLog } from '../domain/event-log.js';
@@ -54,6 +55,8 @@ const stripeAccessOptions = (
   masterKeys: [masterKey, ...(config.previousMasterKey ? [config.previousMasterKey] : [])],
   apiBase: config.stripeApiBase,
   publicUrl: config.publicUrl,
+  requestsPerSecond: config.stripeRequestsPerSecond,
+  maxRetries: config.stripeMaxRetries,
 });
 
 /**
@@ -128,6 +131,11 @@ export const startPayfold = async (
     projectionsReport: () => projectionsReport(pool, log),
     adminToken: config.adminToken,
     stripe,
+    verifyUserToken: userTokenVerifier({
+      secret: config.jwtSecret,
+      jwksUrl: config.jwksUrl,
+      audience: config.jwtAudience,
+    }),
   });
   const url = await app.listen({ port: config.port, host: config.host });
   const projecting = options.projections ?? true;

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { type LogEntry, logEntryType } from '../domain/event-log.js';
+import { sessionEntryType } from '../domain/session-requests.js';
 import { candidatesOfEntry } from '../domain/stripe/candidates.js';
 import { pairingOf } from '../domain/stripe/pairings.js';
 import { rebuildPayments } from './payments-rebuild.js';
@@ -18,7 +19,12 @@ import { foldWinningSnapshots } from './winning-snapshots.js';
  */
 export const paymentsProjector: Projector = {
   name: 'payments',
-  entryTypes: [logEntryType.stripeEvent, logEntryType.stripeSyncPage, logEntryType.stripeObjectFetched],
+  entryTypes: [
+    logEntryType.stripeEvent,
+    logEntryType.stripeSyncPage,
+    logEntryType.stripeObjectFetched,
+    ...Object.values(sessionEntryType),
+  ],
   async apply(client: PoolClient, entries: readonly LogEntry[]) {
     const store = paymentsStore(client);
     const candidates = entries.flatMap(candidatesOfEntry);

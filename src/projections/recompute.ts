@@ -1,7 +1,11 @@
 import type { Environment } from '../domain/environment.js';
+import type { LogEntry } from '../domain/event-log.js';
+import { type Candidate, candidatesOfEntry } from '../domain/stripe/candidates.js';
 import { linksOf } from '../domain/stripe/links.js';
 import type { Mapping } from '../domain/stripe/pairings.js';
+import { winningSnapshot } from '../domain/stripe/winner.js';
 import type { Subject } from '../domain/subject.js';
+import { earliest } from '../domain/time.js';
 import type { PaymentsStore } from './payments-store.js';
 import { derivedTables } from './tables/index.js';
 import {
@@ -13,9 +17,11 @@ import {
   type ObjectRef,
   objectKey,
   type RootRows,
+  type TableShape,
   type Winner,
   type WinnerSource,
 } from './tables/table.js';
+import { winnerOf } from './winning-snapshots.js';
 
 const uniqueRoots = (roots: readonly ObjectRef[]): ObjectRef[] => [
   ...new Map(roots.map((root) => [objectKey(root), root])).values(),
@@ -119,4 +125,23 @@ export const recomputeAllRows = async (
     );
   }
   return tables;
+};
+
+/**
+ * The rows of one table that some entries alone project to: what a session request writes before
+ * the projection reads its entry, so that the projection then finds nothing to change.
+ */
+export const rowsOfEntries = async <C extends Columns>(
+  table: TableShape<C>,
+  entries: readonly LogEntry[],
+): Promise<Array<BuiltRow<C>>> => {
+  const byObject = new Map<string, Candidate[]>();
+  for (const candidate of entries.flatMap(candidatesOfEntry))
+    addTo(byObject, objectKey(candidate), candidate);
+  const winners = [...byObject.values()].flatMap((group) => {
+    const choice = winningSnapshot(group);
+    const first = group[0] as Candidate;
+    return choice ? [winnerOf(first, choice, earliest(group.map((candidate) => candidate.recordedAt)))] : [];
+  });
+  return ((await recomputeAllRows(winners, [])).get(table.name) ?? []) as Array<BuiltRow<C>>;
 };

@@ -22,6 +22,7 @@ const appendEventsSql = (rows: number): string => {
     on conflict (dedupe_key) do nothing
     returning e.dedupe_key, e.position::text as stored_position`;
 };
+const entryByDedupeKeySql = 'select * from payfold.events where dedupe_key = $1';
 const appendBucket = (rows: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, rows)));
 const readEventsStatement = 'payfold_read_events';
 const readEventsSql = 'select * from payfold.read_events($1::xid8, $2, $3)';
@@ -53,6 +54,47 @@ interface EventRow {
   metadata: Record<string, unknown>;
   recorded_at: Date;
 }
+
+const logEntryOfRow = (row: EventRow): LogEntry => ({
+  position: BigInt(row.position),
+  transactionId: BigInt(row.transaction_id),
+  environment: row.environment,
+  type: row.type,
+  version: row.version,
+  dedupeKey: row.dedupe_key,
+  stream: row.stream,
+  data: row.data,
+  metadata: row.metadata,
+  recordedAt: row.recorded_at,
+});
+
+const appendValues = (entry: NewLogEntry) => [
+  entry.environment,
+  entry.type,
+  entry.version,
+  entry.dedupeKey,
+  entry.stream,
+  entry.data,
+  JSON.stringify(entry.metadata),
+];
+
+/**
+ * Appends one entry inside a transaction the caller holds, so that it commits (or not) with the
+ * caller's other writes: a session request's entry with the row its caller's policies allowed.
+ */
+export const appendInTransaction = async (
+  client: pg.ClientBase,
+  entry: NewLogEntry,
+): Promise<AppendResult> => {
+  const { rows } = await client.query<{ stored_position: string }>({
+    name: 'payfold_append_events_1',
+    text: appendEventsSql(1),
+    values: appendValues(entry),
+  });
+  return rows[0]
+    ? { status: 'appended', position: BigInt(rows[0].stored_position) }
+    : { status: 'duplicate' };
+};
 
 export interface PostgresEventLogOptions {
   /** Most entries written by one statement. */
@@ -130,14 +172,7 @@ export class PostgresEventLog implements EventLog {
       const bucket = appendBucket(entries.length);
       const values: Array<string | number | null> = new Array(bucket * appendColumns).fill(null);
       entries.forEach((entry, row) => {
-        const at = row * appendColumns;
-        values[at] = entry.environment;
-        values[at + 1] = entry.type;
-        values[at + 2] = entry.version;
-        values[at + 3] = entry.dedupeKey;
-        values[at + 4] = entry.stream;
-        values[at + 5] = entry.data;
-        values[at + 6] = JSON.stringify(entry.metadata);
+        values.splice(row * appendColumns, appendColumns, ...appendValues(entry));
       });
       const { rows } = await this.pool.query<{ dedupe_key: string; stored_position: string }>({
         name: `payfold_append_events_${bucket}`,
@@ -168,18 +203,12 @@ export class PostgresEventLog implements EventLog {
       text: readEventsSql,
       values: [from.transactionId.toString(), from.position.toString(), limit],
     });
-    return rows.map((row) => ({
-      position: BigInt(row.position),
-      transactionId: BigInt(row.transaction_id),
-      environment: row.environment,
-      type: row.type,
-      version: row.version,
-      dedupeKey: row.dedupe_key,
-      stream: row.stream,
-      data: row.data,
-      metadata: row.metadata,
-      recordedAt: row.recorded_at,
-    }));
+    return rows.map(logEntryOfRow);
+  }
+
+  async entryByDedupeKey(dedupeKey: string): Promise<LogEntry | undefined> {
+    const { rows } = await this.pool.query<EventRow>(entryByDedupeKeySql, [dedupeKey]);
+    return rows[0] && logEntryOfRow(rows[0]);
   }
 
   async headPosition(): Promise<bigint> {

@@ -9,6 +9,8 @@ export interface StoredStripeConnection {
   accountId: string;
   webhookEndpointId: string | null;
   webhookSecretSealed: string | null;
+  /** The Billing Portal configuration Payfold created because the account had none. */
+  portalConfigurationId: string | null;
   active: boolean;
   connectedAt: Date;
   updatedAt: Date;
@@ -17,7 +19,7 @@ export interface StoredStripeConnection {
 const statements = {
   read: `
     select environment, secret_key_sealed, masked_key, account_id, webhook_endpoint_id, webhook_secret_sealed,
-           active, connected_at, updated_at
+           portal_configuration_id, active, connected_at, updated_at
     from payfold.stripe_connections order by environment`,
   save: `
     insert into payfold.stripe_connections as c (environment, secret_key_sealed, masked_key, account_id, active)
@@ -37,6 +39,9 @@ const statements = {
     update payfold.stripe_connections
     set webhook_endpoint_id = $2, webhook_secret_sealed = $3, updated_at = now()
     where environment = $1`,
+  savePortalConfiguration: `
+    update payfold.stripe_connections set portal_configuration_id = $2, updated_at = now()
+    where environment = $1`,
 } as const;
 
 /** The stored Stripe connections (see migration 0005), by named statement. */
@@ -50,6 +55,7 @@ export const stripeConnectionsStore = (pool: pg.Pool) => ({
       accountId: row.account_id,
       webhookEndpointId: row.webhook_endpoint_id,
       webhookSecretSealed: row.webhook_secret_sealed,
+      portalConfigurationId: row.portal_configuration_id,
       active: row.active,
       connectedAt: row.connected_at,
       updatedAt: row.updated_at,
@@ -72,6 +78,10 @@ export const stripeConnectionsStore = (pool: pg.Pool) => ({
 
   async saveWebhookEndpoint(environment: Environment, endpointId: string, secretSealed: string) {
     await pool.query(statements.saveWebhookEndpoint, [environment, endpointId, secretSealed]);
+  },
+
+  async savePortalConfiguration(environment: Environment, configurationId: string) {
+    await pool.query(statements.savePortalConfiguration, [environment, configurationId]);
   },
 });
 

@@ -137,9 +137,11 @@ export class StripeGateway {
     environment: Environment,
     secretKey: string,
     run: (call: StripeCall) => Promise<T>,
+    /** A key that names the change for longer than this call: a session request's, say. */
+    idempotencyKey = `payfold-${randomUUID()}`,
   ): Promise<T> {
     const stripe = this.client(environment, secretKey);
-    const requestOptions: Stripe.RequestOptions = { idempotencyKey: `payfold-${randomUUID()}` };
+    const requestOptions: Stripe.RequestOptions = { idempotencyKey };
     for (let attempt = 0; ; attempt += 1) {
       await this.buckets[environment].take();
       try {

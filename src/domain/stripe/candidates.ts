@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Environment } from '../environment.js';
 import { type LogEntry, logEntryType } from '../event-log.js';
+import {
+  type CheckoutEntryData,
+  checkoutRequestSnapshot,
+  type PortalEntryData,
+  portalRequestSnapshot,
+  sessionEntryType,
+} from '../session-requests.js';
 import { canonicalJson } from './canonical.js';
 
 export type StripeObject = Record<string, unknown> & { id: string; object: string };
@@ -112,9 +119,60 @@ export const candidateOfApiRead = (
     isDeletion: deletableTypes.has(objectType) && snapshot.deleted === true,
     previousAttributes: null,
     snapshot,
-    key: `api:${createHash('sha256').update(canonicalJson(snapshot)).digest('hex')}`,
+    key: snapshotKey('api', snapshot),
     recordedAt,
   };
+};
+
+const snapshotKey = (prefix: string, snapshot: unknown): string =>
+  `${prefix}:${createHash('sha256').update(canonicalJson(snapshot)).digest('hex')}`;
+
+/**
+ * A state of a session request Payfold made: an object of Payfold's own, observed at the second it
+ * was requested (so its states are ordered by status: asked, refused, created).
+ */
+const candidateOfSessionRequest = (
+  environment: Environment,
+  snapshot: StripeObject & { status: string; requested_at: number },
+  recordedAt: Date,
+): Candidate => ({
+  environment,
+  objectType: snapshot.object,
+  objectId: snapshot.id,
+  observedAt: snapshot.requested_at,
+  source: 'api',
+  eventId: null,
+  eventType: null,
+  isCreated: snapshot.status === 'initialized',
+  isDeletion: false,
+  previousAttributes: null,
+  snapshot,
+  key: snapshotKey('payfold', snapshot),
+  recordedAt,
+});
+
+const checkoutTypes = new Set<string>([
+  sessionEntryType.checkoutRequested,
+  sessionEntryType.checkoutCreated,
+  sessionEntryType.checkoutFailed,
+]);
+const portalTypes = new Set<string>([
+  sessionEntryType.portalRequested,
+  sessionEntryType.portalCreated,
+  sessionEntryType.portalFailed,
+]);
+
+/** A checkout request's state, and the session Stripe answered with once it created one. */
+const candidatesOfCheckoutEntry = (entry: LogEntry): Candidate[] => {
+  const data = entry.data as CheckoutEntryData;
+  const request = candidateOfSessionRequest(
+    entry.environment,
+    checkoutRequestSnapshot(data),
+    entry.recordedAt,
+  );
+  if (data.status !== 'created') return [request];
+  const session = candidateOfApiRead(entry.environment, data.session, data.observedAt, entry.recordedAt);
+  return session ? [request, session] : [request];
 };
 
 interface StripeSyncPageData {
@@ -147,6 +205,11 @@ export const candidatesOfEntry = (entry: LogEntry): Candidate[] => {
       entry.recordedAt,
     );
     return candidate ? [candidate] : [];
+  }
+  if (checkoutTypes.has(entry.type)) return candidatesOfCheckoutEntry(entry);
+  if (portalTypes.has(entry.type)) {
+    const snapshot = portalRequestSnapshot(entry.data as PortalEntryData);
+    return [candidateOfSessionRequest(entry.environment, snapshot, entry.recordedAt)];
   }
   return [];
 };

@@ -1,4 +1,11 @@
-import { chargeSchema, invoicePaymentSchema, invoiceSchema, paymentIntentSchema } from './objects.js';
+import { isUuid, requestIdMetadataKey } from '../subject.js';
+import {
+  chargeSchema,
+  checkoutSessionSchema,
+  invoicePaymentSchema,
+  invoiceSchema,
+  paymentIntentSchema,
+} from './objects.js';
 
 export interface Link {
   link: string;
@@ -33,6 +40,11 @@ export const linksOf = (objectType: string, snapshot: Record<string, unknown>): 
         ['payment_intent', payment.payment.paymentIntent],
         ['charge', payment.payment.charge],
       ]);
+    }
+    case 'checkout.session': {
+      // A session created through Payfold lands on the row of the request that created it.
+      const requestId = checkoutSessionSchema.parse(snapshot).metadata[requestIdMetadataKey];
+      return links([[requestIdMetadataKey, requestId && isUuid(requestId) ? requestId.toLowerCase() : null]]);
     }
     case 'payment_intent':
       return links([['invoice', paymentIntentSchema.parse(snapshot).invoice]]);

@@ -39,6 +39,9 @@ const statusProgress: Record<string, Record<string, number>> = {
     lost: 2,
   },
   invoice_payment: { open: 0, paid: 1, canceled: 1 },
+  // Payfold's own session requests: asked, then refused by Stripe (retryable), then created.
+  'payfold.checkout_request': { initialized: 0, failed: 1, created: 2 },
+  'payfold.portal_request': { initialized: 0, failed: 1, created: 2 },
 };
 
 /** Numbers that only grow over an object's life; a larger one is later. */
@@ -47,6 +50,8 @@ const progressFields: Record<string, readonly string[]> = {
   charge: ['amount_captured', 'amount_refunded'],
   payment_intent: ['amount_received'],
   invoice_payment: ['amount_paid'],
+  'payfold.checkout_request': ['failed_at_ms'],
+  'payfold.portal_request': ['failed_at_ms'],
   '*': ['updated'],
 };
 

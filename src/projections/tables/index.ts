@@ -22,6 +22,7 @@ export const derivedTables: ReadonlyArray<DerivedTable<Columns>> = [
   pricesTable,
   customersTable,
   checkoutSessionsTable,
+  customerPortalSessionsTable,
   subscriptionsTable,
   subscriptionItemsTable,
   invoicesTable,
@@ -43,5 +44,4 @@ export const paymentsProjectionTables: ReadonlyArray<TableShape<Columns>> = [
 export const allPaymentsTables: ReadonlyArray<TableShape<Columns>> = [
   ...paymentsProjectionTables,
   shape(webhookEventsTable),
-  shape(customerPortalSessionsTable),
 ];

@@ -34,8 +34,6 @@ export interface TableShape<C extends Columns> {
   /** Every column the projection writes, the key among them. */
   columns: C;
   key: ReadonlyArray<keyof C & string>;
-  /** Columns of the same table that another writer owns (the session API's, say). */
-  otherColumns?: Columns;
 }
 
 /** The winning snapshot of a Stripe object: a row of `payments.stripe_objects`. */

@@ -1,0 +1,241 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type Stripe from 'stripe';
+import { z } from 'zod';
+import type { SessionRequestsStore } from '../adapters/postgres/session-requests.js';
+import {
+  observationOf,
+  type StripeGateway,
+  StripeGatewayError,
+  type WithResponse,
+} from '../adapters/stripe/gateway.js';
+import { type Environment, environmentSchema } from '../domain/environment.js';
+import type { EventLog } from '../domain/event-log.js';
+import {
+  type Caller,
+  type CheckoutEntryData,
+  type CheckoutRequest,
+  checkoutRequestLogEntry,
+  requestedDedupeKey,
+} from '../domain/session-requests.js';
+import { canonicalJson } from '../domain/stripe/canonical.js';
+import { requestIdMetadataKey, subjectMetadata } from '../domain/subject.js';
+import { checkoutSessionsTable } from '../projections/tables/checkout-sessions.js';
+import {
+  firstRowOfRequest,
+  type SessionResult,
+  sessionFailure,
+  sessionSubjectSchema,
+  singleFlight,
+  userMetadataSchema,
+} from './session-requests.js';
+import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
+
+const httpUrl = z
+  .string()
+  .max(2048)
+  .refine(
+    (value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol),
+    'must be an http(s) URL',
+  );
+
+/** `POST /api/payments/checkout-sessions` and the SDK's `createCheckoutSession`. */
+export const checkoutSessionRequestSchema = z
+  .object({
+    environment: environmentSchema,
+    mode: z.enum(['payment', 'subscription']),
+    subject: sessionSubjectSchema,
+    lineItems: z
+      .array(
+        z
+          .object({
+            stripePriceId: z.string().min(1).max(255),
+            quantity: z.number().int().min(1).max(999).default(1),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(100),
+    successUrl: httpUrl,
+    cancelUrl: httpUrl,
+    customerEmail: z.email().max(512).optional(),
+    metadata: userMetadataSchema.optional(),
+    /** Retries with the same key return the same session; another body with it is refused. */
+    idempotencyKey: z.string().min(1).max(255).optional(),
+  })
+  .strict();
+
+export type CheckoutSessionRequestBody = z.infer<typeof checkoutSessionRequestSchema>;
+
+export interface CheckoutSessionAnswer {
+  /** The row id in `payments.checkout_sessions`. */
+  id: string;
+  checkoutSessionId: string;
+  url: string | null;
+  status: string;
+  mode: string;
+  subject: { type: string; id: string };
+  expiresAt: string | null;
+  idempotencyKey: string | null;
+}
+
+const checkoutStatus: Record<string, string> = { open: 'open', complete: 'completed', expired: 'expired' };
+
+/**
+ * What Stripe is asked for: a pure function of the request, so that a retry sends the same
+ * parameters under the same idempotency key and Stripe answers with the same session.
+ */
+const stripeParamsOf = (request: CheckoutRequest): Stripe.Checkout.SessionCreateParams => {
+  const carried = {
+    ...subjectMetadata(request.subject),
+    [requestIdMetadataKey]: request.id,
+  };
+  return {
+    mode: request.mode,
+    line_items: request.lineItems.map(({ price, quantity }) => ({ price, quantity })),
+    success_url: request.successUrl,
+    cancel_url: request.cancelUrl,
+    client_reference_id: request.id,
+    metadata: request.metadata,
+    ...(request.customerId
+      ? { customer: request.customerId }
+      : {
+          ...(request.customerEmail && { customer_email: request.customerEmail }),
+          // A subscription always gets a customer; a payment must ask for one to map the subject.
+          ...(request.mode === 'payment' && { customer_creation: 'always' as const }),
+        }),
+    ...(request.mode === 'subscription'
+      ? { subscription_data: { metadata: { ...request.metadata, ...carried } } }
+      : { payment_intent_data: { metadata: { ...request.metadata, ...carried } } }),
+  };
+};
+
+const answerOf = (request: CheckoutRequest, session: Stripe.Checkout.Session): CheckoutSessionAnswer => ({
+  id: request.id,
+  checkoutSessionId: session.id,
+  url: session.url,
+  status: (session.status && checkoutStatus[session.status]) ?? 'open',
+  mode: request.mode,
+  subject: request.subject,
+  expiresAt: session.expires_at ? new Date(session.expires_at * 1000).toISOString() : null,
+  idempotencyKey: request.idempotencyKey,
+});
+
+export interface CheckoutSessionsDeps {
+  connections: StripeConnections;
+  gateway: StripeGateway;
+  log: EventLog;
+  store: SessionRequestsStore;
+}
+
+/**
+ * Checkout Sessions for an app's callers. A request is written first as its caller (the app's RLS
+ * policies decide), with its `session.checkout.requested` entry in the same transaction; then
+ * Stripe is asked under an idempotency key the request names, and its answer (or refusal) is
+ * appended. The row follows from those entries and from Stripe's own events about the session.
+ */
+export const checkoutSessions = ({ connections, gateway, log, store }: CheckoutSessionsDeps) => {
+  const inFlight = singleFlight<SessionResult<{ checkoutSession: CheckoutSessionAnswer }>>();
+
+  const askStripe = (environment: Environment, secretKey: string, request: CheckoutRequest) =>
+    inFlight(request.id, async (): Promise<SessionResult<{ checkoutSession: CheckoutSessionAnswer }>> => {
+      let answered: Stripe.Checkout.Session & WithResponse;
+      try {
+        answered = await gateway.call(
+          environment,
+          secretKey,
+          ({ stripe, requestOptions }) =>
+            stripe.checkout.sessions.create(stripeParamsOf(request), requestOptions),
+          `payfold-checkout-${request.id}`,
+        );
+      } catch (error) {
+        if (!(error instanceof StripeGatewayError)) throw error;
+        const failure = sessionFailure(error);
+        await log.append(
+          checkoutRequestLogEntry(environment, request, { status: 'failed', failure: failure.recorded }),
+        );
+        return failure.result;
+      }
+      const { object: session, observedAt } = observationOf(answered);
+      await log.append(
+        checkoutRequestLogEntry(environment, request, {
+          status: 'created',
+          observedAt: observedAt ?? Math.floor(Date.now() / 1000),
+          session: session as unknown as Record<string, unknown> & { id: string },
+        }),
+      );
+      return { ok: true, status: 201, body: { checkoutSession: answerOf(request, session) } };
+    });
+
+  return {
+    async create(
+      caller: Caller,
+      body: CheckoutSessionRequestBody,
+    ): Promise<SessionResult<{ checkoutSession: CheckoutSessionAnswer }>> {
+      const { environment } = body;
+      const secretKey = await connections.secretKey(environment);
+      if (!secretKey) {
+        return {
+          ok: false,
+          status: 503,
+          code: 'stripe_not_connected',
+          message: notConnectedMessage(environment),
+        };
+      }
+      const id = randomUUID();
+      const request: CheckoutRequest = {
+        id,
+        requestedAt: Math.floor(Date.now() / 1000),
+        requester: { role: caller.role, userId: caller.userId },
+        mode: body.mode,
+        subject: body.subject,
+        lineItems: body.lineItems.map((item) => ({ price: item.stripePriceId, quantity: item.quantity })),
+        successUrl: body.successUrl,
+        cancelUrl: body.cancelUrl,
+        customerEmail: body.customerEmail ?? null,
+        customerId: await store.customerOfSubject(environment, body.subject),
+        metadata: { ...body.metadata, ...subjectMetadata(body.subject), [requestIdMetadataKey]: id },
+        idempotencyKey: body.idempotencyKey ?? null,
+        fingerprint: createHash('sha256').update(canonicalJson(body)).digest('hex'),
+      };
+      const entry = checkoutRequestLogEntry(environment, request, { status: 'initialized' });
+      const begun = await store.begin({
+        caller,
+        table: 'payments.checkout_sessions',
+        row: await firstRowOfRequest(checkoutSessionsTable, entry),
+        entry,
+        ...(body.idempotencyKey && { idempotencyKey: { environment, key: body.idempotencyKey } }),
+      });
+      if (begun.status === 'denied') return denied;
+      if (begun.status === 'hidden') return keyInUse;
+      if (begun.status === 'begun') return askStripe(environment, secretKey, request);
+      if (begun.fingerprint !== request.fingerprint) return keyConflict;
+      // A retry: the request as first made, asked again under its idempotency key.
+      const first = await log.entryByDedupeKey(requestedDedupeKey('checkout', environment, begun.requestId));
+      if (!first) throw new Error(`checkout request ${begun.requestId} has a row but no log entry`);
+      return askStripe(environment, secretKey, (first.data as CheckoutEntryData).request);
+    },
+  };
+};
+
+const denied = {
+  ok: false,
+  status: 403,
+  code: 'forbidden',
+  message: 'No row-level security policy lets this caller create a session for this subject',
+} as const;
+
+const keyInUse = {
+  ok: false,
+  status: 409,
+  code: 'idempotency_key_in_use',
+  message: 'This idempotency key is already used by another request',
+} as const;
+
+const keyConflict = {
+  ok: false,
+  status: 409,
+  code: 'idempotency_conflict',
+  message: 'This idempotency key was used with a different request body',
+} as const;
+
+export type CheckoutSessions = ReturnType<typeof checkoutSessions>;

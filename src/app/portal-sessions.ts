@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import type Stripe from 'stripe';
+import { z } from 'zod';
+import type { SessionRequestsStore } from '../adapters/postgres/session-requests.js';
+import { observationOf, type StripeGateway, StripeGatewayError } from '../adapters/stripe/gateway.js';
+import { type Environment, environmentSchema } from '../domain/environment.js';
+import { type EventLog, stripeObjectFetchedLogEntry } from '../domain/event-log.js';
+import { type Caller, type PortalRequest, portalRequestLogEntry } from '../domain/session-requests.js';
+import { customerPortalSessionsTable } from '../projections/tables/customer-portal-sessions.js';
+import {
+  firstRowOfRequest,
+  type SessionResult,
+  sessionFailure,
+  sessionSubjectSchema,
+} from './session-requests.js';
+import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
+
+/** `POST /api/payments/customer-portal-sessions` and the SDK's `createCustomerPortalSession`. */
+export const customerPortalSessionRequestSchema = z
+  .object({
+    environment: environmentSchema,
+    subject: sessionSubjectSchema,
+    returnUrl: z
+      .string()
+      .max(2048)
+      .refine(
+        (value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol),
+        'must be an http(s) URL',
+      ),
+    /** A Billing Portal configuration (`bpc_…`); the account's default one otherwise. */
+    configuration: z.string().regex(/^bpc_/, 'a configuration id starts with bpc_').max(255).optional(),
+  })
+  .strict();
+
+export type CustomerPortalSessionRequestBody = z.infer<typeof customerPortalSessionRequestSchema>;
+
+export interface CustomerPortalSessionAnswer {
+  /** The row id in `payments.customer_portal_sessions`. */
+  id: string;
+  portalSessionId: string;
+  url: string;
+  returnUrl: string;
+  subject: { type: string; id: string };
+}
+
+/**
+ * The features of the configuration Payfold creates for an account that has none: what a customer
+ * expects of a billing page (see invoices, change card and details, cancel at period end).
+ */
+const defaultPortalConfiguration: Stripe.BillingPortal.ConfigurationCreateParams = {
+  features: {
+    customer_update: { enabled: true, allowed_updates: ['email', 'address', 'name', 'phone', 'tax_id'] },
+    invoice_history: { enabled: true },
+    payment_method_update: { enabled: true },
+    subscription_cancel: { enabled: true, mode: 'at_period_end' },
+  },
+};
+
+export interface PortalSessionsDeps {
+  connections: StripeConnections;
+  gateway: StripeGateway;
+  log: EventLog;
+  store: SessionRequestsStore;
+}
+
+/**
+ * Billing Portal sessions for a signed-in caller whose subject has a customer. Like a checkout
+ * request, the first write runs as the caller, so the app's policies decide.
+ */
+export const portalSessions = ({ connections, gateway, log, store }: PortalSessionsDeps) => {
+  /** Environments known to have a portal configuration (the default one, or Payfold's). */
+  const configured = new Set<Environment>();
+
+  /** Stripe refuses portal sessions until the account has a configuration: make one if none. */
+  const ensureConfiguration = async (environment: Environment, secretKey: string): Promise<void> => {
+    if (configured.has(environment)) return;
+    const existing = await gateway.call(environment, secretKey, ({ stripe }) =>
+      stripe.billingPortal.configurations.list({ limit: 1 }),
+    );
+    if (existing.data.length === 0) {
+      const created = await gateway.call(environment, secretKey, ({ stripe, requestOptions }) =>
+        stripe.billingPortal.configurations.create(defaultPortalConfiguration, requestOptions),
+      );
+      const { object, observedAt } = observationOf(created);
+      await log.append(
+        stripeObjectFetchedLogEntry(environment, {
+          fetchId: randomUUID(),
+          observedAt: observedAt ?? Math.floor(Date.now() / 1000),
+          object: object as unknown as Record<string, unknown> & { id: string; object: string },
+        }),
+      );
+      await connections.recordPortalConfiguration(environment, object.id);
+    }
+    configured.add(environment);
+  };
+
+  return {
+    async create(
+      caller: Caller,
+      body: CustomerPortalSessionRequestBody,
+    ): Promise<SessionResult<{ customerPortalSession: CustomerPortalSessionAnswer }>> {
+      if (caller.role === 'anon') {
+        return {
+          ok: false,
+          status: 403,
+          code: 'sign_in_required',
+          message: 'The billing portal is for signed-in users: the token has no subject (sub)',
+        };
+      }
+      const { environment } = body;
+      const secretKey = await connections.secretKey(environment);
+      if (!secretKey) {
+        return {
+          ok: false,
+          status: 503,
+          code: 'stripe_not_connected',
+          message: notConnectedMessage(environment),
+        };
+      }
+      const customerId = await store.customerOfSubject(environment, body.subject);
+      const request: PortalRequest = {
+        id: randomUUID(),
+        requestedAt: Math.floor(Date.now() / 1000),
+        requester: { role: caller.role, userId: caller.userId },
+        subject: body.subject,
+        customerId: customerId ?? '',
+        returnUrl: body.returnUrl,
+        configuration: body.configuration ?? null,
+      };
+      const entry = portalRequestLogEntry(environment, request, { status: 'initialized' });
+      // Whether the caller may ask is decided before whether the subject has a customer, so
+      // that a caller learns nothing about subjects it may not bill.
+      const begun = await store.begin({
+        caller,
+        table: 'payments.customer_portal_sessions',
+        row: await firstRowOfRequest(customerPortalSessionsTable, entry),
+        entry,
+        checkOnly: customerId === null,
+      });
+      if (begun.status === 'denied') {
+        return {
+          ok: false,
+          status: 403,
+          code: 'forbidden',
+          message: 'No row-level security policy lets this caller open the portal for this subject',
+        };
+      }
+      if (customerId === null) {
+        return {
+          ok: false,
+          status: 404,
+          code: 'no_customer_mapping',
+          message: `${body.subject.type}:${body.subject.id} has no Stripe customer in ${environment} yet`,
+        };
+      }
+      try {
+        await ensureConfiguration(environment, secretKey);
+        const created = await gateway.call(
+          environment,
+          secretKey,
+          ({ stripe, requestOptions }) =>
+            stripe.billingPortal.sessions.create(
+              {
+                customer: customerId,
+                return_url: body.returnUrl,
+                ...(body.configuration && { configuration: body.configuration }),
+              },
+              requestOptions,
+            ),
+          `payfold-portal-${request.id}`,
+        );
+        await log.append(
+          portalRequestLogEntry(environment, request, {
+            status: 'created',
+            session: {
+              id: created.id,
+              url: created.url,
+              customer: created.customer,
+              configuration:
+                typeof created.configuration === 'string' ? created.configuration : created.configuration.id,
+            },
+          }),
+        );
+        return {
+          ok: true,
+          status: 201,
+          body: {
+            customerPortalSession: {
+              id: request.id,
+              portalSessionId: created.id,
+              url: created.url,
+              returnUrl: body.returnUrl,
+              subject: body.subject,
+            },
+          },
+        };
+      } catch (error) {
+        if (!(error instanceof StripeGatewayError)) throw error;
+        const failure = sessionFailure(error);
+        await log.append(
+          portalRequestLogEntry(environment, request, { status: 'failed', failure: failure.recorded }),
+        );
+        return failure.result;
+      }
+    },
+  };
+};
+
+export type PortalSessions = ReturnType<typeof portalSessions>;

@@ -1,0 +1,67 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { type CheckoutSessions, checkoutSessionRequestSchema } from '../app/checkout-sessions.js';
+import { customerPortalSessionRequestSchema, type PortalSessions } from '../app/portal-sessions.js';
+import type { SessionResult } from '../app/session-requests.js';
+import { type Caller, callerOfClaims } from '../domain/session-requests.js';
+import { errorBody, invalid } from './errors.js';
+
+export type VerifyUserToken = (
+  token: string,
+) => Promise<{ ok: true; claims: Record<string, unknown> } | { ok: false; message: string }>;
+
+export interface SessionsPluginOptions {
+  /** Undefined when neither `PAYFOLD_JWT_SECRET` nor `PAYFOLD_JWKS_URL` is set: the session API is off. */
+  verifyUserToken: VerifyUserToken | undefined;
+  checkoutSessions: CheckoutSessions;
+  portalSessions: PortalSessions;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+}
+
+const answer = <T>(reply: FastifyReply, result: SessionResult<T>) =>
+  result.ok
+    ? reply.status(result.status).send(result.body)
+    : reply.status(result.status).send(errorBody(result.code, result.message));
+
+/** `/api/payments/*`: the session API an app's frontend calls with its user's token. */
+export const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (
+  app,
+  { verifyUserToken, checkoutSessions, portalSessions },
+) => {
+  app.decorateRequest('caller', undefined);
+  app.addHook('onRequest', async (request, reply) => {
+    if (!verifyUserToken) {
+      return reply
+        .status(503)
+        .send(
+          errorBody(
+            'session_api_disabled',
+            'The session API is off: set PAYFOLD_JWT_SECRET or PAYFOLD_JWKS_URL',
+          ),
+        );
+    }
+    const header = request.headers.authorization ?? '';
+    if (!header.startsWith('Bearer ')) {
+      return reply.status(401).send(errorBody('unauthorized', 'A bearer token is required'));
+    }
+    const checked = await verifyUserToken(header.slice('Bearer '.length).trim());
+    if (!checked.ok) return reply.status(401).send(errorBody('unauthorized', checked.message));
+    request.caller = callerOfClaims(checked.claims);
+  });
+
+  app.post('/api/payments/checkout-sessions', async (request, reply) => {
+    const body = checkoutSessionRequestSchema.safeParse(request.body);
+    if (!body.success) return reply.status(400).send(invalid(body.error));
+    return answer(reply, await checkoutSessions.create(request.caller as Caller, body.data));
+  });
+
+  app.post('/api/payments/customer-portal-sessions', async (request, reply) => {
+    const body = customerPortalSessionRequestSchema.safeParse(request.body);
+    if (!body.success) return reply.status(400).send(invalid(body.error));
+    return answer(reply, await portalSessions.create(request.caller as Caller, body.data));
+  });
+};
