@@ -12,6 +12,7 @@ import { type SyncObjectKind, syncObjectKinds } from '../app/sync-stripe.js';
 import { type Environment, environmentSchema } from '../domain/environment.js';
 import type { ProjectionsReport } from '../projections/status.js';
 import { errorBody, invalid } from './errors.js';
+import type { RouteDoc } from './openapi.js';
 
 export interface AdminPluginOptions {
   adminToken: string | undefined;
@@ -43,6 +44,28 @@ const catalogAnswer = <T>(reply: FastifyReply, result: CatalogResult<T>) =>
     ? reply.status(200).send({ object: result.object })
     : reply.status(result.status).send(errorBody('catalog_change_failed', result.message));
 
+const admin = (
+  summary: string,
+  extra: Omit<RouteDoc, 'summary' | 'auth' | 'responses'> = {},
+  responses: Record<number, string> = {},
+) => ({
+  config: {
+    doc: {
+      summary,
+      auth: 'admin' as const,
+      ...extra,
+      responses: { 200: 'Done', 401: 'No or wrong admin token', 503: 'The admin API is off', ...responses },
+    },
+  },
+});
+
+const catalogResponses = {
+  400: 'Invalid body, or Stripe refused it',
+  404: 'No such object in Stripe',
+  409: 'Not connected',
+  502: 'Stripe failed',
+};
+
 const setKeyBody = z
   .object({ secretKey: z.string().min(1).max(500), force: z.boolean().optional() })
   .strict();
@@ -71,91 +94,147 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
     }
   });
 
-  app.get('/api/admin/projections', async () => projectionsReport());
+  app.get('/api/admin/projections', admin('Each projection: checkpoint, lag, parked entries'), async () =>
+    projectionsReport(),
+  );
 
-  app.get('/api/admin/payments/status', async () => ({
-    connections: await stripe.connections.list(),
-    syncs: { test: await stripe.syncs('test'), live: await stripe.syncs('live') },
-    ...(await projectionsReport()),
-  }));
+  app.get(
+    '/api/admin/payments/status',
+    admin('Stripe connections (keys masked), syncs and projection lag'),
+    async () => ({
+      connections: await stripe.connections.list(),
+      syncs: { test: await stripe.syncs('test'), live: await stripe.syncs('live') },
+      ...(await projectionsReport()),
+    }),
+  );
 
-  app.put('/api/admin/payments/config/:environment', async (request, reply) => {
-    const params = environmentParams.safeParse(request.params);
-    if (!params.success) return reply.status(404).send(errorBody('not_found', 'Not found'));
-    const body = setKeyBody.safeParse(request.body);
-    if (!body.success) return reply.status(400).send(invalid(body.error));
-    const result = await stripe.connect(params.data.environment, body.data.secretKey, {
-      force: body.data.force ?? false,
-      firstSync: 'background',
-    });
-    if (!result.ok)
-      return reply.status(result.refusal.status).send(errorBody(result.refusal.code, result.refusal.message));
-    return {
-      connection: result.connection,
-      webhook: result.webhook,
-      ...(result.switchedFrom && { switchedFrom: result.switchedFrom }),
-      // A newly connected account's first sync runs after the answer.
-      ...(result.firstSync && { firstSync: 'started' }),
-    };
-  });
+  app.put(
+    '/api/admin/payments/config/:environment',
+    admin(
+      'Connect a Stripe key to an environment (validated, then the first sync starts)',
+      { params: environmentParams, body: setKeyBody },
+      {
+        400: 'Invalid body or key',
+        409: 'The key belongs to another account (force it)',
+        502: 'Stripe failed',
+      },
+    ),
+    async (request, reply) => {
+      const params = environmentParams.safeParse(request.params);
+      if (!params.success) return reply.status(404).send(errorBody('not_found', 'Not found'));
+      const body = setKeyBody.safeParse(request.body);
+      if (!body.success) return reply.status(400).send(invalid(body.error));
+      const result = await stripe.connect(params.data.environment, body.data.secretKey, {
+        force: body.data.force ?? false,
+        firstSync: 'background',
+      });
+      if (!result.ok)
+        return reply
+          .status(result.refusal.status)
+          .send(errorBody(result.refusal.code, result.refusal.message));
+      return {
+        connection: result.connection,
+        webhook: result.webhook,
+        ...(result.switchedFrom && { switchedFrom: result.switchedFrom }),
+        // A newly connected account's first sync runs after the answer.
+        ...(result.firstSync && { firstSync: 'started' }),
+      };
+    },
+  );
 
   // Answers when every page is in the log; the tables follow as the projections catch up.
-  app.post('/api/admin/payments/sync', async (request, reply) => {
-    const body = syncBody.safeParse(request.body);
-    if (!body.success) return reply.status(400).send(invalid(body.error));
-    const environments: Environment[] =
-      body.data.environment === 'all' ? ['test', 'live'] : [body.data.environment];
-    const summaries = [];
-    for (const environment of environments) {
-      const result = await stripe.sync(environment, body.data.objects);
-      if (!result.ok) {
-        if (body.data.environment === 'all' && result.status === 409) continue;
-        return reply.status(result.status).send(errorBody('sync_failed', result.message));
+  app.post(
+    '/api/admin/payments/sync',
+    admin(
+      'Backfill from Stripe; answers when every page is in the log',
+      { body: syncBody },
+      { 400: 'Invalid body', 409: 'Not connected', 502: 'Stripe failed' },
+    ),
+    async (request, reply) => {
+      const body = syncBody.safeParse(request.body);
+      if (!body.success) return reply.status(400).send(invalid(body.error));
+      const environments: Environment[] =
+        body.data.environment === 'all' ? ['test', 'live'] : [body.data.environment];
+      const summaries = [];
+      for (const environment of environments) {
+        const result = await stripe.sync(environment, body.data.objects);
+        if (!result.ok) {
+          if (body.data.environment === 'all' && result.status === 409) continue;
+          return reply.status(result.status).send(errorBody('sync_failed', result.message));
+        }
+        summaries.push(result.summary);
       }
-      summaries.push(result.summary);
-    }
-    return { syncs: summaries };
-  });
+      return { syncs: summaries };
+    },
+  );
 
-  app.post('/api/admin/payments/products', async (request, reply) => {
-    const body = productCreateBody.safeParse(request.body);
-    if (!body.success) return reply.status(400).send(invalid(body.error));
-    const { environment, ...input } = body.data;
-    return catalogAnswer(reply, await stripe.catalog.createProduct(environment, input));
-  });
+  app.post(
+    '/api/admin/payments/products',
+    admin('Create a product in Stripe, then log it', { body: productCreateBody }, catalogResponses),
+    async (request, reply) => {
+      const body = productCreateBody.safeParse(request.body);
+      if (!body.success) return reply.status(400).send(invalid(body.error));
+      const { environment, ...input } = body.data;
+      return catalogAnswer(reply, await stripe.catalog.createProduct(environment, input));
+    },
+  );
 
-  app.patch('/api/admin/payments/products/:id', async (request, reply) => {
-    const body = productUpdateBody.safeParse(request.body);
-    if (!body.success) return reply.status(400).send(invalid(body.error));
-    const { environment, ...input } = body.data;
-    const { id } = idParams.parse(request.params);
-    return catalogAnswer(reply, await stripe.catalog.updateProduct(environment, id, input));
-  });
+  app.patch(
+    '/api/admin/payments/products/:id',
+    admin(
+      'Update a product in Stripe, then log it',
+      { params: idParams, body: productUpdateBody },
+      catalogResponses,
+    ),
+    async (request, reply) => {
+      const body = productUpdateBody.safeParse(request.body);
+      if (!body.success) return reply.status(400).send(invalid(body.error));
+      const { environment, ...input } = body.data;
+      const { id } = idParams.parse(request.params);
+      return catalogAnswer(reply, await stripe.catalog.updateProduct(environment, id, input));
+    },
+  );
 
-  app.post('/api/admin/payments/products/:id/archive', async (request, reply) => {
-    const body = environmentBody.safeParse(request.body);
-    if (!body.success) return reply.status(400).send(invalid(body.error));
-    const { id } = idParams.parse(request.params);
-    return catalogAnswer(reply, await stripe.catalog.archiveProduct(body.data.environment, id));
-  });
+  app.post(
+    '/api/admin/payments/products/:id/archive',
+    admin('Archive a product (active: false)', { params: idParams, body: environmentBody }, catalogResponses),
+    async (request, reply) => {
+      const body = environmentBody.safeParse(request.body);
+      if (!body.success) return reply.status(400).send(invalid(body.error));
+      const { id } = idParams.parse(request.params);
+      return catalogAnswer(reply, await stripe.catalog.archiveProduct(body.data.environment, id));
+    },
+  );
 
-  app.post('/api/admin/payments/prices', async (request, reply) => {
-    const body = priceCreateBody.safeParse(request.body);
-    if (!body.success) return reply.status(400).send(invalid(body.error));
-    const { environment, ...input } = body.data;
-    return catalogAnswer(reply, await stripe.catalog.createPrice(environment, input));
-  });
+  app.post(
+    '/api/admin/payments/prices',
+    admin('Create a price in Stripe, then log it', { body: priceCreateBody }, catalogResponses),
+    async (request, reply) => {
+      const body = priceCreateBody.safeParse(request.body);
+      if (!body.success) return reply.status(400).send(invalid(body.error));
+      const { environment, ...input } = body.data;
+      return catalogAnswer(reply, await stripe.catalog.createPrice(environment, input));
+    },
+  );
 
-  app.post('/api/admin/payments/prices/:id/archive', async (request, reply) => {
-    const body = environmentBody.safeParse(request.body);
-    if (!body.success) return reply.status(400).send(invalid(body.error));
-    const { id } = idParams.parse(request.params);
-    return catalogAnswer(reply, await stripe.catalog.archivePrice(body.data.environment, id));
-  });
+  app.post(
+    '/api/admin/payments/prices/:id/archive',
+    admin('Archive a price (active: false)', { params: idParams, body: environmentBody }, catalogResponses),
+    async (request, reply) => {
+      const body = environmentBody.safeParse(request.body);
+      if (!body.success) return reply.status(400).send(invalid(body.error));
+      const { id } = idParams.parse(request.params);
+      return catalogAnswer(reply, await stripe.catalog.archivePrice(body.data.environment, id));
+    },
+  );
 
-  app.delete('/api/admin/payments/config/:environment', async (request, reply) => {
-    const params = environmentParams.safeParse(request.params);
-    if (!params.success) return reply.status(404).send(errorBody('not_found', 'Not found'));
-    return { removed: await stripe.connections.remove(params.data.environment) };
-  });
+  app.delete(
+    '/api/admin/payments/config/:environment',
+    admin("Remove an environment's key (and its managed webhook endpoint)", { params: environmentParams }),
+    async (request, reply) => {
+      const params = environmentParams.safeParse(request.params);
+      if (!params.success) return reply.status(404).send(errorBody('not_found', 'Not found'));
+      return { removed: await stripe.connections.remove(params.data.environment) };
+    },
+  );
 };

@@ -11,6 +11,7 @@ import { adminPlugin } from './admin.js';
 import { replyWithError } from './errors.js';
 import { healthPlugin } from './health.js';
 import { metricsPlugin } from './metrics.js';
+import { type RegisteredRoute, routeCatalog } from './openapi.js';
 import { sessionsPlugin, type VerifyUserToken } from './sessions.js';
 import { stripeWebhooksPlugin } from './webhooks.js';
 
@@ -24,6 +25,15 @@ export interface HttpAppDeps {
   adminToken: string | undefined;
   stripe: StripeAccess;
   verifyUserToken: VerifyUserToken | undefined;
+  /** Payfold's version, for `/docs`. */
+  version: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route of the app, documented or not (the test of `/docs` reads it). */
+    registeredRoutes: RegisteredRoute[];
+  }
 }
 
 /** The Fastify app: each route group is an encapsulated plugin over the application functions. */
@@ -34,6 +44,17 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
   });
+  // Every route is recorded as it is registered: `/docs` describes those that declare a doc.
+  const catalog = routeCatalog();
+  app.addHook('onRoute', catalog.record);
+  app.decorate('registeredRoutes', catalog.routes);
+  app.get(
+    '/docs',
+    {
+      config: { doc: { summary: 'This OpenAPI document', auth: 'none', responses: { 200: 'OpenAPI 3.1' } } },
+    },
+    async () => catalog.document(deps.version),
+  );
   app.setErrorHandler(replyWithError);
   app.setNotFoundHandler((_request, reply) =>
     reply.status(404).send({ error: { code: 'not_found', message: 'Not found' } }),

@@ -7,9 +7,21 @@ export interface MetricsPluginOptions {
 
 /** `GET /metrics` in the Prometheus text format. */
 export const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { metricsText }) => {
-  app.get('/metrics', async (_request, reply) => {
-    const { contentType, body } = await metricsText();
-    reply.header('content-type', contentType);
-    return body;
-  });
+  app.get(
+    '/metrics',
+    {
+      config: {
+        doc: {
+          summary: 'Prometheus metrics',
+          auth: 'none',
+          responses: { 200: 'The Prometheus text format' },
+        },
+      },
+    },
+    async (_request, reply) => {
+      const { contentType, body } = await metricsText();
+      reply.header('content-type', contentType);
+      return body;
+    },
+  );
 };

@@ -22,6 +22,14 @@ declare module 'fastify' {
   }
 }
 
+const sessionErrors = {
+  400: 'Invalid body, or Stripe refused the request',
+  401: 'No token, or a token that is not valid',
+  403: "The caller's row-level security policies refuse it (or an anonymous caller for the portal)",
+  502: 'Stripe failed; recorded as failed, and safe to retry',
+  503: 'The session API is off, or the environment has no Stripe key',
+};
+
 const answer = <T>(reply: FastifyReply, result: SessionResult<T>) =>
   result.ok
     ? reply.status(result.status).send(result.body)
@@ -53,15 +61,49 @@ export const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (
     request.caller = callerOfClaims(checked.claims);
   });
 
-  app.post('/api/payments/checkout-sessions', async (request, reply) => {
-    const body = checkoutSessionRequestSchema.safeParse(request.body);
-    if (!body.success) return reply.status(400).send(invalid(body.error));
-    return answer(reply, await checkoutSessions.create(request.caller as Caller, body.data));
-  });
+  app.post(
+    '/api/payments/checkout-sessions',
+    {
+      config: {
+        doc: {
+          summary: 'Create a Stripe Checkout Session for a subject the caller may bill',
+          auth: 'user',
+          body: checkoutSessionRequestSchema,
+          responses: {
+            201: '`{checkoutSession: {id, checkoutSessionId, url, status, …}}`; the same for a retry with its idempotency key',
+            ...sessionErrors,
+            409: 'The idempotency key was used with another body, or by a request the caller cannot see',
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = checkoutSessionRequestSchema.safeParse(request.body);
+      if (!body.success) return reply.status(400).send(invalid(body.error));
+      return answer(reply, await checkoutSessions.create(request.caller as Caller, body.data));
+    },
+  );
 
-  app.post('/api/payments/customer-portal-sessions', async (request, reply) => {
-    const body = customerPortalSessionRequestSchema.safeParse(request.body);
-    if (!body.success) return reply.status(400).send(invalid(body.error));
-    return answer(reply, await portalSessions.create(request.caller as Caller, body.data));
-  });
+  app.post(
+    '/api/payments/customer-portal-sessions',
+    {
+      config: {
+        doc: {
+          summary: 'Open the Billing Portal for a subject the caller may bill',
+          auth: 'user',
+          body: customerPortalSessionRequestSchema,
+          responses: {
+            201: '`{customerPortalSession: {id, portalSessionId, url, …}}`',
+            ...sessionErrors,
+            404: 'The subject has no Stripe customer yet',
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = customerPortalSessionRequestSchema.safeParse(request.body);
+      if (!body.success) return reply.status(400).send(invalid(body.error));
+      return answer(reply, await portalSessions.create(request.caller as Caller, body.data));
+    },
+  );
 };

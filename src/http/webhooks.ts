@@ -1,9 +1,12 @@
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
 import type {
   StripeWebhookOutcome,
   StripeWebhookRequest,
   WebhookRejection,
 } from '../app/ingest-stripe-webhook.js';
+import { environmentSchema } from '../domain/environment.js';
+import { stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
 import { errorBody, replyWithError } from './errors.js';
 
 export const webhookBodyLimitBytes = 1024 * 1024;
@@ -37,7 +40,24 @@ export const stripeWebhooksPlugin: FastifyPluginAsync<StripeWebhooksPluginOption
 
   app.post<{ Params: { environment: string } }>(
     '/api/webhooks/stripe/:environment',
-    { bodyLimit: webhookBodyLimitBytes },
+    {
+      bodyLimit: webhookBodyLimitBytes,
+      config: {
+        doc: {
+          summary: 'A Stripe webhook: verified against the raw bytes, appended, then answered',
+          auth: 'stripe_signature',
+          params: z.object({ environment: environmentSchema }),
+          body: stripeEventEnvelopeSchema,
+          responses: {
+            200: '`{received: true, duplicate}` once committed to the log',
+            400: 'Missing or bad signature, not JSON, or livemode mismatch',
+            404: 'Unknown environment',
+            413: 'Body over 1 MiB',
+            503: 'No signing secret configured for the environment',
+          },
+        },
+      },
+    },
     async (request, reply) => {
       const signature = request.headers['stripe-signature'];
       const outcome = await ingest({

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import packageJson from '../../package.json' with { type: 'json' };
 import { PostgresEventLog } from '../adapters/postgres/event-log.js';
 import { runMigrations } from '../adapters/postgres/migrations.js';
 import { createPool } from '../adapters/postgres/pool.js';
@@ -131,6 +132,7 @@ export const startPayfold = async (
     projectionsReport: () => projectionsReport(pool, log),
     adminToken: config.adminToken,
     stripe,
+    version: packageJson.version,
     verifyUserToken: userTokenVerifier({
       secret: config.jwtSecret,
       jwksUrl: config.jwksUrl,
