@@ -86,7 +86,10 @@ export const scalar = async (url: string, sql: string): Promise<number> =>
  * `payfold serve` on its own database, answering on a free port. With `BENCH_SPLIT=1`, the way a
  * deployment splits it: `payfold serve --no-projections` and a `payfold project` process beside it.
  */
-export const startPayfold = async (databaseUrl: string): Promise<{ url: string; stop(): Promise<void> }> => {
+export const startPayfold = async (
+  databaseUrl: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ url: string; stop(): Promise<void> }> => {
   const port = await freePort();
   const split = process.env.BENCH_SPLIT === '1';
   const env = {
@@ -95,6 +98,7 @@ export const startPayfold = async (databaseUrl: string): Promise<{ url: string; 
     STRIPE_WEBHOOK_SECRET_TEST: webhookSecret,
     PORT: String(port),
     PAYFOLD_LOG_LEVEL: 'warn',
+    ...extraEnv,
   };
   // e.g. BENCH_SERVER_NODE_ARGS=--cpu-prof to profile the server under the load.
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];

@@ -35,25 +35,54 @@ export const runWrk = async (run: WrkRun): Promise<Record<string, number>> => {
   await new Promise((resolve) => out.end(resolve));
   const tag = run.mode.kind === 'once' ? 'WRK_EVENTS ' : 'WRK_RESULT ';
   try {
-    const script = path.join(import.meta.dirname, 'webhook-load.lua');
-    const duration = run.mode.kind === 'load' ? `-d${run.mode.durationSeconds}s` : '-d600s';
-    const args = ['-t1', `-c${run.connections}`, duration, '--latency', '-s', script, run.url, '--', file];
-    if (run.mode.kind === 'once') args.push('once');
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-      let text = '';
-      child.stdout.on('data', (chunk) => {
-        text += String(chunk);
-        // In `once` mode wrk would otherwise wait out its whole duration.
-        if (tag === 'WRK_EVENTS ' && text.includes(tag)) child.kill('SIGINT');
-      });
-      child.on('error', reject);
-      child.on('exit', () => resolve(text));
+    return await runWrkScript({
+      script: 'webhook-load.lua',
+      url: run.url,
+      connections: run.connections,
+      durationSeconds: run.mode.kind === 'load' ? run.mode.durationSeconds : 600,
+      scriptArgs: run.mode.kind === 'once' ? [file, 'once'] : [file],
+      tag,
     });
-    const line = output.split('\n').find((candidate) => candidate.startsWith(tag));
-    if (!line) throw new Error(`wrk printed no result: ${output}`);
-    return JSON.parse(line.slice(tag.length));
   } finally {
     await rm(directory, { recursive: true, force: true });
   }
+};
+
+/**
+ * Runs wrk with one of the bench's Lua scripts and returns the JSON of the line it prints after
+ * `tag`; wrk is ended as soon as that line comes (a `once` run would otherwise wait out its time).
+ */
+export const runWrkScript = async (run: {
+  script: string;
+  url: string;
+  connections: number;
+  durationSeconds: number;
+  scriptArgs: string[];
+  tag: string;
+}): Promise<Record<string, number>> => {
+  const script = path.join(import.meta.dirname, run.script);
+  const args = [
+    '-t1',
+    `-c${run.connections}`,
+    `-d${run.durationSeconds}s`,
+    '--latency',
+    '-s',
+    script,
+    run.url,
+    '--',
+    ...run.scriptArgs,
+  ];
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (chunk) => {
+      text += String(chunk);
+      if (run.tag === 'WRK_EVENTS ' && text.includes(run.tag)) child.kill('SIGINT');
+    });
+    child.on('error', reject);
+    child.on('exit', () => resolve(text));
+  });
+  const line = output.split('\n').find((candidate) => candidate.startsWith(run.tag));
+  if (!line) throw new Error(`wrk printed no result: ${output}`);
+  return JSON.parse(line.slice(run.tag.length));
 };

@@ -11,6 +11,9 @@ export interface UserTokenOptions {
 
 export type UserTokenCheck = { ok: true; claims: JWTPayload } | { ok: false; message: string };
 
+const verifiedForMs = 60_000;
+const maxVerified = 10_000;
+
 /** Why a token was refused, in words a caller can act on (never the token). */
 const refusal = (error: unknown): string => {
   if (error instanceof errors.JWTExpired) return 'The token has expired';
@@ -46,14 +49,31 @@ export const userTokenVerifier = (
     ...(options.secret && { algorithms: ['HS256'] }),
     ...(options.audience && { audience: options.audience }),
   };
+  // A user sends the same token with each request: its signature is checked once a minute at
+  // most, its times on every use.
+  const verified = new Map<string, { claims: JWTPayload; checkedAt: number }>();
   return async (token) => {
+    const now = Date.now();
+    const known = verified.get(token);
+    const seconds = now / 1000;
+    if (
+      known &&
+      now - known.checkedAt < verifiedForMs &&
+      (known.claims.exp === undefined || known.claims.exp > seconds) &&
+      (known.claims.nbf === undefined || known.claims.nbf <= seconds)
+    ) {
+      return { ok: true, claims: known.claims };
+    }
     try {
       const { payload } =
         key instanceof Uint8Array
           ? await jwtVerify(token, key, verifyOptions)
           : await jwtVerify(token, key, verifyOptions);
+      if (verified.size >= maxVerified) verified.clear();
+      verified.set(token, { claims: payload, checkedAt: now });
       return { ok: true, claims: payload };
     } catch (error) {
+      verified.delete(token);
       return { ok: false, message: refusal(error) };
     }
   };

@@ -203,7 +203,7 @@ export const checkoutSessions = ({ connections, gateway, log, store }: CheckoutS
         table: 'payments.checkout_sessions',
         row: await firstRowOfRequest(checkoutSessionsTable, entry),
         entry,
-        ...(body.idempotencyKey && { idempotencyKey: { environment, key: body.idempotencyKey } }),
+        ...(body.idempotencyKey && { idempotencyKey: body.idempotencyKey }),
       });
       if (begun.status === 'denied') return denied;
       if (begun.status === 'hidden') return keyInUse;

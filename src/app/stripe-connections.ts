@@ -215,7 +215,7 @@ export const stripeConnections = ({
         endpoint.id,
         sealSecret(masterKey, endpoint.secret, webhookSecretBelongsTo(environment)),
       );
-      webhookSecretsCache.delete(environment);
+      openedCache.delete(environment);
       return { managed: true, url };
     } catch (error) {
       if (!(error instanceof StripeGatewayError)) throw error;
@@ -224,20 +224,33 @@ export const stripeConnections = ({
   };
 
   /** Opened managed secrets, kept a while: the webhook route asks on every delivery. */
-  const webhookSecretsCache = new Map<Environment, { secrets: string[]; until: number }>();
+  /**
+   * The environment's opened secrets, kept a few seconds: every session request and webhook needs
+   * them, and another process that changes them is followed within seconds.
+   */
+  const openedCache = new Map<
+    Environment,
+    { secretKey: string | undefined; webhookSecrets: string[]; until: number }
+  >();
+  const opened = async (environment: Environment) => {
+    const cached = openedCache.get(environment);
+    if (cached && cached.until > Date.now()) return cached;
+    const row = (await store.all()).find((stored) => stored.environment === environment && stored.active);
+    const secrets = {
+      secretKey: row && openSecret(masterKeys, row.secretKeySealed, belongsTo(environment)),
+      webhookSecrets: row?.webhookSecretSealed
+        ? [openSecret(masterKeys, row.webhookSecretSealed, webhookSecretBelongsTo(environment))]
+        : [],
+      until: Date.now() + 5000,
+    };
+    openedCache.set(environment, secrets);
+    return secrets;
+  };
 
   return {
     /** The signing secrets of the environment's managed endpoint (none without one). */
     async webhookSecrets(environment: Environment): Promise<string[]> {
-      const cached = webhookSecretsCache.get(environment);
-      if (cached && cached.until > Date.now()) return cached.secrets;
-      const row = (await store.all()).find((stored) => stored.environment === environment && stored.active);
-      const secrets = row?.webhookSecretSealed
-        ? [openSecret(masterKeys, row.webhookSecretSealed, webhookSecretBelongsTo(environment))]
-        : [];
-      // Another process may set a new endpoint: its secret is picked up within seconds.
-      webhookSecretsCache.set(environment, { secrets, until: Date.now() + 5000 });
-      return secrets;
+      return (await opened(environment)).webhookSecrets;
     },
 
     async connect(environment: Environment, secretKey: string, force = false): Promise<ConnectResult> {
@@ -300,6 +313,7 @@ export const stripeConnections = ({
         maskKey(key),
         accountId,
       );
+      openedCache.delete(environment);
       if (current?.accountId !== accountId) {
         await log.append(
           stripeConnectionLogEntry(environment, randomUUID(), {
@@ -322,7 +336,7 @@ export const stripeConnections = ({
 
     /** Deactivates the environment's connection; false when there was none. */
     async remove(environment: Environment): Promise<boolean> {
-      webhookSecretsCache.delete(environment);
+      openedCache.delete(environment);
       const row = (await store.all()).find((stored) => stored.environment === environment && stored.active);
       // Stripe would otherwise keep sending to an endpoint nobody verifies any more.
       if (row?.webhookEndpointId) {
@@ -358,8 +372,7 @@ export const stripeConnections = ({
 
     /** The environment's key, for calls through the gateway; undefined when not connected. */
     async secretKey(environment: Environment): Promise<string | undefined> {
-      const row = (await store.all()).find((stored) => stored.environment === environment && stored.active);
-      return row && openSecret(masterKeys, row.secretKeySealed, belongsTo(environment));
+      return (await opened(environment)).secretKey;
     },
 
     /** Seals every stored secret under the current master key (after a rotation). Returns how many rows moved. */

@@ -78,24 +78,6 @@ const appendValues = (entry: NewLogEntry) => [
   JSON.stringify(entry.metadata),
 ];
 
-/**
- * Appends one entry inside a transaction the caller holds, so that it commits (or not) with the
- * caller's other writes: a session request's entry with the row its caller's policies allowed.
- */
-export const appendInTransaction = async (
-  client: pg.ClientBase,
-  entry: NewLogEntry,
-): Promise<AppendResult> => {
-  const { rows } = await client.query<{ stored_position: string }>({
-    name: 'payfold_append_events_1',
-    text: appendEventsSql(1),
-    values: appendValues(entry),
-  });
-  return rows[0]
-    ? { status: 'appended', position: BigInt(rows[0].stored_position) }
-    : { status: 'duplicate' };
-};
-
 export interface PostgresEventLogOptions {
   /** Most entries written by one statement. */
   maxBatchSize?: number;

@@ -3,7 +3,6 @@ import type { Environment } from '../../domain/environment.js';
 import type { NewLogEntry } from '../../domain/event-log.js';
 import type { Caller } from '../../domain/session-requests.js';
 import type { Subject } from '../../domain/subject.js';
-import { appendInTransaction } from './event-log.js';
 
 /** The session tables whose first row a request writes as its caller. */
 export type SessionTable = 'payments.checkout_sessions' | 'payments.customer_portal_sessions';
@@ -12,22 +11,10 @@ const statements = {
   customerOfSubject: `
     select customer_id from payments.customer_mappings
     where environment = $1 and subject_type = $2 and subject_id = $3`,
-  actAsCaller: `select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)`,
-  actAsPayfold: 'reset role',
-  /**
-   * The row the request alone projects to, as the projection will write it: `created_at` is the
-   * transaction's time, also the recorded time of the entry appended with it, to the millisecond
-   * (as the projection reads it back), so that the projection then finds nothing to change.
-   */
-  insertRow: (table: SessionTable) => `
-    insert into ${table}
-    select * from jsonb_populate_record(null::${table}, $1::jsonb || jsonb_build_object(
-      'created_at', date_trunc('milliseconds', now()), 'updated_at', now()))
-    on conflict do nothing`,
-  /** Under the caller's policies: a row they cannot see is not found. */
-  checkoutByIdempotencyKey: `
-    select id::text, request_fingerprint from payments.checkout_sessions
-    where environment = $1 and idempotency_key = $2`,
+  /** See migration 0006: the row as the caller, then the entry as Payfold, in one statement. */
+  begin: `
+    select status, request_id, request_fingerprint
+    from payfold.begin_session_request($1, $2, $3::regclass, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12::json)`,
 } as const;
 
 /**
@@ -50,8 +37,8 @@ export interface BeginRequest {
   table: SessionTable;
   row: Record<string, unknown>;
   entry: NewLogEntry;
-  /** For a checkout request with an idempotency key: where to look when the key is taken. */
-  idempotencyKey?: { environment: Environment; key: string };
+  /** For a checkout request with an idempotency key: the key, looked up when taken. */
+  idempotencyKey?: string;
   /** Only check that the caller may make the request, then leave nothing behind. */
   checkOnly?: boolean;
 }
@@ -72,36 +59,41 @@ export const sessionRequestsStore = (pool: pg.Pool) => ({
    * policies decide), then its log entry appended as Payfold. Both commit, or neither.
    */
   async begin({ caller, table, row, entry, idempotencyKey, checkOnly }: BeginRequest): Promise<BeginResult> {
-    const client = await pool.connect();
     try {
-      await client.query('begin');
-      await client.query(statements.actAsCaller, [caller.role, JSON.stringify(caller.claims)]);
-      const inserted = await client.query(statements.insertRow(table), [JSON.stringify(row)]);
-      if (inserted.rowCount === 0 && idempotencyKey) {
-        const { rows } = await client.query<{ id: string; request_fingerprint: string | null }>(
-          statements.checkoutByIdempotencyKey,
-          [idempotencyKey.environment, idempotencyKey.key],
-        );
-        await client.query('rollback');
-        const [found] = rows;
-        return found
-          ? { status: 'existing', requestId: found.id, fingerprint: found.request_fingerprint }
-          : { status: 'hidden' };
+      const { rows } = await pool.query<{
+        status: string;
+        request_id: string | null;
+        request_fingerprint: string | null;
+      }>({
+        name: 'payfold_begin_session_request',
+        text: statements.begin,
+        values: [
+          caller.role,
+          JSON.stringify(caller.claims),
+          table,
+          JSON.stringify(row),
+          idempotencyKey ?? null,
+          checkOnly === true,
+          entry.environment,
+          entry.type,
+          entry.version,
+          entry.dedupeKey,
+          entry.stream,
+          entry.data,
+        ],
+      });
+      const [answer] = rows;
+      if (answer?.status === 'existing') {
+        return {
+          status: 'existing',
+          requestId: answer.request_id as string,
+          fingerprint: answer.request_fingerprint,
+        };
       }
-      if (checkOnly) {
-        await client.query('rollback');
-        return { status: 'begun' };
-      }
-      await client.query(statements.actAsPayfold);
-      await appendInTransaction(client, entry);
-      await client.query('commit');
-      return { status: 'begun' };
+      return answer?.status === 'hidden' ? { status: 'hidden' } : { status: 'begun' };
     } catch (error) {
-      await client.query('rollback').catch(() => undefined);
       if (isDenied(error)) return { status: 'denied' };
       throw error;
-    } finally {
-      client.release();
     }
   },
 });

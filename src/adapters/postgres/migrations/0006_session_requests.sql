@@ -48,3 +48,68 @@ alter table payments.customer_portal_sessions add column portal_session_id text;
 -- The Billing Portal configuration Payfold created when the account had none (Stripe refuses
 -- portal sessions without one), so that status can say so.
 alter table payfold.stripe_connections add column portal_configuration_id text;
+
+-- A session request's first write, in one statement (and so one transaction): its row inserted
+-- as the caller, so that the caller's policies decide (an RLS refusal raises 42501), then its log
+-- entry appended as Payfold. Answers:
+--   `begun`    the row and the entry are written (or, with check_only, the row would have been);
+--   `existing` the idempotency key is taken by a request the caller can see (its id, fingerprint);
+--   `hidden`   the idempotency key is taken by a request the caller cannot see.
+-- The row's `created_at` is the transaction's time to the millisecond, as the projection reads the
+-- entry's `recorded_at` back, so that projecting the entry later changes nothing.
+create function payfold.begin_session_request(
+  caller_role text,
+  caller_claims text,
+  session_table regclass,
+  session_row jsonb,
+  idempotency_key text,
+  check_only boolean,
+  entry_environment text,
+  entry_type text,
+  entry_version smallint,
+  entry_dedupe_key text,
+  entry_stream text,
+  entry_data json
+) returns table (status text, request_id text, request_fingerprint text)
+language plpgsql as $$
+declare
+  insert_row constant text := format(
+    'insert into %1$s select * from jsonb_populate_record(null::%1$s, $1) on conflict do nothing', session_table);
+  timed_row constant jsonb := session_row || jsonb_build_object(
+    'created_at', date_trunc('milliseconds', now()), 'updated_at', now());
+  inserted integer;
+begin
+  if caller_role not in ('anon', 'authenticated') then
+    raise exception 'a session request runs as anon or authenticated, not %', caller_role;
+  end if;
+  perform set_config('role', caller_role, true), set_config('request.jwt.claims', caller_claims, true);
+  if check_only then
+    begin
+      execute insert_row using timed_row;
+      raise exception using errcode = 'PFCHK'; -- undoes the insert: the check passed
+    exception when sqlstate 'PFCHK' then
+      null;
+    end;
+    perform set_config('role', 'none', true);
+    return query select 'begun', null::text, null::text;
+    return;
+  end if;
+  execute insert_row using timed_row;
+  get diagnostics inserted = row_count;
+  if inserted = 0 and idempotency_key is not null then
+    return query
+      select 'existing', c.id::text, c.request_fingerprint from payments.checkout_sessions c
+      where c.environment = entry_environment and c.idempotency_key = begin_session_request.idempotency_key;
+    if not found then
+      return query select 'hidden', null::text, null::text;
+    end if;
+    perform set_config('role', 'none', true);
+    return;
+  end if;
+  perform set_config('role', 'none', true);
+  insert into payfold.events (environment, type, version, dedupe_key, stream, data)
+  values (entry_environment, entry_type, entry_version, entry_dedupe_key, entry_stream, entry_data)
+  on conflict (dedupe_key) do nothing;
+  return query select 'begun', null::text, null::text;
+end
+$$;
