@@ -4,7 +4,7 @@ import type { LogEntry } from '../src/domain/event-log.js';
 import { canonicalJson } from '../src/domain/stripe/canonical.js';
 import { paymentsProjector } from '../src/projections/payments-projector.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { batchesOf, entriesOf, readTables } from './support/projection-harness.js';
+import { batchesOf, historyEntries, readTables } from './support/projection-harness.js';
 import { referenceTables, tableDifferences } from './support/reference-model.js';
 import { buildHistory, historyPlanArbitrary } from './support/stripe-history.js';
 
@@ -46,8 +46,9 @@ describe('convergence of the payments tables', () => {
   it('the reference model finds each object in its last state, whatever the ties', async () => {
     await fc.assert(
       fc.asyncProperty(historyPlanArbitrary, async (plan) => {
-        const { events, truth, deleted } = buildHistory(plan, 'truth');
-        const tables = await referenceTables(entriesOf(events));
+        const history = buildHistory(plan, 'truth');
+        const { truth, deleted } = history;
+        const tables = await referenceTables(historyEntries(history));
         const winners = new Map(
           tables.stripe_objects?.map((text) => {
             const row = JSON.parse(text);
@@ -71,11 +72,11 @@ describe('convergence of the payments tables', () => {
         await fc.assert(
           fc.asyncProperty(
             historyPlanArbitrary.chain((plan) => {
-              const count = buildHistory(plan, 'x').events.length;
+              const count = historyEntries(buildHistory(plan, 'x')).length;
               return fc.tuple(fc.constant(plan), deliveryArbitrary(count));
             }),
             async ([plan, delivery]) => {
-              const entries = entriesOf(buildHistory(plan, 'run').events);
+              const entries = historyEntries(buildHistory(plan, 'run'));
               const batches = batchesOf(
                 deliver(entries, delivery.order, delivery.duplicates),
                 delivery.batchSizes,
@@ -134,7 +135,7 @@ describe('convergence of the payments tables', () => {
             historyPlanArbitrary,
             fc.array(fc.record({ entry: fc.nat(200), at: fc.nat(200) }), { minLength: 1, maxLength: 20 }),
             async (plan, duplicates) => {
-              const entries = entriesOf(buildHistory(plan, 'trg').events);
+              const entries = historyEntries(buildHistory(plan, 'trg'));
               const clean = await fires(entries);
               // A redelivery comes after the first delivery (earlier would be a reordering, which
               // rightly changes which intermediate states a trigger sees).

@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import type { Environment } from '../domain/environment.js';
 import type { Candidate } from '../domain/stripe/candidates.js';
 import type { Link } from '../domain/stripe/links.js';
@@ -230,11 +230,37 @@ export interface StoredMapping {
 
 export type StoredPairing = Pairing & { recordedAt: Date };
 
-export const paymentsStore = (client: PoolClient) => ({
+/** What the statements run on: one transaction's client, one statement at a time. */
+interface StatementRunner {
+  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
+}
+
+/**
+ * Runs statements one after another in the order they are asked for. The steps of the projection
+ * ask concurrently (every table at once, and the winner source's batched reads), and a pg client
+ * must not be handed a query while it runs another.
+ */
+const inOrder = (client: PoolClient): StatementRunner => {
+  let last: Promise<unknown> = Promise.resolve();
+  return {
+    query<R extends QueryResultRow>(text: string, values?: unknown[]) {
+      const next = last.then(() => client.query<R>(text, values));
+      last = next.catch(() => undefined);
+      return next;
+    },
+  };
+};
+
+export const paymentsStore = (transaction: PoolClient) => {
+  const client = inOrder(transaction);
+  return paymentsStatements(client);
+};
+
+const paymentsStatements = (client: StatementRunner) => ({
   /** The stored winners of these objects and the candidates of their latest second. */
   async loadCandidates(refs: readonly ObjectRef[]): Promise<StoredCandidates> {
     const winners = new Map<string, StoredWinner>();
-    for (const row of (await client.query(statements.loadWinners, objectParams(refs))).rows) {
+    for (const row of (await client.query<WinnerRow>(statements.loadWinners, objectParams(refs))).rows) {
       const winner = winnerOfRow(row);
       winners.set(objectKey(winner), { ...winner, winnerKey: undefined });
     }
@@ -431,7 +457,7 @@ export const paymentsStore = (client: PoolClient) => ({
   },
 });
 
-export type PaymentsStore = ReturnType<typeof paymentsStore>;
+export type PaymentsStore = ReturnType<typeof paymentsStatements>;
 
 /** Parameters of the statements that find what touches some subjects (`keyOf(type, id)`) or customers. */
 const touchingParams = (
@@ -518,9 +544,10 @@ export class BatchedWinnerSource implements WinnerSource {
     mappings: new Map<string, { environment: Environment; customerId: string } & Pending<Subject | null>>(),
   };
   private flushScheduled = false;
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly client: PoolClient,
+    private readonly client: StatementRunner,
     seeded: readonly Winner[],
   ) {
     for (const winner of seeded) this.winners.set(objectKey(winner), Promise.resolve(winner));
@@ -565,7 +592,10 @@ export class BatchedWinnerSource implements WinnerSource {
     cache.set(key, answer);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => void this.flush());
+      // After the flush before it: reads that its answers lead to must not overlap its queries.
+      setImmediate(() => {
+        this.flushing = this.flushing.then(() => this.flush());
+      });
     }
     return answer;
   }
@@ -581,7 +611,8 @@ export class BatchedWinnerSource implements WinnerSource {
     // One after another: a pg client runs one query at a time anyway.
     await answer(winners, async () => {
       const found = new Map<string, Winner>();
-      for (const row of (await this.client.query(statements.loadWinners, objectParams(winners))).rows) {
+      for (const row of (await this.client.query<WinnerRow>(statements.loadWinners, objectParams(winners)))
+        .rows) {
         const winner = winnerOfRow(row);
         found.set(objectKey(winner), winner);
       }
@@ -635,3 +666,5 @@ const answer = async <Q, T>(
     for (const request of queued) request.reject(error);
   }
 };
+
+type WinnerRow = Parameters<typeof winnerOfRow>[0];

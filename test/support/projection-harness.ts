@@ -1,22 +1,44 @@
 import type { PoolClient } from 'pg';
-import type { LogEntry } from '../../src/domain/event-log.js';
+import type { LogEntry, NewLogEntry } from '../../src/domain/event-log.js';
 import { normaliseRow, projectedTableNames, type Tables } from './reference-model.js';
 import type { GeneratedEvent } from './stripe-history.js';
 
-/** Log entries as the projector reads them; an entry's recorded time belongs to it, whatever the order. */
-export const entriesOf = (events: readonly GeneratedEvent[]): LogEntry[] =>
-  events.map((event, index) => ({
-    position: BigInt(index + 1),
+/**
+ * Log entries as the projector reads them, the events' then the session API's; an entry's
+ * recorded time belongs to it, whatever the order.
+ */
+export const entriesOf = (
+  events: readonly GeneratedEvent[],
+  sessionEntries: readonly NewLogEntry[] = [],
+): LogEntry[] => [
+  ...events.map(
+    (event, index): LogEntry => ({
+      position: BigInt(index + 1),
+      transactionId: 1n,
+      environment: 'test',
+      type: 'stripe.event',
+      version: 1,
+      dedupeKey: `stripe.event/test/${event.id}`,
+      stream: `stripe.${event.data.object.object}/${event.data.object.id}`,
+      data: JSON.parse(JSON.stringify(event)),
+      metadata: {},
+      recordedAt: new Date(Date.UTC(2026, 0, 1) + index * 1000),
+    }),
+  ),
+  ...sessionEntries.map((entry, index) => ({
+    ...entry,
+    position: BigInt(events.length + index + 1),
     transactionId: 1n,
-    environment: 'test',
-    type: 'stripe.event',
-    version: 1,
-    dedupeKey: `stripe.event/test/${event.id}`,
-    stream: `stripe.${event.data.object.object}/${event.data.object.id}`,
-    data: JSON.parse(JSON.stringify(event)),
-    metadata: {},
-    recordedAt: new Date(Date.UTC(2026, 0, 1) + index * 1000),
-  }));
+    data: JSON.parse(entry.data),
+    recordedAt: new Date(Date.UTC(2026, 0, 1) + (events.length + index) * 1000),
+  })),
+];
+
+/** Every entry of a generated history. */
+export const historyEntries = (history: {
+  events: readonly GeneratedEvent[];
+  sessionEntries: readonly NewLogEntry[];
+}) => entriesOf(history.events, history.sessionEntries);
 
 /** Every projected table, as comparable rows. */
 export const readTables = async (client: PoolClient): Promise<Tables> => {

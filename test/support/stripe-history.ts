@@ -1,4 +1,7 @@
 import fc from 'fast-check';
+import type { NewLogEntry } from '../../src/domain/event-log.js';
+import { type CheckoutRequest, checkoutRequestLogEntry } from '../../src/domain/session-requests.js';
+import { nameBasedUuid } from '../../src/domain/subject.js';
 
 /**
  * Generated Stripe histories for the convergence properties: stories of customers buying through
@@ -33,11 +36,18 @@ export interface StoryPlan {
   renameCustomer: boolean;
   deleteCustomer: boolean;
   quantityChange: boolean;
+  /**
+   * The Checkout Session was asked for through Payfold's session API (stories with a subject):
+   * its request, Stripe's answer (and before it a refusal, retried) are in the log beside the events.
+   */
+  throughPayfold: 'no' | 'created' | 'failed_then_created';
 }
 
 export interface HistoryPlan {
   stories: StoryPlan[];
   archivePrice: boolean;
+  /** A session request Stripe refused and nobody retried: its row stays `failed`. */
+  abandonedRequest: boolean;
   renameProduct: boolean;
   deleteProduct: boolean;
   /** 0: the next event shares the second, 1: the next second, etc. */
@@ -65,11 +75,13 @@ const storyArbitrary: fc.Arbitrary<StoryPlan> = fc.record({
   renameCustomer: fc.boolean(),
   deleteCustomer: chance(0.15),
   quantityChange: fc.boolean(),
+  throughPayfold: fc.constantFrom('no' as const, 'created' as const, 'failed_then_created' as const),
 });
 
 export const historyPlanArbitrary: fc.Arbitrary<HistoryPlan> = fc.record({
   stories: fc.array(storyArbitrary, { minLength: 1, maxLength: 3 }),
   archivePrice: fc.boolean(),
+  abandonedRequest: chance(0.3),
   renameProduct: fc.boolean(),
   deleteProduct: chance(0.2),
   steps: fc.array(fc.constantFrom(0, 0, 0, 1, 1, 2), { minLength: 120, maxLength: 120 }),
@@ -80,6 +92,8 @@ type StripeObjectState = Record<string, unknown> & { id: string; object: string 
 /** Builds the events of a plan; `truth` holds each object's last emitted state. */
 export const buildHistory = (plan: HistoryPlan, runId: string) => {
   const events: GeneratedEvent[] = [];
+  /** Entries of the session API, in the order Payfold would append them. */
+  const sessionEntries: NewLogEntry[] = [];
   const truth = new Map<string, StripeObjectState>();
   const deleted = new Set<string>();
   let second = 1_750_000_000;
@@ -158,12 +172,57 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
   if (plan.renameProduct)
     update('product.updated', product, { name: 'Pro Plus', updated: second + 1 }, false);
 
+  const checkoutRequest = (
+    id: string,
+    subject: { type: string; id: string },
+    mode: string,
+  ): CheckoutRequest => ({
+    id,
+    requestedAt: second,
+    requester: { role: 'authenticated', userId: `user_${subject.id}` },
+    mode: mode as CheckoutRequest['mode'],
+    subject,
+    lineItems: [{ price: price.id, quantity: 1 }],
+    successUrl: 'https://app.example/success',
+    cancelUrl: 'https://app.example/cancel',
+    customerEmail: null,
+    customerId: null,
+    metadata: {
+      payfold_subject_type: subject.type,
+      payfold_subject_id: subject.id,
+      payfold_request_id: id,
+    },
+    idempotencyKey: `key-${id}`,
+    fingerprint: `fingerprint-${id}`,
+  });
+  const failure = (request: CheckoutRequest) => ({
+    failedAt: request.requestedAt * 1000 + 400,
+    message: 'Stripe answered 500: try again',
+    stripeStatus: 500,
+  });
+  if (plan.abandonedRequest) {
+    const request = checkoutRequest(
+      nameBasedUuid(`abandoned:${runId}`),
+      { type: 'team', id: '9' },
+      'payment',
+    );
+    sessionEntries.push(
+      checkoutRequestLogEntry('test', request, { status: 'initialized' }),
+      checkoutRequestLogEntry('test', request, { status: 'failed', failure: failure(request) }),
+    );
+  }
+
   plan.stories.forEach((story, index) => {
     const tag = `${runId}_${index}`;
     const basil = story.basil;
     const subjectMetadata: Record<string, string> = story.subject
       ? { payfold_subject_type: story.subject.type, payfold_subject_id: story.subject.id }
       : {};
+    const request =
+      story.subject && story.throughPayfold !== 'no'
+        ? checkoutRequest(nameBasedUuid(`request:${tag}`), story.subject, story.mode)
+        : null;
+    if (request) Object.assign(subjectMetadata, { payfold_request_id: request.id });
     const customer: StripeObjectState = {
       id: `cus_${tag}`,
       object: 'customer',
@@ -324,7 +383,31 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
       cancel_url: 'https://app.example/cancel',
       url: null,
       metadata: { ...subjectMetadata },
+      ...(request && { client_reference_id: request.id }),
     };
+    if (request) {
+      sessionEntries.push(checkoutRequestLogEntry('test', request, { status: 'initialized' }));
+      if (story.throughPayfold === 'failed_then_created')
+        sessionEntries.push(
+          checkoutRequestLogEntry('test', request, { status: 'failed', failure: failure(request) }),
+        );
+      // Stripe's answer to the request: the session as it was made, open and unpaid.
+      sessionEntries.push(
+        checkoutRequestLogEntry('test', request, {
+          status: 'created',
+          observedAt: request.requestedAt,
+          session: {
+            ...structuredClone(session),
+            status: 'open',
+            payment_status: 'unpaid',
+            customer: null,
+            payment_intent: null,
+            subscription: null,
+            url: `https://checkout.stripe.com/c/pay/${session.id}`,
+          },
+        }),
+      );
+    }
     emit('checkout.session.completed', session, basil);
 
     if (story.renameCustomer) update('customer.updated', customer, { name: `Buyer ${index}` }, basil);
@@ -386,5 +469,5 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
 
   if (plan.archivePrice) update('price.updated', price, { active: false }, false);
   if (plan.deleteProduct) emit('product.deleted', product, false);
-  return { events, truth, deleted };
+  return { events, sessionEntries, truth, deleted };
 };
