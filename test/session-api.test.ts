@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { SignJWT } from 'jose';
 import {
   type CheckoutSession,
@@ -24,23 +26,11 @@ const adminToken = 'admin-token-for-the-session-tests';
 const forwardSecret = 'whsec_session_api_forwarding';
 const jwtSecret = 'a-jwt-secret-of-at-least-32-characters!';
 
+const root = path.resolve(import.meta.dirname, '..');
 /** The README's example policies: a user bills themself and the teams they belong to. */
-const examplePolicies = `
-  create table public.team_members (team_id text not null, user_id text not null, primary key (team_id, user_id));
-  grant select on public.team_members to authenticated;
+const examplePolicies = readFileSync(path.join(root, 'examples/session-policies.sql'), 'utf8');
 
-  create function public.may_bill(subject_type text, subject_id text) returns boolean
-  language sql stable as $$
-    select (subject_type = 'user' and subject_id = payfold.current_user_id())
-        or (subject_type = 'team' and exists (
-              select 1 from public.team_members m
-              where m.team_id = subject_id and m.user_id = payfold.current_user_id()))
-  $$;
-
-  create policy bill_own_subjects on payments.checkout_sessions for insert to authenticated
-    with check (public.may_bill(subject_type, subject_id));
-  create policy see_own_subjects on payments.checkout_sessions for select to authenticated
-    using (public.may_bill(subject_type, subject_id));
+const checkoutTrigger = `
   -- Fulfillment-style trigger: it runs as the caller for the request's first row, so it is
   -- security definer to write where the caller may not.
   create table public.checkout_changes (id uuid, op text, status text, at timestamptz default clock_timestamp());
@@ -52,8 +42,6 @@ const examplePolicies = `
   create trigger record_checkout_change after insert or update on payments.checkout_sessions
     for each row execute function public.record_checkout_change();
 
-  create policy open_own_portal on payments.customer_portal_sessions for insert to authenticated
-    with check (public.may_bill(subject_type, subject_id));
 `;
 
 const userToken = (claims: Record<string, unknown>, expiresIn = '10m') =>
@@ -105,6 +93,7 @@ describe('the session API: Checkout and Billing Portal sessions under the caller
   beforeAll(async () => {
     db = await createTestDatabase();
     await db.pool.query(examplePolicies);
+    await db.pool.query(checkoutTrigger);
     const emulatorPort = await freePort();
     server = await startTestServer(db.url, {
       PAYFOLD_ADMIN_TOKEN: adminToken,
@@ -145,6 +134,10 @@ describe('the session API: Checkout and Billing Portal sessions under the caller
     await emulator.stop();
     await server.payfold.close();
     await db.drop();
+  });
+
+  it('runs under the policies the README shows', () => {
+    expect(readFileSync(path.join(root, 'README.md'), 'utf8')).toContain(examplePolicies.trim());
   });
 
   it('refuses a missing, forged or expired token before anything is read', async () => {
