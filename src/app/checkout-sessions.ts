@@ -21,22 +21,17 @@ import { canonicalJson } from '../domain/stripe/canonical.js';
 import { requestIdMetadataKey, subjectMetadata } from '../domain/subject.js';
 import { checkoutSessionsTable } from '../projections/tables/checkout-sessions.js';
 import {
+  deniedByPolicies,
   firstRowOfRequest,
+  httpUrlSchema,
+  notConnected,
   type SessionResult,
   sessionFailure,
   sessionSubjectSchema,
   singleFlight,
   userMetadataSchema,
 } from './session-requests.js';
-import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
-
-const httpUrl = z
-  .string()
-  .max(2048)
-  .refine(
-    (value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol),
-    'must be an http(s) URL',
-  );
+import type { StripeConnections } from './stripe-connections.js';
 
 /** `POST /api/payments/checkout-sessions` and the SDK's `createCheckoutSession`. */
 export const checkoutSessionRequestSchema = z
@@ -55,8 +50,8 @@ export const checkoutSessionRequestSchema = z
       )
       .min(1)
       .max(100),
-    successUrl: httpUrl,
-    cancelUrl: httpUrl,
+    successUrl: httpUrlSchema,
+    cancelUrl: httpUrlSchema,
     customerEmail: z.email().max(512).optional(),
     metadata: userMetadataSchema.optional(),
     /** Retries with the same key return the same session; another body with it is refused. */
@@ -173,14 +168,7 @@ export const checkoutSessions = ({ connections, gateway, log, store }: CheckoutS
     ): Promise<SessionResult<{ checkoutSession: CheckoutSessionAnswer }>> {
       const { environment } = body;
       const secretKey = await connections.secretKey(environment);
-      if (!secretKey) {
-        return {
-          ok: false,
-          status: 503,
-          code: 'stripe_not_connected',
-          message: notConnectedMessage(environment),
-        };
-      }
+      if (!secretKey) return notConnected(environment);
       const id = randomUUID();
       const request: CheckoutRequest = {
         id,
@@ -205,7 +193,7 @@ export const checkoutSessions = ({ connections, gateway, log, store }: CheckoutS
         entry,
         ...(body.idempotencyKey && { idempotencyKey: body.idempotencyKey }),
       });
-      if (begun.status === 'denied') return denied;
+      if (begun.status === 'denied') return deniedByPolicies('create a session for this subject');
       if (begun.status === 'hidden') return keyInUse;
       if (begun.status === 'begun') return askStripe(environment, secretKey, request);
       if (begun.fingerprint !== request.fingerprint) return keyConflict;
@@ -216,13 +204,6 @@ export const checkoutSessions = ({ connections, gateway, log, store }: CheckoutS
     },
   };
 };
-
-const denied = {
-  ok: false,
-  status: 403,
-  code: 'forbidden',
-  message: 'No row-level security policy lets this caller create a session for this subject',
-} as const;
 
 const keyInUse = {
   ok: false,

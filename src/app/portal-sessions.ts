@@ -8,25 +8,22 @@ import { type EventLog, stripeObjectFetchedLogEntry } from '../domain/event-log.
 import { type Caller, type PortalRequest, portalRequestLogEntry } from '../domain/session-requests.js';
 import { customerPortalSessionsTable } from '../projections/tables/customer-portal-sessions.js';
 import {
+  deniedByPolicies,
   firstRowOfRequest,
+  httpUrlSchema,
+  notConnected,
   type SessionResult,
   sessionFailure,
   sessionSubjectSchema,
 } from './session-requests.js';
-import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
+import type { StripeConnections } from './stripe-connections.js';
 
 /** `POST /api/payments/customer-portal-sessions` and the SDK's `createCustomerPortalSession`. */
 export const customerPortalSessionRequestSchema = z
   .object({
     environment: environmentSchema,
     subject: sessionSubjectSchema,
-    returnUrl: z
-      .string()
-      .max(2048)
-      .refine(
-        (value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol),
-        'must be an http(s) URL',
-      ),
+    returnUrl: httpUrlSchema,
     /** A Billing Portal configuration (`bpc_…`); the account's default one otherwise. */
     configuration: z.string().regex(/^bpc_/, 'a configuration id starts with bpc_').max(255).optional(),
   })
@@ -109,14 +106,7 @@ export const portalSessions = ({ connections, gateway, log, store }: PortalSessi
       }
       const { environment } = body;
       const secretKey = await connections.secretKey(environment);
-      if (!secretKey) {
-        return {
-          ok: false,
-          status: 503,
-          code: 'stripe_not_connected',
-          message: notConnectedMessage(environment),
-        };
-      }
+      if (!secretKey) return notConnected(environment);
       const customerId = await store.customerOfSubject(environment, body.subject);
       const request: PortalRequest = {
         id: randomUUID(),
@@ -137,14 +127,7 @@ export const portalSessions = ({ connections, gateway, log, store }: PortalSessi
         entry,
         checkOnly: customerId === null,
       });
-      if (begun.status === 'denied') {
-        return {
-          ok: false,
-          status: 403,
-          code: 'forbidden',
-          message: 'No row-level security policy lets this caller open the portal for this subject',
-        };
-      }
+      if (begun.status === 'denied') return deniedByPolicies('open the portal for this subject');
       if (customerId === null) {
         return {
           ok: false,

@@ -1,14 +1,41 @@
 import { z } from 'zod';
 import type { StripeGatewayError } from '../adapters/stripe/gateway.js';
+import type { Environment } from '../domain/environment.js';
 import type { NewLogEntry } from '../domain/event-log.js';
 import type { SessionFailure } from '../domain/session-requests.js';
 import { rowsOfEntries } from '../projections/recompute.js';
 import type { Columns, TableShape } from '../projections/tables/table.js';
+import { notConnectedMessage } from './stripe-connections.js';
 
 /** What the session API answers: the body for a status, or an error a caller can act on. */
 export type SessionResult<T> =
   | { ok: true; status: 201; body: T }
   | { ok: false; status: 400 | 401 | 403 | 404 | 409 | 502 | 503; code: string; message: string };
+
+/** A URL the customer is sent to. */
+export const httpUrlSchema = z
+  .string()
+  .max(2048)
+  .refine(
+    (value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol),
+    'must be an http(s) URL',
+  );
+
+/** The environment has no Stripe key: an operator's fix, not the caller's. */
+export const notConnected = (environment: Environment): SessionResult<never> => ({
+  ok: false,
+  status: 503,
+  code: 'stripe_not_connected',
+  message: notConnectedMessage(environment),
+});
+
+/** The caller's row-level security policies refused the request's row. */
+export const deniedByPolicies = (what: string): SessionResult<never> => ({
+  ok: false,
+  status: 403,
+  code: 'forbidden',
+  message: `No row-level security policy lets this caller ${what}`,
+});
 
 /** The app-owned billing owner, as the session API takes it. */
 export const sessionSubjectSchema = z
