@@ -28,6 +28,8 @@ const plainEntry = (key: string, data: Record<string, unknown> = {}): NewLogEntr
  */
 const countingProjector = (name: string, crash = { armed: false }): Projector => ({
   name,
+  version: 1,
+  tables: ['public.counted'],
   entryTypes: ['test.counted'],
   async apply(client, entries) {
     await client.query(

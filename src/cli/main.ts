@@ -16,11 +16,13 @@ import { createLogger } from '../main/logger.js';
 import {
   migrateDatabase,
   readStatus,
+  rebuildTables,
   startPayfold,
   startProjections,
   withStripeAccess,
 } from '../main/serve.js';
 import { readSecret } from './read-secret.js';
+import { rebuildProgressReporter } from './rebuild-progress.js';
 import { syncProgressReporter } from './sync-progress.js';
 
 interface GlobalOptions {
@@ -118,6 +120,47 @@ program
       ),
     ];
     print(program.opts<GlobalOptions>(), lines.join('\n'), status);
+  });
+
+program
+  .command('rebuild')
+  .description(
+    'rebuild projections from the log into shadow tables while the live ones serve, then apply only what differs',
+  )
+  .option('--projection <name...>', 'the projections to rebuild (default: all)')
+  .option(
+    '--quiet',
+    'apply the difference with user triggers off (a repair that must not re-run fulfillment)',
+  )
+  .action(async (options: { projection?: string[]; quiet?: boolean }) => {
+    const json = program.opts<GlobalOptions>().json;
+    const config = loadConfig(process.env);
+    let report: ReturnType<typeof rebuildProgressReporter> | undefined;
+    const { summaries } = await rebuildTables(config, createLogger('silent'), {
+      projections: options.projection,
+      quiet: options.quiet,
+      onProgress: json ? undefined : (progress) => report?.(progress),
+      onStart: (logEntries) => {
+        report = rebuildProgressReporter(logEntries);
+      },
+    });
+    const changed = (summary: (typeof summaries)[number]) =>
+      Object.entries(summary.changes)
+        .filter(
+          ([table, counts]) =>
+            table.startsWith('payments.') && counts.inserted + counts.updated + counts.deleted > 0,
+        )
+        .map(([table, counts]) => `${table} +${counts.inserted} ~${counts.updated} -${counts.deleted}`);
+    print(
+      program.opts<GlobalOptions>(),
+      summaries
+        .map(
+          (summary) =>
+            `${summary.projection}: ${summary.entries} entries in ${summary.seconds} s (${summary.entriesPerSecond}/s); ${changed(summary).join(', ') || 'no row changed'}`,
+        )
+        .join('\n'),
+      { rebuilds: summaries },
+    );
   });
 
 const environmentArgument = (value: string) => {

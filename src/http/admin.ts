@@ -10,6 +10,7 @@ import {
 import type { StripeAccess } from '../app/stripe-access.js';
 import { type SyncObjectKind, syncObjectKinds } from '../app/sync-stripe.js';
 import { type Environment, environmentSchema } from '../domain/environment.js';
+import type { RebuildSummary } from '../projections/rebuild.js';
 import type { ProjectionsReport } from '../projections/status.js';
 import { errorBody, invalid } from './errors.js';
 import type { RouteDoc } from './openapi.js';
@@ -17,6 +18,11 @@ import type { RouteDoc } from './openapi.js';
 export interface AdminPluginOptions {
   adminToken: string | undefined;
   projectionsReport: () => Promise<ProjectionsReport>;
+  /** Rebuilds the named projections (all when none), or says which name is unknown. */
+  rebuildProjections: (
+    names: string[] | undefined,
+    quiet: boolean,
+  ) => Promise<{ ok: true; summaries: RebuildSummary[] } | { ok: false; message: string }>;
   stripe: StripeAccess;
 }
 
@@ -66,6 +72,13 @@ const catalogResponses = {
   502: 'Stripe failed',
 };
 
+const rebuildBody = z
+  .object({
+    projections: z.array(z.string().min(1).max(100)).max(20).optional(),
+    quiet: z.boolean().optional(),
+  })
+  .strict();
+
 const setKeyBody = z
   .object({ secretKey: z.string().min(1).max(500), force: z.boolean().optional() })
   .strict();
@@ -79,7 +92,7 @@ const sameToken = (given: string, expected: string): boolean => {
 /** `/api/admin/*`: bearer `PAYFOLD_ADMIN_TOKEN`; without one configured the admin API is off. */
 export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
   app,
-  { adminToken, projectionsReport, stripe },
+  { adminToken, projectionsReport, rebuildProjections, stripe },
 ) => {
   app.addHook('onRequest', async (request, reply) => {
     if (!adminToken) {
@@ -96,6 +109,23 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
 
   app.get('/api/admin/projections', admin('Each projection: checkpoint, lag, parked entries'), async () =>
     projectionsReport(),
+  );
+
+  // Answers when the live tables are the rebuilt ones: a long request for a large log.
+  app.post(
+    '/api/admin/projections/rebuild',
+    admin(
+      'Rebuild projections from the log without downtime; only rows that differ change',
+      { body: rebuildBody },
+      { 400: 'Invalid body or unknown projection' },
+    ),
+    async (request, reply) => {
+      const body = rebuildBody.safeParse(request.body ?? {});
+      if (!body.success) return reply.status(400).send(invalid(body.error));
+      const result = await rebuildProjections(body.data.projections, body.data.quiet ?? false);
+      if (!result.ok) return reply.status(400).send(errorBody('unknown_projection', result.message));
+      return { rebuilds: result.summaries };
+    },
   );
 
   app.get(

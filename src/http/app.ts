@@ -7,7 +7,7 @@ import type {
 } from '../app/ingest-stripe-webhook.js';
 import type { StripeAccess } from '../app/stripe-access.js';
 import type { ProjectionsReport } from '../projections/status.js';
-import { adminPlugin } from './admin.js';
+import { type AdminPluginOptions, adminPlugin } from './admin.js';
 import { replyWithError } from './errors.js';
 import { healthPlugin } from './health.js';
 import { metricsPlugin } from './metrics.js';
@@ -22,6 +22,7 @@ export interface HttpAppDeps {
   checkDatabase: () => Promise<void>;
   metricsText: () => Promise<{ contentType: string; body: string }>;
   projectionsReport: () => Promise<ProjectionsReport>;
+  rebuildProjections: AdminPluginOptions['rebuildProjections'];
   adminToken: string | undefined;
   stripe: StripeAccess;
   verifyUserToken: VerifyUserToken | undefined;
@@ -70,6 +71,7 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
   app.register(adminPlugin, {
     adminToken: deps.adminToken,
     projectionsReport: deps.projectionsReport,
+    rebuildProjections: deps.rebuildProjections,
     stripe: deps.stripe,
   });
   return app as unknown as FastifyInstance;

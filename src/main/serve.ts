@@ -8,9 +8,15 @@ import { createPool } from '../adapters/postgres/pool.js';
 import { userTokenVerifier } from '../adapters/user-tokens.js';
 import { ingestStripeWebhook } from '../app/ingest-stripe-webhook.js';
 import { openStripeAccess, type StripeAccess, type StripeAccessOptions } from '../app/stripe-access.js';
-import type { EventLog } from '../domain/event-log.js';
+import { type EventLog, logStart } from '../domain/event-log.js';
 import { buildHttpApp } from '../http/app.js';
 import { projectors } from '../projections/index.js';
+import {
+  outdatedProjections,
+  type RebuildProgress,
+  type RebuildSummary,
+  rebuildProjections,
+} from '../projections/rebuild.js';
 import { ProjectionRunner } from '../projections/runner.js';
 import { projectionStatuses, projectionsReport } from '../projections/status.js';
 import type { PayfoldConfig } from './config.js';
@@ -87,6 +93,82 @@ const prepareStripeConnections = async (
   }
 };
 
+/**
+ * Blue/green after an upgrade: projections whose tables an older version of their code built are
+ * rebuilt in the background (the live tables keep serving, the runner keeps projecting), and only
+ * the rows the new code builds differently change.
+ */
+const rebuildOutdated = (pool: pg.Pool, log: EventLog, logger: Logger): void => {
+  void outdatedProjections(pool, projectors)
+    .then(async (outdated) => {
+      if (outdated.length === 0) return;
+      logger.info(
+        { projections: outdated.map((projector) => projector.name) },
+        'projector code changed: rebuilding',
+      );
+      await rebuildProjections({ pool, log, logger, projectors: outdated, reason: 'version' });
+    })
+    .catch((error: Error) =>
+      logger.error(
+        { err: { message: error.message } },
+        'rebuild after a projector change failed; it runs again at the next start',
+      ),
+    );
+};
+
+/** The projections named (all of them when none is), or the one line saying which name is unknown. */
+export const projectorsNamed = (names: readonly string[] | undefined) => {
+  const unknown = names?.find((name) => !projectors.some((projector) => projector.name === name));
+  if (unknown) {
+    return {
+      ok: false as const,
+      message: `no projection is called ${unknown}; there are ${projectors.map((projector) => projector.name).join(', ')}`,
+    };
+  }
+  return {
+    ok: true as const,
+    projectors:
+      names && names.length > 0
+        ? projectors.filter((projector) => names.includes(projector.name))
+        : projectors,
+  };
+};
+
+/** `payfold rebuild`: rebuilds projections without downtime (see `src/projections/rebuild.ts`). */
+export const rebuildTables = async (
+  config: PayfoldConfig,
+  logger: Logger,
+  options: {
+    projections?: string[];
+    quiet?: boolean;
+    /** Told how many entries the log holds, before the first progress. */
+    onStart?: (logEntries: number) => void;
+    onProgress?: (progress: RebuildProgress) => void;
+  },
+): Promise<{ summaries: RebuildSummary[]; logEntries: number }> => {
+  const named = projectorsNamed(options.projections);
+  if (!named.ok) throw new Error(named.message);
+  const { database, pool, log } = await openMigratedLog(config, logger, 4);
+  try {
+    const logEntries = await log.countEntriesAfter(logStart);
+    options.onStart?.(logEntries);
+    const summaries = await rebuildProjections({
+      pool,
+      log,
+      logger,
+      projectors: named.projectors,
+      reason: 'command',
+      quiet: options.quiet,
+      onProgress: options.onProgress,
+    });
+    return { summaries, logEntries };
+  } finally {
+    await log.close();
+    await pool.end();
+    await database.stop();
+  }
+};
+
 export interface ServeOptions {
   /**
    * Project the log in this process too (the default). Off, the process only answers HTTP, and
@@ -130,6 +212,18 @@ export const startPayfold = async (
     },
     metricsText: metrics.text,
     projectionsReport: () => projectionsReport(pool, log),
+    rebuildProjections: (names, quiet) => {
+      const named = projectorsNamed(names);
+      if (!named.ok) return Promise.resolve(named);
+      return rebuildProjections({
+        pool,
+        log,
+        logger,
+        projectors: named.projectors,
+        reason: 'admin',
+        quiet,
+      }).then((summaries) => ({ ok: true as const, summaries }));
+    },
     adminToken: config.adminToken,
     stripe,
     version: packageJson.version,
@@ -141,7 +235,10 @@ export const startPayfold = async (
   });
   const url = await app.listen({ port: config.port, host: config.host });
   const projecting = options.projections ?? true;
-  if (projecting) await runner.start();
+  if (projecting) {
+    await runner.start();
+    rebuildOutdated(pool, log, logger);
+  }
   logger.info({ url, embeddedPostgres: database.embedded, projections: projecting }, 'payfold is serving');
   return {
     app,
@@ -170,6 +267,7 @@ export const startProjections = async (
   const { database, pool, log } = await openMigratedLog(config, logger, 4);
   const runner = new ProjectionRunner({ pool, log, projectors, logger });
   await runner.start();
+  rebuildOutdated(pool, log, logger);
   logger.info({ projections: projectors.map((projector) => projector.name) }, 'payfold is projecting');
   return {
     runner,

@@ -4,10 +4,11 @@ import { sessionEntryType } from '../domain/session-requests.js';
 import { candidatesOfEntry } from '../domain/stripe/candidates.js';
 import { pairingOf } from '../domain/stripe/pairings.js';
 import { rebuildPayments } from './payments-rebuild.js';
-import { paymentsStore } from './payments-store.js';
+import { paymentsProjectionStateTables, paymentsStore } from './payments-store.js';
 import type { Projector } from './projector.js';
 import { recomputeRows } from './recompute.js';
 import { foldCustomerMappings } from './tables/customer-mappings.js';
+import { paymentsProjectionTables } from './tables/index.js';
 import { foldWinningSnapshots } from './winning-snapshots.js';
 
 /**
@@ -19,6 +20,8 @@ import { foldWinningSnapshots } from './winning-snapshots.js';
  */
 export const paymentsProjector: Projector = {
   name: 'payments',
+  version: 1,
+  tables: [...paymentsProjectionTables.map((table) => table.name), ...paymentsProjectionStateTables],
   entryTypes: [
     logEntryType.stripeEvent,
     logEntryType.stripeSyncPage,

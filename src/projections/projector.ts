@@ -20,6 +20,13 @@ export interface ProjectionRebuild {
  */
 export interface Projector {
   name: string;
+  /**
+   * The version of the code that builds its tables. Raise it when a change would build other rows
+   * from the same log: the next start rebuilds the tables (see `rebuild.ts`).
+   */
+  version: number;
+  /** Every table it writes (`payments.*` and its own state in `payfold.*`): what a rebuild builds anew. */
+  tables: readonly string[];
   /** Entry types it reads; other entries only move its checkpoint. */
   entryTypes: readonly string[];
   apply(client: PoolClient, entries: readonly LogEntry[]): Promise<void>;

@@ -10,8 +10,10 @@ import {
 } from '../domain/event-log.js';
 import type { ProjectionRebuild, Projector, Rescan } from './projector.js';
 
-const ensureCheckpointSql =
-  'insert into payfold.projection_checkpoints (projection) values ($1) on conflict (projection) do nothing';
+// A new checkpoint is built by this code: it records the projector's version (see rebuild.ts).
+const ensureCheckpointSql = `
+  insert into payfold.projection_checkpoints (projection, projector_version) values ($1, $2)
+  on conflict (projection) do nothing`;
 // Locking the checkpoint row makes one process at a time advance a projection, so two
 // `payfold serve` processes never apply the same entry twice.
 const lockCheckpointSql = `
@@ -70,6 +72,70 @@ const atOrBefore = (a: LogCheckpoint, b: LogCheckpoint): boolean =>
 const isLogStart = (checkpoint: LogCheckpoint): boolean =>
   checkpoint.transactionId === logStart.transactionId && checkpoint.position === logStart.position;
 
+/**
+ * Reads the log from a checkpoint in chunks, the next chunk on its way while `visit` works on this
+ * one, until the log has no more or `visit` says stop.
+ */
+export const readLogAhead = async (
+  log: EventLog,
+  from: LogCheckpoint,
+  size: number,
+  visit: (entries: readonly LogEntry[]) => Promise<boolean>,
+): Promise<void> => {
+  let next = log.readAll(from, size);
+  for (;;) {
+    const entries = await next;
+    const last = entries.at(-1);
+    if (!last) return;
+    next = log.readAll(checkpointOf(last), size);
+    // Settled by the next turn of the loop, or dropped with the reader.
+    next.catch(() => undefined);
+    if (!(await visit(entries))) return;
+  }
+};
+
+/**
+ * Applies entries in one go; if that fails, entry by entry, parking the ones that fail (see the
+ * runner) so that one bad payload never holds the others back.
+ */
+export const applyOrPark = async (
+  client: pg.PoolClient,
+  projector: Projector,
+  entries: readonly LogEntry[],
+  report: { logger: Logger; metrics?: ProjectionMetrics },
+): Promise<void> => {
+  await client.query('savepoint projection_batch');
+  try {
+    await projector.apply(client, entries);
+    await client.query('release savepoint projection_batch');
+    return;
+  } catch {
+    await client.query('rollback to savepoint projection_batch');
+  }
+  for (const entry of entries) {
+    await client.query('savepoint projection_entry');
+    try {
+      await projector.apply(client, [entry]);
+      await client.query('release savepoint projection_entry');
+    } catch (error) {
+      await client.query('rollback to savepoint projection_entry');
+      const message = describeError(error);
+      await client.query(parkEntrySql, [
+        projector.name,
+        entry.position.toString(),
+        entry.transactionId.toString(),
+        entry.type,
+        message,
+      ]);
+      report.metrics?.entryParked(projector.name);
+      report.logger.error(
+        { projection: projector.name, position: entry.position.toString(), err: { message } },
+        'log entry parked: the projector could not apply it',
+      );
+    }
+  }
+};
+
 /** A projection being rebuilt: its transaction, and what it has been given so far. */
 interface Rebuilding {
   projector: Projector;
@@ -109,7 +175,7 @@ export class ProjectionRunner {
 
   async start(): Promise<void> {
     for (const projector of this.options.projectors) {
-      await this.options.pool.query(ensureCheckpointSql, [projector.name]);
+      await this.options.pool.query(ensureCheckpointSql, [projector.name, projector.version]);
     }
     this.unsubscribe = this.options.log.subscribe(() => this.wake());
     // Batches wait for it; a failed rebuild leaves them to start from the beginning of the log.
@@ -132,7 +198,7 @@ export class ProjectionRunner {
     // Projectors advance on checkpoints of their own, so they catch up side by side.
     await Promise.all(
       this.options.projectors.map(async (projector) => {
-        await this.options.pool.query(ensureCheckpointSql, [projector.name]);
+        await this.options.pool.query(ensureCheckpointSql, [projector.name, projector.version]);
         for (;;) {
           if ((await this.runBatch(projector)) > 0) continue;
           if (!(await this.options.log.hasEntriesAfter(await this.checkpoint(projector), head))) break;
@@ -198,7 +264,7 @@ export class ProjectionRunner {
     try {
       for (const projector of this.options.projectors) {
         if (!projector.rebuild) continue;
-        await this.options.pool.query(ensureCheckpointSql, [projector.name]);
+        await this.options.pool.query(ensureCheckpointSql, [projector.name, projector.version]);
         if (!isLogStart(await this.checkpoint(projector))) continue;
         const client = await this.options.pool.connect();
         // A connection that dies mid-rebuild reports here as well as through the failing query.
@@ -215,7 +281,7 @@ export class ProjectionRunner {
 
       let through: LogCheckpoint | undefined;
       let read = 0;
-      await this.readAhead(logStart, async (entries) => {
+      await readLogAhead(this.options.log, logStart, this.rebuildReadSize, async (entries) => {
         if (this.stopped) throw new Error('the runner stopped');
         read += entries.length;
         through = checkpointOf(entries.at(-1) as LogEntry);
@@ -225,7 +291,7 @@ export class ProjectionRunner {
       const end = through;
       if (!end) return;
       const rescan: Rescan = (visit) =>
-        this.readAhead(logStart, async (entries) => {
+        readLogAhead(this.options.log, logStart, this.rebuildReadSize, async (entries) => {
           const upToEnd = entries.filter((entry) => atOrBefore(checkpointOf(entry), end));
           const last = upToEnd.at(-1);
           if (last) await visit(upToEnd);
@@ -287,26 +353,6 @@ export class ProjectionRunner {
     return row !== undefined && row.transaction_id === '0' && row.position === '0';
   }
 
-  /**
-   * Reads the log from a checkpoint in chunks, the next chunk on its way while `visit` works on
-   * this one, until the log has no more or `visit` says stop.
-   */
-  private async readAhead(
-    from: LogCheckpoint,
-    visit: (entries: readonly LogEntry[]) => Promise<boolean>,
-  ): Promise<void> {
-    let next = this.options.log.readAll(from, this.rebuildReadSize);
-    for (;;) {
-      const entries = await next;
-      const last = entries.at(-1);
-      if (!last) return;
-      next = this.options.log.readAll(checkpointOf(last), this.rebuildReadSize);
-      // Settled by the next turn of the loop, or dropped with the rebuild.
-      next.catch(() => undefined);
-      if (!(await visit(entries))) return;
-    }
-  }
-
   /** Gives a rebuilding projection one chunk; a failure stops feeding it. */
   private async feed(rebuilding: Rebuilding, entries: readonly LogEntry[]): Promise<void> {
     if (rebuilding.failed) return;
@@ -345,7 +391,7 @@ export class ProjectionRunner {
         return 0;
       }
       const relevant = entries.filter((entry) => projector.entryTypes.includes(entry.type));
-      if (relevant.length > 0) await this.applyOrPark(client, projector, relevant);
+      if (relevant.length > 0) await applyOrPark(client, projector, relevant, this.options);
       const to = checkpointOf(last);
       await client.query(saveCheckpointSql, [
         projector.name,
@@ -372,40 +418,6 @@ export class ProjectionRunner {
       client.off('error', ignoreConnectionError);
       // A client whose batch failed is discarded rather than returned to the pool half-broken.
       client.release(broken);
-    }
-  }
-
-  /** The whole batch at once; if that fails, entry by entry, parking the ones that fail. */
-  private async applyOrPark(client: pg.PoolClient, projector: Projector, entries: readonly LogEntry[]) {
-    await client.query('savepoint projection_batch');
-    try {
-      await projector.apply(client, entries);
-      await client.query('release savepoint projection_batch');
-      return;
-    } catch {
-      await client.query('rollback to savepoint projection_batch');
-    }
-    for (const entry of entries) {
-      await client.query('savepoint projection_entry');
-      try {
-        await projector.apply(client, [entry]);
-        await client.query('release savepoint projection_entry');
-      } catch (error) {
-        await client.query('rollback to savepoint projection_entry');
-        const message = describeError(error);
-        await client.query(parkEntrySql, [
-          projector.name,
-          entry.position.toString(),
-          entry.transactionId.toString(),
-          entry.type,
-          message,
-        ]);
-        this.options.metrics?.entryParked(projector.name);
-        this.options.logger.error(
-          { projection: projector.name, position: entry.position.toString(), err: { message } },
-          'log entry parked: the projector could not apply it',
-        );
-      }
     }
   }
 }

@@ -3,6 +3,8 @@ import type { EventLog } from '../domain/event-log.js';
 
 export interface ProjectionStatus {
   name: string;
+  /** The last rebuild of its tables (`payfold rebuild`, or a newer projector version at start). */
+  lastRebuild: { at: Date; reason: string; quiet: boolean; entries: number } | null;
   /** Log position the projection has applied up to. */
   position: number;
   /** Entries in the log after that position (committed ones, readable or not yet). */
@@ -26,8 +28,13 @@ export interface ProjectionsReport {
 
 const checkpointsSql = `
   select c.projection as name, c.transaction_id::text, c.position::text as position, c.updated_at,
-         (select count(*) from payfold.projection_errors p where p.projection = c.projection)::int as parked
+         (select count(*) from payfold.projection_errors p where p.projection = c.projection)::int as parked,
+         r.finished_at as rebuilt_at, r.reason as rebuild_reason, r.quiet as rebuild_quiet, r.entries as rebuild_entries
   from payfold.projection_checkpoints c
+  left join lateral (
+    select finished_at, reason, quiet, entries from payfold.projection_rebuilds b
+    where b.projection = c.projection order by b.id desc limit 1
+  ) r on true
   order by c.projection`;
 const recentParkedSql = `
   select projection, position::text as position, entry_type, error, occurred_at
@@ -42,6 +49,14 @@ export const projectionStatuses = async (pool: pg.Pool, log: EventLog): Promise<
   return Promise.all(
     rows.map(async (row) => ({
       name: row.name,
+      lastRebuild: row.rebuilt_at
+        ? {
+            at: row.rebuilt_at,
+            reason: row.rebuild_reason,
+            quiet: row.rebuild_quiet,
+            entries: Number(row.rebuild_entries),
+          }
+        : null,
       position: Number(row.position),
       behind: await log.countEntriesAfter({
         transactionId: BigInt(row.transaction_id),

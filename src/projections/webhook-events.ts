@@ -38,6 +38,8 @@ const insertWebhookEvents = async (client: PoolClient, entries: readonly LogEntr
 /** `payments.webhook_events` from Stripe events (see `src/projections/tables/webhook-events.ts`). */
 export const webhookEventsProjector: Projector = {
   name: 'webhook_events',
+  version: 1,
+  tables: ['payments.webhook_events'],
   entryTypes: [logEntryType.stripeEvent],
   apply: insertWebhookEvents,
   // One row per entry and nothing to judge: a rebuild is the same insert in the runner's larger chunks.

@@ -1,0 +1,255 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import {
+  checkpointOf,
+  type EventLog,
+  type LogCheckpoint,
+  type LogEntry,
+  logStart,
+} from '../domain/event-log.js';
+import type { Projector, Rescan } from './projector.js';
+import { applyOrPark, readLogAhead } from './runner.js';
+
+/** The schema the shadow copies live in while a rebuild runs (migration 0007). */
+const shadowSchema = 'payfold_rebuild';
+
+const statements = {
+  // One rebuild at a time in the cluster's database, whatever the process.
+  lock: 'select pg_advisory_lock(7402711002)',
+  unlock: 'select pg_advisory_unlock(7402711002)',
+  prepareShadow: 'select payfold.prepare_rebuild_shadow($1::text[])',
+  dropShadow: 'select payfold.drop_rebuild_shadow()',
+  lockCheckpoint: `
+    select transaction_id::text, position::text from payfold.projection_checkpoints
+    where projection = $1 for update`,
+  ensureCheckpoint: `
+    insert into payfold.projection_checkpoints (projection, projector_version) values ($1, $2)
+    on conflict (projection) do nothing`,
+  saveCheckpoint: `
+    update payfold.projection_checkpoints
+    set transaction_id = $2::xid8, position = $3, projector_version = $4, updated_at = now()
+    where projection = $1`,
+  applyTable: 'select inserted, updated, deleted from payfold.apply_rebuilt_table($1::regclass, $2)',
+  recordRebuild: `
+    insert into payfold.projection_rebuilds (projection, reason, quiet, started_at, entries, changes)
+    values ($1, $2, $3, $4, $5, $6)`,
+  versions: 'select projection, projector_version, position::text from payfold.projection_checkpoints',
+} as const;
+
+/**
+ * The client a projector writes its shadow tables through: the same statements, each table name
+ * it writes (`payments.products`, `payfold.subject_pairings`) moved into the shadow schema. Its
+ * tables are named in every statement, so the projector's code is the same for both.
+ */
+const shadowClient = (client: pg.PoolClient, projector: Projector): pg.PoolClient => {
+  const names = projector.tables.map((table) => table.replace('.', '\\.'));
+  const tableName = new RegExp(`\\b(${names.join('|')})\\b`, 'g');
+  const relocate = (text: string) =>
+    text.replace(tableName, (table) => `${shadowSchema}.${table.slice(table.indexOf('.') + 1)}`);
+  const query = (config: string | pg.QueryConfig, values?: unknown[]) =>
+    typeof config === 'string'
+      ? client.query(relocate(config), values)
+      : client.query(
+          { ...config, text: relocate(config.text), ...(config.name && { name: `${config.name}_shadow` }) },
+          values,
+        );
+  return new Proxy(client, {
+    get: (target, property, receiver) =>
+      property === 'query' ? query : Reflect.get(target, property, receiver),
+  });
+};
+
+export interface TableChanges {
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+export interface RebuildSummary {
+  projection: string;
+  entries: number;
+  seconds: number;
+  entriesPerSecond: number;
+  /** Rows the live tables changed by, per table. */
+  changes: Record<string, TableChanges>;
+}
+
+export type RebuildProgress =
+  | { projection: string; phase: 'building'; entries: number }
+  | { projection: string; phase: 'applying' };
+
+export interface RebuildOptions {
+  pool: pg.Pool;
+  log: EventLog;
+  logger: Logger;
+  projectors: readonly Projector[];
+  /** Apply the difference with user triggers off (repairs that must not re-run fulfillment). */
+  quiet?: boolean;
+  /** Why: `command`, `admin`, `version` (a projector's code changed). */
+  reason: string;
+  onProgress?: (progress: RebuildProgress) => void;
+  /** Entries per read of the log (default 1,000). */
+  readSize?: number;
+}
+
+/**
+ * Builds a projection's tables anew from the whole log into shadow copies, in one pass (its
+ * rebuild path) or in large batches, while the live tables keep serving and the live runner keeps
+ * projecting. Returns where the log was read to, and how many entries were read.
+ */
+const buildShadow = async (
+  client: pg.PoolClient,
+  projector: Projector,
+  options: RebuildOptions,
+): Promise<{ through: LogCheckpoint; entries: number }> => {
+  const shadow = shadowClient(client, projector);
+  const size = options.readSize ?? 1000;
+  let through = logStart;
+  let read = 0;
+  const relevant = (entries: readonly LogEntry[]) =>
+    entries.filter((entry) => projector.entryTypes.includes(entry.type));
+  const fold = projector.rebuild?.(shadow);
+  await readLogAhead(options.log, logStart, size, async (entries) => {
+    read += entries.length;
+    through = checkpointOf(entries.at(-1) as LogEntry);
+    const mine = relevant(entries);
+    if (mine.length > 0) {
+      if (fold) await fold.add(mine);
+      else await applyOrPark(shadow, projector, mine, options);
+    }
+    options.onProgress?.({ projection: projector.name, phase: 'building', entries: read });
+    return true;
+  });
+  if (fold) {
+    const end = through;
+    const rescan: Rescan = (visit) =>
+      readLogAhead(options.log, logStart, size, async (entries) => {
+        const upToEnd = entries.filter(
+          (entry) =>
+            entry.transactionId < end.transactionId ||
+            (entry.transactionId === end.transactionId && entry.position <= end.position),
+        );
+        if (upToEnd.length > 0) await visit(relevant(upToEnd));
+        return upToEnd.length === entries.length && upToEnd.at(-1)?.position !== end.position;
+      });
+    await fold.finish(rescan);
+  }
+  return { through, entries: read };
+};
+
+/**
+ * Rebuilds projections without downtime. For each one: its tables are built from the log into
+ * shadow copies (the live tables keep serving reads, the live runner keeps projecting); then, in
+ * one short transaction that holds the projection's checkpoint, the shadow catches up with the
+ * log, each live table is made equal to its copy by writing only the rows that differ (so user
+ * triggers fire for real changes only, and user policies, grants and triggers stay as they are),
+ * and the checkpoint moves to where the shadow stands. An interrupted rebuild leaves the live
+ * tables as they were; the next one starts over.
+ */
+export const rebuildProjections = async (options: RebuildOptions): Promise<RebuildSummary[]> => {
+  const { pool } = options;
+  const locker = await pool.connect();
+  try {
+    await locker.query(statements.lock);
+    const summaries: RebuildSummary[] = [];
+    for (const projector of options.projectors) {
+      summaries.push(await rebuildOne(projector, options));
+    }
+    return summaries;
+  } finally {
+    await locker.query(statements.unlock).catch(() => undefined);
+    locker.release();
+  }
+};
+
+const rebuildOne = async (projector: Projector, options: RebuildOptions): Promise<RebuildSummary> => {
+  const { pool, log } = options;
+  const startedAt = new Date();
+  const started = performance.now();
+  await pool.query(statements.ensureCheckpoint, [projector.name, projector.version]);
+  await pool.query(statements.prepareShadow, [projector.tables]);
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('begin');
+    // A shadow that dies is built again from the start, so its commit need not wait for the disk.
+    await client.query('set local synchronous_commit = off');
+    const built = await buildShadow(client, projector, options);
+    await client.query('commit');
+
+    options.onProgress?.({ projection: projector.name, phase: 'applying' });
+    await client.query('begin');
+    // Holding the checkpoint keeps the live runner out until the live tables are the shadow's.
+    await client.query(statements.lockCheckpoint, [projector.name]);
+    let through = built.through;
+    let entries = built.entries;
+    const shadow = shadowClient(client, projector);
+    await readLogAhead(log, through, options.readSize ?? 1000, async (more) => {
+      entries += more.length;
+      through = checkpointOf(more.at(-1) as LogEntry);
+      const mine = more.filter((entry) => projector.entryTypes.includes(entry.type));
+      if (mine.length > 0) await applyOrPark(shadow, projector, mine, options);
+      return true;
+    });
+    const changes: Record<string, TableChanges> = {};
+    for (const table of projector.tables) {
+      const { rows } = await client.query<{ inserted: string; updated: string; deleted: string }>(
+        statements.applyTable,
+        [table, options.quiet === true],
+      );
+      const row = rows[0];
+      changes[table] = {
+        inserted: Number(row?.inserted ?? 0),
+        updated: Number(row?.updated ?? 0),
+        deleted: Number(row?.deleted ?? 0),
+      };
+    }
+    await client.query(statements.saveCheckpoint, [
+      projector.name,
+      through.transactionId.toString(),
+      through.position.toString(),
+      projector.version,
+    ]);
+    await client.query(statements.recordRebuild, [
+      projector.name,
+      options.reason,
+      options.quiet === true,
+      startedAt,
+      entries,
+      JSON.stringify(changes),
+    ]);
+    await client.query('commit');
+    const seconds = (performance.now() - started) / 1000;
+    options.logger.info({ projection: projector.name, entries, seconds, changes }, 'projection rebuilt');
+    return {
+      projection: projector.name,
+      entries,
+      seconds: Number(seconds.toFixed(2)),
+      entriesPerSecond: Math.round(entries / seconds),
+      changes,
+    };
+  } catch (error) {
+    broken = error as Error;
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release(broken);
+    await pool.query(statements.dropShadow).catch(() => undefined);
+  }
+};
+
+/** The projections whose tables were built by an older version of their code than this one. */
+export const outdatedProjections = async (
+  pool: pg.Pool,
+  projectors: readonly Projector[],
+): Promise<Projector[]> => {
+  const { rows } = await pool.query<{ projection: string; projector_version: number; position: string }>(
+    statements.versions,
+  );
+  const stored = new Map(rows.map((row) => [row.projection, row]));
+  return projectors.filter((projector) => {
+    const row = stored.get(projector.name);
+    // A projection at the start of the log is built by the runner anyway.
+    return row !== undefined && row.position !== '0' && row.projector_version < projector.version;
+  });
+};
