@@ -3,16 +3,20 @@
 // process of its own, so that the RSS is the projection's and not the log generator's.
 // With `--read-only` it only reads the whole log through the same port, in the chunks a rebuild
 // reads: the floor any projection of this log stands on, measured beside it. With `--batches` the
-// projectors apply the log in batches, as they did before the rebuild path existed.
+// projectors apply the log in batches, as they did before the rebuild path existed. With
+// `--rebuild` the projections, already built, are rebuilt as `payfold rebuild` does: into shadow
+// tables, then only the difference applied to the live ones.
 import { pino } from 'pino';
 import { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
 import { createPool } from '../src/adapters/postgres/pool.js';
 import { checkpointOf, type LogCheckpoint, logStart } from '../src/domain/event-log.js';
 import { projectors } from '../src/projections/index.js';
+import { rebuildProjections } from '../src/projections/rebuild.js';
 import { ProjectionRunner } from '../src/projections/runner.js';
 
 const [databaseUrl, mode] = process.argv.slice(2);
-if (!databaseUrl) throw new Error('usage: catch-up-projection.ts <database url> [--read-only | --batches]');
+if (!databaseUrl)
+  throw new Error('usage: catch-up-projection.ts <database url> [--read-only | --batches | --rebuild]');
 const pool = createPool(databaseUrl, { max: 4 });
 const log = new PostgresEventLog(pool, databaseUrl);
 const started = performance.now();
@@ -23,6 +27,8 @@ if (mode === '--read-only') {
     if (!last) break;
     from = checkpointOf(last);
   }
+} else if (mode === '--rebuild') {
+  await rebuildProjections({ pool, log, projectors, logger: pino({ level: 'silent' }), reason: 'bench' });
 } else {
   // The runner's own sizes, as `payfold serve` uses them.
   const runner = new ProjectionRunner({

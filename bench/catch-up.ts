@@ -140,3 +140,56 @@ export const measureCatchUp = async (adminUrl: string, entries: number, compareB
     within_budget: entriesPerSecond >= budget.entries_per_s && result.max_rss_mb <= budget.max_rss_mb,
   };
 };
+
+/**
+ * The rebuild measure: the same kind of log, projected, then rebuilt through every projector as
+ * `payfold rebuild` does, in a process of its own, while this one reads the live tables without a
+ * pause. Reports entries/s, the rebuild's peak RSS, and the reads' count and slowest.
+ */
+export const measureRebuild = async (adminUrl: string, entries: number) => {
+  const databaseUrl = await createDatabase(adminUrl, 'payfold_bench_rebuild');
+  const pool = createPool(databaseUrl, { max: 2 });
+  try {
+    await runMigrations(pool);
+    note(`generating a log of ${entries} entries and projecting it`);
+    const accounts = await generateLog(pool, entries);
+    await pool.query('vacuum analyze payfold.events');
+    await inChild(databaseUrl, []);
+    note('rebuilding it while reading the live tables');
+    let rebuilding = true;
+    const readMs: number[] = [];
+    let emptyReads = 0;
+    const reading = (async () => {
+      while (rebuilding) {
+        const started = performance.now();
+        const { rows } = await pool.query('select count(*)::int as n from payments.subscriptions');
+        readMs.push(performance.now() - started);
+        if (rows[0].n === 0) emptyReads += 1;
+      }
+    })();
+    const result = await inChild(databaseUrl, ['--rebuild']).finally(() => {
+      rebuilding = false;
+    });
+    await reading;
+    const entriesPerSecond = Math.round(entries / result.seconds);
+    const sorted = [...readMs].sort((a, b) => a - b);
+    return {
+      measure: 'rebuild',
+      setup: { entries, accounts, event_bytes: eventBytes },
+      budget,
+      payfold: {
+        seconds: Number(result.seconds.toFixed(1)),
+        entries_per_s: entriesPerSecond,
+        max_rss_mb: result.max_rss_mb,
+        reads_during: readMs.length,
+        read_p99_ms: Number((sorted[Math.floor(sorted.length * 0.99)] ?? 0).toFixed(1)),
+        read_max_ms: Number((sorted.at(-1) ?? 0).toFixed(1)),
+        empty_reads: emptyReads,
+      },
+      peer: null,
+      within_budget: entriesPerSecond >= budget.entries_per_s && result.max_rss_mb <= budget.max_rss_mb,
+    };
+  } finally {
+    await pool.end();
+  }
+};

@@ -1,15 +1,15 @@
 // `npm run bench`: measures the budgets of SPEC section 7 that exist so far and prints one JSON
 // object per measure, with @supabase/stripe-sync-engine measured in the same run where it does the
 // same job. Options: --duration <s> (per load, default 20), --rounds <n> (default 1; medians),
-// --only <measure> (webhook_ingest, webhook_to_row, projection_lag, catch_up, sync or checkout_sessions), --events <n>
-// (webhook_to_row, default 20,000), --entries <n> (catch_up's log, default 250,000), --full
+// --only <measure> (webhook_ingest, webhook_to_row, projection_lag, catch_up, rebuild, sync or checkout_sessions), --events <n>
+// (webhook_to_row, default 20,000), --entries <n> (catch_up's and rebuild's log, default 250,000), --full
 // (catch_up over 1,000,000 entries), --compare-batches (catch_up also in batches, on a copy of the log).
 import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmbeddedCluster } from '../src/adapters/postgres/embedded.js';
-import { measureCatchUp } from './catch-up.js';
+import { measureCatchUp, measureRebuild } from './catch-up.js';
 import { measureCheckoutSessions } from './checkout-sessions.js';
 import { measureIngest } from './ingest.js';
 import { measureProjectionLag } from './projection-lag.js';
@@ -37,6 +37,7 @@ const measures: Record<string, (adminUrl: string) => Promise<unknown>> = {
   webhook_to_row: (adminUrl) => measureWebhookToRow(adminUrl, Number(args.events)),
   projection_lag: (adminUrl) => measureProjectionLag(adminUrl, durationSeconds),
   catch_up: (adminUrl) => measureCatchUp(adminUrl, catchUpEntries, args['compare-batches']),
+  rebuild: (adminUrl) => measureRebuild(adminUrl, catchUpEntries),
   sync: (adminUrl) => measureSync(adminUrl),
   checkout_sessions: (adminUrl) => measureCheckoutSessions(adminUrl, durationSeconds),
 };

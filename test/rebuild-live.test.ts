@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ import { ProjectionRunner } from '../src/projections/runner.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { readTables } from './support/projection-harness.js';
 import { referenceTables, tableDifferences } from './support/reference-model.js';
-import { runPayfold, startTestServer } from './support/server.js';
+import { runPayfold, spawnPayfold, startTestServer } from './support/server.js';
 import { buildHistory, type HistoryPlan, historyPlanArbitrary } from './support/stripe-history.js';
 
 const logger = pino({ level: 'silent' });
@@ -163,8 +164,21 @@ describe('rebuilding the live tables from the log', { shuffle: false }, () => {
       const arriving = (async () => {
         for (const [index, plan] of plans(23, 6).entries()) await appendHistory(plan, `live${index}`);
       })();
-      const rebuilt = rebuild();
-      await Promise.all([arriving, rebuilt]);
+      let rebuilding = true;
+      const rebuilt = rebuild().finally(() => {
+        rebuilding = false;
+      });
+      // Reads are served throughout, never an empty table.
+      const reads: number[] = [];
+      const reading = (async () => {
+        while (rebuilding) {
+          const { rows } = await db.pool.query('select count(*)::int as n from payments.subscriptions');
+          reads.push(rows[0].n);
+        }
+      })();
+      await Promise.all([arriving, rebuilt, reading]);
+      expect(reads.length).toBeGreaterThan(0);
+      expect(Math.min(...reads)).toBeGreaterThan(0);
       await runner.catchUp();
     } finally {
       await runner.stop();
@@ -231,5 +245,52 @@ describe('rebuilding the live tables from the log', { shuffle: false }, () => {
     } finally {
       await server.payfold.close();
     }
+  });
+
+  it('leaves the live tables as they were when it dies, and the next one starts over', async () => {
+    const before = await db.pool.connect().then(async (client) => {
+      try {
+        return await readTables(client);
+      } finally {
+        client.release();
+      }
+    });
+    const dying = rebuildProjections({
+      pool: db.pool,
+      log: db.log,
+      logger,
+      projectors,
+      reason: 'test',
+      onProgress: () => {
+        throw new Error('the process died');
+      },
+    });
+    await expect(dying).rejects.toThrow('the process died');
+    const client = await db.pool.connect();
+    try {
+      expect(tableDifferences(await readTables(client), before)).toEqual([]);
+    } finally {
+      client.release();
+    }
+
+    // Killed outright (kill -9) while it builds: the next rebuild still arrives at the log's tables.
+    const killed = spawnPayfold(['rebuild'], db.url, 0);
+    await new Promise<void>((resolve) => {
+      let output = '';
+      killed.stderr?.on('data', (chunk) => {
+        output += String(chunk);
+        if (output.includes('building from the log')) resolve();
+      });
+      killed.on('exit', () => resolve());
+    });
+    const exited = killed.exitCode !== null ? Promise.resolve() : once(killed, 'exit');
+    killed.kill('SIGKILL');
+    await exited;
+    await rebuild();
+    await expectTablesToEqualTheLog();
+    const { rows } = await db.pool.query(
+      "select count(*)::int as n from pg_namespace where nspname = 'payfold_rebuild'",
+    );
+    expect(rows).toEqual([{ n: 0 }]);
   });
 });
