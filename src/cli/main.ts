@@ -14,9 +14,11 @@ import { ConfigError, loadConfig } from '../main/config.js';
 import { runDemo } from '../main/demo.js';
 import { createLogger } from '../main/logger.js';
 import {
+  loadSubscribers,
   migrateDatabase,
   readStatus,
   rebuildTables,
+  replayChanges,
   startPayfold,
   startProjections,
   withStripeAccess,
@@ -62,10 +64,14 @@ program
   .command('serve')
   .description('run migrations, then serve webhooks and the API and project the log')
   .option('--no-projections', 'answer HTTP only, and leave the projections to `payfold project` processes')
-  .action(async (options: { projections: boolean }) => {
+  .option('--subscribers <module>', "run the subscribers this module of the app's exports (see README)")
+  .action(async (options: { projections: boolean; subscribers?: string }) => {
     const config = loadConfig(process.env);
     const logger = createLogger(config.logLevel);
-    const running = await startPayfold(config, logger, { projections: options.projections });
+    const running = await startPayfold(config, logger, {
+      projections: options.projections,
+      ...(options.subscribers && { subscribers: await loadSubscribers(options.subscribers) }),
+    });
     closeOnSignal(logger, running.close);
   });
 
@@ -160,6 +166,35 @@ program
         )
         .join('\n'),
       { rebuilds: summaries },
+    );
+  });
+
+program
+  .command('replay')
+  .description(
+    "deliver a subscriber's changes again from a log position or a time (its checkpoint moves back)",
+  )
+  .requiredOption('--subscriber <name>', 'the subscriber, by its name')
+  .requiredOption('--from <point>', 'a log position (a number) or an ISO time (2026-11-01T00:00:00Z)')
+  .action(async (options: { subscriber: string; from: string }) => {
+    const from = /^\d+$/.test(options.from)
+      ? { logPosition: Number(options.from) }
+      : Number.isNaN(Date.parse(options.from))
+        ? undefined
+        : { time: new Date(options.from) };
+    if (!from) throw new UsageError(`--from: ${options.from} is neither a log position nor an ISO time`);
+    const ahead = await replayChanges(
+      loadConfig(process.env),
+      createLogger('silent'),
+      options.subscriber,
+      from,
+    );
+    if (ahead === undefined)
+      throw new UsageError(`no subscriber called ${options.subscriber} has run on this database`);
+    print(
+      program.opts<GlobalOptions>(),
+      `${options.subscriber}: ${ahead} changes will be delivered again, from the next time it runs`,
+      { subscriber: options.subscriber, changesAhead: ahead },
     );
   });
 

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -19,6 +21,13 @@ import {
 } from '../projections/rebuild.js';
 import { ProjectionRunner } from '../projections/runner.js';
 import { projectionStatuses, projectionsReport } from '../projections/status.js';
+import {
+  defineSubscriber,
+  type ReplayFrom,
+  replaySubscriber,
+  type Subscriber,
+  SubscriberRunner,
+} from '../projections/subscribers.js';
 import type { PayfoldConfig } from './config.js';
 import { openDatabase } from './database.js';
 import { createMetrics } from './metrics.js';
@@ -169,7 +178,44 @@ export const rebuildTables = async (
   }
 };
 
+/**
+ * `payfold serve --subscribers <module>`: the subscribers a module of the app's exports, as
+ * `subscribers` (an array) or its default export. TypeScript modules load too (the CLI runs on tsx).
+ */
+export const loadSubscribers = async (modulePath: string): Promise<Subscriber[]> => {
+  const loaded = (await import(pathToFileURL(path.resolve(modulePath)).href)) as {
+    subscribers?: unknown;
+    default?: unknown;
+  };
+  const found = loaded.subscribers ?? loaded.default;
+  if (!Array.isArray(found) || found.length === 0) {
+    throw new Error(
+      `${modulePath} exports no subscribers (export const subscribers = [defineSubscriber(…)])`,
+    );
+  }
+  return found.map((subscriber) => defineSubscriber(subscriber as Subscriber));
+};
+
+/** `payfold replay`: moves a subscriber's checkpoint back (see `replaySubscriber`). */
+export const replayChanges = async (
+  config: PayfoldConfig,
+  logger: Logger,
+  subscriber: string,
+  from: ReplayFrom,
+) => {
+  const { database, pool, log } = await openMigratedLog(config, logger, 2);
+  try {
+    return await replaySubscriber(pool, subscriber, from);
+  } finally {
+    await log.close();
+    await pool.end();
+    await database.stop();
+  }
+};
+
 export interface ServeOptions {
+  /** Subscribers to run in this process (`--subscribers <module>`). */
+  subscribers?: readonly Subscriber[];
   /**
    * Project the log in this process too (the default). Off, the process only answers HTTP, and
    * `payfold project` processes keep the tables up to date.
@@ -192,6 +238,7 @@ export const startPayfold = async (
     projectionStatuses: () => projectionStatuses(pool, log),
   });
   const runner = new ProjectionRunner({ pool, log, projectors, logger, metrics: metrics.projections });
+  const subscribers = new SubscriberRunner({ pool, logger, subscribers: options.subscribers ?? [] });
   const stripe = openStripeAccess(stripeAccessOptions(config, logger, pool, log, database.masterKey));
   await prepareStripeConnections(config, logger, stripe);
   const app = buildHttpApp({
@@ -239,6 +286,7 @@ export const startPayfold = async (
     await runner.start();
     rebuildOutdated(pool, log, logger);
   }
+  await subscribers.start();
   logger.info({ url, embeddedPostgres: database.embedded, projections: projecting }, 'payfold is serving');
   return {
     app,
@@ -248,6 +296,7 @@ export const startPayfold = async (
     close: async () => {
       await app.close();
       await log.close();
+      await subscribers.stop();
       await runner.stop();
       await pool.end();
       await database.stop();

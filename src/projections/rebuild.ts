@@ -8,7 +8,7 @@ import {
   logStart,
 } from '../domain/event-log.js';
 import type { Projector, Rescan } from './projector.js';
-import { applyOrPark, readLogAhead } from './runner.js';
+import { applyOrPark, markLogPositionSql, readLogAhead } from './runner.js';
 
 /** The schema the shadow copies live in while a rebuild runs (migration 0007). */
 const shadowSchema = 'payfold_rebuild';
@@ -192,6 +192,7 @@ const rebuildOne = async (projector: Projector, options: RebuildOptions): Promis
       return true;
     });
     const changes: Record<string, TableChanges> = {};
+    await client.query(markLogPositionSql, [through.position.toString()]);
     for (const table of projector.tables) {
       const { rows } = await client.query<{ inserted: string; updated: string; deleted: string }>(
         statements.applyTable,

@@ -25,6 +25,8 @@ const saveCheckpointSql = `
   update payfold.projection_checkpoints
   set transaction_id = $2::xid8, position = $3, updated_at = now()
   where projection = $1`;
+// Changes captured for subscribers (payfold.row_changes) name the log position behind them.
+export const markLogPositionSql = "select set_config('payfold.log_position', $1, true)";
 const parkEntrySql = `
   insert into payfold.projection_errors (projection, position, transaction_id, entry_type, error)
   values ($1, $2, $3::xid8, $4, $5)
@@ -302,6 +304,7 @@ export class ProjectionRunner {
           const { projector, client, fold } = rebuilding;
           if (rebuilding.failed) return;
           try {
+            await client.query(markLogPositionSql, [end.position.toString()]);
             await fold.finish((visit) =>
               rescan((entries) =>
                 visit(entries.filter((entry) => projector.entryTypes.includes(entry.type))),
@@ -391,7 +394,10 @@ export class ProjectionRunner {
         return 0;
       }
       const relevant = entries.filter((entry) => projector.entryTypes.includes(entry.type));
-      if (relevant.length > 0) await applyOrPark(client, projector, relevant, this.options);
+      if (relevant.length > 0) {
+        await client.query(markLogPositionSql, [last.position.toString()]);
+        await applyOrPark(client, projector, relevant, this.options);
+      }
       const to = checkpointOf(last);
       await client.query(saveCheckpointSql, [
         projector.name,

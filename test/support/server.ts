@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/main/config.js';
-import { type RunningPayfold, startPayfold } from '../../src/main/serve.js';
+import { type RunningPayfold, type ServeOptions, startPayfold } from '../../src/main/serve.js';
 
 export const testWebhookSecret = 'whsec_test_payfold_secret_for_tests';
 export const liveWebhookSecret = 'whsec_live_payfold_secret_for_tests';
@@ -20,6 +20,7 @@ export interface TestServer {
 export const startTestServer = async (
   databaseUrl: string,
   env: Record<string, string> = {},
+  options: ServeOptions = {},
 ): Promise<TestServer> => {
   const logLines: string[] = [];
   const sink = new Writable({
@@ -37,7 +38,7 @@ export const startTestServer = async (
     PAYFOLD_LOG_LEVEL: 'debug',
     ...env,
   });
-  const payfold = await startPayfold(config, pino({ level: config.logLevel }, sink));
+  const payfold = await startPayfold(config, pino({ level: config.logLevel }, sink), options);
   return { payfold, url: payfold.url, logLines };
 };
 

@@ -1,0 +1,235 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logStart, stripeEventLogEntry } from '../src/domain/event-log.js';
+import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
+import { loadSubscribers } from '../src/main/serve.js';
+import { projectors } from '../src/projections/index.js';
+import { paymentsProjector } from '../src/projections/payments-projector.js';
+import { ProjectionRunner } from '../src/projections/runner.js';
+import {
+  defineSubscriber,
+  type RowChange,
+  replaySubscriber,
+  type Subscriber,
+  SubscriberRunner,
+} from '../src/projections/subscribers.js';
+import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
+import { postWebhook, runPayfold, startTestServer, testWebhookSecret } from './support/server.js';
+import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
+import { buildHistory, historyPlanArbitrary } from './support/stripe-history.js';
+
+const logger = pino({ level: 'silent' });
+
+const collecting = (name: string, options: Partial<Subscriber> = {}) => {
+  const received: RowChange[] = [];
+  const subscriber = defineSubscriber({
+    name,
+    startFrom: 'beginning',
+    handle: async (change) => {
+      received.push(change);
+    },
+    ...options,
+  });
+  return { subscriber, received };
+};
+
+describe('subscribers: the change stream of the payments tables', () => {
+  let db: TestDatabase;
+  const deliverAll = (subscribers: Subscriber[], options: { retries?: number } = {}) =>
+    new SubscriberRunner({ pool: db.pool, logger, subscribers, retryBaseMs: 1, ...options }).catchUp();
+  const appendHistory = async (seed: number, runId: string) => {
+    const [plan] = fc.sample(historyPlanArbitrary, { seed, numRuns: 1 });
+    const { events } = buildHistory(plan as NonNullable<typeof plan>, runId);
+    for (const event of events) {
+      await db.log.append(
+        stripeEventLogEntry('test', JSON.stringify(event), stripeEventEnvelopeSchema.parse(event)),
+      );
+    }
+    await new ProjectionRunner({ pool: db.pool, log: db.log, projectors, logger }).catchUp();
+  };
+  const changeCount = async (where = 'true') =>
+    (await db.pool.query(`select count(*)::int as n from payfold.row_changes where ${where}`)).rows[0]
+      .n as number;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await appendHistory(5, 'a');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('delivers every real change once, in order, with a stable idempotency key and the log position behind it', async () => {
+    const { subscriber, received } = collecting('everything');
+    await deliverAll([subscriber]);
+    expect(received.length).toBe(await changeCount());
+    expect(received.length).toBeGreaterThan(10);
+    expect(new Set(received.map((change) => change.idempotencyKey)).size).toBe(received.length);
+    const ids = received.map((change) => BigInt(change.id));
+    expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    const subscription = received.find((change) => change.table === 'payments.subscriptions');
+    expect(subscription).toMatchObject({
+      operation: 'insert',
+      environment: 'test',
+      key: { environment: 'test', subscription_id: expect.any(String) },
+      logPosition: expect.any(Number),
+    });
+    // The durable checkpoint: delivering again gives nothing new; projecting the whole log again
+    // (a replay of every webhook) changes no row, so there is nothing to deliver.
+    const before = received.length;
+    const client = await db.pool.connect();
+    try {
+      await paymentsProjector.apply(client, await db.log.readAll(logStart, 100_000));
+    } finally {
+      client.release();
+    }
+    await deliverAll([subscriber]);
+    expect(received.length).toBe(before);
+    expect(await changeCount()).toBe(before);
+  });
+
+  it('gives each subscriber the tables and operations it asks for', async () => {
+    const { subscriber, received } = collecting('subscription-updates', {
+      tables: ['payments.subscriptions'],
+      operations: ['update'],
+    });
+    await deliverAll([subscriber]);
+    expect(received.length).toBe(
+      await changeCount("table_name = 'payments.subscriptions' and operation = 'update'"),
+    );
+    expect(
+      received.every((change) => change.table === 'payments.subscriptions' && change.operation === 'update'),
+    ).toBe(true);
+    // Per subscription, the changes come in the order the projection made them.
+    for (const change of received) expect(change.previous).not.toBeNull();
+  });
+
+  it('retries a failing handler with backoff, then parks the change and goes on', async () => {
+    let calls = 0;
+    const flaky = defineSubscriber({
+      name: 'flaky',
+      startFrom: 'beginning',
+      tables: ['payments.products'],
+      handle: async () => {
+        calls += 1;
+        if (calls < 3) throw new Error('the mail server is down');
+      },
+    });
+    const failing = defineSubscriber({
+      name: 'always-failing',
+      startFrom: 'beginning',
+      tables: ['payments.products'],
+      handle: async () => {
+        throw new Error('no such template');
+      },
+    });
+    await deliverAll([flaky, failing], { retries: 2 });
+    const products = await changeCount("table_name = 'payments.products'");
+    expect(calls).toBe(products + 2);
+    const { rows } = await db.pool.query(
+      'select subscriber, error, attempts from payfold.subscriber_errors order by change_id',
+    );
+    expect(rows).toHaveLength(products);
+    expect(rows[0]).toEqual({ subscriber: 'always-failing', error: 'no such template', attempts: 3 });
+  });
+
+  it('replays from a log position or a time, with its checkpoint moved back', async () => {
+    const { subscriber, received } = collecting('replayed');
+    await deliverAll([subscriber]);
+    const all = received.length;
+    const middle = received[Math.floor(all / 2)] as RowChange;
+    const ahead = await replaySubscriber(db.pool, 'replayed', { logPosition: middle.logPosition as number });
+    expect(ahead).toBeGreaterThan(0);
+    expect(ahead).toBeLessThan(all);
+    received.length = 0;
+    await deliverAll([subscriber]);
+    expect(received.length).toBe(ahead);
+    expect(received.every((change) => (change.logPosition as number) >= 0)).toBe(true);
+    expect(received.map((change) => change.idempotencyKey)).toContain(middle.idempotencyKey);
+
+    expect(await replaySubscriber(db.pool, 'replayed', { time: new Date(0) })).toBe(all);
+    expect(await replaySubscriber(db.pool, 'nobody', { time: new Date(0) })).toBeUndefined();
+    const command = await runPayfold(
+      ['--json', 'replay', '--subscriber', 'replayed', '--from', new Date(Date.now() + 60_000).toISOString()],
+      { databaseUrl: db.url, stripeApiBase: 'http://127.0.0.1:9' },
+    );
+    expect(command.code, command.err).toBe(0);
+    expect(JSON.parse(command.out)).toEqual({ subscriber: 'replayed', changesAhead: 0 });
+    const unknown = await runPayfold(['replay', '--subscriber', 'nobody', '--from', '1'], {
+      databaseUrl: db.url,
+      stripeApiBase: 'http://127.0.0.1:9',
+    });
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toBe('payfold: no subscriber called nobody has run on this database');
+  });
+
+  it('runs in the background, picking up changes as the projection makes them', async () => {
+    // From now on (the default): past customers are not delivered, new ones are.
+    const { subscriber, received } = collecting('live', { tables: ['payments.customers'], startFrom: 'now' });
+    const past = await changeCount("table_name = 'payments.customers'");
+    const runner = new SubscriberRunner({
+      pool: db.pool,
+      logger,
+      subscribers: [subscriber],
+      pollIntervalMs: 20,
+    });
+    await runner.start();
+    try {
+      await appendHistory(9, 'b');
+      const deadline = Date.now() + 10_000;
+      const customers = () => changeCount("table_name = 'payments.customers'");
+      while (received.length < (await customers()) - past && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(past).toBeGreaterThan(0);
+      expect(received.length).toBeGreaterThan(0);
+      expect(received.length).toBe((await customers()) - past);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it('runs in payfold serve from a module of the app (--subscribers), fed by webhooks', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'payfold-subscribers-'));
+    const modulePath = path.join(directory, 'subscribers.mjs');
+    await writeFile(
+      modulePath,
+      `export const subscribers = [{
+        name: 'welcome-emails',
+        tables: ['payments.customers'],
+        operations: ['insert'],
+        handle: async (change) => { globalThis.welcomed.push(change.key.customer_id); },
+      }];`,
+    );
+    const welcomed: string[] = [];
+    (globalThis as { welcomed?: string[] }).welcomed = welcomed;
+    const server = await startTestServer(db.url, {}, { subscribers: await loadSubscribers(modulePath) });
+    try {
+      const fixture = loadEventFixtures().find((candidate) => candidate.event.type === 'customer.updated');
+      if (!fixture) throw new Error('no customer.updated fixture');
+      const customerId = `cus_${randomUUID().slice(0, 12)}`;
+      const event = freshEvent(fixture);
+      event.data = { ...event.data, object: { ...event.data.object, id: customerId } };
+      const body = JSON.stringify(event);
+      const answer = await postWebhook(server.url, 'test', body, {
+        'stripe-signature': sign(body, testWebhookSecret),
+      });
+      expect(answer.status).toBe(200);
+      // A new subscriber starts from now: the customers of earlier tests are not welcomed.
+      await eventually(async () => {
+        expect(welcomed).toEqual([customerId]);
+      });
+    } finally {
+      await server.payfold.close();
+      await rm(directory, { recursive: true, force: true });
+    }
+    await expect(loadSubscribers(path.join(import.meta.dirname, 'support', 'database.ts'))).rejects.toThrow(
+      'exports no subscribers',
+    );
+  });
+});
