@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { reconcileStore } from '../adapters/postgres/reconcile-store.js';
 import { sessionRequestsStore } from '../adapters/postgres/session-requests.js';
 import { stripeConnectionsStore } from '../adapters/postgres/stripe-connections.js';
 import { type SyncCursor, stripeSyncCursorsStore } from '../adapters/postgres/stripe-sync-cursors.js';
@@ -9,6 +10,7 @@ import type { EventLog } from '../domain/event-log.js';
 import { type Catalog, catalog } from './catalog.js';
 import { type CheckoutSessions, checkoutSessions } from './checkout-sessions.js';
 import { type PortalSessions, portalSessions } from './portal-sessions.js';
+import { type ReconcileResult, reconcileStripe } from './reconcile.js';
 import { type ConnectResult, type StripeConnections, stripeConnections } from './stripe-connections.js';
 import { type SyncObjectKind, type SyncProgress, type SyncResult, syncStripe } from './sync-stripe.js';
 
@@ -29,6 +31,8 @@ export interface StripeAccess {
     secretKey: string,
     options: { force?: boolean; firstSync: 'wait' | 'background' },
   ): Promise<ConnectResult & { firstSync?: SyncResult | 'started' }>;
+  /** Finds, and without `dryRun` repairs, what differs between the tables and Stripe. */
+  reconcile(environment: Environment, dryRun: boolean): Promise<ReconcileResult>;
   sync(
     environment: Environment,
     kinds?: readonly SyncObjectKind[],
@@ -85,6 +89,12 @@ export const openStripeAccess = ({
     checkoutSessions: checkoutSessions(sessions),
     portalSessions: portalSessions(sessions),
     sync,
+    reconcile: (environment, dryRun) =>
+      reconcileStripe(
+        { connections, gateway, cursors, log, pool, logger, store: reconcileStore(pool) },
+        environment,
+        dryRun,
+      ),
     syncs: (environment) => cursors.all(environment),
     async connect(environment, secretKey, { force = false, firstSync }) {
       const result = await connections.connect(environment, secretKey, force);

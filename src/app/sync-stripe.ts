@@ -43,6 +43,35 @@ const retrievals = {
 } as const;
 export const syncObjectKinds = Object.keys(lists) as SyncObjectKind[];
 
+/**
+ * Every object of a kind, page by page, as Stripe lists it now (each page with Stripe's clock when
+ * it answered). Reconcile reads the account with it; sync appends the same pages, resumably.
+ */
+export const listEveryObject = async (
+  gateway: StripeGateway,
+  environment: Environment,
+  secretKey: string,
+  objectKind: SyncObjectKind,
+  visit: (
+    objects: Array<Record<string, unknown> & { id: string; object: string }>,
+    observedAt: number,
+  ) => Promise<void>,
+): Promise<void> => {
+  const list: (stripe: Stripe, params: ListParams) => Promise<unknown> = lists[objectKind];
+  let cursor: string | null = null;
+  do {
+    const after = cursor;
+    const page = (await gateway.call(environment, secretKey, ({ stripe }) =>
+      list(stripe, { limit: pageSize, ...(after && { starting_after: after }) }),
+    )) as Page;
+    await visit(
+      page.data as unknown as Array<Record<string, unknown> & { id: string; object: string }>,
+      observedAtOf(page),
+    );
+    cursor = page.has_more ? (page.data.at(-1)?.id ?? null) : null;
+  } while (cursor);
+};
+
 /** Objects per page: Stripe's most. */
 const pageSize = 100;
 

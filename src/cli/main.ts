@@ -25,6 +25,7 @@ import {
 } from '../main/serve.js';
 import { readSecret } from './read-secret.js';
 import { rebuildProgressReporter } from './rebuild-progress.js';
+import { reconcileReportText } from './reconcile-report.js';
 import { syncProgressReporter } from './sync-progress.js';
 
 interface GlobalOptions {
@@ -167,6 +168,22 @@ program
         .join('\n'),
       { rebuilds: summaries },
     );
+  });
+
+program
+  .command('reconcile')
+  .description(
+    'prove, or repair, that the tables match Stripe: missed webhooks, drifted objects, ties, tables',
+  )
+  .requiredOption('--environment <environment>', 'test or live')
+  .option('--dry-run', 'report only; change nothing')
+  .action(async (options: { environment: string; dryRun?: boolean }) => {
+    const environment = environmentArgument(options.environment);
+    const result = await withStripeAccess(loadConfig(process.env), createLogger('silent'), (stripe) =>
+      stripe.reconcile(environment, options.dryRun === true),
+    );
+    if (!result.ok) throw new UsageError(result.message);
+    print(program.opts<GlobalOptions>(), reconcileReportText(result.report), result.report);
   });
 
 program

@@ -79,6 +79,8 @@ const rebuildBody = z
   })
   .strict();
 
+const reconcileBody = z.object({ environment: environmentSchema, dryRun: z.boolean().optional() }).strict();
+
 const setKeyBody = z
   .object({ secretKey: z.string().min(1).max(500), force: z.boolean().optional() })
   .strict();
@@ -125,6 +127,23 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
       const result = await rebuildProjections(body.data.projections, body.data.quiet ?? false);
       if (!result.ok) return reply.status(400).send(errorBody('unknown_projection', result.message));
       return { rebuilds: result.summaries };
+    },
+  );
+
+  // Answers when done: it lists the whole account, under the rate limit.
+  app.post(
+    '/api/admin/reconcile',
+    admin(
+      'Compare the tables with Stripe (missed events, objects, ties, tables); repair by appending, unless a dry run',
+      { body: reconcileBody },
+      { 400: 'Invalid body', 409: 'Not connected', 502: 'Stripe failed' },
+    ),
+    async (request, reply) => {
+      const body = reconcileBody.safeParse(request.body);
+      if (!body.success) return reply.status(400).send(invalid(body.error));
+      const result = await stripe.reconcile(body.data.environment, body.data.dryRun ?? false);
+      if (!result.ok) return reply.status(result.status).send(errorBody('reconcile_failed', result.message));
+      return { report: result.report };
     },
   );
 

@@ -335,7 +335,8 @@ export const withStripeAccess = async <T>(
   logger: Logger,
   work: (stripe: StripeAccess, pool: pg.Pool, log: EventLog) => Promise<T>,
 ): Promise<T> => {
-  const { database, pool, log } = await openMigratedLog(config, logger, 2);
+  // Reconcile rebuilds: the rebuild's lock, its transaction and the log's reads each hold one.
+  const { database, pool, log } = await openMigratedLog(config, logger, 4);
   try {
     return await work(
       openStripeAccess(stripeAccessOptions(config, logger, pool, log, database.masterKey)),

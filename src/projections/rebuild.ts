@@ -30,6 +30,8 @@ const statements = {
     set transaction_id = $2::xid8, position = $3, projector_version = $4, updated_at = now()
     where projection = $1`,
   applyTable: 'select inserted, updated, deleted from payfold.apply_rebuilt_table($1::regclass, $2)',
+  compareTable:
+    'select missing, differing, extra, differing_columns from payfold.compare_rebuilt_table($1::regclass)',
   recordRebuild: `
     insert into payfold.projection_rebuilds (projection, reason, quiet, started_at, entries, changes)
     values ($1, $2, $3, $4, $5, $6)`,
@@ -65,6 +67,17 @@ export interface TableChanges {
   deleted: number;
 }
 
+/** How a live table differs from what the log builds (a dry run). */
+export interface TableDrift {
+  /** Rows the log builds that the table lacks. */
+  missing: number;
+  /** Rows whose columns differ, and which columns. */
+  differing: number;
+  differingColumns: string[];
+  /** Rows the log does not support. */
+  extra: number;
+}
+
 export interface RebuildSummary {
   projection: string;
   entries: number;
@@ -72,6 +85,8 @@ export interface RebuildSummary {
   entriesPerSecond: number;
   /** Rows the live tables changed by, per table. */
   changes: Record<string, TableChanges>;
+  /** With `dryRun`: nothing changed; the payments tables that differ from what the log builds. */
+  drift?: Record<string, TableDrift>;
 }
 
 export type RebuildProgress =
@@ -90,6 +105,8 @@ export interface RebuildOptions {
   onProgress?: (progress: RebuildProgress) => void;
   /** Entries per read of the log (default 1,000). */
   readSize?: number;
+  /** Compare the live tables with what the log builds, and change nothing (reconcile's dry run). */
+  dryRun?: boolean;
 }
 
 /**
@@ -147,6 +164,9 @@ const buildShadow = async (
  * tables as they were; the next one starts over.
  */
 export const rebuildProjections = async (options: RebuildOptions): Promise<RebuildSummary[]> => {
+  // The lock's connection, the rebuild's transaction and the log's reads (at least three).
+  if ((options.pool.options.max ?? 10) < 3)
+    throw new Error('a rebuild needs a pool of at least 3 connections');
   const { pool } = options;
   const locker = await pool.connect();
   try {
@@ -191,6 +211,36 @@ const rebuildOne = async (projector: Projector, options: RebuildOptions): Promis
       if (mine.length > 0) await applyOrPark(shadow, projector, mine, options);
       return true;
     });
+    if (options.dryRun) {
+      const drift: Record<string, TableDrift> = {};
+      for (const table of projector.tables) {
+        if (!table.startsWith('payments.')) continue;
+        const { rows } = await client.query<{
+          missing: string;
+          differing: string;
+          extra: string;
+          differing_columns: string[];
+        }>(statements.compareTable, [table]);
+        const row = rows[0];
+        const found = {
+          missing: Number(row?.missing ?? 0),
+          differing: Number(row?.differing ?? 0),
+          extra: Number(row?.extra ?? 0),
+          differingColumns: row?.differing_columns ?? [],
+        };
+        if (found.missing + found.differing + found.extra > 0) drift[table] = found;
+      }
+      await client.query('rollback');
+      const seconds = (performance.now() - started) / 1000;
+      return {
+        projection: projector.name,
+        entries,
+        seconds: Number(seconds.toFixed(2)),
+        entriesPerSecond: Math.round(entries / seconds),
+        changes: {},
+        drift,
+      };
+    }
     const changes: Record<string, TableChanges> = {};
     await client.query(markLogPositionSql, [through.position.toString()]);
     for (const table of projector.tables) {

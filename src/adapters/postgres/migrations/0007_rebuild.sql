@@ -104,3 +104,44 @@ begin
   end if;
 end
 $$;
+
+-- What apply_rebuilt_table would do, without doing it (reconcile's dry run): rows the live table
+-- lacks, rows that differ (and in which columns), rows the log does not support.
+create function payfold.compare_rebuilt_table(
+  live regclass,
+  out missing bigint,
+  out differing bigint,
+  out extra bigint,
+  out differing_columns text[]
+) language plpgsql as $$
+declare
+  shadow text := format('payfold_rebuild.%I', (select relname from pg_class where oid = live));
+  keys text[];
+  others text[];
+  key_match text;
+begin
+  select array_agg(quote_ident(a.attname)) into keys
+  from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+  where i.indrelid = live and i.indisprimary;
+  select coalesce(array_agg(quote_ident(attname) order by attnum), '{}') into others
+  from pg_attribute
+  where attrelid = live and attnum > 0 and not attisdropped
+    and quote_ident(attname) <> all(keys) and attname <> 'updated_at';
+  select string_agg(format('l.%1$s = s.%1$s', key), ' and ') into key_match from unnest(keys) as key;
+  execute format('select count(*) from %s s where not exists (select 1 from %s l where %s)', shadow, live, key_match)
+    into missing;
+  execute format('select count(*) from %s l where not exists (select 1 from %s s where %s)', live, shadow, key_match)
+    into extra;
+  execute format('select count(*) from %s l join %s s on %s where (%s) is distinct from (%s)',
+    live, shadow, key_match,
+    (select string_agg('l.' || c, ', ') from unnest(others) c),
+    (select string_agg('s.' || c, ', ') from unnest(others) c))
+    into differing;
+  execute format(
+    'select coalesce(array_agg(distinct c order by c), ''{}'') from %s l join %s s on %s,
+       lateral unnest(array[%s]) as c where c is not null',
+    live, shadow, key_match,
+    (select string_agg(format('case when l.%1$s is distinct from s.%1$s then %2$L end', c, c), ', ') from unnest(others) c))
+    into differing_columns;
+end
+$$;

@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningEmulator, startEmulator } from '../emulator/src/index.js';
+import { freePort } from '../src/adapters/postgres/embedded.js';
+import type { ReconcileReport } from '../src/app/reconcile.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { runPayfold, startTestServer, type TestServer } from './support/server.js';
+import { emulatorStripe } from './support/stripe-access.js';
+
+const adminToken = 'admin-token-for-the-reconcile-tests';
+const forwardSecret = 'whsec_reconcile_forwarding';
+
+// The steps share one account: webhooks lost, a table edited, then found and repaired.
+describe('reconcile: the tables against Stripe', { shuffle: false }, () => {
+  let db: TestDatabase;
+  let server: TestServer;
+  let emulator: RunningEmulator;
+
+  const reconcile = async (dryRun: boolean): Promise<ReconcileReport> => {
+    const response = await fetch(`${server.url}/api/admin/reconcile`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ environment: 'test', dryRun }),
+    });
+    const body = (await response.json()) as { report: ReconcileReport };
+    expect(response.status, JSON.stringify(body)).toBe(200);
+    return body.report;
+  };
+  const rows = async (sql: string, values: unknown[] = []) => (await db.pool.query(sql, values)).rows;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const emulatorPort = await freePort();
+    server = await startTestServer(db.url, {
+      PAYFOLD_ADMIN_TOKEN: adminToken,
+      STRIPE_API_BASE: `http://127.0.0.1:${emulatorPort}`,
+      STRIPE_WEBHOOK_SECRET_TEST: forwardSecret,
+      PAYFOLD_STRIPE_REQUESTS_PER_SECOND: '200',
+    });
+    emulator = await startEmulator({
+      port: emulatorPort,
+      forwardTo: `${server.url}/api/webhooks/stripe/test`,
+      forwardSecret,
+    });
+    const connected = await fetch(`${server.url}/api/admin/payments/config/test`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ secretKey: 'sk_test_reconcile' }),
+    });
+    expect(connected.status).toBe(200);
+    // The account's life, with one delivery in ten lost on the way.
+    emulator.setFaults({ delivery: { seed: 7, drop: 0.1 } });
+    const stripe = emulatorStripe(emulator);
+    const product = await stripe.products.create({ name: 'Seats' });
+    const price = await stripe.prices.create({
+      product: product.id,
+      currency: 'usd',
+      unit_amount: 1500,
+      recurring: { interval: 'month' },
+    });
+    for (let index = 0; index < 40; index += 1) {
+      const customer = await stripe.customers.create({ email: `c${index}@example.com` });
+      if (index % 2 === 0) {
+        await stripe.subscriptions.create({
+          customer: customer.id,
+          items: [{ price: price.id }],
+          default_payment_method: 'pm_card_visa',
+        });
+      }
+      if (index % 5 === 0) await stripe.customers.update(customer.id, { name: `Customer ${index}` });
+    }
+    await emulator.settled();
+    emulator.setFaults({});
+    await server.payfold.runner.catchUp();
+  });
+  afterAll(async () => {
+    await emulator.stop();
+    await server.payfold.close();
+    await db.drop();
+  });
+
+  it('finds the lost webhooks, the objects they left behind and a table edited by hand, changing nothing on a dry run', async () => {
+    expect(emulator.dropped.length).toBeGreaterThan(3);
+    const [edited] = await rows(
+      "update payments.customers set email = 'edited@by.hand' where customer_id = (select min(customer_id) from payments.customers) returning customer_id",
+    );
+    const report = await reconcile(true);
+    expect(report.dryRun).toBe(true);
+    expect(report.repaired).toBe(false);
+    expect(new Set(report.missedEvents.missing)).toEqual(
+      new Set(emulator.dropped.map((delivery) => delivery.eventId)),
+    );
+    const customers = report.objects.find((kind) => kind.objectKind === 'customer');
+    expect(customers?.listed).toBe(40);
+    expect(
+      report.objects.reduce((sum, kind) => sum + kind.missing.length + kind.stale.length, 0),
+    ).toBeGreaterThan(0);
+    expect(report.tables['payments.customers']).toMatchObject({
+      differing: expect.any(Number),
+      differingColumns: expect.arrayContaining(['email']),
+    });
+    expect(
+      await rows('select email from payments.customers where customer_id = $1', [edited.customer_id]),
+    ).toEqual([{ email: 'edited@by.hand' }]);
+  });
+
+  it('repairs by appending to the log and rebuilding, and a second run finds nothing', async () => {
+    // A customer whose winner only an event id could pick: the repair re-fetches it from Stripe.
+    const [tied] = await rows(
+      `insert into payfold.ambiguous_ties (environment, object_type, object_id, observed_at)
+       select environment, object_type, object_id, extract(epoch from observed_at)::bigint from payments.stripe_objects
+       where object_type = 'customer' order by object_id desc limit 1
+       returning object_id`,
+    );
+    expect((await reconcile(true)).ambiguousTies).toEqual([
+      { objectType: 'customer', objectId: tied.object_id },
+    ]);
+    const repaired = await reconcile(false);
+    expect(
+      await rows(
+        "select count(*)::int as n from payfold.events where type = 'stripe.object.fetched' and data -> 'object' ->> 'id' = $1",
+        [tied.object_id],
+      ),
+    ).toEqual([{ n: 1 }]);
+    expect(repaired.repaired).toBe(true);
+    expect(repaired.drift).toBeGreaterThan(0);
+    const again = await reconcile(true);
+    expect({
+      drift: again.drift,
+      missedEvents: again.missedEvents.missing,
+      objects: again.objects.filter(
+        (kind) => kind.missing.length + kind.stale.length + kind.extra.length > 0,
+      ),
+      tables: again.tables,
+    }).toEqual({ drift: 0, missedEvents: [], objects: [], tables: {} });
+    // Every customer as Stripe has it, the hand-edited one included.
+    const stripeCustomers = [...emulator.store.collection('customer').values()].map((customer) => ({
+      customer_id: customer.id,
+      email: customer.email,
+    }));
+    expect(await rows('select customer_id, email from payments.customers order by customer_id')).toEqual(
+      stripeCustomers.sort((a, b) => (a.customer_id < b.customer_id ? -1 : 1)),
+    );
+  });
+
+  it('runs as `payfold reconcile`, with a readable report and --json', async () => {
+    const stripeApiBase = emulator.url;
+    const text = await runPayfold(['reconcile', '--environment', 'test', '--dry-run'], {
+      databaseUrl: db.url,
+      stripeApiBase,
+    });
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toContain('reconcile test (dry run: nothing changed): 0 differences');
+    expect(text.out).toContain('missed webhooks: 0 of');
+    const json = await runPayfold(['--json', 'reconcile', '--environment', 'test', '--dry-run'], {
+      databaseUrl: db.url,
+      stripeApiBase,
+    });
+    expect(JSON.parse(json.out)).toMatchObject({ environment: 'test', drift: 0, dryRun: true });
+    const live = await runPayfold(['reconcile', '--environment', 'live'], {
+      databaseUrl: db.url,
+      stripeApiBase,
+    });
+    expect(live.code).toBe(1);
+    expect(live.err).toContain('live is not connected');
+  });
+});
