@@ -1,14 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import { z } from 'zod';
-import {
-  observationOf,
-  type StripeGateway,
-  StripeGatewayError,
-  type WithResponse,
-} from '../adapters/stripe/gateway.js';
+import { type StripeGateway, StripeGatewayError, type WithResponse } from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
-import { type EventLog, stripeObjectFetchedLogEntry } from '../domain/event-log.js';
+import type { EventLog } from '../domain/event-log.js';
+import { appendFetchedObject } from './fetched-objects.js';
 import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
 
 const metadata = z.record(z.string().max(40), z.string().max(500)).optional();
@@ -71,15 +66,7 @@ export const catalog = ({ connections, gateway, log }: CatalogDeps) => {
         error.status === 404 ? 404 : error.status !== undefined && error.status < 500 ? 400 : 502;
       return { ok: false, status, message: error.message };
     }
-    const { object, observedAt } = observationOf(answered);
-    await log.append(
-      stripeObjectFetchedLogEntry(environment, {
-        fetchId: randomUUID(),
-        observedAt: observedAt ?? Math.floor(Date.now() / 1000),
-        object: object as unknown as Record<string, unknown> & { id: string; object: string },
-      }),
-    );
-    return { ok: true, object };
+    return { ok: true, object: await appendFetchedObject(log, environment, answered) };
   };
 
   return {

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import { z } from 'zod';
 import type { SessionRequestsStore } from '../adapters/postgres/session-requests.js';
-import { observationOf, type StripeGateway, StripeGatewayError } from '../adapters/stripe/gateway.js';
+import { type StripeGateway, StripeGatewayError } from '../adapters/stripe/gateway.js';
 import { type Environment, environmentSchema } from '../domain/environment.js';
-import { type EventLog, stripeObjectFetchedLogEntry } from '../domain/event-log.js';
+import type { EventLog } from '../domain/event-log.js';
 import { type Caller, type PortalRequest, portalRequestLogEntry } from '../domain/session-requests.js';
 import { customerPortalSessionsTable } from '../projections/tables/customer-portal-sessions.js';
+import { appendFetchedObject } from './fetched-objects.js';
 import {
   deniedByPolicies,
   firstRowOfRequest,
@@ -78,15 +79,8 @@ export const portalSessions = ({ connections, gateway, log, store }: PortalSessi
       const created = await gateway.call(environment, secretKey, ({ stripe, requestOptions }) =>
         stripe.billingPortal.configurations.create(defaultPortalConfiguration, requestOptions),
       );
-      const { object, observedAt } = observationOf(created);
-      await log.append(
-        stripeObjectFetchedLogEntry(environment, {
-          fetchId: randomUUID(),
-          observedAt: observedAt ?? Math.floor(Date.now() / 1000),
-          object: object as unknown as Record<string, unknown> & { id: string; object: string },
-        }),
-      );
-      await connections.recordPortalConfiguration(environment, object.id);
+      const configuration = await appendFetchedObject(log, environment, created);
+      await connections.recordPortalConfiguration(environment, configuration.id);
     }
     configured.add(environment);
   };

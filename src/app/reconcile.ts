@@ -1,19 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import type { ReconcileStore } from '../adapters/postgres/reconcile-store.js';
-import { observationOf, StripeGatewayError, type WithResponse } from '../adapters/stripe/gateway.js';
+import { StripeGatewayError, type WithResponse } from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
-import {
-  stripeEventDedupeKey,
-  stripeEventLogEntry,
-  stripeObjectFetchedLogEntry,
-} from '../domain/event-log.js';
+import { stripeEventDedupeKey, stripeEventLogEntry } from '../domain/event-log.js';
 import { canonicalJson } from '../domain/stripe/canonical.js';
 import { stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
 import { projectors } from '../projections/index.js';
 import { rebuildProjections, type TableDrift } from '../projections/rebuild.js';
+import { appendFetchedObject } from './fetched-objects.js';
 import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
 import {
   listEveryObject,
@@ -238,12 +234,5 @@ const refetch = async (
   const fetched = (await gateway.call(environment, secretKey, ({ stripe }) =>
     stripe.rawRequest('GET', `${path}/${encodeURIComponent(objectId)}`),
   )) as unknown as Record<string, unknown> & { id: string; object: string } & WithResponse;
-  const { object, observedAt } = observationOf(fetched);
-  await log.append(
-    stripeObjectFetchedLogEntry(environment, {
-      fetchId: randomUUID(),
-      observedAt: observedAt ?? Math.floor(Date.now() / 1000),
-      object,
-    }),
-  );
+  await appendFetchedObject(log, environment, fetched);
 };

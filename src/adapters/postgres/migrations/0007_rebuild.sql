@@ -39,6 +39,32 @@ create function payfold.drop_rebuild_shadow() returns void language sql as $$
   drop schema if exists payfold_rebuild cascade
 $$;
 
+-- A live table's shadow copy, primary key, other compared columns (all but updated_at) and the
+-- join condition of the two by key: what applying and comparing a rebuilt table both need.
+create function payfold.rebuilt_table_shape(
+  live regclass,
+  out shadow text,
+  out keys text[],
+  out others text[],
+  out key_match text
+) language plpgsql stable as $$
+begin
+  shadow := format('payfold_rebuild.%I', (select relname from pg_class where oid = live));
+  select array_agg(quote_ident(a.attname) order by array_position(i.indkey::int2[], a.attnum))
+    into keys
+  from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+  where i.indrelid = live and i.indisprimary;
+  if keys is null then
+    raise exception '% has no primary key', live;
+  end if;
+  select coalesce(array_agg(quote_ident(attname) order by attnum), '{}') into others
+  from pg_attribute
+  where attrelid = live and attnum > 0 and not attisdropped
+    and quote_ident(attname) <> all(keys) and attname <> 'updated_at';
+  select string_agg(format('l.%1$s = s.%1$s', key), ' and ') into key_match from unnest(keys) as key;
+end
+$$;
+
 -- Makes a live table equal its shadow copy by its primary key: rows the shadow lacks are deleted,
 -- rows whose columns differ (any column but updated_at) are updated, rows the live table lacks are
 -- inserted. A row that is the same is not written, so its triggers do not fire. With `quiet`, user
@@ -52,26 +78,15 @@ create function payfold.apply_rebuilt_table(
   out deleted bigint
 ) language plpgsql as $$
 declare
-  shadow text := format('payfold_rebuild.%I', (select relname from pg_class where oid = live));
+  shadow text;
   keys text[];
   others text[];
   key_match text;
   has_updated_at boolean;
 begin
-  select array_agg(quote_ident(a.attname) order by array_position(i.indkey::int2[], a.attnum))
-    into keys
-  from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
-  where i.indrelid = live and i.indisprimary;
-  if keys is null then
-    raise exception '% has no primary key', live;
-  end if;
-  select coalesce(array_agg(quote_ident(attname) order by attnum), '{}') into others
-  from pg_attribute
-  where attrelid = live and attnum > 0 and not attisdropped
-    and quote_ident(attname) <> all(keys) and attname <> 'updated_at';
+  select * into shadow, keys, others, key_match from payfold.rebuilt_table_shape(live);
   select exists (select 1 from pg_attribute where attrelid = live and attname = 'updated_at' and not attisdropped)
     into has_updated_at;
-  select string_agg(format('l.%1$s = s.%1$s', key), ' and ') into key_match from unnest(keys) as key;
 
   if quiet then
     execute format('alter table %s disable trigger user', live);
@@ -115,19 +130,12 @@ create function payfold.compare_rebuilt_table(
   out differing_columns text[]
 ) language plpgsql as $$
 declare
-  shadow text := format('payfold_rebuild.%I', (select relname from pg_class where oid = live));
+  shadow text;
   keys text[];
   others text[];
   key_match text;
 begin
-  select array_agg(quote_ident(a.attname)) into keys
-  from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
-  where i.indrelid = live and i.indisprimary;
-  select coalesce(array_agg(quote_ident(attname) order by attnum), '{}') into others
-  from pg_attribute
-  where attrelid = live and attnum > 0 and not attisdropped
-    and quote_ident(attname) <> all(keys) and attname <> 'updated_at';
-  select string_agg(format('l.%1$s = s.%1$s', key), ' and ') into key_match from unnest(keys) as key;
+  select * into shadow, keys, others, key_match from payfold.rebuilt_table_shape(live);
   execute format('select count(*) from %s s where not exists (select 1 from %s l where %s)', shadow, live, key_match)
     into missing;
   execute format('select count(*) from %s l where not exists (select 1 from %s s where %s)', live, shadow, key_match)
