@@ -4,6 +4,7 @@ import type { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
 import { logStart, type NewLogEntry, stripeEventLogEntry } from '../src/domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
 import { createMetrics } from '../src/main/metrics.js';
+import { retryParkedEntries } from '../src/projections/parked.js';
 import type { Projector } from '../src/projections/projector.js';
 import { ProjectionRunner } from '../src/projections/runner.js';
 import { webhookEventsProjector } from '../src/projections/webhook-events.js';
@@ -189,6 +190,33 @@ describe('the projection runner', () => {
     expect(await metrics.registry.getSingleMetricAsString('payfold_projection_errors_total')).toMatch(
       /payfold_projection_errors_total\{projection="parks"\} 1/,
     );
+  });
+
+  it('applies parked entries again after a fix, in log order, and they leave the parked list', async () => {
+    await appendEntries(20);
+    await log.append(plainEntry('buggy-1', { buggy: true }));
+    await log.append(plainEntry('buggy-2', { buggy: true }));
+    for (let index = 0; index < 3; index += 1) await log.append(plainEntry(`later-${index}`));
+    const bug = { present: true };
+    const counting = countingProjector('retried');
+    const projector: Projector = {
+      ...counting,
+      async apply(client, entries) {
+        if (bug.present && entries.some((entry) => (entry.data as { buggy?: boolean }).buggy)) {
+          throw new Error('a bug in the projector');
+        }
+        await counting.apply(client, entries);
+      },
+    };
+    await new ProjectionRunner({ pool: db.pool, log, projectors: [projector], logger }).catchUp();
+    expect(await total(db, 'retried')).toBe(23);
+    const retry = () => retryParkedEntries({ pool: db.pool, log, logger, projectors: [projector] });
+    expect(await retry()).toEqual([{ projection: 'retried', retried: 2, applied: 0, stillParked: 2 }]);
+    bug.present = false;
+    expect(await retry()).toEqual([{ projection: 'retried', retried: 2, applied: 2, stillParked: 0 }]);
+    expect(await total(db, 'retried')).toBe(25);
+    expect(await countRows(db.pool, 'payfold.projection_errors')).toBe(0);
+    expect(await retry()).toEqual([{ projection: 'retried', retried: 0, applied: 0, stillParked: 0 }]);
   });
 
   it('wakes on new entries once started, without being asked', async () => {

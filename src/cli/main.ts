@@ -19,6 +19,7 @@ import {
   readStatus,
   rebuildTables,
   replayChanges,
+  retryParked,
   startPayfold,
   startProjections,
   withStripeAccess,
@@ -120,7 +121,7 @@ program
       `log head: position ${status.logHeadPosition}`,
       ...status.projections.map(
         (p) =>
-          `${p.name.padEnd(16)} position ${String(p.position).padEnd(10)} behind ${String(p.behind).padEnd(8)} parked ${p.parkedEntries}`,
+          `${p.name.padEnd(16)} position ${String(p.position).padEnd(10)} behind ${String(p.behind).padEnd(8)} parked ${p.parkedEntries}${p.lastRebuild ? ` rebuilt ${p.lastRebuild.at.toISOString()} (${p.lastRebuild.reason}${p.lastRebuild.quiet ? ', quiet' : ''})` : ''}`,
       ),
       ...status.parkedEntries.map(
         (e) => `parked: ${e.projection} at ${e.position} (${e.entryType}): ${e.error}`,
@@ -167,6 +168,27 @@ program
         )
         .join('\n'),
       { rebuilds: summaries },
+    );
+  });
+
+const projectionsCommand = program
+  .command('projections')
+  .description('the projections and their parked entries');
+projectionsCommand
+  .command('retry')
+  .description('apply parked entries again, in log order, after a fix (no rebuild)')
+  .option('--projection <name...>', 'the projections whose parked entries to retry (default: all)')
+  .action(async (options: { projection?: string[] }) => {
+    const summaries = await retryParked(loadConfig(process.env), createLogger('silent'), options.projection);
+    print(
+      program.opts<GlobalOptions>(),
+      summaries
+        .map(
+          (summary) =>
+            `${summary.projection}: ${summary.retried} parked entries retried, ${summary.applied} applied, ${summary.stillParked} still parked`,
+        )
+        .join('\n'),
+      { retries: summaries },
     );
   });
 

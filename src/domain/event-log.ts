@@ -62,6 +62,8 @@ export interface EventLog {
   append(entry: NewLogEntry): Promise<AppendResult>;
   /** The committed entry stored under a dedupe key, if any (a session request read back, say). */
   entryByDedupeKey(dedupeKey: string): Promise<LogEntry | undefined>;
+  /** The committed entries at these places in the log (parked entries read back for a retry), in log order. */
+  entriesAt(checkpoints: readonly LogCheckpoint[]): Promise<LogEntry[]>;
   /** Committed entries after `from`, in the global order, never skipping one committed later. */
   readAll(from: LogCheckpoint, limit: number): Promise<LogEntry[]>;
   /** Calls `onAppended` soon after new entries may be readable. Returns an unsubscribe function. */

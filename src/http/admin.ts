@@ -10,6 +10,7 @@ import {
 import type { StripeAccess } from '../app/stripe-access.js';
 import { type SyncObjectKind, syncObjectKinds } from '../app/sync-stripe.js';
 import { type Environment, environmentSchema } from '../domain/environment.js';
+import type { RetrySummary } from '../projections/parked.js';
 import type { RebuildSummary } from '../projections/rebuild.js';
 import type { ProjectionsReport } from '../projections/status.js';
 import { errorBody, invalid } from './errors.js';
@@ -18,6 +19,10 @@ import type { RouteDoc } from './openapi.js';
 export interface AdminPluginOptions {
   adminToken: string | undefined;
   projectionsReport: () => Promise<ProjectionsReport>;
+  /** Applies parked entries again after a fix (all projections when none is named). */
+  retryParkedEntries: (
+    names: string[] | undefined,
+  ) => Promise<{ ok: true; summaries: RetrySummary[] } | { ok: false; message: string }>;
   /** Rebuilds the named projections (all when none), or says which name is unknown. */
   rebuildProjections: (
     names: string[] | undefined,
@@ -79,6 +84,8 @@ const rebuildBody = z
   })
   .strict();
 
+const retryBody = z.object({ projections: z.array(z.string().min(1).max(100)).max(20).optional() }).strict();
+
 const reconcileBody = z.object({ environment: environmentSchema, dryRun: z.boolean().optional() }).strict();
 
 const setKeyBody = z
@@ -94,7 +101,7 @@ const sameToken = (given: string, expected: string): boolean => {
 /** `/api/admin/*`: bearer `PAYFOLD_ADMIN_TOKEN`; without one configured the admin API is off. */
 export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
   app,
-  { adminToken, projectionsReport, rebuildProjections, stripe },
+  { adminToken, projectionsReport, rebuildProjections, retryParkedEntries, stripe },
 ) => {
   app.addHook('onRequest', async (request, reply) => {
     if (!adminToken) {
@@ -127,6 +134,22 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
       const result = await rebuildProjections(body.data.projections, body.data.quiet ?? false);
       if (!result.ok) return reply.status(400).send(errorBody('unknown_projection', result.message));
       return { rebuilds: result.summaries };
+    },
+  );
+
+  app.post(
+    '/api/admin/projections/retry',
+    admin(
+      'Apply parked entries again, in log order, after a fix; those that apply leave the parked list',
+      { body: retryBody },
+      { 400: 'Invalid body or unknown projection' },
+    ),
+    async (request, reply) => {
+      const body = retryBody.safeParse(request.body ?? {});
+      if (!body.success) return reply.status(400).send(invalid(body.error));
+      const result = await retryParkedEntries(body.data.projections);
+      if (!result.ok) return reply.status(400).send(errorBody('unknown_projection', result.message));
+      return { retries: result.summaries };
     },
   );
 

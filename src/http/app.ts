@@ -19,10 +19,12 @@ export interface HttpAppDeps {
   logger: Logger;
   ingestStripeWebhook: (request: StripeWebhookRequest) => Promise<StripeWebhookOutcome>;
   webhookRejected: (reason: WebhookRejection) => void;
-  checkDatabase: () => Promise<void>;
+  /** Resolves when the database answers, with what readiness reports; rejects when it does not. */
+  readiness: () => Promise<{ parkedEntries: number }>;
   metricsText: () => Promise<{ contentType: string; body: string }>;
   projectionsReport: () => Promise<ProjectionsReport>;
   rebuildProjections: AdminPluginOptions['rebuildProjections'];
+  retryParkedEntries: AdminPluginOptions['retryParkedEntries'];
   adminToken: string | undefined;
   stripe: StripeAccess;
   verifyUserToken: VerifyUserToken | undefined;
@@ -60,7 +62,7 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
   app.setNotFoundHandler((_request, reply) =>
     reply.status(404).send({ error: { code: 'not_found', message: 'Not found' } }),
   );
-  app.register(healthPlugin, { checkDatabase: deps.checkDatabase });
+  app.register(healthPlugin, { readiness: deps.readiness });
   app.register(metricsPlugin, { metricsText: deps.metricsText });
   app.register(stripeWebhooksPlugin, { ingest: deps.ingestStripeWebhook, rejected: deps.webhookRejected });
   app.register(sessionsPlugin, {
@@ -72,6 +74,7 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
     adminToken: deps.adminToken,
     projectionsReport: deps.projectionsReport,
     rebuildProjections: deps.rebuildProjections,
+    retryParkedEntries: deps.retryParkedEntries,
     stripe: deps.stripe,
   });
   return app as unknown as FastifyInstance;

@@ -1,14 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 
 export interface HealthPluginOptions {
-  /** Resolves when the database answers; rejects or times out when it does not. */
-  checkDatabase: () => Promise<void>;
+  /** Resolves when the database answers, with the count of parked entries; rejects when it does not. */
+  readiness: () => Promise<{ parkedEntries: number }>;
 }
 
 const readinessTimeoutMs = 2000;
 
 /** `/healthz`: the process is alive. `/readyz`: it can store webhooks now (Postgres answers). */
-export const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app, { checkDatabase }) => {
+export const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app, { readiness }) => {
   app.get(
     '/healthz',
     { config: { doc: { summary: 'Liveness', auth: 'none', responses: { 200: 'Alive' } } } },
@@ -27,13 +27,14 @@ export const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app,
     },
     async (_request, reply) => {
       try {
-        await Promise.race([
-          checkDatabase(),
-          new Promise((_resolve, reject) =>
+        const ready = await Promise.race([
+          readiness(),
+          new Promise<never>((_resolve, reject) =>
             setTimeout(() => reject(new Error('timeout')), readinessTimeoutMs).unref(),
           ),
         ]);
-        return { status: 'ready' };
+        // Parked entries are rows missing from the tables, not an outage: still ready.
+        return { status: 'ready', parkedEntries: ready.parkedEntries };
       } catch {
         return reply.status(503).send({ status: 'unavailable', reason: 'database unreachable' });
       }

@@ -13,6 +13,7 @@ import { openStripeAccess, type StripeAccess, type StripeAccessOptions } from '.
 import { type EventLog, logStart } from '../domain/event-log.js';
 import { buildHttpApp } from '../http/app.js';
 import { projectors } from '../projections/index.js';
+import { type RetrySummary, retryParkedEntries } from '../projections/parked.js';
 import {
   outdatedProjections,
   type RebuildProgress,
@@ -196,6 +197,24 @@ export const loadSubscribers = async (modulePath: string): Promise<Subscriber[]>
   return found.map((subscriber) => defineSubscriber(subscriber as Subscriber));
 };
 
+/** `payfold projections retry`: applies parked entries again (see `retryParkedEntries`). */
+export const retryParked = async (
+  config: PayfoldConfig,
+  logger: Logger,
+  projections: string[] | undefined,
+) => {
+  const named = projectorsNamed(projections);
+  if (!named.ok) throw new Error(named.message);
+  const { database, pool, log } = await openMigratedLog(config, logger, 2);
+  try {
+    return await retryParkedEntries({ pool, log, logger, projectors: named.projectors });
+  } finally {
+    await log.close();
+    await pool.end();
+    await database.stop();
+  }
+};
+
 /** `payfold replay`: moves a subscriber's checkpoint back (see `replaySubscriber`). */
 export const replayChanges = async (
   config: PayfoldConfig,
@@ -254,8 +273,18 @@ export const startPayfold = async (
         ],
       }),
     webhookRejected: metrics.webhooks.rejected,
-    checkDatabase: async () => {
-      await pool.query('select 1');
+    readiness: async () => {
+      const { rows } = await pool.query<{ parked: number }>(
+        'select count(*)::int as parked from payfold.projection_errors',
+      );
+      return { parkedEntries: rows[0]?.parked ?? 0 };
+    },
+    retryParkedEntries: (names) => {
+      const named = projectorsNamed(names);
+      if (!named.ok) return Promise.resolve(named);
+      return retryParkedEntries({ pool, log, logger, projectors: named.projectors }).then(
+        (summaries): { ok: true; summaries: RetrySummary[] } => ({ ok: true, summaries }),
+      );
     },
     metricsText: metrics.text,
     projectionsReport: () => projectionsReport(pool, log),

@@ -33,7 +33,7 @@ const parkEntrySql = `
   on conflict (projection, position) do update set error = excluded.error, occurred_at = now()`;
 
 /** One line for `payfold.projection_errors`: a payload that fails a schema names the fields. */
-const describeError = (error: unknown): string =>
+export const describeError = (error: unknown): string =>
   error instanceof ZodError
     ? `unreadable Stripe object: ${error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`
     : error instanceof Error

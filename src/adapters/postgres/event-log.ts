@@ -23,6 +23,10 @@ const appendEventsSql = (rows: number): string => {
     returning e.dedupe_key, e.position::text as stored_position`;
 };
 const entryByDedupeKeySql = 'select * from payfold.events where dedupe_key = $1';
+const entriesAtSql = `
+  select * from payfold.events
+  where position = any($1::bigint[]) and (transaction_id, position) in (select * from unnest($2::xid8[], $1::bigint[]))
+  order by transaction_id, position`;
 const appendBucket = (rows: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, rows)));
 const readEventsStatement = 'payfold_read_events';
 const readEventsSql = 'select * from payfold.read_events($1::xid8, $2, $3)';
@@ -185,6 +189,14 @@ export class PostgresEventLog implements EventLog {
       text: readEventsSql,
       values: [from.transactionId.toString(), from.position.toString(), limit],
     });
+    return rows.map(logEntryOfRow);
+  }
+
+  async entriesAt(checkpoints: readonly LogCheckpoint[]): Promise<LogEntry[]> {
+    const { rows } = await this.pool.query<EventRow>(entriesAtSql, [
+      checkpoints.map((checkpoint) => checkpoint.position.toString()),
+      checkpoints.map((checkpoint) => checkpoint.transactionId.toString()),
+    ]);
     return rows.map(logEntryOfRow);
   }
 
