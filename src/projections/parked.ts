@@ -7,8 +7,8 @@ import { describeError, markLogPositionSql } from './runner.js';
 const statements = {
   lockCheckpoint: 'select 1 from payfold.projection_checkpoints where projection = $1 for update',
   parked: `
-    select position::text, transaction_id::text from payfold.projection_errors
-    where projection = $1 order by transaction_id, position`,
+    select e.position::text, e.transaction_id::text from payfold.projection_errors e
+    where e.projection = $1 order by e.transaction_id, e.position`,
   applied: 'delete from payfold.projection_errors where projection = $1 and position = $2',
   stillFailing: `
     update payfold.projection_errors set error = $3, occurred_at = now() where projection = $1 and position = $2`,

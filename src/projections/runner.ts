@@ -362,6 +362,7 @@ export class ProjectionRunner {
     const relevant = entries.filter((entry) => rebuilding.projector.entryTypes.includes(entry.type));
     if (relevant.length === 0) return;
     try {
+      await rebuilding.client.query(markLogPositionSql, [(entries.at(-1) as LogEntry).position.toString()]);
       await rebuilding.fold.add(relevant);
     } catch (error) {
       rebuilding.failed = error as Error;

@@ -37,8 +37,8 @@ const checkpointsSql = `
   ) r on true
   order by c.projection`;
 const recentParkedSql = `
-  select projection, position::text as position, entry_type, error, occurred_at
-  from payfold.projection_errors order by occurred_at desc, position desc limit $1`;
+  select e.projection, e.position::text as position, e.entry_type, e.error, e.occurred_at
+  from payfold.projection_errors e order by e.occurred_at desc, e.position desc limit $1`;
 
 /**
  * Where each projection stands: its checkpoint and parked entries (projection state, in

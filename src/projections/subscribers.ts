@@ -86,19 +86,21 @@ const statements = {
   // One runner per subscriber across processes: a session lock on its name.
   tryLock: 'select pg_try_advisory_lock(hashtext($1)) as locked',
   unlock: 'select pg_advisory_unlock(hashtext($1))',
+  // Ordered by the columns, not by their text in the select list ('100' < '64').
   firstChangeFromPosition: `
-    select transaction_id::text, id::text from payfold.row_changes where log_position >= $1
-    order by transaction_id, id limit 1`,
+    select c.transaction_id::text, c.id::text from payfold.row_changes c where c.log_position >= $1
+    order by c.transaction_id, c.id limit 1`,
   firstChangeFromTime: `
-    select transaction_id::text, id::text from payfold.row_changes where changed_at >= $1
-    order by transaction_id, id limit 1`,
+    select c.transaction_id::text, c.id::text from payfold.row_changes c where c.changed_at >= $1
+    order by c.transaction_id, c.id limit 1`,
   countFrom: `
     select count(*)::int as n from payfold.row_changes where (transaction_id, id) > ($1::xid8, $2)`,
   moveCheckpoint: `
     update payfold.subscriber_checkpoints set transaction_id = $2::xid8, change_id = $3, updated_at = now()
     where subscriber = $1`,
-  lastChange:
-    'select transaction_id::text, id::text from payfold.row_changes order by transaction_id desc, id desc limit 1',
+  lastChange: `
+    select c.transaction_id::text, c.id::text from payfold.row_changes c
+    order by c.transaction_id desc, c.id desc limit 1`,
 } as const;
 
 interface ChangeRow {
