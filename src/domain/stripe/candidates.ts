@@ -9,6 +9,7 @@ import {
   sessionEntryType,
 } from '../session-requests.js';
 import { canonicalJson } from './canonical.js';
+import { textPostgresCanHold } from './postgres-text.js';
 
 export type StripeObject = Record<string, unknown> & { id: string; object: string };
 
@@ -180,8 +181,12 @@ interface StripeSyncPageData {
   objects: unknown[];
 }
 
-/** Every Stripe object observation a log entry carries. Entries of other kinds carry none. */
-export const candidatesOfEntry = (entry: LogEntry): Candidate[] => {
+/**
+ * Every Stripe object observation a log entry carries, its text as Postgres can hold it (see
+ * `textPostgresCanHold`). Entries of other kinds carry none.
+ */
+export const candidatesOfEntry = (logged: LogEntry): Candidate[] => {
+  const entry = { ...logged, data: textPostgresCanHold(logged.data) };
   if (entry.type === logEntryType.stripeEvent) {
     const candidate = candidateOfStripeEvent(
       entry.environment,

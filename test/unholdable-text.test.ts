@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { textPostgresCanHold } from '../src/domain/stripe/postgres-text.js';
+import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
+import { postWebhook, startTestServer, type TestServer, testWebhookSecret } from './support/server.js';
+import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
+
+describe('text Postgres cannot hold', () => {
+  let db: TestDatabase;
+  let server: TestServer;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startTestServer(db.url);
+  });
+  afterAll(async () => {
+    await server.payfold.close();
+    await db.drop();
+  });
+
+  it('lands as U+FFFD in the rows, while the log keeps the bytes Stripe signed', async () => {
+    const fixture = loadEventFixtures().find((candidate) => candidate.event.type === 'customer.updated');
+    if (!fixture) throw new Error('no customer.updated fixture');
+    const event = freshEvent(fixture, { livemode: false });
+    const customerId = `cus_unholdable_${Date.now()}`;
+    event.data = {
+      ...event.data,
+      object: {
+        ...event.data.object,
+        id: customerId,
+        name: 'Ada\u0000Lovelace',
+        email: 'lone\ud800surrogate@example.com',
+        metadata: { 'key\u0000': 'value\udc00' },
+      },
+    };
+    // JSON.stringify writes both as escapes (\u0000, \ud800), as Stripe's payloads would carry them.
+    const body = JSON.stringify(event);
+    expect(body).toContain('\\u0000');
+    expect(body).toContain('\\ud800');
+    const answer = await postWebhook(server.url, 'test', body, {
+      'stripe-signature': sign(body, testWebhookSecret),
+    });
+    expect(answer).toMatchObject({ status: 200, body: { received: true } });
+    await eventually(async () => {
+      const { rows } = await db.pool.query(
+        'select name, email, metadata from payments.customers where customer_id = $1',
+        [customerId],
+      );
+      expect(rows).toEqual([
+        {
+          name: 'Ada\uFFFDLovelace',
+          email: 'lone\uFFFDsurrogate@example.com',
+          metadata: { 'key\uFFFD': 'value\uFFFD' },
+        },
+      ]);
+    });
+    const { rows: logged } = await db.pool.query(
+      'select data::text as data from payfold.events where dedupe_key = $1',
+      [`stripe.event/test/${event.id}`],
+    );
+    expect(logged).toEqual([{ data: body }]);
+    const { rows: parked } = await db.pool.query('select count(*)::int as n from payfold.projection_errors');
+    expect(parked).toEqual([{ n: 0 }]);
+  });
+
+  it('leaves well-formed text, pairs included, as it is (the same object)', () => {
+    const payload = { name: 'Zoë 😀', list: ['a', { b: 'c' }] };
+    expect(textPostgresCanHold(payload)).toBe(payload);
+    expect(textPostgresCanHold(['\ud83d'])).toEqual(['\uFFFD']);
+  });
+});
