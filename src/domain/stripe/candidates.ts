@@ -9,6 +9,7 @@ import {
   sessionEntryType,
 } from '../session-requests.js';
 import { canonicalJson } from './canonical.js';
+import { withDerivedFields } from './older-shapes.js';
 import { textPostgresCanHold } from './postgres-text.js';
 
 export type StripeObject = Record<string, unknown> & { id: string; object: string };
@@ -71,9 +72,10 @@ export const candidateOfStripeEvent = (
   event: StripeEventData,
   recordedAt: Date,
 ): Candidate | undefined => {
-  const snapshot = event.data.object;
-  if (!isStripeObject(snapshot)) return undefined;
-  const objectType = objectTypeOf(snapshot.object);
+  const sent = event.data.object;
+  if (!isStripeObject(sent)) return undefined;
+  const objectType = objectTypeOf(sent.object);
+  const snapshot = withDerivedFields(objectType, event.type, sent);
   const isDeletion =
     deletableTypes.has(objectType) && (snapshot.deleted === true || event.type.endsWith('.deleted'));
   const previousAttributes = event.data.previous_attributes ?? null;
