@@ -2,7 +2,7 @@ import { verifyStripeSignature } from '../adapters/stripe/webhook-signature.js';
 import type { Environment } from '../domain/environment.js';
 import { environmentOfLivemode, isEnvironment } from '../domain/environment.js';
 import { type EventLog, stripeEventLogEntry } from '../domain/event-log.js';
-import { stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
+import { jsonNestingDepth, maxJsonNesting, stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
 
 export type WebhookRejection =
   | 'unknown_environment'
@@ -10,6 +10,7 @@ export type WebhookRejection =
   | 'missing_signature'
   | 'bad_signature'
   | 'not_json'
+  | 'too_deeply_nested'
   | 'invalid_event'
   | 'livemode_mismatch'
   | 'body_too_large'
@@ -71,6 +72,9 @@ const verifyAndAppend = async (
   }
   if (!signatureHeader) return rejected(400, 'missing_signature', 'Missing Stripe-Signature header');
   const body = rawBody.toString('utf8');
+  if (jsonNestingDepth(body) > maxJsonNesting) {
+    return rejected(400, 'too_deeply_nested', `The body nests deeper than ${maxJsonNesting} levels`);
+  }
   const check = verifyStripeSignature(body, signatureHeader, secrets);
   if (!check.ok) {
     return check.reason === 'not_json'
