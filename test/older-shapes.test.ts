@@ -84,6 +84,95 @@ describe('payloads of older API versions: fields the rows need, derived', () => 
     expect(await statusOf('cs_with_status')).toEqual([{ status: 'expired' }]);
   });
 
+  const eventOf = (type: string, object: Record<string, unknown>, created = 1_700_100_000) =>
+    ({
+      id: `evt_${String(object.id)}_${type}`,
+      object: 'event',
+      type,
+      api_version: '2020-03-02',
+      created,
+      livemode: false,
+      data: { object },
+    }) as unknown as GeneratedEvent;
+
+  it('a payment intent from before latest_charge: its charge is the newest of the embedded charges', async () => {
+    const intent = {
+      ...(openapiFixtures.payment_intent as Record<string, unknown>),
+      id: 'pi_old_charges',
+      status: 'succeeded',
+      amount_received: 1099,
+      latest_charge: undefined,
+      charges: {
+        object: 'list',
+        has_more: false,
+        data: [
+          { id: 'ch_old_first', object: 'charge', created: 1_700_000_000 },
+          { id: 'ch_old_second', object: 'charge', created: 1_700_000_500 },
+        ],
+      },
+    };
+    await project([eventOf('payment_intent.succeeded', intent)]);
+    const { rows } = await db.pool.query(
+      'select charge_id, status from payments.payment_history where payment_intent_id = $1',
+      ['pi_old_charges'],
+    );
+    expect(rows).toEqual([{ charge_id: 'ch_old_second', status: 'succeeded' }]);
+  });
+
+  it('a legacy plan lands as a price, its amount and interval read from the top level', async () => {
+    // Plans never had `recurring` or `unit_amount`; both are left out.
+    const plan: Record<string, unknown> = {
+      ...(openapiFixtures.plan as Record<string, unknown>),
+      id: 'plan_old_monthly',
+      object: 'plan',
+    };
+    delete plan.recurring;
+    delete plan.unit_amount;
+    await project([eventOf('plan.updated', plan)]);
+    const { rows } = await db.pool.query(
+      'select unit_amount, recurring_interval, recurring_interval_count, currency from payments.prices where price_id = $1',
+      ['plan_old_monthly'],
+    );
+    expect(rows).toEqual([
+      { unit_amount: '2000', recurring_interval: 'month', recurring_interval_count: 1, currency: 'usd' },
+    ]);
+  });
+
+  it('a Checkout Session that names its customer only in customer_details', async () => {
+    const session = {
+      ...(openapiFixtures['checkout.session'] as Record<string, unknown>),
+      id: 'cs_details_only',
+      customer_email: undefined,
+      status: 'complete',
+    };
+    await project([eventOf('checkout.session.completed', session)]);
+    const { rows } = await db.pool.query(
+      'select customer_email from payments.checkout_sessions where checkout_session_id = $1',
+      ['cs_details_only'],
+    );
+    expect(rows).toEqual([{ customer_email: 'example@example.com' }]);
+  });
+
+  it('a subscription item from before prices names its plan', async () => {
+    const subscription = openapiFixtures.subscription as Record<string, unknown> & {
+      items: { data: Array<Record<string, unknown>> };
+    };
+    const [item] = subscription.items.data;
+    const { price: _price, ...olderItem } = { ...item, id: 'si_old_plan' } as Record<string, unknown>;
+    await project([
+      eventOf('customer.subscription.updated', {
+        ...subscription,
+        id: 'sub_old_plan',
+        items: { object: 'list', has_more: false, data: [olderItem] },
+      }),
+    ]);
+    const { rows } = await db.pool.query(
+      'select price_id from payments.subscription_items where subscription_item_id = $1',
+      ['si_old_plan'],
+    );
+    expect(rows).toEqual([{ price_id: (item?.plan as { id: string } | undefined)?.id }]);
+  });
+
   // Every object type the projections read, in the current shape (stripe/openapi's fixtures), with
   // each top-level field left out in turn, as a version from before that field would send it: the
   // object still lands (a column the field fed stays null where null is honest).

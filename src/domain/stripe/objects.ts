@@ -179,7 +179,7 @@ export const paymentIntentSchema = z.object({
   invoice: reference,
   latest_charge: reference,
   /** Before 2022-11-15 the charges came embedded. */
-  charges: list(z.object({ id: z.string() })),
+  charges: list(z.object({ id: z.string(), created: unixTime })),
   metadata: metadataSchema,
   last_payment_error: z.unknown().nullish(),
 });

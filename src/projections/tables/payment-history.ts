@@ -125,6 +125,11 @@ const latestCharge = (
   return [...charges].sort((a, b) => (b.created ?? 0) - (a.created ?? 0) || (a.id < b.id ? 1 : -1))[0];
 };
 
+const newestEmbeddedCharge = (
+  embedded: ReadonlyArray<{ id: string; created: number | null }>,
+): string | undefined =>
+  [...embedded].sort((a, b) => (b.created ?? 0) - (a.created ?? 0) || (a.id < b.id ? 1 : -1))[0]?.id;
+
 /** What a payment row is computed from: winning snapshots only. */
 export interface PaymentInputs {
   environment: Environment;
@@ -187,7 +192,10 @@ export const paymentRow = (inputs: PaymentInputs): { row: PaymentRow; metadataSu
       environment: inputs.environment,
       payment_id: paymentId,
       payment_intent_id: inputs.paymentIntentId,
-      charge_id: charge?.id ?? null,
+      // The charge's own snapshot when known; until then the one the intent names (its latest, or
+      // before 2022-11-15 the newest it embeds).
+      charge_id:
+        charge?.id ?? intent?.latest_charge ?? newestEmbeddedCharge(intent?.charges.data ?? []) ?? null,
       type: subscriptionId ? 'subscription_invoice' : 'one_time_payment',
       status,
       ...subjectColumns(metadataSubject),
