@@ -146,7 +146,11 @@ describe('the projection runner', () => {
       logger,
       batchSize: 10,
       maxBatchSize: 40,
-      metrics: { batchApplied: (_name, entries) => sizes.push(entries), entryParked: () => undefined },
+      metrics: {
+        batchApplied: (_name, entries) => sizes.push(entries),
+        entryParked: () => undefined,
+        batchFailed: () => undefined,
+      },
     });
     await runner.catchUp();
     // Exact boundaries depend on what other transactions in the cluster hold back (a batch that
@@ -301,7 +305,11 @@ describe('the projection runner rebuilding from the start of the log', () => {
       projectors: [rebuildingProjector('rebuilt')],
       logger,
       rebuildReadSize: 30,
-      metrics: { batchApplied: (_name, entries) => applied.push(entries), entryParked: () => undefined },
+      metrics: {
+        batchApplied: (_name, entries) => applied.push(entries),
+        entryParked: () => undefined,
+        batchFailed: () => undefined,
+      },
     });
     await untilReadable(250);
     await runner.catchUp();

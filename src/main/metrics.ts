@@ -97,6 +97,12 @@ export const createMetrics = (options: MetricsSources) => {
       buckets: [1, 5, 10, 25, 50, 100, 200, 500, 1000],
       registers: [registry],
     }),
+    projectionBatchFailures: new Counter({
+      name: 'payfold_projection_batch_failures_total',
+      help: 'Projection batches rolled back by an error that parks nothing (deadlock, timeout, trigger), then tried again',
+      labelNames: ['projection'] as const,
+      registers: [registry],
+    }),
     projectionErrors: new Counter({
       name: 'payfold_projection_errors_total',
       help: 'Log entries a projector failed to apply and parked in payfold.projection_errors',
@@ -117,6 +123,7 @@ export const createMetrics = (options: MetricsSources) => {
       series.projectionPosition.set({ projection }, Number(position));
     },
     entryParked: (projection) => series.projectionErrors.inc({ projection }),
+    batchFailed: (projection) => series.projectionBatchFailures.inc({ projection }),
   };
   return {
     registry,

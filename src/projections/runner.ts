@@ -40,11 +40,28 @@ export const describeError = (error: unknown): string =>
       ? error.message
       : String(error);
 
+/**
+ * Whether applying the entry again would fail the same way: a payload no schema reads, a value
+ * Postgres refuses (SQLSTATE class 22, data exceptions), or Payfold's own refusal. Those are
+ * parked. Anything else with a SQLSTATE (a deadlock, a lock or statement timeout, a serialization
+ * failure, a lost connection, an exception from a user's trigger on `payments.*`) says nothing
+ * about the entry: the batch is rolled back and tried again, so that a real event is never
+ * skipped because the database had a bad moment.
+ */
+export const willAlwaysFail = (error: unknown): boolean => {
+  if (error instanceof ZodError) return true;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
+  return code.startsWith('22');
+};
+
 /** What the runner reports (Prometheus, in `payfold serve`). */
 export interface ProjectionMetrics {
   /** A batch committed: how many log entries it consumed, how long it took, where it left the checkpoint. */
   batchApplied(projection: string, entries: number, seconds: number, position: bigint): void;
   entryParked(projection: string): void;
+  /** A batch rolled back by an error that parks nothing (a deadlock, a timeout, a trigger): it is tried again. */
+  batchFailed(projection: string): void;
 }
 
 export interface ProjectionRunnerOptions {
@@ -121,6 +138,7 @@ export const applyOrPark = async (
       await client.query('release savepoint projection_entry');
     } catch (error) {
       await client.query('rollback to savepoint projection_entry');
+      if (!willAlwaysFail(error)) throw error;
       const message = describeError(error);
       await client.query(parkEntrySql, [
         projector.name,
@@ -164,6 +182,10 @@ export class ProjectionRunner {
   private readonly nextBatchSize = new Map<string, number>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly wakeAgain = new Set<string>();
+  /** Per projector, how many batches in a row have failed without parking (for the backoff). */
+  private readonly failures = new Map<string, number>();
+  /** Ends the pauses between failed batches, so that stopping never waits one out. */
+  private readonly pauses = new Set<() => void>();
   private unsubscribe: (() => Promise<void>) | undefined;
   private rebuilding: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -221,6 +243,7 @@ export class ProjectionRunner {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const end of this.pauses) end();
     await this.unsubscribe?.();
     await this.rebuilding;
     await Promise.allSettled(this.running.values());
@@ -241,16 +264,35 @@ export class ProjectionRunner {
     }
   }
 
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.pauses.delete(end);
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.pauses.add(end);
+    });
+  }
+
   private async drain(projector: Projector): Promise<void> {
     try {
       await this.rebuilding;
       while (!this.stopped && (await this.runBatch(projector)) > 0);
+      this.failures.delete(projector.name);
     } catch (error) {
-      // Postgres unreachable, say: the next wake-up or poll tries again from the same checkpoint.
-      this.options.logger.warn(
-        { projection: projector.name, err: { message: (error as Error).message } },
-        'projection paused',
+      // A deadlock, a timeout, a trigger's exception, Postgres unreachable: nothing was parked and
+      // the checkpoint did not move; the same entries are tried again, less often while it lasts.
+      const failures = (this.failures.get(projector.name) ?? 0) + 1;
+      this.failures.set(projector.name, failures);
+      this.options.metrics?.batchFailed(projector.name);
+      this.options.logger.error(
+        { projection: projector.name, failures, err: { message: (error as Error).message } },
+        'projection batch failed; trying again',
       );
+      await this.pause(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)));
+      if (!this.stopped) this.wakeAgain.add(projector.name);
     }
   }
 
