@@ -4,7 +4,7 @@ import pg from 'pg';
 import { freePort } from '../src/adapters/postgres/embedded.js';
 
 export const root = path.resolve(import.meta.dirname, '..');
-export const webhookSecret = 'whsec_bench_secret';
+export const webhookSecret = 'whsec_bench_secret_for_the_load';
 export const note = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 /** Starts a server process and waits until `isReady` says it answers. */

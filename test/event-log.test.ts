@@ -75,6 +75,21 @@ describe('the Postgres event log', () => {
     expect(batches).toBeLessThanOrEqual(10);
   });
 
+  it('fails only the entry Postgres refuses, not the others appended in the same batch', async () => {
+    // JSON that JavaScript parses and Postgres's json does not store (nested past its stack limit).
+    const tooDeep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+    const appends = Array.from({ length: 9 }, (_, index) =>
+      log.append(index === 4 ? { ...entry('refused-4'), data: tooDeep } : entry(`beside-${index}`)),
+    );
+    const results = await Promise.allSettled(appends);
+    expect(results.map((result) => result.status)).toEqual([
+      ...Array(4).fill('fulfilled'),
+      'rejected',
+      ...Array(4).fill('fulfilled'),
+    ]);
+    expect(await countRows(db.pool, "payfold.events where dedupe_key like 'beside-%'")).toBe(8);
+  });
+
   it('refuses to change or delete a stored entry', async () => {
     await log.append(entry('immutable'));
     await expect(

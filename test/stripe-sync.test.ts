@@ -178,7 +178,7 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
 describe('a sync racing live webhooks', () => {
   it('ends in the account as it is, whichever of them arrives last', async () => {
     const db = await createTestDatabase();
-    const forwardSecret = 'whsec_racing_the_sync';
+    const forwardSecret = 'whsec_racing_the_sync_forwarding';
     const server = await startTestServer(db.url, { STRIPE_WEBHOOK_SECRET_TEST: forwardSecret });
     const emulator = await startEmulator({
       forwardTo: `${server.url}/api/webhooks/stripe/test`,

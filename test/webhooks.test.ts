@@ -123,12 +123,12 @@ describe('POST /api/webhooks/stripe/:environment', () => {
 
   it('accepts a signature made with any of the comma-separated secrets during a rotation', async () => {
     const rotating = await startTestServer(db.url, {
-      STRIPE_WEBHOOK_SECRET_TEST: `whsec_old_secret, ${testWebhookSecret}`,
+      STRIPE_WEBHOOK_SECRET_TEST: `whsec_old_secret_before_rotation, ${testWebhookSecret}`,
     });
     try {
       const event = anEvent();
       const body = JSON.stringify(event);
-      for (const secret of ['whsec_old_secret', testWebhookSecret]) {
+      for (const secret of ['whsec_old_secret_before_rotation', testWebhookSecret]) {
         const response = await postWebhook(rotating.url, 'test', body, {
           'stripe-signature': sign(body, secret),
         });

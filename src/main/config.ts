@@ -20,13 +20,24 @@ const httpUrl = z
     'must be an http(s) URL',
   );
 
-/** 32 bytes, as 64 hex characters or as base64. */
+/**
+ * 32 bytes, as 64 hex characters or as base64 (standard or URL-safe, padded or not). Decoded
+ * strictly: Node's base64 decoder skips what it cannot read, so a mistyped key could otherwise
+ * pass as another 32 bytes.
+ */
+export const decodeMasterKey = (value: string): Buffer | undefined => {
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex');
+  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(value)) return undefined;
+  const bytes = Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
+  return bytes.length === 32 ? bytes : undefined;
+};
+
 const masterKey = z
   .string()
   .trim()
   .transform((value, context) => {
-    const bytes = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
-    if (bytes.length !== 32) {
+    const bytes = decodeMasterKey(value);
+    if (!bytes) {
       context.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex characters or base64' });
       return z.NEVER;
     }
@@ -52,8 +63,8 @@ const webhookSecrets = z
       .filter(Boolean),
   )
   .refine(
-    (secrets) => secrets.every((secret) => secret.startsWith('whsec_')),
-    'each secret must start with whsec_',
+    (secrets) => secrets.every((secret) => /^whsec_[A-Za-z0-9+/=_-]{16,}$/.test(secret)),
+    "each secret must be a signing secret: whsec_ and at least 16 more characters, as Stripe's endpoint shows it",
   );
 
 const envSchema = z.object({
@@ -83,7 +94,12 @@ const envSchema = z.object({
   STRIPE_SECRET_KEY_LIVE: stripeSecretKey('live').optional(),
   STRIPE_WEBHOOK_SECRET_TEST: webhookSecrets.default([]),
   STRIPE_WEBHOOK_SECRET_LIVE: webhookSecrets.default([]),
-  STRIPE_API_BASE: httpUrl.optional(),
+  STRIPE_API_BASE: httpUrl
+    .refine((value) => {
+      const url = new URL(value);
+      return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+    }, 'must be https, or http on this machine (the emulator)')
+    .optional(),
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
 });
@@ -135,6 +151,11 @@ export const loadConfig = (env: NodeJS.ProcessEnv): PayfoldConfig => {
   if (values.DATABASE_URL && !values.PAYFOLD_MASTER_KEY) {
     throw new ConfigError(
       'Invalid configuration: PAYFOLD_MASTER_KEY is required when DATABASE_URL is set (32 bytes, hex or base64)',
+    );
+  }
+  if (values.STRIPE_API_BASE && values.STRIPE_SECRET_KEY_LIVE) {
+    throw new ConfigError(
+      'Invalid configuration: STRIPE_API_BASE points Stripe calls elsewhere (the emulator); it is refused with a live key',
     );
   }
   if (values.PAYFOLD_JWT_SECRET && values.PAYFOLD_JWKS_URL) {

@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startEmbeddedCluster } from '../adapters/postgres/embedded.js';
 import type { PayfoldConfig } from './config.js';
+import { ConfigError, decodeMasterKey } from './config.js';
 
 export interface PayfoldDatabase {
   url: string;
@@ -39,7 +40,23 @@ export const openDatabase = async (
 };
 
 const readOrCreateMasterKey = async (file: string): Promise<Buffer> => {
-  if (existsSync(file)) return Buffer.from((await readFile(file, 'utf8')).trim(), 'hex');
+  if (existsSync(file)) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(
+        `Invalid configuration: ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); it holds the master key of the stored secrets`,
+      );
+    }
+    const key = decodeMasterKey(text.trim());
+    if (!key) {
+      throw new ConfigError(
+        `Invalid configuration: ${file} must hold a 32-byte master key (64 hex characters); restore it from a backup, or set PAYFOLD_MASTER_KEY`,
+      );
+    }
+    return key;
+  }
   await mkdir(path.dirname(file), { recursive: true });
   const key = randomBytes(32);
   await writeFile(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });

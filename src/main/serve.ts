@@ -29,7 +29,7 @@ import {
   type Subscriber,
   SubscriberRunner,
 } from '../projections/subscribers.js';
-import type { PayfoldConfig } from './config.js';
+import { ConfigError, type PayfoldConfig } from './config.js';
 import { openDatabase } from './database.js';
 import { createMetrics } from './metrics.js';
 
@@ -42,6 +42,20 @@ export interface RunningPayfold {
   close(): Promise<void>;
 }
 
+/**
+ * Stripe's payloads are UTF-8: a database that stores text in another encoding would refuse some
+ * of them at the door (a 500 for a valid event), so it is refused at start instead.
+ */
+const requireUtf8 = async (pool: pg.Pool): Promise<void> => {
+  const { rows } = await pool.query<{ server_encoding: string }>('show server_encoding');
+  const encoding = rows[0]?.server_encoding;
+  if (encoding !== 'UTF8') {
+    throw new ConfigError(
+      `Invalid configuration: DATABASE_URL: the database's encoding is ${encoding}; Payfold needs UTF8 (create it with ENCODING 'UTF8')`,
+    );
+  }
+};
+
 /** The database, migrated under the advisory lock, with a pool and the event log on it. */
 const openMigratedLog = async (config: PayfoldConfig, logger: Logger, poolSize: number) => {
   const database = await openDatabase(config, (line) =>
@@ -49,6 +63,7 @@ const openMigratedLog = async (config: PayfoldConfig, logger: Logger, poolSize: 
   );
   const pool = createPool(database.url, { max: poolSize });
   try {
+    await requireUtf8(pool);
     const applied = await runMigrations(pool);
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
   } catch (error) {
@@ -393,6 +408,7 @@ export const migrateDatabase = async (config: PayfoldConfig): Promise<number[]> 
   const database = await openDatabase(config);
   const pool = createPool(database.url, { max: 1 });
   try {
+    await requireUtf8(pool);
     return await runMigrations(pool);
   } finally {
     await pool.end();

@@ -128,6 +128,8 @@ export const startEmbeddedCluster = async (options: EmbeddedClusterOptions): Pro
     persistent: options.persistent,
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    // Stripe's payloads are UTF-8, whatever the host's locale says.
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
     onLog,
     onError: (message) => onLog(String(message)),
   });

@@ -82,6 +82,12 @@ const appendValues = (entry: NewLogEntry) => [
   JSON.stringify(entry.metadata),
 ];
 
+/** A refusal of something in the statement, not a lost connection or a server going away. */
+const isAboutTheData = (error: unknown): boolean => {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && !/^(08|53|57|58|XX)/.test(code);
+};
+
 export interface PostgresEventLogOptions {
   /** Most entries written by one statement. */
   maxBatchSize?: number;
@@ -179,6 +185,15 @@ export class PostgresEventLog implements EventLog {
         });
       }
     } catch (error) {
+      // An entry Postgres refuses (a value its `json` cannot hold, say) fails only itself: the
+      // batch is halved until it stands alone, so its neighbours are stored and answered 200.
+      if (byKey.size > 1 && isAboutTheData(error)) {
+        const groups = [...byKey.values()];
+        const half = Math.ceil(groups.length / 2);
+        await this.writeBatch(groups.slice(0, half).flat());
+        await this.writeBatch(groups.slice(half).flat());
+        return;
+      }
       for (const append of batch) append.reject(error);
     }
   }

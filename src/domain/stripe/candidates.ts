@@ -64,6 +64,8 @@ interface StripeEventData {
   id: string;
   type: string;
   created: number;
+  /** Set on events about a Stripe Connect account, not the platform's own. */
+  account?: unknown;
   data: { object: unknown; previous_attributes?: Record<string, unknown> | null };
 }
 
@@ -72,6 +74,9 @@ export const candidateOfStripeEvent = (
   event: StripeEventData,
   recordedAt: Date,
 ): Candidate | undefined => {
+  // Payfold keeps one account's payments: an event about a connected account's objects is kept in
+  // the log but projects nothing, so a connected account cannot claim a subject through metadata.
+  if (event.account != null) return undefined;
   const sent = event.data.object;
   if (!isStripeObject(sent)) return undefined;
   const objectType = objectTypeOf(sent.object);

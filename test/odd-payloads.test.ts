@@ -4,7 +4,7 @@ import { createTestDatabase, eventually, type TestDatabase } from './support/dat
 import { postWebhook, startTestServer, type TestServer, testWebhookSecret } from './support/server.js';
 import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
 
-describe('text Postgres cannot hold', () => {
+describe('payloads that are legal but odd: text Postgres cannot hold, Connect events', () => {
   let db: TestDatabase;
   let server: TestServer;
   beforeAll(async () => {
@@ -65,5 +65,32 @@ describe('text Postgres cannot hold', () => {
     const payload = { name: 'Zoë 😀', list: ['a', { b: 'c' }] };
     expect(textPostgresCanHold(payload)).toBe(payload);
     expect(textPostgresCanHold(['\ud83d'])).toEqual(['\uFFFD']);
+  });
+
+  it('keeps a Stripe Connect event (about a connected account) in the log and projects nothing from it', async () => {
+    const fixture = loadEventFixtures().find((candidate) => candidate.event.type === 'customer.updated');
+    if (!fixture) throw new Error('no customer.updated fixture');
+    const event = freshEvent(fixture, { livemode: false, account: 'acct_connected' });
+    event.data = {
+      ...event.data,
+      object: {
+        ...event.data.object,
+        id: 'cus_of_a_connected_account',
+        metadata: { payfold_subject_type: 'team', payfold_subject_id: 'someone-elses-team' },
+      },
+    };
+    const body = JSON.stringify(event);
+    const answer = await postWebhook(server.url, 'test', body, {
+      'stripe-signature': sign(body, testWebhookSecret),
+    });
+    expect(answer.status).toBe(200);
+    await server.payfold.runner.catchUp();
+    const { rows } = await db.pool.query(
+      `select (select count(*)::int from payments.customers where customer_id = 'cus_of_a_connected_account') as customers,
+              (select count(*)::int from payments.customer_mappings where subject_id = 'someone-elses-team') as mappings,
+              (select count(*)::int from payfold.events where dedupe_key = $1) as logged`,
+      [`stripe.event/test/${event.id}`],
+    );
+    expect(rows).toEqual([{ customers: 0, mappings: 0, logged: 1 }]);
   });
 });
