@@ -80,6 +80,21 @@ describe('projection status: admin API, payfold status, metrics', () => {
     expect(text).toContain('payfold_projection_errors_total{projection="payments"} 1');
   });
 
+  it('/metrics shows how long the oldest open transaction has held the projections back', async () => {
+    const holder = await db.pool.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select pg_current_xact_id()');
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const seconds = Number(/^payfold_oldest_transaction_seconds (\S+)$/m.exec(text)?.[1]);
+      expect(seconds).toBeGreaterThanOrEqual(1);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+  });
+
   it('payfold status --json prints the same', () => {
     const result = spawnSync(process.execPath, [payfoldBin, 'status', '--json'], {
       env: { ...process.env, DATABASE_URL: db.url, PAYFOLD_MASTER_KEY: testMasterKey },

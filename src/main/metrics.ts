@@ -6,6 +6,8 @@ import type { ProjectionMetrics } from '../projections/runner.js';
 export interface MetricsSources {
   headPosition: () => Promise<bigint>;
   projectionStatuses?: () => Promise<Array<{ name: string; behind: number; parkedEntries: number }>>;
+  /** Seconds the oldest open transaction on the database has been running (it holds readers of the log back). */
+  oldestTransactionSeconds?: () => Promise<number>;
 }
 
 /** One call shared by every gauge of one scrape: the statuses are read once, not per gauge. */
@@ -96,6 +98,14 @@ export const createMetrics = (options: MetricsSources) => {
       labelNames: ['projection'] as const,
       buckets: [1, 5, 10, 25, 50, 100, 200, 500, 1000],
       registers: [registry],
+    }),
+    oldestTransaction: new Gauge({
+      name: 'payfold_oldest_transaction_seconds',
+      help: 'Age of the oldest open transaction on the database: projections cannot read past it',
+      registers: [registry],
+      async collect() {
+        if (options.oldestTransactionSeconds) this.set(await options.oldestTransactionSeconds());
+      },
     }),
     projectionBatchFailures: new Counter({
       name: 'payfold_projection_batch_failures_total',

@@ -56,6 +56,11 @@ const requireUtf8 = async (pool: pg.Pool): Promise<void> => {
   }
 };
 
+/** Readers of the log wait for every transaction older than the entries they read (see the README). */
+const oldestTransactionSql = `
+  select coalesce(extract(epoch from now() - min(xact_start)), 0)::float8 as seconds
+  from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null`;
+
 /** The database, migrated under the advisory lock, with a pool and the event log on it. */
 const openMigratedLog = async (config: PayfoldConfig, logger: Logger, poolSize: number) => {
   const database = await openDatabase(config, (line) =>
@@ -270,6 +275,10 @@ export const startPayfold = async (
   const metrics = createMetrics({
     headPosition: () => log.headPosition(),
     projectionStatuses: () => projectionStatuses(pool, log),
+    oldestTransactionSeconds: async () => {
+      const { rows } = await pool.query<{ seconds: number }>(oldestTransactionSql);
+      return rows[0]?.seconds ?? 0;
+    },
   });
   const runner = new ProjectionRunner({ pool, log, projectors, logger, metrics: metrics.projections });
   const subscribers = new SubscriberRunner({ pool, logger, subscribers: options.subscribers ?? [] });

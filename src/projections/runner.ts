@@ -32,13 +32,20 @@ const parkEntrySql = `
   values ($1, $2, $3::xid8, $4, $5)
   on conflict (projection, position) do update set error = excluded.error, occurred_at = now()`;
 
+const maxErrorLength = 1000;
+
 /** One line for `payfold.projection_errors`: a payload that fails a schema names the fields. */
-export const describeError = (error: unknown): string =>
-  error instanceof ZodError
-    ? `unreadable Stripe object: ${error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`
-    : error instanceof Error
-      ? error.message
-      : String(error);
+export const describeError = (error: unknown): string => {
+  const text =
+    error instanceof ZodError
+      ? `unreadable Stripe object: ${error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  // One line, of a size a table and a log line can carry (a hostile payload's zod issues need not be).
+  const line = text.replace(/\s+/g, ' ');
+  return line.length > maxErrorLength ? `${line.slice(0, maxErrorLength - 1)}…` : line;
+};
 
 /**
  * Whether applying the entry again would fail the same way: a payload no schema reads, a value

