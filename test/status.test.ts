@@ -108,4 +108,28 @@ describe('projection status: admin API, payfold status, metrics', () => {
       expect.objectContaining({ name: 'webhook_events', position: 2, behind: 0, parkedEntries: 0 }),
     ]);
   });
+
+  it('health and metrics ask through connections of their own: a stuck status query cannot take the door with it', async () => {
+    const holder = await db.pool.connect();
+    try {
+      // Every status query that counts parked entries now waits on this lock.
+      await holder.query('begin');
+      await holder.query('lock table payfold.projection_errors in access exclusive mode');
+      const probes = await Promise.all(Array.from({ length: 4 }, () => fetch(`${server.url}/readyz`)));
+      expect(probes.map((probe) => probe.status)).toEqual([503, 503, 503, 503]);
+      // Meanwhile webhooks are stored and answered as ever.
+      const fixture = loadEventFixtures().find((f) => f.file === 'customer_updated.json');
+      const event = freshEvent(fixture as NonNullable<typeof fixture>);
+      const body = JSON.stringify(event);
+      const answer = await postWebhook(server.url, 'test', body, {
+        'stripe-signature': sign(body, testWebhookSecret),
+      });
+      expect(answer.status).toBe(200);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    // The stuck statements were cut off, and their connections came back.
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+  }, 30_000);
 });

@@ -70,7 +70,10 @@ export interface EventLog {
   subscribe(onAppended: () => void): () => Promise<void>;
   /** The newest position in the log, for metrics and lag. */
   headPosition(): Promise<bigint>;
-  /** Committed entries after `from` in the global order (readable or not yet): how far a reader is behind. */
+  /**
+   * About how many entries lie after `from`: how far a reader is behind, for metrics and status.
+   * An estimate, cheap whatever the size of the log; `hasEntriesAfter` is the exact question.
+   */
   countEntriesAfter(from: LogCheckpoint): Promise<number>;
   /**
    * Whether a committed entry at or below `upTo` lies after `from` in the global order: true while

@@ -272,11 +272,19 @@ export const startPayfold = async (
   options: ServeOptions = {},
 ): Promise<RunningPayfold> => {
   const { database, pool, log } = await openMigratedLog(config, logger, 20);
+  // Health, metrics and status ask through a pool of their own, two connections whose statements
+  // are cut off after 2 s: a scraper or a probe can never take the connections webhooks need.
+  const statusPool = createPool(database.url, {
+    max: 2,
+    statementTimeoutMs: 2000,
+    applicationName: 'payfold-status',
+  });
+  const statusLog = new PostgresEventLog(statusPool, database.url);
   const metrics = createMetrics({
-    headPosition: () => log.headPosition(),
-    projectionStatuses: () => projectionStatuses(pool, log),
+    headPosition: () => statusLog.headPosition(),
+    projectionStatuses: () => projectionStatuses(statusPool, statusLog),
     oldestTransactionSeconds: async () => {
-      const { rows } = await pool.query<{ seconds: number }>(oldestTransactionSql);
+      const { rows } = await statusPool.query<{ seconds: number }>(oldestTransactionSql);
       return rows[0]?.seconds ?? 0;
     },
   });
@@ -298,7 +306,7 @@ export const startPayfold = async (
       }),
     webhookRejected: metrics.webhooks.rejected,
     readiness: async () => {
-      const { rows } = await pool.query<{ parked: number }>(
+      const { rows } = await statusPool.query<{ parked: number }>(
         'select count(*)::int as parked from payfold.projection_errors',
       );
       return { parkedEntries: rows[0]?.parked ?? 0 };
@@ -311,7 +319,7 @@ export const startPayfold = async (
       );
     },
     metricsText: metrics.text,
-    projectionsReport: () => projectionsReport(pool, log),
+    projectionsReport: () => projectionsReport(statusPool, statusLog),
     rebuildProjections: (names, quiet) => {
       const named = projectorsNamed(names);
       if (!named.ok) return Promise.resolve(named);
@@ -351,6 +359,7 @@ export const startPayfold = async (
       await log.close();
       await subscribers.stop();
       await runner.stop();
+      await statusPool.end();
       await pool.end();
       await database.stop();
     },

@@ -3,6 +3,8 @@ import pg from 'pg';
 export interface PoolOptions {
   max?: number;
   applicationName?: string;
+  /** A statement running longer is cancelled and its connection freed (health and metrics). */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -14,7 +16,7 @@ export const createPool = (connectionString: string, options: PoolOptions = {}):
     connectionString,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'payfold',
-    options: '-c synchronous_commit=on',
+    options: `-c synchronous_commit=on${options.statementTimeoutMs ? ` -c statement_timeout=${options.statementTimeoutMs}` : ''}`,
     idleTimeoutMillis: 30_000,
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
