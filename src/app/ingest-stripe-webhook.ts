@@ -1,7 +1,7 @@
 import { verifyStripeSignature } from '../adapters/stripe/webhook-signature.js';
 import type { Environment } from '../domain/environment.js';
 import { environmentOfLivemode, isEnvironment } from '../domain/environment.js';
-import { type EventLog, stripeEventLogEntry } from '../domain/event-log.js';
+import { type EventLog, LogBusyError, stripeEventLogEntry } from '../domain/event-log.js';
 import { jsonNestingDepth, maxJsonNesting, stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
 
 export type WebhookRejection =
@@ -14,6 +14,7 @@ export type WebhookRejection =
   | 'invalid_event'
   | 'livemode_mismatch'
   | 'body_too_large'
+  | 'log_busy'
   | 'append_failed';
 
 /** What the webhook door counts (Prometheus, in `payfold serve`). */
@@ -92,8 +93,17 @@ const verifyAndAppend = async (
     );
   }
   const stopTimer = metrics.appendStarted();
-  const result = await log.append(stripeEventLogEntry(environment, body, event));
-  stopTimer();
+  let result: Awaited<ReturnType<EventLog['append']>>;
+  try {
+    result = await log.append(stripeEventLogEntry(environment, body, event));
+  } catch (error) {
+    // Stripe retries a 503: the event comes again, and a commit that came late is then a duplicate.
+    if (error instanceof LogBusyError)
+      return rejected(503, 'log_busy', 'The event log is busy; retry shortly');
+    throw error;
+  } finally {
+    stopTimer();
+  }
   const duplicate = result.status === 'duplicate';
   metrics.stored(environment, duplicate);
   return { kind: 'stored', duplicate };

@@ -54,6 +54,13 @@ export const checkpointOf = (entry: LogEntry): LogCheckpoint => ({
   position: entry.position,
 });
 
+/**
+ * The log could not take an append in time: too many are waiting, or the commit did not come
+ * within the deadline (it may still commit; a redelivery then finds it a duplicate). The caller
+ * answers so that the sender retries: for a webhook, 503.
+ */
+export class LogBusyError extends Error {}
+
 export type AppendResult = { status: 'appended'; position: bigint } | { status: 'duplicate' };
 
 /** The port every event store adapter implements (Postgres by default, EventStoreDB optionally). */

@@ -46,6 +46,8 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
     // A log line per request would cost more than the webhook itself at thousands per second.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // A client that sends its request slowly cannot hold a connection forever (handlers may run long).
+    requestTimeout: 30_000,
   });
   // Every route is recorded as it is registered: `/docs` describes those that declare a doc.
   const catalog = routeCatalog();

@@ -87,6 +87,7 @@ const envSchema = z.object({
   PAYFOLD_JWT_AUDIENCE: optionalText,
   PAYFOLD_STRIPE_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(10_000).optional(),
   PAYFOLD_STRIPE_MAX_RETRIES: z.coerce.number().int().min(0).max(10).optional(),
+  PAYFOLD_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   PAYFOLD_PUBLIC_URL: httpUrl.optional(),
   PAYFOLD_DATA_DIR: z.string().trim().default('.payfold'),
   PAYFOLD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -119,6 +120,8 @@ export interface PayfoldConfig {
   stripeRequestsPerSecond: number | undefined;
   /** Retries of a Stripe call after a 429, a 5xx or a lost connection (the gateway's default: 4). */
   stripeMaxRetries: number | undefined;
+  /** How long a webhook waits for its commit before it is answered 503 (Stripe retries). */
+  appendTimeoutMs: number;
   publicUrl: string | undefined;
   dataDirectory: string;
   logLevel: string;
@@ -179,6 +182,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv): PayfoldConfig => {
     jwtAudience: values.PAYFOLD_JWT_AUDIENCE,
     stripeRequestsPerSecond: values.PAYFOLD_STRIPE_REQUESTS_PER_SECOND,
     stripeMaxRetries: values.PAYFOLD_STRIPE_MAX_RETRIES,
+    appendTimeoutMs: values.PAYFOLD_APPEND_TIMEOUT_MS,
     publicUrl: values.PAYFOLD_PUBLIC_URL,
     dataDirectory: values.PAYFOLD_DATA_DIR,
     logLevel: values.PAYFOLD_LOG_LEVEL,

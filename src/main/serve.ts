@@ -76,7 +76,11 @@ const openMigratedLog = async (config: PayfoldConfig, logger: Logger, poolSize: 
     await database.stop();
     throw error;
   }
-  return { database, pool, log: new PostgresEventLog(pool, database.url) };
+  return {
+    database,
+    pool,
+    log: new PostgresEventLog(pool, database.url, { appendDeadlineMs: config.appendTimeoutMs }),
+  };
 };
 
 const stripeAccessOptions = (

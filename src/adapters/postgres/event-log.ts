@@ -1,6 +1,13 @@
 import pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
-import type { AppendResult, EventLog, LogCheckpoint, LogEntry, NewLogEntry } from '../../domain/event-log.js';
+import {
+  type AppendResult,
+  type EventLog,
+  LogBusyError,
+  type LogCheckpoint,
+  type LogEntry,
+  type NewLogEntry,
+} from '../../domain/event-log.js';
 
 const appendColumns = 7;
 /**
@@ -97,6 +104,10 @@ export interface PostgresEventLogOptions {
   maxConcurrentBatches?: number;
   /** How often subscribers are woken without a notification (a lost LISTEN connection, say). */
   pollIntervalMs?: number;
+  /** Appends waiting for a batch before new ones are refused at once (default 10,000): memory stays bounded. */
+  maxPending?: number;
+  /** How long an append may wait for its commit before it is answered as busy (default 5,000 ms). */
+  appendDeadlineMs?: number;
 }
 
 /**
@@ -111,6 +122,8 @@ export class PostgresEventLog implements EventLog {
   private readonly maxBatchSize: number;
   private readonly maxConcurrentBatches: number;
   private readonly pollIntervalMs: number;
+  private readonly maxPending: number;
+  private readonly appendDeadlineMs: number;
   /** Counters for tests and the bench: how well appends are being grouped. */
   readonly stats = { batchesWritten: 0, entriesWritten: 0 };
 
@@ -122,11 +135,26 @@ export class PostgresEventLog implements EventLog {
     this.maxBatchSize = appendBucket(options.maxBatchSize ?? 512);
     this.maxConcurrentBatches = options.maxConcurrentBatches ?? 2;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.maxPending = options.maxPending ?? 10_000;
+    this.appendDeadlineMs = options.appendDeadlineMs ?? 5000;
   }
 
   append(entry: NewLogEntry): Promise<AppendResult> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ entry, resolve, reject });
+    if (this.pending.length >= this.maxPending) {
+      return Promise.reject(new LogBusyError(`the log has ${this.pending.length} appends waiting`));
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      const deadline = setTimeout(
+        () => reject(new LogBusyError(`the log did not commit within ${this.appendDeadlineMs} ms`)),
+        this.appendDeadlineMs,
+      );
+      const settle =
+        <T>(done: (value: T) => void) =>
+        (value: T) => {
+          clearTimeout(deadline);
+          done(value);
+        };
+      this.pending.push({ entry, resolve: settle(resolve), reject: settle(reject) });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         // Let the appends of the current I/O turn gather before the first batch leaves.

@@ -18,6 +18,9 @@ export const createPool = (connectionString: string, options: PoolOptions = {}):
     application_name: options.applicationName ?? 'payfold',
     options: `-c synchronous_commit=on${options.statementTimeoutMs ? ` -c statement_timeout=${options.statementTimeoutMs}` : ''}`,
     idleTimeoutMillis: 30_000,
+    // A Postgres that does not answer a connect, or a peer gone without a word, is noticed.
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);

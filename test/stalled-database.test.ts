@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
+import { LogBusyError } from '../src/domain/event-log.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { postWebhook, startTestServer, type TestServer, testWebhookSecret } from './support/server.js';
+import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
+
+describe('a stalled Postgres', () => {
+  let db: TestDatabase;
+  let server: TestServer;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startTestServer(db.url, { PAYFOLD_APPEND_TIMEOUT_MS: '800' });
+  });
+  afterAll(async () => {
+    await server.payfold.close();
+    await db.drop();
+  });
+
+  const signedEvent = () => {
+    const fixture = loadEventFixtures().find((f) => f.file === 'customer_updated.json');
+    const body = JSON.stringify(freshEvent(fixture as NonNullable<typeof fixture>, { livemode: false }));
+    return { body, headers: { 'stripe-signature': sign(body, testWebhookSecret) } };
+  };
+
+  it('answers 503 while the log cannot commit, so Stripe retries, and takes the retry once it can', async () => {
+    const holder = await db.pool.connect();
+    const event = signedEvent();
+    try {
+      await holder.query('begin');
+      await holder.query('lock table payfold.events in exclusive mode');
+      const started = Date.now();
+      const answer = await postWebhook(server.url, 'test', event.body, event.headers);
+      expect(answer).toMatchObject({ status: 503, body: { error: { code: 'log_busy' } } });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    // Stripe's retry: stored now (or found stored, if the late commit came first).
+    const retried = await postWebhook(server.url, 'test', event.body, event.headers);
+    expect(retried).toMatchObject({ status: 200, body: { received: true } });
+    const fresh = signedEvent();
+    expect((await postWebhook(server.url, 'test', fresh.body, fresh.headers)).body).toEqual({
+      received: true,
+      duplicate: false,
+    });
+  });
+
+  it('refuses appends at once when too many are waiting, so memory stays bounded', async () => {
+    const log = new PostgresEventLog(db.pool, db.url, { maxPending: 3, appendDeadlineMs: 5000 });
+    const holder = await db.pool.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('lock table payfold.events in exclusive mode');
+      const entry = (key: string) => ({
+        environment: 'test' as const,
+        type: 'test.bounded',
+        version: 1,
+        dedupeKey: key,
+        stream: 'test/bounded',
+        data: '{}',
+        metadata: {},
+      });
+      // Two batches in flight (each waiting on the lock), then three appends waiting for a batch.
+      const pause = () => new Promise((resolve) => setTimeout(resolve, 50));
+      const first = log.append(entry('bounded-first'));
+      await pause();
+      const second = log.append(entry('bounded-second'));
+      await pause();
+      const queued = [0, 1, 2].map((index) => log.append(entry(`bounded-${index}`)));
+      await expect(log.append(entry('bounded-refused'))).rejects.toBeInstanceOf(LogBusyError);
+      await holder.query('rollback');
+      expect((await Promise.all([first, second, ...queued])).map((result) => result.status)).toEqual(
+        Array(5).fill('appended'),
+      );
+    } finally {
+      holder.release();
+    }
+  });
+});
