@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paymentsProjector } from '../src/projections/payments-projector.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { openapiObjects, projectedObjectTypes } from './support/openapi-objects.js';
 import { entriesOf } from './support/projection-harness.js';
-import { fixturesDirectory, freshEvent, loadEventFixtures } from './support/stripe-events.js';
+import { freshEvent, loadEventFixtures } from './support/stripe-events.js';
 import type { GeneratedEvent } from './support/stripe-history.js';
 
 /** A Checkout Session event as API versions before the session's `status` sent it. */
@@ -97,7 +96,7 @@ describe('payloads of older API versions: fields the rows need, derived', () => 
 
   it('a payment intent from before latest_charge: its charge is the newest of the embedded charges', async () => {
     const intent = {
-      ...(openapiFixtures.payment_intent as Record<string, unknown>),
+      ...(openapiObjects.payment_intent as Record<string, unknown>),
       id: 'pi_old_charges',
       status: 'succeeded',
       amount_received: 1099,
@@ -122,7 +121,7 @@ describe('payloads of older API versions: fields the rows need, derived', () => 
   it('a legacy plan lands as a price, its amount and interval read from the top level', async () => {
     // Plans never had `recurring` or `unit_amount`; both are left out.
     const plan: Record<string, unknown> = {
-      ...(openapiFixtures.plan as Record<string, unknown>),
+      ...(openapiObjects.plan as Record<string, unknown>),
       id: 'plan_old_monthly',
       object: 'plan',
     };
@@ -140,7 +139,7 @@ describe('payloads of older API versions: fields the rows need, derived', () => 
 
   it('a Checkout Session that names its customer only in customer_details', async () => {
     const session = {
-      ...(openapiFixtures['checkout.session'] as Record<string, unknown>),
+      ...(openapiObjects['checkout.session'] as Record<string, unknown>),
       id: 'cs_details_only',
       customer_email: undefined,
       status: 'complete',
@@ -154,7 +153,7 @@ describe('payloads of older API versions: fields the rows need, derived', () => 
   });
 
   it('a subscription item from before prices names its plan', async () => {
-    const subscription = openapiFixtures.subscription as Record<string, unknown> & {
+    const subscription = openapiObjects.subscription as Record<string, unknown> & {
       items: { data: Array<Record<string, unknown>> };
     };
     const [item] = subscription.items.data;
@@ -176,59 +175,44 @@ describe('payloads of older API versions: fields the rows need, derived', () => 
   // Every object type the projections read, in the current shape (stripe/openapi's fixtures), with
   // each top-level field left out in turn, as a version from before that field would send it: the
   // object still lands (a column the field fed stays null where null is honest).
-  const openapiFixtures = JSON.parse(
-    readFileSync(path.join(fixturesDirectory, '..', 'stripe-openapi', 'fixtures3.json'), 'utf8'),
-  ).resources as Record<string, Record<string, unknown>>;
-  const projected: Array<[string, string]> = [
-    ['product', 'product.updated'],
-    ['price', 'price.updated'],
-    ['plan', 'plan.updated'],
-    ['customer', 'customer.updated'],
-    ['subscription', 'customer.subscription.updated'],
-    ['invoice', 'invoice.updated'],
-    ['payment_intent', 'payment_intent.succeeded'],
-    ['charge', 'charge.succeeded'],
-    ['refund', 'refund.updated'],
-    ['dispute', 'charge.dispute.updated'],
-    ['checkout.session', 'checkout.session.completed'],
-    ['invoice_payment', 'invoice_payment.paid'],
-  ];
-
-  it.each(projected)('a %s with any one field left out still lands', async (objectType, eventType) => {
-    const object = openapiFixtures[objectType] as Record<string, unknown>;
-    const fields = Object.keys(object).filter((field) => field !== 'id' && field !== 'object');
-    const events = fields.map((field, index) => {
-      const { [field]: _left, ...rest } = object;
-      return {
-        id: `evt_${objectType.replace('.', '_')}_${index}`,
-        object: 'event',
-        type: eventType,
-        api_version: '2020-03-02',
-        created: 1_700_000_000 + index,
-        livemode: false,
-        data: { object: { ...rest, id: `${String(object.id)}_without_${field}` } },
-      } as unknown as GeneratedEvent;
-    });
-    // One entry at a time, as the runner parks them: none may fail.
-    const failures: string[] = [];
-    const client = await db.pool.connect();
-    try {
-      await client.query('begin');
-      for (const [index, entry] of entriesOf(events).entries()) {
-        await client.query('savepoint one');
-        try {
-          await paymentsProjector.apply(client, [entry]);
-          await client.query('release savepoint one');
-        } catch (error) {
-          await client.query('rollback to savepoint one');
-          failures.push(`${fields[index]}: ${(error as Error).message.slice(0, 200)}`);
+  it.each(projectedObjectTypes)(
+    'a %s with any one field left out still lands',
+    async (objectType, eventType) => {
+      const object = openapiObjects[objectType] as Record<string, unknown>;
+      const fields = Object.keys(object).filter((field) => field !== 'id' && field !== 'object');
+      const events = fields.map((field, index) => {
+        const { [field]: _left, ...rest } = object;
+        return {
+          id: `evt_${objectType.replace('.', '_')}_${index}`,
+          object: 'event',
+          type: eventType,
+          api_version: '2020-03-02',
+          created: 1_700_000_000 + index,
+          livemode: false,
+          data: { object: { ...rest, id: `${String(object.id)}_without_${field}` } },
+        } as unknown as GeneratedEvent;
+      });
+      // One entry at a time, as the runner parks them: none may fail.
+      const failures: string[] = [];
+      const client = await db.pool.connect();
+      try {
+        await client.query('begin');
+        for (const [index, entry] of entriesOf(events).entries()) {
+          await client.query('savepoint one');
+          try {
+            await paymentsProjector.apply(client, [entry]);
+            await client.query('release savepoint one');
+          } catch (error) {
+            await client.query('rollback to savepoint one');
+            failures.push(`${fields[index]}: ${(error as Error).message.slice(0, 200)}`);
+          }
         }
+        await client.query('commit');
+      } finally {
+        client.release();
       }
-      await client.query('commit');
-    } finally {
-      client.release();
-    }
-    expect(failures).toEqual([]);
-    expect(fields.length).toBeGreaterThan(5);
-  });
+      expect(failures).toEqual([]);
+      expect(fields.length).toBeGreaterThan(5);
+    },
+  );
 });
