@@ -8,7 +8,7 @@ import {
   logStart,
   type NewLogEntry,
 } from '../src/domain/event-log.js';
-import { countRows, createTestDatabase, type TestDatabase } from './support/database.js';
+import { countRows, createTestDatabase, eventually, type TestDatabase } from './support/database.js';
 
 const entry = (key: string, data: unknown = { key }): NewLogEntry => ({
   environment: 'test',
@@ -88,6 +88,25 @@ describe('the Postgres event log', () => {
       ...Array(4).fill('fulfilled'),
     ]);
     expect(await countRows(db.pool, "payfold.events where dedupe_key like 'beside-%'")).toBe(8);
+  });
+
+  it('reads by bytes as well as by count, and always at least one entry', async () => {
+    // A log of its own, so that only these entries are in it.
+    const own = await createTestDatabase();
+    try {
+      const padding = 'p'.repeat(100_000);
+      for (let index = 0; index < 5; index += 1)
+        await own.log.append(entry(`large-${index}`, { padding, index }));
+      // Readable once every older transaction in the cluster has ended.
+      await eventually(async () => {
+        const bounded = await own.log.readAll(logStart, 100, 250_000);
+        expect(bounded.map((read) => read.dedupeKey)).toEqual(['large-0', 'large-1', 'large-2']);
+      });
+      const one = await own.log.readAll(logStart, 100, 10);
+      expect(one.map((read) => read.dedupeKey)).toEqual(['large-0']);
+    } finally {
+      await own.drop();
+    }
   });
 
   it('refuses to change or delete a stored entry', async () => {

@@ -71,8 +71,11 @@ export interface EventLog {
   entryByDedupeKey(dedupeKey: string): Promise<LogEntry | undefined>;
   /** The committed entries at these places in the log (parked entries read back for a retry), in log order. */
   entriesAt(checkpoints: readonly LogCheckpoint[]): Promise<LogEntry[]>;
-  /** Committed entries after `from`, in the global order, never skipping one committed later. */
-  readAll(from: LogCheckpoint, limit: number): Promise<LogEntry[]>;
+  /**
+   * Committed entries after `from`, in the global order, never skipping one committed later: at
+   * most `limit` of them and about `maxBytes` (16 MiB unless given; always at least one entry).
+   */
+  readAll(from: LogCheckpoint, limit: number, maxBytes?: number): Promise<LogEntry[]>;
   /** Calls `onAppended` soon after new entries may be readable. Returns an unsubscribe function. */
   subscribe(onAppended: () => void): () => Promise<void>;
   /** The newest position in the log, for metrics and lag. */

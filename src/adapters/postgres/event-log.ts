@@ -36,7 +36,9 @@ const entriesAtSql = `
   order by transaction_id, position`;
 const appendBucket = (rows: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, rows)));
 const readEventsStatement = 'payfold_read_events';
-const readEventsSql = 'select * from payfold.read_events($1::xid8, $2, $3)';
+/** The most bytes of entries one read returns (at least one entry, whatever its size). */
+const defaultReadBytes = 16 * 1024 * 1024;
+const readEventsSql = 'select * from payfold.read_events($1::xid8, $2, $3, $4)';
 const headPositionSql = 'select coalesce(max(position), 0)::text as head from payfold.events';
 const hasEntriesAfterSql = `
   select exists (
@@ -228,11 +230,11 @@ export class PostgresEventLog implements EventLog {
     }
   }
 
-  async readAll(from: LogCheckpoint, limit: number): Promise<LogEntry[]> {
+  async readAll(from: LogCheckpoint, limit: number, maxBytes = defaultReadBytes): Promise<LogEntry[]> {
     const { rows } = await this.pool.query<EventRow>({
       name: readEventsStatement,
       text: readEventsSql,
-      values: [from.transactionId.toString(), from.position.toString(), limit],
+      values: [from.transactionId.toString(), from.position.toString(), limit, maxBytes],
     });
     return rows.map(logEntryOfRow);
   }
