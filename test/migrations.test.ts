@@ -18,7 +18,7 @@ describe('migrations', () => {
     try {
       const results = await Promise.all(pools.map((pool) => runMigrations(pool)));
       const versions = (await loadMigrations()).map((migration) => migration.version);
-      expect(results.flat().sort()).toEqual(versions);
+      expect(results.flat().sort((a, b) => a - b)).toEqual(versions);
       expect(await countRows(db.pool, 'payfold.migrations')).toBe(versions.length);
     } finally {
       await Promise.all(pools.map((pool) => pool.end()));

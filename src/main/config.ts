@@ -69,6 +69,7 @@ const webhookSecrets = z
 
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
+  PAYFOLD_MIGRATION_DATABASE_URL: postgresUrl.optional(),
   PAYFOLD_EVENT_STORE: z
     .string()
     .trim()
@@ -108,6 +109,11 @@ const envSchema = z.object({
 export interface PayfoldConfig {
   /** Unset: an embedded Postgres under `dataDirectory`. */
   databaseUrl: string | undefined;
+  /**
+   * The schemas' owner, for migrations, when `payfold serve` runs as a role of less privilege
+   * (`DATABASE_URL`), which the migrations then grant what serving needs.
+   */
+  migrationDatabaseUrl: string | undefined;
   eventStore: string;
   masterKey: Buffer | undefined;
   /** The master key before a rotation: opens secrets not yet sealed again under the new one. */
@@ -156,6 +162,11 @@ export const loadConfig = (env: NodeJS.ProcessEnv): PayfoldConfig => {
       'Invalid configuration: PAYFOLD_MASTER_KEY is required when DATABASE_URL is set (32 bytes, hex or base64)',
     );
   }
+  if (values.PAYFOLD_MIGRATION_DATABASE_URL && !values.DATABASE_URL) {
+    throw new ConfigError(
+      'Invalid configuration: PAYFOLD_MIGRATION_DATABASE_URL needs DATABASE_URL (the role that serves)',
+    );
+  }
   if (values.STRIPE_API_BASE && values.STRIPE_SECRET_KEY_LIVE) {
     throw new ConfigError(
       'Invalid configuration: STRIPE_API_BASE points Stripe calls elsewhere (the emulator); it is refused with a live key',
@@ -173,6 +184,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv): PayfoldConfig => {
   }
   return {
     databaseUrl: values.DATABASE_URL,
+    migrationDatabaseUrl: values.PAYFOLD_MIGRATION_DATABASE_URL,
     eventStore: values.PAYFOLD_EVENT_STORE,
     masterKey: values.PAYFOLD_MASTER_KEY,
     previousMasterKey: values.PAYFOLD_MASTER_KEY_PREVIOUS,

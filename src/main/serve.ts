@@ -61,6 +61,49 @@ const oldestTransactionSql = `
   select coalesce(extract(epoch from now() - min(xact_start)), 0)::float8 as seconds
   from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null`;
 
+const statements = {
+  currentUser: 'select current_user as role',
+  grantServingRole: 'select payfold.grant_serving_role($1)',
+  ownsTheLog: `
+    select pg_get_userbyid(relowner) = current_user as owns from pg_class where oid = 'payfold.events'::regclass`,
+} as const;
+
+/**
+ * Migrations as the schemas' owner: through `PAYFOLD_MIGRATION_DATABASE_URL` when it is set, and
+ * then the serving role gets what serving needs; through the serving pool otherwise, with a
+ * warning, since a role that owns the log could disable its append-only trigger.
+ */
+const migrate = async (
+  config: PayfoldConfig,
+  pool: pg.Pool,
+  logger: Logger,
+  embedded: boolean,
+): Promise<void> => {
+  if (config.migrationDatabaseUrl) {
+    const owner = createPool(config.migrationDatabaseUrl, { max: 1, applicationName: 'payfold-migrate' });
+    try {
+      await requireUtf8(owner);
+      const applied = await runMigrations(owner);
+      if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+      const { rows } = await pool.query<{ role: string }>(statements.currentUser);
+      await owner.query(statements.grantServingRole, [rows[0]?.role]);
+    } finally {
+      await owner.end();
+    }
+    return;
+  }
+  const applied = await runMigrations(pool);
+  if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+  // An embedded cluster is Payfold's alone; a shared server deserves the warning.
+  if (embedded) return;
+  const { rows } = await pool.query<{ owns: boolean }>(statements.ownsTheLog);
+  if (rows[0]?.owns) {
+    logger.warn(
+      'the role serving traffic owns payfold.events and could disable its append-only trigger: set PAYFOLD_MIGRATION_DATABASE_URL to the owner and DATABASE_URL to a serving role (README "Least privilege")',
+    );
+  }
+};
+
 /** The database, migrated under the advisory lock, with a pool and the event log on it. */
 const openMigratedLog = async (config: PayfoldConfig, logger: Logger, poolSize: number) => {
   const database = await openDatabase(config, (line) =>
@@ -69,8 +112,7 @@ const openMigratedLog = async (config: PayfoldConfig, logger: Logger, poolSize: 
   const pool = createPool(database.url, { max: poolSize });
   try {
     await requireUtf8(pool);
-    const applied = await runMigrations(pool);
-    if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+    await migrate(config, pool, logger, database.embedded);
   } catch (error) {
     await pool.end();
     await database.stop();
