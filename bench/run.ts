@@ -1,7 +1,7 @@
 // `npm run bench`: measures the budgets of SPEC section 7 that exist so far and prints one JSON
 // object per measure, with @supabase/stripe-sync-engine measured in the same run where it does the
 // same job. Options: --duration <s> (per load, default 20), --rounds <n> (default 1; medians),
-// --only <measure> (webhook_ingest, webhook_to_row, projection_lag, catch_up, rebuild, sync or checkout_sessions), --events <n>
+// --only <measure> (webhook_ingest, webhook_to_row, projection_lag, catch_up, rebuild, sync, checkout_sessions, or soak: 30 minutes unless --duration, run only when asked), --events <n>
 // (webhook_to_row, default 20,000), --entries <n> (catch_up's and rebuild's log, default 250,000), --full
 // (catch_up over 1,000,000 entries), --compare-batches (catch_up also in batches, on a copy of the log).
 import { chmod, mkdtemp } from 'node:fs/promises';
@@ -13,13 +13,14 @@ import { measureCatchUp, measureRebuild } from './catch-up.js';
 import { measureCheckoutSessions } from './checkout-sessions.js';
 import { measureIngest } from './ingest.js';
 import { measureProjectionLag } from './projection-lag.js';
+import { measureSoak } from './soak.js';
 import { note } from './support.js';
 import { measureSync } from './sync.js';
 import { measureWebhookToRow } from './webhook-to-row.js';
 
 const { values: args } = parseArgs({
   options: {
-    duration: { type: 'string', default: '20' },
+    duration: { type: 'string' },
     rounds: { type: 'string', default: '1' },
     only: { type: 'string' },
     entries: { type: 'string' },
@@ -28,9 +29,14 @@ const { values: args } = parseArgs({
     'compare-batches': { type: 'boolean', default: false },
   },
 });
-const durationSeconds = Number(args.duration);
+const durationSeconds = Number(args.duration ?? 20);
 const rounds = Number(args.rounds);
 const catchUpEntries = Number(args.entries ?? (args.full ? 1_000_000 : 250_000));
+
+let clusterDirectory: string | undefined;
+
+/** Measures run by default; `soak` (30 minutes) runs only when asked for with `--only soak`. */
+const onlyWhenAsked = new Set(['soak']);
 
 const measures: Record<string, (adminUrl: string) => Promise<unknown>> = {
   webhook_ingest: (adminUrl) => measureIngest(adminUrl, durationSeconds, rounds),
@@ -40,6 +46,8 @@ const measures: Record<string, (adminUrl: string) => Promise<unknown>> = {
   rebuild: (adminUrl) => measureRebuild(adminUrl, catchUpEntries),
   sync: (adminUrl) => measureSync(adminUrl),
   checkout_sessions: (adminUrl) => measureCheckoutSessions(adminUrl, durationSeconds),
+  soak: (adminUrl) =>
+    measureSoak(adminUrl, clusterDirectory, args.duration === undefined ? 1800 : durationSeconds),
 };
 
 const main = async () => {
@@ -49,16 +57,14 @@ const main = async () => {
     const parent = await mkdtemp(path.join(tmpdir(), 'payfold-bench-'));
     await chmod(parent, 0o755);
     note('starting a throwaway embedded Postgres');
-    const cluster = await startEmbeddedCluster({
-      dataDirectory: path.join(parent, 'postgres'),
-      persistent: false,
-    });
+    clusterDirectory = path.join(parent, 'postgres');
+    const cluster = await startEmbeddedCluster({ dataDirectory: clusterDirectory, persistent: false });
     adminUrl = cluster.url;
     stopCluster = cluster.stop;
   }
   try {
     for (const [name, measure] of Object.entries(measures)) {
-      if (args.only && args.only !== name) continue;
+      if (args.only ? args.only !== name : onlyWhenAsked.has(name)) continue;
       process.stdout.write(`${JSON.stringify(await measure(adminUrl))}\n`);
     }
   } finally {

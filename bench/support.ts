@@ -89,7 +89,7 @@ export const scalar = async (url: string, sql: string): Promise<number> =>
 export const startPayfold = async (
   databaseUrl: string,
   extraEnv: Record<string, string> = {},
-): Promise<{ url: string; stop(): Promise<void> }> => {
+): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }> => {
   const port = await freePort();
   const split = process.env.BENCH_SPLIT === '1';
   const env = {
@@ -116,6 +116,7 @@ export const startPayfold = async (
     : undefined;
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: server.pid,
     stop: async () => {
       await stopChild(server);
       if (projector) await stopChild(projector);

