@@ -4,7 +4,7 @@ import type { Environment } from '../domain/environment.js';
 import type { NewLogEntry } from '../domain/event-log.js';
 import type { SessionFailure } from '../domain/session-requests.js';
 import { rowsOfEntries } from '../projections/recompute.js';
-import type { Columns, TableShape } from '../projections/tables/table.js';
+import type { Columns, DerivedTable } from '../projections/tables/table.js';
 import { notConnectedMessage } from './stripe-connections.js';
 
 /** What the session API answers: the body for a status, or an error a caller can act on. */
@@ -91,7 +91,7 @@ export const singleFlight = <T>() => {
 
 /** The row a request's first entry alone projects to, without its times (the transaction sets them). */
 export const firstRowOfRequest = async <C extends Columns>(
-  table: TableShape<C>,
+  table: DerivedTable<C>,
   entry: NewLogEntry,
 ): Promise<Record<string, unknown>> => {
   const [built] = await rowsOfEntries(table, [

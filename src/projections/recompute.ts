@@ -17,7 +17,6 @@ import {
   type ObjectRef,
   objectKey,
   type RootRows,
-  type TableShape,
   type Winner,
   type WinnerSource,
 } from './tables/table.js';
@@ -113,26 +112,30 @@ export const recomputeAllRows = async (
 ): Promise<Map<string, Array<BuiltRow<Columns>>>> => {
   const source = inMemorySource(winners, mappings);
   const tables = new Map<string, Array<BuiltRow<Columns>>>();
-  for (const table of derivedTables) {
-    const built = await rowsOfRoots(
-      table,
-      uniqueRoots(await rootsAffectedBy(table, winners, source)),
-      source,
-    );
-    tables.set(
-      table.name,
-      built.flatMap((entry) => entry.rows),
-    );
-  }
+  for (const table of derivedTables) tables.set(table.name, await allRowsOf(table, winners, source));
   return tables;
 };
+
+/** Every row of one table that a complete set of winners builds. */
+const allRowsOf = async <C extends Columns>(
+  table: DerivedTable<C>,
+  winners: readonly Winner[],
+  source: WinnerSource,
+): Promise<Array<BuiltRow<C>>> =>
+  (
+    await rowsOfRoots(
+      table,
+      uniqueRoots(await rootsAffectedBy(table as unknown as DerivedTable<Columns>, winners, source)),
+      source,
+    )
+  ).flatMap((entry) => entry.rows);
 
 /**
  * The rows of one table that some entries alone project to: what a session request writes before
  * the projection reads its entry, so that the projection then finds nothing to change.
  */
 export const rowsOfEntries = async <C extends Columns>(
-  table: TableShape<C>,
+  table: DerivedTable<C>,
   entries: readonly LogEntry[],
 ): Promise<Array<BuiltRow<C>>> => {
   const byObject = new Map<string, Candidate[]>();
@@ -143,5 +146,6 @@ export const rowsOfEntries = async <C extends Columns>(
     const first = group[0] as Candidate;
     return choice ? [winnerOf(first, choice, earliest(group.map((candidate) => candidate.recordedAt)))] : [];
   });
-  return ((await recomputeAllRows(winners, [])).get(table.name) ?? []) as Array<BuiltRow<C>>;
+  // Only the table asked for: this runs on every session request.
+  return allRowsOf(table, winners, inMemorySource(winners, []));
 };
