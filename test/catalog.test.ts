@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../emulator/src/index.js';
 import { freePort } from '../src/adapters/postgres/embedded.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { runPayfold, startTestServer, type TestServer } from './support/server.js';
+import { adminClient, runPayfold, startTestServer, type TestServer } from './support/server.js';
 
 const adminToken = 'admin-token-for-the-catalog-tests';
 const forwardSecret = 'whsec_catalog_forwarding';
@@ -12,18 +12,8 @@ describe('the catalog: Stripe first, then the log', () => {
   let server: TestServer;
   let emulator: Awaited<ReturnType<typeof startEmulator>>;
 
-  const admin = async (method: string, route: string, body?: unknown) => {
-    const response = await fetch(`${server.url}${route}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${adminToken}`,
-        ...(body !== undefined && { 'content-type': 'application/json' }),
-      },
-      ...(body !== undefined && { body: JSON.stringify(body) }),
-    });
-    // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field
-    return { status: response.status, body: (await response.json()) as any };
-  };
+  const admin = (method: string, route: string, body?: unknown) =>
+    adminClient(server.url, adminToken)(method, route, body);
   const rows = async (sql: string, values: unknown[] = []) => (await db.pool.query(sql, values)).rows;
 
   beforeAll(async () => {

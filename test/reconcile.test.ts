@@ -3,7 +3,7 @@ import { type RunningEmulator, startEmulator } from '../emulator/src/index.js';
 import { freePort } from '../src/adapters/postgres/embedded.js';
 import type { ReconcileReport } from '../src/app/reconcile.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { runPayfold, startTestServer, type TestServer } from './support/server.js';
+import { adminClient, runPayfold, startTestServer, type TestServer } from './support/server.js';
 import { emulatorStripe } from './support/stripe-access.js';
 
 const adminToken = 'admin-token-for-the-reconcile-tests';
@@ -16,14 +16,12 @@ describe('reconcile: the tables against Stripe', { shuffle: false }, () => {
   let emulator: RunningEmulator;
 
   const reconcile = async (dryRun: boolean): Promise<ReconcileReport> => {
-    const response = await fetch(`${server.url}/api/admin/reconcile`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ environment: 'test', dryRun }),
+    const answer = await adminClient(server.url, adminToken)('POST', '/api/admin/reconcile', {
+      environment: 'test',
+      dryRun,
     });
-    const body = (await response.json()) as { report: ReconcileReport };
-    expect(response.status, JSON.stringify(body)).toBe(200);
-    return body.report;
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    return answer.body.report;
   };
   const rows = async (sql: string, values: unknown[] = []) => (await db.pool.query(sql, values)).rows;
 
@@ -41,10 +39,8 @@ describe('reconcile: the tables against Stripe', { shuffle: false }, () => {
       forwardTo: `${server.url}/api/webhooks/stripe/test`,
       forwardSecret,
     });
-    const connected = await fetch(`${server.url}/api/admin/payments/config/test`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ secretKey: 'sk_test_reconcile' }),
+    const connected = await adminClient(server.url, adminToken)('PUT', '/api/admin/payments/config/test', {
+      secretKey: 'sk_test_reconcile',
     });
     expect(connected.status).toBe(200);
     // The account's life, with one delivery in ten lost on the way.

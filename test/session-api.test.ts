@@ -19,7 +19,7 @@ import type {
   customerPortalSessionRequestSchema,
 } from '../src/app/portal-sessions.js';
 import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
-import { startTestServer, type TestServer } from './support/server.js';
+import { adminClient, startTestServer, type TestServer } from './support/server.js';
 import { emulatorStripe } from './support/stripe-access.js';
 
 const adminToken = 'admin-token-for-the-session-tests';
@@ -119,10 +119,8 @@ describe('the session API: Checkout and Billing Portal sessions under the caller
     ).id;
     oneTimePriceId = (await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 9900 }))
       .id;
-    const connected = await fetch(`${server.url}/api/admin/payments/config/test`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ secretKey: 'sk_test_sessions' }),
+    const connected = await adminClient(server.url, adminToken)('PUT', '/api/admin/payments/config/test', {
+      secretKey: 'sk_test_sessions',
     });
     expect(connected.status).toBe(200);
     const aliceId = randomUUID();

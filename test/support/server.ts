@@ -106,3 +106,18 @@ export const runPayfold = (
     child.on('close', (code) => resolve({ code, out: out.trim(), err: err.trim() }));
     child.stdin.end(input);
   });
+
+/** Calls to the admin API with its bearer token: the status and the parsed answer. */
+export const adminClient =
+  (baseUrl: string, adminToken: string) => async (method: string, route: string, body?: unknown) => {
+    const response = await fetch(`${baseUrl}${route}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+      },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field
+    return { status: response.status, body: (await response.json()) as any };
+  };
