@@ -73,6 +73,10 @@ describe('the layout', () => {
     ).toEqual([]);
   });
 
+  it('keeps the dashboard a browser page of its own: it reaches Payfold only through the admin API', () => {
+    expect(violations('src/dashboard', (target) => !under(target, 'src/dashboard'))).toEqual([]);
+  });
+
   it('keeps the Stripe emulator a program of its own, reached by Payfold only from the demo and the CLI', () => {
     expect(violations('emulator', (target) => under(target, 'src', 'test', 'bench'))).toEqual([]);
     expect(

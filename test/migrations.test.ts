@@ -51,6 +51,7 @@ describe('migrations', () => {
       'payfold.subject_pairings',
       'payfold.subscriber_checkpoints',
       'payfold.subscriber_errors',
+      'payfold.webhook_redeliveries',
       'payments.checkout_sessions',
       'payments.customer_mappings',
       'payments.customer_portal_sessions',

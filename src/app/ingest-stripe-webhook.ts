@@ -40,6 +40,8 @@ export interface StripeWebhookDeps {
   metrics: WebhookMetrics;
   /** Every active signing secret of an environment: env-provided and managed endpoints'. */
   webhookSecrets: (environment: Environment) => Promise<readonly string[]>;
+  /** Counts a redelivery of an event the log holds (shown on the dashboard). */
+  recordRedelivery?: (environment: Environment, eventId: string) => Promise<void>;
 }
 
 const rejected = (
@@ -63,7 +65,7 @@ export const ingestStripeWebhook = async (
 
 const verifyAndAppend = async (
   { environment, rawBody, signatureHeader }: StripeWebhookRequest,
-  { log, metrics, webhookSecrets }: StripeWebhookDeps,
+  { log, metrics, webhookSecrets, recordRedelivery }: StripeWebhookDeps,
 ): Promise<StripeWebhookOutcome> => {
   if (!isEnvironment(environment)) return rejected(404, 'unknown_environment', 'Unknown environment');
   const secrets = await webhookSecrets(environment);
@@ -106,5 +108,7 @@ const verifyAndAppend = async (
   }
   const duplicate = result.status === 'duplicate';
   metrics.stored(environment, duplicate);
+  // A count to show: failing to record it must not turn an acknowledged duplicate into a retry.
+  if (duplicate) await recordRedelivery?.(environment, event.id).catch(() => undefined);
   return { kind: 'stored', duplicate };
 };

@@ -7,6 +7,7 @@ import {
   productCreateSchema,
   productUpdateSchema,
 } from '../app/catalog.js';
+import type { PaymentsReads } from '../app/payments-reads.js';
 import type { StripeAccess } from '../app/stripe-access.js';
 import { type SyncObjectKind, syncObjectKinds } from '../app/sync-stripe.js';
 import { type Environment, environmentSchema } from '../domain/environment.js';
@@ -29,6 +30,10 @@ export interface AdminPluginOptions {
     quiet: boolean,
   ) => Promise<{ ok: true; summaries: RebuildSummary[] } | { ok: false; message: string }>;
   stripe: StripeAccess;
+  /** What the dashboard's pages read of the tables. */
+  reads: PaymentsReads;
+  /** Webhook requests refused since this process started, by reason. */
+  rejectedWebhooks: () => Promise<Array<{ reason: string; count: number }>>;
 }
 
 const environmentParams = z.object({ environment: environmentSchema });
@@ -44,6 +49,14 @@ const syncBody = z
 const withEnvironment = <T extends z.ZodRawShape>(shape: T) =>
   z.object({ environment: environmentSchema, ...shape }).strict();
 const idParams = z.object({ id: z.string().min(1).max(255) });
+const environmentQuery = z.object({ environment: environmentSchema });
+const searchQuery = environmentQuery.extend({ search: z.string().max(255).optional() });
+const webhooksQuery = environmentQuery.extend({ limit: z.coerce.number().int().min(1).max(500).optional() });
+const customerParams = z.object({ customerId: z.string().min(1).max(255) });
+const subjectParams = z.object({
+  subjectType: z.string().min(1).max(255),
+  subjectId: z.string().min(1).max(255),
+});
 const environmentBody = withEnvironment({});
 const productCreateBody = withEnvironment(productCreateSchema.shape);
 const productUpdateBody = withEnvironment(productUpdateSchema.shape);
@@ -101,7 +114,7 @@ const sameToken = (given: string, expected: string): boolean => {
 /** `/api/admin/*`: bearer `PAYFOLD_ADMIN_TOKEN`; without one configured the admin API is off. */
 export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
   app,
-  { adminToken, projectionsReport, rebuildProjections, retryParkedEntries, stripe },
+  { adminToken, projectionsReport, rebuildProjections, retryParkedEntries, stripe, reads, rejectedWebhooks },
 ) => {
   app.addHook('onRequest', async (request, reply) => {
     if (!adminToken) {
@@ -178,6 +191,81 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
       syncs: { test: await stripe.syncs('test'), live: await stripe.syncs('live') },
       ...(await projectionsReport()),
     }),
+  );
+
+  app.get(
+    '/api/admin/payments/catalog',
+    admin('Products (not deleted) with their prices, as payments.products and payments.prices hold them', {
+      query: environmentQuery,
+    }),
+    async (request, reply) => {
+      const query = environmentQuery.safeParse(request.query);
+      if (!query.success) return reply.status(400).send(invalid(query.error));
+      return { products: await reads.catalog(query.data.environment) };
+    },
+  );
+
+  app.get(
+    '/api/admin/payments/customers',
+    admin('Customers by subject (type:id), customer id, or part of an email or name; the newest 50', {
+      query: searchQuery,
+    }),
+    async (request, reply) => {
+      const query = searchQuery.safeParse(request.query);
+      if (!query.success) return reply.status(400).send(invalid(query.error));
+      return { customers: await reads.searchCustomers(query.data.environment, query.data.search ?? '') };
+    },
+  );
+
+  app.get(
+    '/api/admin/payments/customers/:customerId',
+    admin("A customer's mapping, subscriptions with items, invoices, payments, refunds, disputes", {
+      params: customerParams,
+      query: environmentQuery,
+    }),
+    async (request, reply) => {
+      const query = environmentQuery.safeParse(request.query);
+      if (!query.success) return reply.status(400).send(invalid(query.error));
+      const { customerId } = customerParams.parse(request.params);
+      return { overview: await reads.overview(query.data.environment, { customerId }) };
+    },
+  );
+
+  app.get(
+    '/api/admin/payments/subjects/:subjectType/:subjectId',
+    admin(
+      "A subject's customers and mapping, subscriptions with items, invoices, payments, refunds, disputes",
+      {
+        params: subjectParams,
+        query: environmentQuery,
+      },
+    ),
+    async (request, reply) => {
+      const query = environmentQuery.safeParse(request.query);
+      if (!query.success) return reply.status(400).send(invalid(query.error));
+      const { subjectType, subjectId } = subjectParams.parse(request.params);
+      return {
+        overview: await reads.overview(query.data.environment, {
+          subject: { type: subjectType, id: subjectId },
+        }),
+      };
+    },
+  );
+
+  app.get(
+    '/api/admin/webhooks',
+    admin(
+      'Recent webhook deliveries with redelivery counts, events per minute over the last day, and refused requests by reason since the process started',
+      { query: webhooksQuery },
+    ),
+    async (request, reply) => {
+      const query = webhooksQuery.safeParse(request.query);
+      if (!query.success) return reply.status(400).send(invalid(query.error));
+      return {
+        ...(await reads.webhookActivity(query.data.environment, query.data.limit ?? 50)),
+        rejected: await rejectedWebhooks(),
+      };
+    },
   );
 
   app.put(

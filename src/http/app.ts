@@ -8,6 +8,7 @@ import type {
 import type { StripeAccess } from '../app/stripe-access.js';
 import type { ProjectionsReport } from '../projections/status.js';
 import { type AdminPluginOptions, adminPlugin } from './admin.js';
+import { dashboardPlugin } from './dashboard.js';
 import { replyWithError } from './errors.js';
 import { healthPlugin } from './health.js';
 import { metricsPlugin } from './metrics.js';
@@ -27,7 +28,11 @@ export interface HttpAppDeps {
   retryParkedEntries: AdminPluginOptions['retryParkedEntries'];
   adminToken: string | undefined;
   stripe: StripeAccess;
+  reads: AdminPluginOptions['reads'];
+  rejectedWebhooks: AdminPluginOptions['rejectedWebhooks'];
   verifyUserToken: VerifyUserToken | undefined;
+  /** Where the built dashboard is (`dist/dashboard`). */
+  dashboardDirectory: string;
   /** Payfold's version, for `/docs`. */
   version: string;
 }
@@ -72,12 +77,15 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
     checkoutSessions: deps.stripe.checkoutSessions,
     portalSessions: deps.stripe.portalSessions,
   });
+  app.register(dashboardPlugin, { directory: deps.dashboardDirectory });
   app.register(adminPlugin, {
     adminToken: deps.adminToken,
     projectionsReport: deps.projectionsReport,
     rebuildProjections: deps.rebuildProjections,
     retryParkedEntries: deps.retryParkedEntries,
     stripe: deps.stripe,
+    reads: deps.reads,
+    rejectedWebhooks: deps.rejectedWebhooks,
   });
   return app as unknown as FastifyInstance;
 };

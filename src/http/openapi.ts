@@ -12,6 +12,7 @@ export interface RouteDoc {
   summary: string;
   auth: RouteAuth;
   params?: z.ZodObject;
+  query?: z.ZodObject;
   body?: z.ZodType;
   /** Status → what it means. Errors answer `{"error":{"code","message"}}`. */
   responses: Record<number, string>;
@@ -59,18 +60,19 @@ export const routeCatalog = () => {
       const paths: Record<string, Record<string, unknown>> = {};
       for (const { method, url, doc } of routes) {
         if (!doc) continue;
-        const params = doc.params ? Object.keys(doc.params.shape) : [];
+        const parametersIn = (where: 'path' | 'query', schema: z.ZodObject | undefined) =>
+          Object.entries(schema?.shape ?? {}).map(([name, value]) => ({
+            name,
+            in: where,
+            required: where === 'path' || !(value as z.ZodType).safeParse(undefined).success,
+            schema: jsonSchemaOf(value as z.ZodType),
+          }));
         const path = paths[openApiPath(url)] ?? {};
         paths[openApiPath(url)] = path;
         path[method] = {
           summary: doc.summary,
           security: securityOf[doc.auth],
-          parameters: params.map((name) => ({
-            name,
-            in: 'path',
-            required: true,
-            schema: jsonSchemaOf((doc.params as z.ZodObject).shape[name] as z.ZodType),
-          })),
+          parameters: [...parametersIn('path', doc.params), ...parametersIn('query', doc.query)],
           ...(doc.body && {
             requestBody: {
               required: true,

@@ -138,6 +138,12 @@ export const createMetrics = (options: MetricsSources) => {
   return {
     registry,
     webhooks,
+    /** Webhook requests refused since this process started, by reason (the dashboard shows them). */
+    rejectedWebhooks: async (): Promise<Array<{ reason: string; count: number }>> =>
+      (await series.webhooksRejected.get()).values.map((value) => ({
+        reason: String(value.labels.reason),
+        count: value.value,
+      })),
     projections,
     /** The Prometheus text of every metric. */
     text: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),

@@ -1,11 +1,12 @@
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import packageJson from '../../package.json' with { type: 'json' };
 import { PostgresEventLog } from '../adapters/postgres/event-log.js';
 import { runMigrations } from '../adapters/postgres/migrations.js';
+import { paymentsReads, recordWebhookRedelivery } from '../adapters/postgres/payments-reads.js';
 import { createPool } from '../adapters/postgres/pool.js';
 import { userTokenVerifier } from '../adapters/user-tokens.js';
 import { ingestStripeWebhook } from '../app/ingest-stripe-webhook.js';
@@ -349,6 +350,7 @@ export const startPayfold = async (
           ...config.webhookSecrets[environment],
           ...(await stripe.connections.webhookSecrets(environment)),
         ],
+        recordRedelivery: recordWebhookRedelivery(pool),
       }),
     webhookRejected: metrics.webhooks.rejected,
     readiness: async () => {
@@ -380,6 +382,10 @@ export const startPayfold = async (
     },
     adminToken: config.adminToken,
     stripe,
+    // The dashboard reads through the status pool: an admin's page can never starve webhooks.
+    reads: paymentsReads(statusPool),
+    rejectedWebhooks: metrics.rejectedWebhooks,
+    dashboardDirectory: fileURLToPath(new URL('../../dist/dashboard', import.meta.url)),
     version: packageJson.version,
     verifyUserToken: userTokenVerifier({
       secret: config.jwtSecret,

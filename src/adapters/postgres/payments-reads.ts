@@ -1,0 +1,161 @@
+import type pg from 'pg';
+import type { BillingOverview, PaymentsReads, TableRow, WebhookActivity } from '../../app/payments-reads.js';
+import type { Environment } from '../../domain/environment.js';
+
+const rowsOf = (table: string, alias: string, where: string, order: string) =>
+  `(select coalesce(jsonb_agg(to_jsonb(${alias}) order by ${order}), '[]') from payments.${table} ${alias} where ${where})`;
+
+// A subject's customers: its mapping, customers naming it in their metadata, and the customers of
+// the subscriptions and payments that name it. A customer overview ($4) starts from that customer.
+const overviewSql = `
+  with customer_ids as (
+    select $4::text as customer_id where $4::text is not null
+    union select customer_id from payments.customer_mappings where environment = $1 and subject_type = $2 and subject_id = $3
+    union select customer_id from payments.customers where environment = $1 and subject_type = $2 and subject_id = $3
+    union select customer_id from payments.subscriptions
+      where environment = $1 and subject_type = $2 and subject_id = $3 and customer_id is not null
+    union select customer_id from payments.payment_history
+      where environment = $1 and subject_type = $2 and subject_id = $3 and customer_id is not null
+  )
+  select jsonb_build_object(
+    'customers', ${rowsOf('customers', 'c', 'c.environment = $1 and c.customer_id in (select customer_id from customer_ids)', 'c.customer_id')},
+    'customerMappings', ${rowsOf(
+      'customer_mappings',
+      'm',
+      'm.environment = $1 and (m.customer_id in (select customer_id from customer_ids) or (m.subject_type = $2 and m.subject_id = $3))',
+      'm.subject_type, m.subject_id',
+    )},
+    'subscriptions', (
+      select coalesce(jsonb_agg(to_jsonb(s) || jsonb_build_object('items', ${rowsOf(
+        'subscription_items',
+        'i',
+        'i.environment = s.environment and i.subscription_id = s.subscription_id',
+        'i.subscription_item_id',
+      )}) order by s.created_at desc, s.subscription_id), '[]')
+      from payments.subscriptions s
+      where s.environment = $1
+        and (s.customer_id in (select customer_id from customer_ids) or (s.subject_type = $2 and s.subject_id = $3))
+    ),
+    'invoices', ${rowsOf(
+      'invoices',
+      'v',
+      'v.environment = $1 and v.customer_id in (select customer_id from customer_ids)',
+      'v.created_at desc, v.invoice_id',
+    )},
+    'paymentHistory', ${rowsOf(
+      'payment_history',
+      'p',
+      'p.environment = $1 and (p.customer_id in (select customer_id from customer_ids) or (p.subject_type = $2 and p.subject_id = $3))',
+      'p.created_at desc, p.payment_intent_id',
+    )},
+    'refunds', ${rowsOf(
+      'refunds',
+      'r',
+      `r.environment = $1 and exists (select 1 from payments.payment_history p where p.environment = $1
+         and (p.customer_id in (select customer_id from customer_ids) or (p.subject_type = $2 and p.subject_id = $3))
+         and (p.payment_intent_id = r.payment_intent_id or p.charge_id = r.charge_id))`,
+      'r.created_at desc, r.refund_id',
+    )},
+    'disputes', ${rowsOf(
+      'disputes',
+      'd',
+      `d.environment = $1 and exists (select 1 from payments.payment_history p where p.environment = $1
+         and (p.customer_id in (select customer_id from customer_ids) or (p.subject_type = $2 and p.subject_id = $3))
+         and (p.payment_intent_id = d.payment_intent_id or p.charge_id = d.charge_id))`,
+      'd.created_at desc, d.dispute_id',
+    )},
+    'checkoutSessions', ${rowsOf(
+      'checkout_sessions',
+      'k',
+      'k.environment = $1 and (k.customer_id in (select customer_id from customer_ids) or (k.subject_type = $2 and k.subject_id = $3))',
+      'k.created_at desc, k.id',
+    )}
+  ) as overview`;
+
+const statements = {
+  overview: overviewSql,
+  // A subject written `type:id`, a customer id, or part of an email or name.
+  searchCustomers: `
+    select c.customer_id, c.email, c.name, c.deleted,
+           coalesce(m.subject_type, c.subject_type) as subject_type,
+           coalesce(m.subject_id, c.subject_id) as subject_id, c.updated_at
+    from payments.customers c
+    left join payments.customer_mappings m on m.environment = c.environment and m.customer_id = c.customer_id
+    where c.environment = $1
+      and ($2 = '' or c.customer_id = $2 or c.email ilike $3 or c.name ilike $3
+           or m.subject_type || ':' || m.subject_id = $2 or c.subject_type || ':' || c.subject_id = $2)
+    order by c.updated_at desc, c.customer_id
+    limit 50`,
+  catalog: `
+    select coalesce(jsonb_agg(to_jsonb(p) || jsonb_build_object('prices', ${rowsOf(
+      'prices',
+      'r',
+      'r.environment = p.environment and r.product_id = p.product_id',
+      'r.active desc, r.created_at, r.price_id',
+    )}) order by p.active desc, p.created_at, p.product_id), '[]') as products
+    from payments.products p where p.environment = $1 and not p.deleted`,
+  recentDeliveries: `
+    select w.event_id, w.event_type, w.object_type, w.object_id, w.received_at, w.log_position,
+           coalesce(r.redeliveries, 0) as redeliveries
+    from payments.webhook_events w
+    left join payfold.webhook_redeliveries r on r.environment = w.environment and r.event_id = w.event_id
+    where w.environment = $1
+    order by w.received_at desc, w.log_position desc
+    limit $2`,
+  perMinute: `
+    select date_trunc('minute', received_at) as minute, count(*)::int as events
+    from payments.webhook_events
+    where environment = $1 and received_at > now() - interval '1 day'
+    group by 1 order by 1`,
+  recordRedelivery: `
+    insert into payfold.webhook_redeliveries (environment, event_id, redeliveries, last_redelivered_at)
+    values ($1, $2, 1, now())
+    on conflict (environment, event_id) do update
+      set redeliveries = payfold.webhook_redeliveries.redeliveries + 1, last_redelivered_at = now()`,
+} as const;
+
+const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** What the admin API reads of the `payments.*` tables for the dashboard, by named statement. */
+export const paymentsReads = (pool: pg.Pool): PaymentsReads => ({
+  async overview(environment, of) {
+    const subject = 'subject' in of ? of.subject : undefined;
+    const customerId = 'customerId' in of ? of.customerId : null;
+    const { rows } = await pool.query<{ overview: BillingOverview }>(statements.overview, [
+      environment,
+      subject?.type ?? null,
+      subject?.id ?? null,
+      customerId,
+    ]);
+    return rows[0]?.overview as BillingOverview;
+  },
+
+  async searchCustomers(environment, search) {
+    const text = search.trim();
+    const { rows } = await pool.query(statements.searchCustomers, [environment, text, likePattern(text)]);
+    return rows;
+  },
+
+  async catalog(environment) {
+    const { rows } = await pool.query<{ products: TableRow[] }>(statements.catalog, [environment]);
+    return rows[0]?.products ?? [];
+  },
+
+  async webhookActivity(environment, limit): Promise<WebhookActivity> {
+    const [deliveries, perMinute] = await Promise.all([
+      pool.query(statements.recentDeliveries, [environment, limit]),
+      pool.query<{ minute: Date; events: number }>(statements.perMinute, [environment]),
+    ]);
+    return {
+      deliveries: deliveries.rows,
+      perMinute: perMinute.rows.map((row) => ({ minute: row.minute.toISOString(), events: row.events })),
+    };
+  },
+});
+
+/** Counts a redelivery of an event the log already holds (the door's duplicate answer). */
+export const recordWebhookRedelivery =
+  (pool: pg.Pool) =>
+  async (environment: Environment, eventId: string): Promise<void> => {
+    await pool.query(statements.recordRedelivery, [environment, eventId]);
+  };

@@ -1,0 +1,222 @@
+import { callAdmin, query } from '../api.js';
+import { dataTable, field, h, show } from '../dom.js';
+import { formatMoney, parseMajorAmount, text, yesNo } from '../format.js';
+import { actionButton, form, orShowError, type Page, section, value } from '../page.js';
+
+type Row = Record<string, unknown>;
+interface Product extends Row {
+  product_id: string;
+  name: string | null;
+  description: string | null;
+  active: boolean | null;
+  default_price_id: string | null;
+  prices: Row[];
+}
+
+const priceLabel = (price: Row) =>
+  `${formatMoney(price.unit_amount, price.currency)}${
+    price.recurring_interval
+      ? ` every ${Number(price.recurring_interval_count ?? 1) > 1 ? `${price.recurring_interval_count} ` : ''}${price.recurring_interval}`
+      : ' once'
+  }`;
+
+/**
+ * Products and prices with create, update and archive. Every change goes to Stripe first (the
+ * admin routes), then into the log; the tables follow as the projection catches up.
+ */
+export const catalogPage: Page = async ({ environment, root, announce, left }) => {
+  const list = h('div', {});
+  const productChoice = h('select', { name: 'product', required: true });
+  const load = async () => {
+    const answer = orShowError(
+      await callAdmin<{ products: Product[] }>('GET', `/api/admin/payments/catalog${query({ environment })}`),
+      list,
+    );
+    if (!answer || left()) return;
+    show(
+      productChoice,
+      answer.products
+        .filter((product) => product.active)
+        .map((product) =>
+          h('option', { value: product.product_id }, `${product.name ?? product.product_id}`),
+        ),
+    );
+    show(
+      list,
+      answer.products.length === 0
+        ? h('p', {}, 'No products yet.')
+        : answer.products.map((product) => productSection(product)),
+    );
+  };
+  // The admin route answers once Stripe has the change; the row follows as the projection catches up.
+  const reloadSoon = async () => {
+    for (const wait of [0, 500, 1500]) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      await load();
+    }
+  };
+  const change = async (method: 'POST' | 'PATCH', path: string, body: Row, done: string) => {
+    const answer = await callAdmin<{ object: { id: string } }>(method, path, { environment, ...body });
+    if (answer.error) {
+      announce(answer.error.message, 'error');
+      return false;
+    }
+    announce(`${done}: ${answer.data.object.id}.`);
+    await reloadSoon();
+    return true;
+  };
+
+  const productSection = (product: Product) => {
+    const editName = h('input', { name: 'name', value: product.name ?? '', required: true });
+    const editDescription = h('input', { name: 'description', value: product.description ?? '' });
+    const edit = form(
+      `Edit ${product.name ?? product.product_id}`,
+      [field('Name', editName), field('Description', editDescription)],
+      'Save',
+      async (values) => {
+        await change(
+          'PATCH',
+          `/api/admin/payments/products/${encodeURIComponent(product.product_id)}`,
+          { name: value(values, 'name'), description: value(values, 'description') },
+          'Product updated',
+        );
+      },
+    );
+    edit.classList.add('inline');
+    return h(
+      'article',
+      { class: `product${product.active ? '' : ' archived'}` },
+      h('h3', {}, product.name ?? product.product_id, product.active ? '' : ' (archived)'),
+      h('p', {}, h('code', {}, product.product_id), ' ', text(product.description)),
+      dataTable(
+        `Prices of ${product.name ?? product.product_id}`,
+        [
+          { label: 'Price', value: (price) => h('code', {}, String(price.price_id)) },
+          { label: 'Amount', value: priceLabel, numeric: true },
+          { label: 'Lookup key', value: (price) => text(price.lookup_key) },
+          {
+            label: 'Default',
+            value: (price) => (price.price_id === product.default_price_id ? 'yes' : ''),
+          },
+          { label: 'Active', value: (price) => yesNo(price.active) },
+          {
+            label: 'Actions',
+            value: (price) =>
+              price.active
+                ? actionButton(
+                    'Archive price',
+                    async () => {
+                      await change(
+                        'POST',
+                        `/api/admin/payments/prices/${encodeURIComponent(String(price.price_id))}/archive`,
+                        {},
+                        'Price archived',
+                      );
+                    },
+                    { 'aria-label': `Archive price ${price.price_id}` },
+                  )
+                : '',
+          },
+        ],
+        product.prices,
+        'No prices.',
+      ),
+      product.active
+        ? h(
+            'details',
+            {},
+            h('summary', {}, 'Edit or archive'),
+            edit,
+            actionButton(
+              'Archive product',
+              async () => {
+                await change(
+                  'POST',
+                  `/api/admin/payments/products/${encodeURIComponent(product.product_id)}/archive`,
+                  {},
+                  'Product archived',
+                );
+              },
+              { 'aria-label': `Archive product ${product.name ?? product.product_id}` },
+            ),
+          )
+        : null,
+    );
+  };
+
+  const createProduct = form(
+    'New product',
+    [
+      field('Name', h('input', { name: 'name', required: true, maxlength: 250 })),
+      field('Description', h('input', { name: 'description', maxlength: 1000 })),
+    ],
+    'Create product',
+    async (values, element) => {
+      const description = value(values, 'description');
+      const created = await change(
+        'POST',
+        '/api/admin/payments/products',
+        { name: value(values, 'name'), ...(description && { description }) },
+        'Product created',
+      );
+      if (created) element.reset();
+    },
+  );
+
+  const currency = h('input', {
+    name: 'currency',
+    required: true,
+    value: 'usd',
+    maxlength: 3,
+    pattern: '[A-Za-z]{3}',
+  });
+  const interval = h(
+    'select',
+    { name: 'interval' },
+    h('option', { value: '' }, 'One-time'),
+    ['day', 'week', 'month', 'year'].map((each) => h('option', { value: each }, `Every ${each}`)),
+  );
+  const createPrice = form(
+    'New price',
+    [
+      field('Product', productChoice),
+      field('Currency', currency, 'Three letters: usd, eur, jpy…'),
+      field(
+        'Amount',
+        h('input', { name: 'amount', required: true, inputmode: 'decimal' }),
+        'In the currency’s units: 20.00 USD, 500 JPY.',
+      ),
+      field('Billing', interval),
+      field('Lookup key', h('input', { name: 'lookupKey', maxlength: 200 })),
+    ],
+    'Create price',
+    async (values, element) => {
+      const code = value(values, 'currency').toLowerCase();
+      const unitAmount = parseMajorAmount(value(values, 'amount'), code);
+      if (unitAmount === null) return announce(`That is not an amount in ${code.toUpperCase()}.`, 'error');
+      const lookupKey = value(values, 'lookupKey');
+      const every = value(values, 'interval');
+      const created = await change(
+        'POST',
+        '/api/admin/payments/prices',
+        {
+          product: value(values, 'product'),
+          currency: code,
+          unitAmount,
+          ...(every && { interval: every }),
+          ...(lookupKey && { lookupKey }),
+        },
+        'Price created',
+      );
+      if (created) element.reset();
+    },
+  );
+
+  show(
+    root,
+    section('Products', list),
+    section('New product', createProduct),
+    section('New price', createPrice),
+  );
+  await load();
+};

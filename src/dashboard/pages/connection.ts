@@ -1,0 +1,257 @@
+import { callAdmin } from '../api.js';
+import { dataTable, facts, field, h, show } from '../dom.js';
+import { formatTime, text, yesNo } from '../format.js';
+import { actionButton, form, orShowError, type Page, section, value } from '../page.js';
+
+interface Connection {
+  environment: string;
+  maskedKey: string;
+  accountId: string;
+  webhook: { managed: true; endpointId: string } | { managed: false; message: string };
+  portalConfigurationCreatedByPayfold: string | null;
+  active: boolean;
+  connectedAt: string;
+}
+
+interface SyncCursor {
+  objectKind: string;
+  pages: number;
+  objects: number;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+interface Status {
+  connections: Connection[];
+  syncs: Record<string, SyncCursor[]>;
+}
+
+interface ObjectDrift {
+  objectKind: string;
+  listed: number;
+  missing: string[];
+  stale: Array<{ id: string; fields: string[] }>;
+  extra: string[];
+}
+
+interface ReconcileReport {
+  dryRun: boolean;
+  missedEvents: { listed: number; missing: string[] };
+  objects: ObjectDrift[];
+  ambiguousTies: Array<{ objectType: string; objectId: string }>;
+  tables: Record<string, { missing: number; differing: number; differingColumns: string[]; extra: number }>;
+  drift: number;
+  repaired: boolean;
+  seconds: number;
+}
+
+const syncTable = (cursors: SyncCursor[]) =>
+  dataTable(
+    'Last sync, per object kind',
+    [
+      { label: 'Object kind', value: (cursor) => cursor.objectKind },
+      { label: 'Objects', value: (cursor) => cursor.objects, numeric: true },
+      { label: 'Pages', value: (cursor) => cursor.pages, numeric: true },
+      { label: 'Started', value: (cursor) => formatTime(cursor.startedAt) },
+      {
+        label: 'Finished',
+        value: (cursor) => (cursor.finishedAt ? formatTime(cursor.finishedAt) : 'running…'),
+      },
+    ],
+    cursors,
+    'No sync has run in this environment.',
+  );
+
+const reconcileReport = (report: ReconcileReport) =>
+  h(
+    'div',
+    { class: 'report' },
+    h(
+      'p',
+      { class: report.drift === 0 ? 'ok' : 'warning' },
+      report.drift === 0
+        ? `No drift: the tables agree with Stripe (${report.seconds.toFixed(1)} s).`
+        : `${report.drift} difference${report.drift === 1 ? '' : 's'} found${
+            report.repaired ? ' and repaired' : report.dryRun ? ' (dry run: nothing changed)' : ''
+          }.`,
+    ),
+    facts([
+      ['Missed events', `${report.missedEvents.missing.length} of ${report.missedEvents.listed} listed`],
+      ['Ambiguous ties', String(report.ambiguousTies.length)],
+    ]),
+    dataTable(
+      'Objects',
+      [
+        { label: 'Object kind', value: (drift) => drift.objectKind },
+        { label: 'Listed', value: (drift) => drift.listed, numeric: true },
+        { label: 'Missing', value: (drift) => drift.missing.length, numeric: true },
+        { label: 'Stale', value: (drift) => drift.stale.length, numeric: true },
+        { label: 'Extra', value: (drift) => drift.extra.length, numeric: true },
+      ],
+      report.objects,
+    ),
+    dataTable(
+      'Tables that differ from what the log builds',
+      [
+        { label: 'Table', value: ([table]) => table },
+        { label: 'Missing rows', value: ([, drift]) => drift.missing, numeric: true },
+        { label: 'Differing rows', value: ([, drift]) => drift.differing, numeric: true },
+        { label: 'Columns', value: ([, drift]) => drift.differingColumns.join(', ') || '—' },
+        { label: 'Extra rows', value: ([, drift]) => drift.extra, numeric: true },
+      ],
+      Object.entries(report.tables).filter(([, drift]) => drift.missing + drift.differing + drift.extra > 0),
+      'Every table matches the log.',
+    ),
+  );
+
+/** Account, masked key, webhook endpoint, last sync; set a key, sync, reconcile. */
+export const connectionPage: Page = async ({ environment, root, announce, every, left }) => {
+  const summary = h('div', {});
+  const progress = h('div', {});
+  const reconcileResult = h('div', { 'aria-live': 'polite' });
+  const disconnect = actionButton('Remove the key', async () => {
+    if (!window.confirm(`Remove the ${environment} key and its managed webhook endpoint?`)) return;
+    const answer = await callAdmin('DELETE', `/api/admin/payments/config/${environment}`);
+    if (answer.error) return announce(answer.error.message, 'error');
+    announce('The key was removed.');
+    await load();
+  });
+
+  const load = async (): Promise<void> => {
+    const status = orShowError(await callAdmin<Status>('GET', '/api/admin/payments/status'), summary);
+    if (!status || left()) return;
+    const connection = status.connections.find((candidate) => candidate.environment === environment);
+    show(
+      summary,
+      connection
+        ? facts([
+            ['Stripe account', connection.accountId],
+            ['Secret key', h('code', { 'data-testid': 'masked-key' }, connection.maskedKey)],
+            ['Connected', formatTime(connection.connectedAt)],
+            ['Active', yesNo(connection.active)],
+            [
+              'Webhook endpoint',
+              connection.webhook.managed
+                ? `${connection.webhook.endpointId} (managed by Payfold)`
+                : `Not managed: ${connection.webhook.message}`,
+            ],
+            [
+              'Billing portal configuration',
+              text(connection.portalConfigurationCreatedByPayfold ?? 'the account’s own'),
+            ],
+          ])
+        : h('p', {}, `No Stripe key is set for ${environment}. Set one below to connect.`),
+    );
+    disconnect.hidden = !connection;
+    show(progress, syncTable(status.syncs[environment] ?? []));
+  };
+  await load();
+  if (left()) return;
+
+  const keyInput = h('input', {
+    type: 'password',
+    name: 'secretKey',
+    autocomplete: 'off',
+    required: true,
+    spellcheck: 'false',
+  });
+  const force = h('input', { type: 'checkbox', name: 'force', value: 'yes' });
+  const keyForm = form(
+    'Set the Stripe key',
+    [
+      field(
+        'Secret key',
+        keyInput,
+        `A ${environment === 'test' ? 'sk_test_' : 'sk_live_'}… or restricted key; it replaces the current one. It is stored encrypted and never shown again.`,
+      ),
+      h(
+        'div',
+        { class: 'field checkbox' },
+        force,
+        h('label', { for: 'force-key' }, 'Replace a key of another Stripe account'),
+      ),
+    ],
+    'Set key',
+    async (values, element) => {
+      const answer = await callAdmin<{ connection: Connection; firstSync?: string }>(
+        'PUT',
+        `/api/admin/payments/config/${environment}`,
+        { secretKey: value(values, 'secretKey'), force: values.get('force') === 'yes' },
+      );
+      element.reset();
+      if (answer.error) return announce(answer.error.message, 'error');
+      announce(
+        `Connected to ${answer.data.connection.accountId} with ${answer.data.connection.maskedKey}${
+          answer.data.firstSync ? '; the first sync has started' : ''
+        }.`,
+      );
+      await load();
+    },
+  );
+  force.id = 'force-key';
+
+  const runSync = actionButton('Run a sync', async () => {
+    announce('Sync running: every object kind is listed from Stripe…');
+    // The sync answers when every page is in the log; meanwhile its cursors show how far it got.
+    const watching = window.setInterval(() => void load(), 1000);
+    const answer = await callAdmin<{ syncs: Array<{ kinds: Array<{ objects: number }>; seconds: number }> }>(
+      'POST',
+      '/api/admin/payments/sync',
+      { environment },
+    );
+    clearInterval(watching);
+    await load();
+    if (answer.error) return announce(`Sync failed: ${answer.error.message}`, 'error');
+    const sync = answer.data.syncs[0];
+    const objects = sync?.kinds.reduce((sum, kind) => sum + kind.objects, 0) ?? 0;
+    announce(`Sync done: ${objects} objects in ${sync?.seconds.toFixed(1)} s.`);
+  });
+
+  const repair = actionButton('Repair the drift', async () => {
+    if (!window.confirm('Append what Stripe has and the log lacks, and rebuild the tables that differ?'))
+      return;
+    announce('Repairing…');
+    const answer = await callAdmin<{ report: ReconcileReport }>('POST', '/api/admin/reconcile', {
+      environment,
+      dryRun: false,
+    });
+    if (answer.error) return announce(`Reconcile failed: ${answer.error.message}`, 'error');
+    show(reconcileResult, reconcileReport(answer.data.report));
+    announce(answer.data.report.repaired ? 'Repaired.' : 'Nothing needed repair.');
+    repair.hidden = true;
+  });
+  repair.hidden = true;
+  const dryRun = actionButton('Check for drift (dry run)', async () => {
+    announce('Comparing the tables with Stripe…');
+    const answer = await callAdmin<{ report: ReconcileReport }>('POST', '/api/admin/reconcile', {
+      environment,
+      dryRun: true,
+    });
+    if (answer.error) return announce(`Reconcile failed: ${answer.error.message}`, 'error');
+    show(reconcileResult, reconcileReport(answer.data.report));
+    repair.hidden = answer.data.report.drift === 0;
+    announce(`Dry run done: ${answer.data.report.drift} difference(s).`);
+  });
+
+  show(
+    root,
+    section('Stripe account', summary, keyForm, disconnect),
+    section(
+      'Sync',
+      h('p', {}, 'Backfill the log from Stripe: every object of every kind, page by page.'),
+      runSync,
+      progress,
+    ),
+    section(
+      'Reconcile',
+      h(
+        'p',
+        {},
+        'Compare the tables with Stripe. A dry run changes nothing; repair appends what is missing.',
+      ),
+      h('div', { class: 'buttons' }, dryRun, repair),
+      reconcileResult,
+    ),
+  );
+  every(2000, load);
+};

@@ -1,0 +1,249 @@
+import { callAdmin, query } from '../api.js';
+import { dataTable, field, h, show } from '../dom.js';
+import { formatMoney, formatTime, text, yesNo } from '../format.js';
+import { form, orShowError, type Page, type PageContext, pageLink, section, value } from '../page.js';
+
+type Row = Record<string, unknown>;
+
+interface Overview {
+  customers: Row[];
+  customerMappings: Row[];
+  subscriptions: Array<Row & { items: Row[] }>;
+  invoices: Row[];
+  paymentHistory: Row[];
+  refunds: Row[];
+  disputes: Row[];
+  checkoutSessions: Row[];
+}
+
+const subjectOf = (row: Row) =>
+  row.subject_type && row.subject_id ? `${row.subject_type}:${row.subject_id}` : null;
+
+const subjectLink = (context: Pick<PageContext, 'environment'>, row: Row) => {
+  const subject = subjectOf(row);
+  return subject
+    ? pageLink(
+        context.environment,
+        `subjects/${encodeURIComponent(String(row.subject_type))}/${encodeURIComponent(String(row.subject_id))}`,
+        subject,
+      )
+    : '—';
+};
+
+const customerLink = (context: Pick<PageContext, 'environment'>, customerId: unknown) =>
+  typeof customerId === 'string'
+    ? pageLink(context.environment, `customers/${encodeURIComponent(customerId)}`, h('code', {}, customerId))
+    : '—';
+
+const code = (value: unknown) => (value ? h('code', {}, String(value)) : '—');
+
+/** Search by subject (`team:acme`), email or Stripe customer id; a customer id opens its page. */
+export const customersPage: Page = async (context) => {
+  const { environment, params, root } = context;
+  if (params[0]) return overviewPage(context, { customerId: params[0] });
+  const results = h('div', { 'aria-live': 'polite' });
+  const search = h('input', { name: 'search', type: 'search', autocomplete: 'off' });
+  const run = async (terms: string) => {
+    const answer = orShowError(
+      await callAdmin<{ customers: Row[] }>(
+        'GET',
+        `/api/admin/payments/customers${query({ environment, search: terms })}`,
+      ),
+      results,
+    );
+    if (!answer || context.left()) return;
+    const subject = /^[^:\s]+:\S+$/.test(terms) ? terms.split(':') : null;
+    show(
+      results,
+      subject &&
+        h(
+          'p',
+          {},
+          pageLink(
+            environment,
+            `subjects/${encodeURIComponent(subject[0] as string)}/${encodeURIComponent(subject.slice(1).join(':'))}`,
+            `Open the page of subject ${terms}`,
+          ),
+        ),
+      dataTable(
+        terms ? `Customers matching “${terms}”` : 'Newest customers',
+        [
+          { label: 'Customer', value: (row) => customerLink(context, row.customer_id) },
+          { label: 'Email', value: (row) => text(row.email) },
+          { label: 'Name', value: (row) => text(row.name) },
+          { label: 'Subject', value: (row) => subjectLink(context, row) },
+          { label: 'Deleted', value: (row) => yesNo(row.deleted) },
+        ],
+        answer.customers,
+        'No customer matches.',
+      ),
+    );
+  };
+  const searchForm = form(
+    'Search customers',
+    [field('Subject, email or Stripe customer id', search, 'A subject is written type:id, as team:acme.')],
+    'Search',
+    async (values) => run(value(values, 'search')),
+  );
+  searchForm.setAttribute('role', 'search');
+  show(root, searchForm, results);
+  await run('');
+};
+
+/** The page of a subject (`#/test/subjects/team/acme`). */
+export const subjectPage: Page = async (context) => {
+  const [type, ...id] = context.params;
+  if (!type || id.length === 0) return customersPage({ ...context, params: [] });
+  return overviewPage(context, { subject: { type, id: id.join('/') } });
+};
+
+const overviewPage = async (
+  context: PageContext,
+  of: { customerId: string } | { subject: { type: string; id: string } },
+) => {
+  const { environment, root } = context;
+  const path =
+    'customerId' in of
+      ? `/api/admin/payments/customers/${encodeURIComponent(of.customerId)}`
+      : `/api/admin/payments/subjects/${encodeURIComponent(of.subject.type)}/${encodeURIComponent(of.subject.id)}`;
+  const answer = orShowError(
+    await callAdmin<{ overview: Overview }>('GET', `${path}${query({ environment })}`),
+    root,
+  );
+  if (!answer || context.left()) return;
+  const overview = answer.overview;
+  const title =
+    'customerId' in of ? `Customer ${of.customerId}` : `Subject ${of.subject.type}:${of.subject.id}`;
+  const money = (amountColumn: string) => (row: Row) => formatMoney(row[amountColumn], row.currency);
+  const nothing =
+    Object.values(overview).every((rows) => rows.length === 0) &&
+    h('p', { class: 'warning' }, `The tables hold nothing for ${title.toLowerCase()} in ${environment}.`);
+  show(
+    root,
+    h('h2', { class: 'subject-title' }, title),
+    nothing,
+    dataTable(
+      'Customer mapping',
+      [
+        { label: 'Subject', value: (row) => subjectLink(context, row) },
+        { label: 'Customer', value: (row) => customerLink(context, row.customer_id) },
+        { label: 'Mapped', value: (row) => formatTime(row.created_at) },
+      ],
+      overview.customerMappings,
+      'No mapping: Payfold pairs a subject with the first customer seen for it.',
+    ),
+    dataTable(
+      'Customers',
+      [
+        { label: 'Customer', value: (row) => customerLink(context, row.customer_id) },
+        { label: 'Email', value: (row) => text(row.email) },
+        { label: 'Name', value: (row) => text(row.name) },
+        { label: 'Subject', value: (row) => subjectLink(context, row) },
+        { label: 'Deleted', value: (row) => yesNo(row.deleted) },
+      ],
+      overview.customers,
+    ),
+    section(
+      'Subscriptions',
+      overview.subscriptions.length === 0
+        ? h('p', {}, 'None.')
+        : overview.subscriptions.map((subscription) =>
+            h(
+              'article',
+              { class: 'subscription' },
+              h(
+                'h3',
+                {},
+                code(subscription.subscription_id),
+                ' ',
+                h('span', { class: `state ${String(subscription.status)}` }, text(subscription.status)),
+              ),
+              h(
+                'p',
+                {},
+                'Period ',
+                formatTime(subscription.current_period_start),
+                ' to ',
+                formatTime(subscription.current_period_end),
+                subscription.cancel_at_period_end ? '; cancels at period end' : '',
+                subscription.ended_at ? ['; ended ', formatTime(subscription.ended_at)] : '',
+              ),
+              dataTable(
+                'Items',
+                [
+                  { label: 'Item', value: (row) => code(row.subscription_item_id) },
+                  { label: 'Price', value: (row) => code(row.price_id) },
+                  { label: 'Product', value: (row) => code(row.product_id) },
+                  { label: 'Quantity', value: (row) => text(row.quantity), numeric: true },
+                ],
+                subscription.items,
+              ),
+            ),
+          ),
+    ),
+    dataTable(
+      'Invoices',
+      [
+        { label: 'Invoice', value: (row) => code(row.invoice_id) },
+        { label: 'Status', value: (row) => text(row.status) },
+        { label: 'Due', value: money('amount_due'), numeric: true },
+        { label: 'Paid', value: money('amount_paid'), numeric: true },
+        { label: 'Paid at', value: (row) => formatTime(row.paid_at) },
+        {
+          label: 'Hosted page',
+          value: (row) =>
+            typeof row.hosted_invoice_url === 'string'
+              ? h('a', { href: row.hosted_invoice_url, rel: 'noopener noreferrer', target: '_blank' }, 'Open')
+              : '—',
+        },
+      ],
+      overview.invoices,
+    ),
+    dataTable(
+      'Payment history',
+      [
+        { label: 'Payment', value: (row) => code(row.payment_intent_id ?? row.charge_id) },
+        { label: 'Type', value: (row) => text(row.type) },
+        { label: 'Status', value: (row) => text(row.status) },
+        { label: 'Amount', value: money('amount'), numeric: true },
+        { label: 'Refunded', value: money('amount_refunded'), numeric: true },
+        { label: 'Paid at', value: (row) => formatTime(row.paid_at) },
+        { label: 'Failed at', value: (row) => formatTime(row.failed_at) },
+      ],
+      overview.paymentHistory,
+    ),
+    dataTable(
+      'Refunds',
+      [
+        { label: 'Refund', value: (row) => code(row.refund_id) },
+        { label: 'Payment', value: (row) => code(row.payment_intent_id ?? row.charge_id) },
+        { label: 'Amount', value: money('amount'), numeric: true },
+        { label: 'Status', value: (row) => text(row.status) },
+        { label: 'Reason', value: (row) => text(row.reason) },
+      ],
+      overview.refunds,
+    ),
+    dataTable(
+      'Disputes',
+      [
+        { label: 'Dispute', value: (row) => code(row.dispute_id) },
+        { label: 'Payment', value: (row) => code(row.payment_intent_id ?? row.charge_id) },
+        { label: 'Amount', value: money('amount'), numeric: true },
+        { label: 'Status', value: (row) => text(row.status) },
+        { label: 'Reason', value: (row) => text(row.reason) },
+      ],
+      overview.disputes,
+    ),
+    dataTable(
+      'Checkout sessions',
+      [
+        { label: 'Session', value: (row) => code(row.checkout_session_id ?? row.id) },
+        { label: 'Mode', value: (row) => text(row.mode) },
+        { label: 'Status', value: (row) => text(row.status) },
+        { label: 'Payment status', value: (row) => text(row.payment_status) },
+        { label: 'Created', value: (row) => formatTime(row.created_at) },
+      ],
+      overview.checkoutSessions,
+    ),
+  );
+};
