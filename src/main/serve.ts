@@ -335,7 +335,15 @@ export const startPayfold = async (
       return rows[0]?.seconds ?? 0;
     },
   });
-  const runner = new ProjectionRunner({ pool, log, projectors, logger, metrics: metrics.projections });
+  // Any number of processes may serve; each projection is applied by the one that leads it.
+  const runner = new ProjectionRunner({
+    pool,
+    log,
+    projectors,
+    logger,
+    metrics: metrics.projections,
+    leadership: {},
+  });
   const subscribers = new SubscriberRunner({ pool, logger, subscribers: options.subscribers ?? [] });
   const stripe = openStripeAccess(stripeAccessOptions(config, logger, pool, log, database.masterKey));
   await prepareStripeConnections(config, logger, stripe);
@@ -427,8 +435,9 @@ export const startProjections = async (
   config: PayfoldConfig,
   logger: Logger,
 ): Promise<{ runner: ProjectionRunner; close(): Promise<void> }> => {
-  const { database, pool, log } = await openMigratedLog(config, logger, 4);
-  const runner = new ProjectionRunner({ pool, log, projectors, logger });
+  // A connection per projection, one for the leadership locks, one for the log's notifications.
+  const { database, pool, log } = await openMigratedLog(config, logger, projectors.length + 3);
+  const runner = new ProjectionRunner({ pool, log, projectors, logger, leadership: {} });
   await runner.start();
   rebuildOutdated(pool, log, logger);
   logger.info({ projections: projectors.map((projector) => projector.name) }, 'payfold is projecting');

@@ -8,6 +8,7 @@ import {
   type LogEntry,
   logStart,
 } from '../domain/event-log.js';
+import { ProjectionLeadership } from './leadership.js';
 import type { ProjectionRebuild, Projector, Rescan } from './projector.js';
 
 // A new checkpoint is built by this code: it records the projector's version (see rebuild.ts).
@@ -87,6 +88,11 @@ export interface ProjectionRunnerOptions {
   maxBatchSize?: number;
   /** Entries per read while a projection is rebuilt from the start of the log (default 1,000). */
   rebuildReadSize?: number;
+  /**
+   * Run only the projections this process leads (one advisory lock each), taking over those whose
+   * leader dies, retrying every `retryMs`: for several processes on one database.
+   */
+  leadership?: { retryMs?: number };
 }
 
 const ignoreConnectionError = () => undefined;
@@ -194,6 +200,7 @@ export class ProjectionRunner {
   /** Ends the pauses between failed batches, so that stopping never waits one out. */
   private readonly pauses = new Set<() => void>();
   private unsubscribe: (() => Promise<void>) | undefined;
+  private leadership: ProjectionLeadership | undefined;
   private rebuilding: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -207,6 +214,14 @@ export class ProjectionRunner {
   async start(): Promise<void> {
     for (const projector of this.options.projectors) {
       await this.options.pool.query(ensureCheckpointSql, [projector.name, projector.version]);
+    }
+    if (this.options.leadership) {
+      this.leadership = new ProjectionLeadership(
+        this.options.projectors.map((projector) => projector.name),
+        { pool: this.options.pool, logger: this.options.logger, ...this.options.leadership },
+        () => this.wake(),
+      );
+      await this.leadership.start();
     }
     this.unsubscribe = this.options.log.subscribe(() => this.wake());
     // Batches wait for it; a failed rebuild leaves them to start from the beginning of the log.
@@ -254,11 +269,18 @@ export class ProjectionRunner {
     await this.unsubscribe?.();
     await this.rebuilding;
     await Promise.allSettled(this.running.values());
+    await this.leadership?.stop();
+  }
+
+  /** Whether this process applies a projection's entries (always, unless leadership is on). */
+  private leads(projector: Projector): boolean {
+    return !this.leadership || this.leadership.leads(projector.name);
   }
 
   private wake(): void {
     if (this.stopped) return;
     for (const projector of this.options.projectors) {
+      if (!this.leads(projector)) continue;
       if (this.running.has(projector.name)) {
         this.wakeAgain.add(projector.name);
         continue;
@@ -286,7 +308,7 @@ export class ProjectionRunner {
   private async drain(projector: Projector): Promise<void> {
     try {
       await this.rebuilding;
-      while (!this.stopped && (await this.runBatch(projector)) > 0);
+      while (!this.stopped && this.leads(projector) && (await this.runBatch(projector)) > 0);
       this.failures.delete(projector.name);
     } catch (error) {
       // A deadlock, a timeout, a trigger's exception, Postgres unreachable: nothing was parked and
@@ -314,7 +336,7 @@ export class ProjectionRunner {
     const startedAt = performance.now();
     try {
       for (const projector of this.options.projectors) {
-        if (!projector.rebuild) continue;
+        if (!projector.rebuild || !this.leads(projector)) continue;
         await this.options.pool.query(ensureCheckpointSql, [projector.name, projector.version]);
         if (!isLogStart(await this.checkpoint(projector))) continue;
         const client = await this.options.pool.connect();
