@@ -1,15 +1,13 @@
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEmulator, runDemoStory, startEmulator } from '../emulator/src/index.js';
-import { freePort } from '../src/adapters/postgres/embedded.js';
+import { type RunningEmulator, runDemoStory } from '../emulator/src/index.js';
 import { dashboardPlugin } from '../src/http/dashboard.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { adminClient, postWebhook, startTestServer, type TestServer } from './support/server.js';
-import { emulatorStripe } from './support/stripe-access.js';
+import type { TestDatabase } from './support/database.js';
+import { adminClient, postWebhook, type TestServer } from './support/server.js';
+import { emulatorForwardSecret, emulatorStripe, startServerWithEmulator } from './support/stripe-access.js';
 import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
 
 const adminToken = 'admin-token-for-the-read-routes';
-const forwardSecret = 'whsec_admin_reads_forwarding';
 
 describe('the admin routes the dashboard reads', () => {
   let db: TestDatabase;
@@ -18,18 +16,9 @@ describe('the admin routes the dashboard reads', () => {
   const admin = (route: string) => adminClient(server.url, adminToken)('GET', route);
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const emulatorPort = await freePort();
-    server = await startTestServer(db.url, {
+    ({ db, server, emulator } = await startServerWithEmulator({
       PAYFOLD_ADMIN_TOKEN: adminToken,
-      STRIPE_API_BASE: `http://127.0.0.1:${emulatorPort}`,
-      STRIPE_WEBHOOK_SECRET_TEST: forwardSecret,
-    });
-    emulator = await startEmulator({
-      port: emulatorPort,
-      forwardTo: `${server.url}/api/webhooks/stripe/test`,
-      forwardSecret,
-    });
+    }));
     await runDemoStory(emulatorStripe(emulator), {
       afterStep: async () => {
         await emulator.settled();
@@ -120,7 +109,7 @@ describe('the admin routes the dashboard reads', () => {
     const event = JSON.parse(body);
     for (let delivery = 0; delivery < 3; delivery += 1) {
       const answer = await postWebhook(server.url, 'test', body, {
-        'stripe-signature': sign(body, forwardSecret),
+        'stripe-signature': sign(body, emulatorForwardSecret),
       });
       expect(answer.status).toBe(200);
     }

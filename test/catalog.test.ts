@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator } from '../emulator/src/index.js';
-import { freePort } from '../src/adapters/postgres/embedded.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { adminClient, runPayfold, startTestServer, type TestServer } from './support/server.js';
+import type { startEmulator } from '../emulator/src/index.js';
+import type { TestDatabase } from './support/database.js';
+import { adminClient, runPayfold, type TestServer } from './support/server.js';
+import { startServerWithEmulator } from './support/stripe-access.js';
 
 const adminToken = 'admin-token-for-the-catalog-tests';
-const forwardSecret = 'whsec_catalog_forwarding';
 
 describe('the catalog: Stripe first, then the log', () => {
   let db: TestDatabase;
@@ -17,18 +16,9 @@ describe('the catalog: Stripe first, then the log', () => {
   const rows = async (sql: string, values: unknown[] = []) => (await db.pool.query(sql, values)).rows;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const emulatorPort = await freePort();
-    server = await startTestServer(db.url, {
+    ({ db, server, emulator } = await startServerWithEmulator({
       PAYFOLD_ADMIN_TOKEN: adminToken,
-      STRIPE_API_BASE: `http://127.0.0.1:${emulatorPort}`,
-      STRIPE_WEBHOOK_SECRET_TEST: forwardSecret,
-    });
-    emulator = await startEmulator({
-      port: emulatorPort,
-      forwardTo: `${server.url}/api/webhooks/stripe/test`,
-      forwardSecret,
-    });
+    }));
     expect(
       (await admin('PUT', '/api/admin/payments/config/test', { secretKey: 'sk_test_catalog' })).status,
     ).toBe(200);

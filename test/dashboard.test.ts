@@ -1,14 +1,12 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { type RunningEmulator, runDemoStory, startEmulator } from '../emulator/src/index.js';
-import { freePort } from '../src/adapters/postgres/embedded.js';
+import { type RunningEmulator, runDemoStory } from '../emulator/src/index.js';
 import { findChromium, launchChromium, screenshot } from './support/browser.js';
-import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
-import { startTestServer, type TestServer } from './support/server.js';
-import { emulatorStripe } from './support/stripe-access.js';
+import { eventually, type TestDatabase } from './support/database.js';
+import type { TestServer } from './support/server.js';
+import { emulatorStripe, startServerWithEmulator } from './support/stripe-access.js';
 
 const adminToken = 'admin-token-for-the-dashboard-tests';
-const forwardSecret = 'whsec_dashboard_forwarding';
 const secretKey = 'sk_test_dashboard_key_4242abcd';
 const chromium = await findChromium();
 if ('skip' in chromium) console.warn(`dashboard browser tests skipped: ${chromium.skip}`);
@@ -36,18 +34,9 @@ describe.skipIf('skip' in chromium)('the dashboard, in Chromium', () => {
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const emulatorPort = await freePort();
-    server = await startTestServer(db.url, {
+    ({ db, server, emulator } = await startServerWithEmulator({
       PAYFOLD_ADMIN_TOKEN: adminToken,
-      STRIPE_API_BASE: `http://127.0.0.1:${emulatorPort}`,
-      STRIPE_WEBHOOK_SECRET_TEST: forwardSecret,
-    });
-    emulator = await startEmulator({
-      port: emulatorPort,
-      forwardTo: `${server.url}/api/webhooks/stripe/test`,
-      forwardSecret,
-    });
+    }));
     browser = await launchChromium((chromium as { path: string }).path);
     // A zone far from the server's: times must be shown in the browser's own.
     context = await browser.newContext({ locale: 'en-US', timezoneId: 'Asia/Tokyo' });

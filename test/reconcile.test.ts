@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEmulator, startEmulator } from '../emulator/src/index.js';
-import { freePort } from '../src/adapters/postgres/embedded.js';
+import type { RunningEmulator } from '../emulator/src/index.js';
 import type { ReconcileReport } from '../src/app/reconcile.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { adminClient, runPayfold, startTestServer, type TestServer } from './support/server.js';
-import { emulatorStripe } from './support/stripe-access.js';
+import type { TestDatabase } from './support/database.js';
+import { adminClient, runPayfold, type TestServer } from './support/server.js';
+import { emulatorStripe, startServerWithEmulator } from './support/stripe-access.js';
 
 const adminToken = 'admin-token-for-the-reconcile-tests';
-const forwardSecret = 'whsec_reconcile_forwarding';
 
 // The steps share one account: webhooks lost, a table edited, then found and repaired.
 describe('reconcile: the tables against Stripe', { shuffle: false }, () => {
@@ -26,19 +24,10 @@ describe('reconcile: the tables against Stripe', { shuffle: false }, () => {
   const rows = async (sql: string, values: unknown[] = []) => (await db.pool.query(sql, values)).rows;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const emulatorPort = await freePort();
-    server = await startTestServer(db.url, {
+    ({ db, server, emulator } = await startServerWithEmulator({
       PAYFOLD_ADMIN_TOKEN: adminToken,
-      STRIPE_API_BASE: `http://127.0.0.1:${emulatorPort}`,
-      STRIPE_WEBHOOK_SECRET_TEST: forwardSecret,
       PAYFOLD_STRIPE_REQUESTS_PER_SECOND: '200',
-    });
-    emulator = await startEmulator({
-      port: emulatorPort,
-      forwardTo: `${server.url}/api/webhooks/stripe/test`,
-      forwardSecret,
-    });
+    }));
     const connected = await adminClient(server.url, adminToken)('PUT', '/api/admin/payments/config/test', {
       secretKey: 'sk_test_reconcile',
     });

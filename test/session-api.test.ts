@@ -11,19 +11,17 @@ import {
 } from 'payfold/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { type RunningEmulator, startEmulator } from '../emulator/src/index.js';
-import { freePort } from '../src/adapters/postgres/embedded.js';
+import type { RunningEmulator } from '../emulator/src/index.js';
 import type { CheckoutSessionAnswer, checkoutSessionRequestSchema } from '../src/app/checkout-sessions.js';
 import type {
   CustomerPortalSessionAnswer,
   customerPortalSessionRequestSchema,
 } from '../src/app/portal-sessions.js';
-import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
-import { adminClient, startTestServer, type TestServer } from './support/server.js';
-import { emulatorStripe } from './support/stripe-access.js';
+import { eventually, type TestDatabase } from './support/database.js';
+import { adminClient, type TestServer } from './support/server.js';
+import { emulatorStripe, startServerWithEmulator } from './support/stripe-access.js';
 
 const adminToken = 'admin-token-for-the-session-tests';
-const forwardSecret = 'whsec_session_api_forwarding';
 const jwtSecret = 'a-jwt-secret-of-at-least-32-characters!';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -91,22 +89,17 @@ describe('the session API: Checkout and Billing Portal sessions under the caller
   const stripeSessions = () => [...emulator.store.collection('checkout.session').values()];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    await db.pool.query(examplePolicies);
-    await db.pool.query(checkoutTrigger);
-    const emulatorPort = await freePort();
-    server = await startTestServer(db.url, {
-      PAYFOLD_ADMIN_TOKEN: adminToken,
-      PAYFOLD_JWT_SECRET: jwtSecret,
-      PAYFOLD_STRIPE_MAX_RETRIES: '1',
-      STRIPE_API_BASE: `http://127.0.0.1:${emulatorPort}`,
-      STRIPE_WEBHOOK_SECRET_TEST: forwardSecret,
-    });
-    emulator = await startEmulator({
-      port: emulatorPort,
-      forwardTo: `${server.url}/api/webhooks/stripe/test`,
-      forwardSecret,
-    });
+    ({ db, server, emulator } = await startServerWithEmulator(
+      {
+        PAYFOLD_ADMIN_TOKEN: adminToken,
+        PAYFOLD_JWT_SECRET: jwtSecret,
+        PAYFOLD_STRIPE_MAX_RETRIES: '1',
+      },
+      async (prepared) => {
+        await prepared.pool.query(examplePolicies);
+        await prepared.pool.query(checkoutTrigger);
+      },
+    ));
     const stripe = emulatorStripe(emulator);
     const product = await stripe.products.create({ name: 'Team plan' });
     priceId = (

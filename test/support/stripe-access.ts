@@ -1,10 +1,11 @@
 import Stripe from 'stripe';
-import type { RunningEmulator } from '../../emulator/src/index.js';
+import { type RunningEmulator, startEmulator } from '../../emulator/src/index.js';
+import { freePort } from '../../src/adapters/postgres/embedded.js';
 import { stripeConnectionsStore } from '../../src/adapters/postgres/stripe-connections.js';
 import type { StripeGateway } from '../../src/adapters/stripe/gateway.js';
 import { stripeConnections } from '../../src/app/stripe-connections.js';
-import type { TestDatabase } from './database.js';
-import { testMasterKey } from './server.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { startTestServer, type TestServer, testMasterKey } from './server.js';
 
 /** The real `stripe` package, pointed at an emulator. */
 export const emulatorStripe = (emulator: RunningEmulator, key = 'sk_test_for_tests'): Stripe => {
@@ -20,3 +21,30 @@ export const testConnections = (db: TestDatabase, gateway: StripeGateway) =>
     log: db.log,
     masterKeys: [Buffer.from(testMasterKey, 'hex')],
   });
+
+/** The secret the emulator signs the events it forwards with, which the test server accepts. */
+export const emulatorForwardSecret = 'whsec_emulator_forwarding_for_tests';
+
+/**
+ * A test database, `payfold serve` on it with `env` (its Stripe calls going to the emulator), and
+ * the emulator forwarding its events to it. `prepare` runs on the database before the server starts.
+ */
+export const startServerWithEmulator = async (
+  env: Record<string, string>,
+  prepare: (db: TestDatabase) => Promise<void> = async () => undefined,
+): Promise<{ db: TestDatabase; server: TestServer; emulator: RunningEmulator }> => {
+  const db = await createTestDatabase();
+  await prepare(db);
+  const emulatorPort = await freePort();
+  const server = await startTestServer(db.url, {
+    ...env,
+    STRIPE_API_BASE: `http://127.0.0.1:${emulatorPort}`,
+    STRIPE_WEBHOOK_SECRET_TEST: emulatorForwardSecret,
+  });
+  const emulator = await startEmulator({
+    port: emulatorPort,
+    forwardTo: `${server.url}/api/webhooks/stripe/test`,
+    forwardSecret: emulatorForwardSecret,
+  });
+  return { db, server, emulator };
+};
