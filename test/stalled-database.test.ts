@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
-import { LogBusyError } from '../src/domain/event-log.js';
+import { createPool } from '../src/adapters/postgres/pool.js';
+import { ingestStripeWebhook } from '../src/app/ingest-stripe-webhook.js';
+import { LogBusyError, LogUnavailableError } from '../src/domain/event-log.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { postWebhook, startTestServer, type TestServer, testWebhookSecret } from './support/server.js';
 import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
@@ -77,6 +79,45 @@ describe('a stalled Postgres', () => {
       );
     } finally {
       holder.release();
+    }
+  });
+
+  it('answers 503 log_unavailable, not 500, while Postgres cannot be reached, so Stripe retries', async () => {
+    const unreachable = createPool('postgres://nobody@127.0.0.1:1/nothing', { max: 1 });
+    const log = new PostgresEventLog(unreachable, 'postgres://nobody@127.0.0.1:1/nothing');
+    const event = signedEvent();
+    const rejected: string[] = [];
+    try {
+      const appended = log.append({
+        environment: 'test',
+        type: 'test.unreachable',
+        version: 1,
+        dedupeKey: 'unreachable/1',
+        stream: 'test/unreachable',
+        data: '{}',
+        metadata: {},
+      });
+      await expect(appended).rejects.toBeInstanceOf(LogUnavailableError);
+      const outcome = await ingestStripeWebhook(
+        {
+          environment: 'test',
+          rawBody: Buffer.from(event.body),
+          signatureHeader: event.headers['stripe-signature'],
+        },
+        {
+          log,
+          metrics: {
+            stored: () => undefined,
+            rejected: (reason) => rejected.push(reason),
+            appendStarted: () => () => undefined,
+          },
+          webhookSecrets: async () => [testWebhookSecret],
+        },
+      );
+      expect(outcome).toMatchObject({ kind: 'rejected', status: 503, reason: 'log_unavailable' });
+      expect(rejected).toEqual(['log_unavailable']);
+    } finally {
+      await unreachable.end();
     }
   });
 });

@@ -1,7 +1,12 @@
 import { verifyStripeSignature } from '../adapters/stripe/webhook-signature.js';
 import type { Environment } from '../domain/environment.js';
 import { environmentOfLivemode, isEnvironment } from '../domain/environment.js';
-import { type EventLog, LogBusyError, stripeEventLogEntry } from '../domain/event-log.js';
+import {
+  type EventLog,
+  LogBusyError,
+  LogUnavailableError,
+  stripeEventLogEntry,
+} from '../domain/event-log.js';
 import { jsonNestingDepth, maxJsonNesting, stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
 
 export type WebhookRejection =
@@ -15,6 +20,7 @@ export type WebhookRejection =
   | 'livemode_mismatch'
   | 'body_too_large'
   | 'log_busy'
+  | 'log_unavailable'
   | 'append_failed';
 
 /** What the webhook door counts (Prometheus, in `payfold serve`). */
@@ -102,6 +108,8 @@ const verifyAndAppend = async (
     // Stripe retries a 503: the event comes again, and a commit that came late is then a duplicate.
     if (error instanceof LogBusyError)
       return rejected(503, 'log_busy', 'The event log is busy; retry shortly');
+    if (error instanceof LogUnavailableError)
+      return rejected(503, 'log_unavailable', 'The event log is unavailable; retry shortly');
     throw error;
   } finally {
     stopTimer();

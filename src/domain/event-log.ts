@@ -61,6 +61,12 @@ export const checkpointOf = (entry: LogEntry): LogCheckpoint => ({
  */
 export class LogBusyError extends Error {}
 
+/**
+ * The log's store cannot be reached (down, restarting, refusing connections): nothing was written.
+ * The caller answers so that the sender retries: for a webhook, 503.
+ */
+export class LogUnavailableError extends Error {}
+
 export type AppendResult = { status: 'appended'; position: bigint } | { status: 'duplicate' };
 
 /** The port every event store adapter implements (Postgres by default, EventStoreDB optionally). */

@@ -6,6 +6,7 @@ import {
   LogBusyError,
   type LogCheckpoint,
   type LogEntry,
+  LogUnavailableError,
   type NewLogEntry,
 } from '../../domain/event-log.js';
 
@@ -97,6 +98,24 @@ const appendValues = (entry: NewLogEntry) => [
 const isAboutTheData = (error: unknown): boolean => {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && !/^(08|53|57|58|XX)/.test(code);
+};
+
+// Postgres is down, restarting or refusing connections: the append never reached the table.
+const unavailableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+const isDatabaseUnavailable = (error: unknown): boolean => {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return code.startsWith('08') || unavailableCodes.has(code);
+  return /Connection terminated|timeout exceeded when trying to connect/.test((error as Error).message ?? '');
 };
 
 export interface PostgresEventLogOptions {
@@ -226,7 +245,10 @@ export class PostgresEventLog implements EventLog {
         await this.writeBatch(groups.slice(half).flat());
         return;
       }
-      for (const append of batch) append.reject(error);
+      const failure = isDatabaseUnavailable(error)
+        ? new LogUnavailableError(`Postgres is unavailable: ${(error as Error).message}`)
+        : error;
+      for (const append of batch) append.reject(failure);
     }
   }
 
