@@ -13,6 +13,7 @@ import { paymentsProjector } from '../src/projections/payments-projector.js';
 import { ProjectionRunner } from '../src/projections/runner.js';
 import {
   defineSubscriber,
+  pruneRowChanges,
   type RowChange,
   replaySubscriber,
   type Subscriber,
@@ -242,5 +243,54 @@ describe('subscribers: the change stream of the payments tables', () => {
     await expect(loadSubscribers(path.join(import.meta.dirname, 'support', 'database.ts'))).rejects.toThrow(
       'exports no subscribers',
     );
+  });
+});
+
+describe('the change stream’s retention', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('prunes old changes every subscriber has delivered, keeping undelivered and parked ones', async () => {
+    const ids: number[] = [];
+    for (let change = 1; change <= 5; change += 1) {
+      const { rows } = await db.pool.query<{ id: string }>(
+        `insert into payfold.row_changes (table_name, operation, environment, row_key)
+         values ('payments.customers', 'insert', 'test', jsonb_build_object('customer_id', $1::text)) returning id`,
+        [`cus_${change}`],
+      );
+      ids.push(Number(rows[0]?.id));
+    }
+    const [first, second, third, fourth, fifth] = ids as [number, number, number, number, number];
+    await db.pool.query(
+      "update payfold.row_changes set changed_at = now() - interval '10 days' where id = any($1::bigint[])",
+      [[first, second, third, fourth]],
+    );
+    // Subscriber `a` has delivered up to the third change, and parked the second.
+    await db.pool.query(
+      `insert into payfold.subscriber_checkpoints (subscriber, transaction_id, change_id)
+       select 'a', transaction_id, id from payfold.row_changes where id = $1`,
+      [third],
+    );
+    await db.pool.query(
+      "insert into payfold.subscriber_errors (subscriber, change_id, error, attempts) values ('a', $1, 'failed', 5)",
+      [second],
+    );
+    const kept = async () =>
+      (await db.pool.query<{ id: string }>('select id from payfold.row_changes order by id')).rows.map((row) =>
+        Number(row.id),
+      );
+    // One change per statement: the loop goes on until a statement prunes fewer than that.
+    expect(await pruneRowChanges(db.pool, 7, 1)).toBe(2);
+    expect(await kept()).toEqual([second, fourth, fifth]);
+    // With no subscriber waiting, age alone decides; the parked change stays until it is dealt with.
+    await db.pool.query('delete from payfold.subscriber_checkpoints');
+    expect(await pruneRowChanges(db.pool, 7)).toBe(1);
+    expect(await kept()).toEqual([second, fifth]);
+    expect(await pruneRowChanges(db.pool, 7)).toBe(0);
   });
 });

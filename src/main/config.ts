@@ -89,6 +89,7 @@ const envSchema = z.object({
   PAYFOLD_STRIPE_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(10_000).optional(),
   PAYFOLD_STRIPE_MAX_RETRIES: z.coerce.number().int().min(0).max(10).optional(),
   PAYFOLD_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  PAYFOLD_ROW_CHANGES_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
   PAYFOLD_PUBLIC_URL: httpUrl.optional(),
   PAYFOLD_DATA_DIR: z.string().trim().default('.payfold'),
   PAYFOLD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -128,6 +129,8 @@ export interface PayfoldConfig {
   stripeMaxRetries: number | undefined;
   /** How long a webhook waits for its commit before it is answered 503 (Stripe retries). */
   appendTimeoutMs: number;
+  /** Days the change stream (`payfold.row_changes`) keeps what every subscriber has delivered. */
+  rowChangesRetentionDays: number;
   publicUrl: string | undefined;
   dataDirectory: string;
   logLevel: string;
@@ -195,6 +198,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv): PayfoldConfig => {
     stripeRequestsPerSecond: values.PAYFOLD_STRIPE_REQUESTS_PER_SECOND,
     stripeMaxRetries: values.PAYFOLD_STRIPE_MAX_RETRIES,
     appendTimeoutMs: values.PAYFOLD_APPEND_TIMEOUT_MS,
+    rowChangesRetentionDays: values.PAYFOLD_ROW_CHANGES_RETENTION_DAYS,
     publicUrl: values.PAYFOLD_PUBLIC_URL,
     dataDirectory: values.PAYFOLD_DATA_DIR,
     logLevel: values.PAYFOLD_LOG_LEVEL,

@@ -25,6 +25,7 @@ import { ProjectionRunner } from '../projections/runner.js';
 import { projectionStatuses, projectionsReport } from '../projections/status.js';
 import {
   defineSubscriber,
+  pruneRowChanges,
   type ReplayFrom,
   replaySubscriber,
   type Subscriber,
@@ -299,6 +300,21 @@ export const replayChanges = async (
   }
 };
 
+const hourMs = 60 * 60 * 1000;
+
+/** Prunes the change stream now and every hour: every process may, and deleting twice is harmless. */
+const keepRowChangesPruned = (pool: pg.Pool, logger: Logger, retentionDays: number): NodeJS.Timeout => {
+  const prune = () =>
+    pruneRowChanges(pool, retentionDays).then(
+      (pruned) => pruned > 0 && logger.info({ pruned, retentionDays }, 'pruned the change stream'),
+      (error: Error) => logger.warn({ err: { message: error.message } }, 'pruning the change stream failed'),
+    );
+  void prune();
+  const timer = setInterval(prune, hourMs);
+  timer.unref();
+  return timer;
+};
+
 export interface ServeOptions {
   /** Subscribers to run in this process (`--subscribers <module>`). */
   subscribers?: readonly Subscriber[];
@@ -408,6 +424,7 @@ export const startPayfold = async (
     rebuildOutdated(pool, log, logger);
   }
   await subscribers.start();
+  const pruning = keepRowChangesPruned(pool, logger, config.rowChangesRetentionDays);
   logger.info({ url, embeddedPostgres: database.embedded, projections: projecting }, 'payfold is serving');
   return {
     app,
@@ -416,6 +433,7 @@ export const startPayfold = async (
     runner,
     close: async () => {
       await app.close();
+      clearInterval(pruning);
       await log.close();
       await subscribers.stop();
       await runner.stop();

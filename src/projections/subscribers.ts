@@ -295,3 +295,19 @@ export const replaySubscriber = async (
   ]);
   return ahead[0]?.n ?? 0;
 };
+
+const pruneRowChangesSql = 'select payfold.prune_row_changes(make_interval(days => $1), $2) as pruned';
+
+/**
+ * Deletes changes older than `retentionDays` that every subscriber has delivered and none has
+ * parked, a bounded number per statement so that no delete holds locks for long. Returns how many.
+ */
+export const pruneRowChanges = async (pool: pg.Pool, retentionDays: number, perStatement = 10_000) => {
+  let pruned = 0;
+  for (;;) {
+    const { rows } = await pool.query<{ pruned: number }>(pruneRowChangesSql, [retentionDays, perStatement]);
+    const count = rows[0]?.pruned ?? 0;
+    pruned += count;
+    if (count < perStatement) return pruned;
+  }
+};
