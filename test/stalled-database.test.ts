@@ -87,6 +87,11 @@ describe('a stalled Postgres', () => {
     const log = new PostgresEventLog(unreachable, 'postgres://nobody@127.0.0.1:1/nothing');
     const event = signedEvent();
     const rejected: string[] = [];
+    const metrics = {
+      stored: () => undefined,
+      rejected: (reason: string) => void rejected.push(reason),
+      appendStarted: () => () => undefined,
+    };
     try {
       const appended = log.append({
         environment: 'test',
@@ -106,16 +111,29 @@ describe('a stalled Postgres', () => {
         },
         {
           log,
-          metrics: {
-            stored: () => undefined,
-            rejected: (reason) => rejected.push(reason),
-            appendStarted: () => () => undefined,
-          },
+          metrics,
           webhookSecrets: async () => [testWebhookSecret],
         },
       );
       expect(outcome).toMatchObject({ kind: 'rejected', status: 503, reason: 'log_unavailable' });
       expect(rejected).toEqual(['log_unavailable']);
+      const secretsUnreadable = await ingestStripeWebhook(
+        {
+          environment: 'test',
+          rawBody: Buffer.from(event.body),
+          signatureHeader: event.headers['stripe-signature'],
+        },
+        {
+          log,
+          metrics,
+          webhookSecrets: () => unreachable.query('select 1').then(() => [testWebhookSecret]),
+        },
+      );
+      expect(secretsUnreadable).toMatchObject({
+        kind: 'rejected',
+        status: 503,
+        reason: 'secrets_unavailable',
+      });
     } finally {
       await unreachable.end();
     }

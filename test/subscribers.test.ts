@@ -281,8 +281,8 @@ describe('the change stream’s retention', () => {
       [second],
     );
     const kept = async () =>
-      (await db.pool.query<{ id: string }>('select id from payfold.row_changes order by id')).rows.map((row) =>
-        Number(row.id),
+      (await db.pool.query<{ id: string }>('select id from payfold.row_changes order by id')).rows.map(
+        (row) => Number(row.id),
       );
     // One change per statement: the loop goes on until a statement prunes fewer than that.
     expect(await pruneRowChanges(db.pool, 7, 1)).toBe(2);

@@ -21,6 +21,7 @@ export type WebhookRejection =
   | 'body_too_large'
   | 'log_busy'
   | 'log_unavailable'
+  | 'secrets_unavailable'
   | 'append_failed';
 
 /** What the webhook door counts (Prometheus, in `payfold serve`). */
@@ -74,7 +75,13 @@ const verifyAndAppend = async (
   { log, metrics, webhookSecrets, recordRedelivery }: StripeWebhookDeps,
 ): Promise<StripeWebhookOutcome> => {
   if (!isEnvironment(environment)) return rejected(404, 'unknown_environment', 'Unknown environment');
-  const secrets = await webhookSecrets(environment);
+  let secrets: readonly string[];
+  try {
+    secrets = await webhookSecrets(environment);
+  } catch {
+    // The managed endpoint's secrets are in Postgres: while it cannot be read, Stripe must retry.
+    return rejected(503, 'secrets_unavailable', 'The signing secrets cannot be read now; retry shortly');
+  }
   if (secrets.length === 0) {
     // 503 makes Stripe retry the delivery, so no event is lost while an admin adds the secret.
     return rejected(503, 'no_signing_secret', `No webhook signing secret is configured for ${environment}`);
