@@ -28,6 +28,20 @@ describe.skipIf('skip' in chromium)('the dashboard, in Chromium', () => {
     await page.goto(`${server.url}/dashboard#${hash}`);
     await page.getByRole('main').waitFor();
   };
+  /** `DASHBOARD_SCREENSHOTS=docs npx vitest run test/dashboard.test.ts` renews the README's pictures. */
+  const readmeScreenshots = async () => {
+    const directory = process.env.DASHBOARD_SCREENSHOTS;
+    if (!directory) return;
+    await page.setViewportSize({ width: 1100, height: 800 });
+    for (const [hash, name] of [
+      ['/test/connection', 'dashboard-connection'],
+      ['/test/subjects/team/acme', 'dashboard-subject'],
+    ] as const) {
+      await open(hash);
+      await page.locator('main table').first().waitFor();
+      await page.screenshot({ path: `${directory}/${name}.png`, fullPage: true });
+    }
+  };
   const settle = async () => {
     await emulator.settled();
     await server.payfold.runner.catchUp();
@@ -120,6 +134,7 @@ describe.skipIf('skip' in chromium)('the dashboard, in Chromium', () => {
     expect(await page.getByRole('table', { name: 'Refunds' }).textContent()).toMatch(
       /\$49\.00.*requested_by_customer/,
     );
+    await readmeScreenshots();
   });
 
   it('creates a price in whole yen, and lists the catalog in each currency’s units', async () => {
@@ -189,20 +204,6 @@ describe.skipIf('skip' in chromium)('the dashboard, in Chromium', () => {
     // The newest first: the customer update of the parked-entry test.
     expect(await deliveries.locator('tbody tr').first().textContent()).toMatch(/customer\.updated/);
     expect(await page.locator('figure .chart-summary').textContent()).toContain(`${events} events`);
-  });
-
-  // `DASHBOARD_SCREENSHOTS=docs npx vitest run test/dashboard.test.ts` renews the README's pictures.
-  it.runIf(process.env.DASHBOARD_SCREENSHOTS)('writes the README’s screenshots', async () => {
-    await page.setViewportSize({ width: 1100, height: 800 });
-    for (const [hash, name] of [
-      ['/test/connection', 'dashboard-connection'],
-      ['/test/subjects/team/acme', 'dashboard-subject'],
-      ['/test/projections', 'dashboard-projections'],
-    ] as const) {
-      await open(hash);
-      await page.locator('main table').first().waitFor();
-      await page.screenshot({ path: `${process.env.DASHBOARD_SCREENSHOTS}/${name}.png`, fullPage: true });
-    }
   });
 
   it('fits a 360 px wide screen on every page', async () => {
