@@ -183,7 +183,7 @@ export const reconcileStripe = async (
 };
 
 const findMissedEvents = async (
-  { gateway, store }: ReconcileDeps,
+  { gateway, log }: ReconcileDeps,
   environment: Environment,
   secretKey: string,
 ) => {
@@ -199,7 +199,7 @@ const findMissedEvents = async (
     listed.push(...page.data);
     after = page.has_more ? page.data.at(-1)?.id : undefined;
   } while (after);
-  const logged = await store.loggedDedupeKeys(
+  const logged = await log.loggedDedupeKeys(
     listed.map((event) => stripeEventDedupeKey(environment, event.id)),
   );
   const events = listed

@@ -8,7 +8,13 @@ import {
   type WithResponse,
 } from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
-import { type EventLog, stripeObjectFetchedLogEntry, stripeSyncPageLogEntry } from '../domain/event-log.js';
+import {
+  type EventLog,
+  objectIdsListedBySync,
+  stripeObjectFetchedLogEntry,
+  stripeSyncPageLogEntry,
+  stripeSyncStream,
+} from '../domain/event-log.js';
 import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
 
 type ListParams = { limit: number; starting_after?: string };
@@ -171,7 +177,14 @@ export const syncStripe = async (
           environment,
           secretKey,
           objectKind,
-          resumed ? new Set(await cursors.listedBySync(environment, objectKind, syncId)) : listed,
+          resumed
+            ? new Set(
+                objectIdsListedBySync(
+                  await log.readStream(stripeSyncStream(environment, objectKind)),
+                  syncId,
+                ),
+              )
+            : listed,
         );
         return { ...progress, resumed, deleted };
       }),

@@ -75,6 +75,10 @@ export interface EventLog {
   append(entry: NewLogEntry): Promise<AppendResult>;
   /** The committed entry stored under a dedupe key, if any (a session request read back, say). */
   entryByDedupeKey(dedupeKey: string): Promise<LogEntry | undefined>;
+  /** Which of these dedupe keys the log holds (reconcile's missed events). */
+  loggedDedupeKeys(dedupeKeys: readonly string[]): Promise<Set<string>>;
+  /** Every committed entry of one stream, in the order they were appended (a sync's pages, say). */
+  readStream(stream: string): Promise<LogEntry[]>;
   /** The committed entries at these places in the log (parked entries read back for a retry), in log order. */
   entriesAt(checkpoints: readonly LogCheckpoint[]): Promise<LogEntry[]>;
   /**
@@ -173,6 +177,18 @@ export const stripeSyncPageLogEntry = (environment: Environment, page: StripeSyn
   }),
   metadata: {},
 });
+
+/** The ids of the objects one sync run's pages listed, from the entries of its kind's stream. */
+export const objectIdsListedBySync = (entries: readonly LogEntry[], syncId: string): string[] => [
+  ...new Set(
+    entries
+      .filter((entry) => entry.type === logEntryType.stripeSyncPage)
+      .map((entry) => entry.data as { sync_id?: unknown; objects?: Array<{ id?: unknown }> })
+      .filter((data) => data.sync_id === syncId)
+      .flatMap((data) => (data.objects ?? []).map((object) => object.id))
+      .filter((id): id is string => typeof id === 'string'),
+  ),
+];
 
 /** One object as a single retrieve returned it (`{id, object, deleted: true}` for one Stripe deleted). */
 export interface StripeObjectFetch {

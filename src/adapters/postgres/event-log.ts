@@ -31,6 +31,8 @@ const appendEventsSql = (rows: number): string => {
     returning e.dedupe_key, e.position::text as stored_position`;
 };
 const entryByDedupeKeySql = 'select * from payfold.events where dedupe_key = $1';
+const loggedDedupeKeysSql = 'select dedupe_key from payfold.events where dedupe_key = any($1::text[])';
+const readStreamSql = 'select * from payfold.events where stream = $1 order by transaction_id, position';
 const entriesAtSql = `
   select * from payfold.events
   where position = any($1::bigint[]) and (transaction_id, position) in (select * from unnest($2::xid8[], $1::bigint[]))
@@ -272,6 +274,16 @@ export class PostgresEventLog implements EventLog {
   async entryByDedupeKey(dedupeKey: string): Promise<LogEntry | undefined> {
     const { rows } = await this.pool.query<EventRow>(entryByDedupeKeySql, [dedupeKey]);
     return rows[0] && logEntryOfRow(rows[0]);
+  }
+
+  async loggedDedupeKeys(dedupeKeys: readonly string[]): Promise<Set<string>> {
+    const { rows } = await this.pool.query<{ dedupe_key: string }>(loggedDedupeKeysSql, [dedupeKeys]);
+    return new Set(rows.map((row) => row.dedupe_key));
+  }
+
+  async readStream(stream: string): Promise<LogEntry[]> {
+    const { rows } = await this.pool.query<EventRow>(readStreamSql, [stream]);
+    return rows.map(logEntryOfRow);
   }
 
   async headPosition(): Promise<bigint> {

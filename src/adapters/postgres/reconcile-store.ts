@@ -2,7 +2,6 @@ import type pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
 
 const statements = {
-  loggedEvents: 'select dedupe_key from payfold.events where dedupe_key = any($1::text[])',
   winners: `
     select object_id, snapshot from payments.stripe_objects
     where environment = $1 and object_type = $2 and object_id = any($3::text[]) and not deleted`,
@@ -24,11 +23,6 @@ const statements = {
 
 /** What reconcile reads of the log and the tables, by named statement. */
 export const reconcileStore = (pool: pg.Pool) => ({
-  /** The dedupe keys among these that the log holds. */
-  async loggedDedupeKeys(keys: readonly string[]): Promise<Set<string>> {
-    const { rows } = await pool.query<{ dedupe_key: string }>(statements.loggedEvents, [keys]);
-    return new Set(rows.map((row) => row.dedupe_key));
-  },
   /** The winning snapshots of these objects, by id (deleted ones left out). */
   async winners(environment: Environment, objectType: string, ids: readonly string[]) {
     const { rows } = await pool.query<{ object_id: string; snapshot: Record<string, unknown> }>(

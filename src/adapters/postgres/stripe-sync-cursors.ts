@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
-import { stripeSyncStream } from '../../domain/event-log.js';
 
 /** Where one kind of object stands in an environment's latest sync. */
 export interface SyncCursor {
@@ -27,11 +26,6 @@ const statements = {
   mirrored: `
     select object_id from payments.stripe_objects
     where environment = $1 and object_type = $2 and not deleted`,
-  // What a sync run appended of a kind (to check a resumed run against the tables).
-  listedBySync: `
-    select distinct object ->> 'id' as object_id
-    from payfold.events e, json_array_elements(e.data -> 'objects') as object
-    where e.type = 'stripe.sync.page' and e.environment = $1 and e.stream = $2 and e.data ->> 'sync_id' = $3`,
   advance: `
     update payfold.stripe_sync_cursors
     set next_cursor = $4, pages = pages + 1, objects = objects + $5,
@@ -60,16 +54,6 @@ export const stripeSyncCursorsStore = (pool: pg.Pool) => ({
 
   async mirrored(environment: Environment, objectType: string): Promise<string[]> {
     const { rows } = await pool.query<{ object_id: string }>(statements.mirrored, [environment, objectType]);
-    return rows.map((row) => row.object_id);
-  },
-
-  /** Ids of the objects a sync run's pages of a kind hold. */
-  async listedBySync(environment: Environment, objectKind: string, syncId: string): Promise<string[]> {
-    const { rows } = await pool.query<{ object_id: string }>(statements.listedBySync, [
-      environment,
-      stripeSyncStream(environment, objectKind),
-      syncId,
-    ]);
     return rows.map((row) => row.object_id);
   },
 
