@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'emulator/test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
+    // What a test waits for may take seconds on a loaded two-core machine (CI runs two files at once).
+    expect: { poll: { timeout: 15_000 } },
     hookTimeout: 120_000,
     pool: 'forks',
     // Two cores: more workers only make the Postgres-heavy files contend.

@@ -4,6 +4,14 @@ import { formatMoney, parseMajorAmount, text, yesNo } from '../format.js';
 import { actionButton, form, orShowError, type Page, section, value } from '../page.js';
 
 type Row = Record<string, unknown>;
+/** What the catalog routes answer: Stripe's object. */
+interface StripeObject {
+  id: string;
+  object: string;
+  active: boolean;
+  name?: string;
+}
+
 interface Product extends Row {
   product_id: string;
   name: string | null;
@@ -27,12 +35,12 @@ const priceLabel = (price: Row) =>
 export const catalogPage: Page = async ({ environment, root, announce, left }) => {
   const list = h('div', {});
   const productChoice = h('select', { name: 'product', required: true });
-  const load = async () => {
+  const load = async (): Promise<Product[] | undefined> => {
     const answer = orShowError(
       await callAdmin<{ products: Product[] }>('GET', `/api/admin/payments/catalog${query({ environment })}`),
       list,
     );
-    if (!answer || left()) return;
+    if (!answer || left()) return undefined;
     show(
       productChoice,
       answer.products
@@ -47,22 +55,37 @@ export const catalogPage: Page = async ({ environment, root, announce, left }) =
         ? h('p', {}, 'No products yet.')
         : answer.products.map((product) => productSection(product)),
     );
+    return answer.products;
   };
-  // The admin route answers once Stripe has the change; the row follows as the projection catches up.
-  const reloadSoon = async () => {
-    for (const wait of [0, 500, 1500]) {
-      await new Promise((resolve) => setTimeout(resolve, wait));
-      await load();
+  /** Whether the tables show Stripe's answer yet: the object, as active as it is, named as it is. */
+  const shows = (products: Product[], changed: StripeObject) => {
+    const row =
+      changed.object === 'price'
+        ? products.flatMap((product) => product.prices).find((price) => price.price_id === changed.id)
+        : products.find((product) => product.product_id === changed.id);
+    return (
+      row !== undefined &&
+      row.active === changed.active &&
+      (changed.name === undefined || row.name === changed.name)
+    );
+  };
+  // The admin route answers once Stripe has the change; the row follows as the projection catches
+  // up, so the list is read again until it shows the change.
+  const reloadUntilShown = async (changed: StripeObject) => {
+    for (let attempt = 0; attempt < 60 && !left(); attempt += 1) {
+      const products = await load();
+      if (!products || shows(products, changed)) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
   };
   const change = async (method: 'POST' | 'PATCH', path: string, body: Row, done: string) => {
-    const answer = await callAdmin<{ object: { id: string } }>(method, path, { environment, ...body });
+    const answer = await callAdmin<{ object: StripeObject }>(method, path, { environment, ...body });
     if (answer.error) {
       announce(answer.error.message, 'error');
       return false;
     }
     announce(`${done}: ${answer.data.object.id}.`);
-    await reloadSoon();
+    await reloadUntilShown(answer.data.object);
     return true;
   };
 
