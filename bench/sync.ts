@@ -51,6 +51,7 @@ export const measureSync = async (adminUrl: string) => {
     const access = openStripeAccess({
       pool,
       log,
+      logInDatabase: true,
       logger: pino({ level: 'silent' }),
       masterKeys: [masterKey],
       apiBase: emulator.url,

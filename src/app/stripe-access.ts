@@ -43,6 +43,8 @@ export interface StripeAccess {
 export interface StripeAccessOptions {
   pool: pg.Pool;
   log: EventLog;
+  /** The log is `payfold.events` in `pool`'s database (a session request's row and entry then commit together). */
+  logInDatabase: boolean;
   logger: Logger;
   /** The master key, then the previous one during a rotation. */
   masterKeys: readonly Buffer[];
@@ -59,6 +61,7 @@ export interface StripeAccessOptions {
 export const openStripeAccess = ({
   pool,
   log,
+  logInDatabase,
   logger,
   masterKeys,
   apiBase,
@@ -80,7 +83,12 @@ export const openStripeAccess = ({
     publicUrl,
   });
   const cursors = stripeSyncCursorsStore(pool);
-  const sessions = { connections, gateway, log, store: sessionRequestsStore(pool) };
+  const sessions = {
+    connections,
+    gateway,
+    log,
+    store: sessionRequestsStore(pool, logInDatabase ? undefined : log),
+  };
   const sync: StripeAccess['sync'] = (environment, kinds, onProgress) =>
     syncStripe({ connections, gateway, cursors, log }, environment, kinds, onProgress);
   return {

@@ -180,11 +180,6 @@ export const loadConfig = (env: NodeJS.ProcessEnv): PayfoldConfig => {
       'Invalid configuration: PAYFOLD_JWT_SECRET and PAYFOLD_JWKS_URL: set one of them, not both',
     );
   }
-  if (values.PAYFOLD_EVENT_STORE !== 'postgres') {
-    throw new ConfigError(
-      'Invalid configuration: PAYFOLD_EVENT_STORE: the EventStoreDB log is not available in this version; use postgres',
-    );
-  }
   return {
     databaseUrl: values.DATABASE_URL,
     migrationDatabaseUrl: values.PAYFOLD_MIGRATION_DATABASE_URL,

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import packageJson from '../../package.json' with { type: 'json' };
+import { EventStoreDbEventLog } from '../adapters/eventstoredb/event-log.js';
 import { PostgresEventLog } from '../adapters/postgres/event-log.js';
 import { runMigrations } from '../adapters/postgres/migrations.js';
 import { paymentsReads, recordWebhookRedelivery } from '../adapters/postgres/payments-reads.js';
@@ -107,6 +108,15 @@ const migrate = async (
 };
 
 /** The database, migrated under the advisory lock, with a pool and the event log on it. */
+/**
+ * The log: Postgres's `payfold.events`, or EventStoreDB/KurrentDB with `PAYFOLD_EVENT_STORE=esdb://…`
+ * (checkpoints, tables and everything else stay in Postgres).
+ */
+const openEventLog = (config: PayfoldConfig, pool: pg.Pool, databaseUrl: string): EventLog =>
+  config.eventStore === 'postgres'
+    ? new PostgresEventLog(pool, databaseUrl, { appendDeadlineMs: config.appendTimeoutMs })
+    : new EventStoreDbEventLog(config.eventStore);
+
 const openMigratedLog = async (config: PayfoldConfig, logger: Logger, poolSize: number) => {
   const database = await openDatabase(config, (line) =>
     logger.debug({ postgres: line }, 'embedded postgres'),
@@ -123,7 +133,7 @@ const openMigratedLog = async (config: PayfoldConfig, logger: Logger, poolSize: 
   return {
     database,
     pool,
-    log: new PostgresEventLog(pool, database.url, { appendDeadlineMs: config.appendTimeoutMs }),
+    log: openEventLog(config, pool, database.url),
   };
 };
 
@@ -136,6 +146,7 @@ const stripeAccessOptions = (
 ): StripeAccessOptions => ({
   pool,
   log,
+  logInDatabase: config.eventStore === 'postgres',
   logger,
   masterKeys: [masterKey, ...(config.previousMasterKey ? [config.previousMasterKey] : [])],
   apiBase: config.stripeApiBase,
@@ -342,7 +353,7 @@ export const startPayfold = async (
     statementTimeoutMs: 2000,
     applicationName: 'payfold-status',
   });
-  const statusLog = new PostgresEventLog(statusPool, database.url);
+  const statusLog = openEventLog(config, statusPool, database.url);
   const metrics = createMetrics({
     headPosition: () => statusLog.headPosition(),
     projectionStatuses: () => projectionStatuses(statusPool, statusLog),
@@ -435,6 +446,7 @@ export const startPayfold = async (
       await app.close();
       clearInterval(pruning);
       await log.close();
+      await statusLog.close();
       await subscribers.stop();
       await runner.stop();
       await statusPool.end();

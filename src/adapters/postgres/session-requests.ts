@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
-import type { NewLogEntry } from '../../domain/event-log.js';
+import type { EventLog, NewLogEntry } from '../../domain/event-log.js';
 import type { Caller } from '../../domain/session-requests.js';
 import type { Subject } from '../../domain/subject.js';
 
@@ -14,7 +14,7 @@ const statements = {
   /** See migration 0006: the row as the caller, then the entry as Payfold, in one statement. */
   begin: `
     select status, request_id, request_fingerprint
-    from payfold.begin_session_request($1, $2, $3::regclass, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12::json)`,
+    from payfold.begin_session_request($1, $2, $3::regclass, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12::json, $13)`,
 } as const;
 
 /**
@@ -43,8 +43,13 @@ export interface BeginRequest {
   checkOnly?: boolean;
 }
 
-/** Named statements of the session API, each run as Payfold or, where it says so, as the caller. */
-export const sessionRequestsStore = (pool: pg.Pool) => ({
+type BeginRow = { status: string; request_id: string | null; request_fingerprint: string | null };
+
+/**
+ * Named statements of the session API, each run as Payfold or, where it says so, as the caller.
+ * `logElsewhere` is the log when it is not Postgres's (EventStoreDB).
+ */
+export const sessionRequestsStore = (pool: pg.Pool, logElsewhere?: EventLog) => ({
   async customerOfSubject(environment: Environment, subject: Subject): Promise<string | null> {
     const { rows } = await pool.query<{ customer_id: string }>(statements.customerOfSubject, [
       environment,
@@ -59,30 +64,29 @@ export const sessionRequestsStore = (pool: pg.Pool) => ({
    * policies decide), then its log entry appended as Payfold. Both commit, or neither.
    */
   async begin({ caller, table, row, entry, idempotencyKey, checkOnly }: BeginRequest): Promise<BeginResult> {
+    const query = {
+      name: 'payfold_begin_session_request',
+      text: statements.begin,
+      values: [
+        caller.role,
+        JSON.stringify(caller.claims),
+        table,
+        JSON.stringify(row),
+        idempotencyKey ?? null,
+        checkOnly === true,
+        entry.environment,
+        entry.type,
+        entry.version,
+        entry.dedupeKey,
+        entry.stream,
+        entry.data,
+        logElsewhere === undefined,
+      ],
+    };
     try {
-      const { rows } = await pool.query<{
-        status: string;
-        request_id: string | null;
-        request_fingerprint: string | null;
-      }>({
-        name: 'payfold_begin_session_request',
-        text: statements.begin,
-        values: [
-          caller.role,
-          JSON.stringify(caller.claims),
-          table,
-          JSON.stringify(row),
-          idempotencyKey ?? null,
-          checkOnly === true,
-          entry.environment,
-          entry.type,
-          entry.version,
-          entry.dedupeKey,
-          entry.stream,
-          entry.data,
-        ],
-      });
-      const [answer] = rows;
+      const answer = logElsewhere
+        ? await beginThenAppend(pool, query, logElsewhere, entry, checkOnly === true)
+        : (await pool.query<BeginRow>(query)).rows[0];
       if (answer?.status === 'existing') {
         return {
           status: 'existing',
@@ -97,5 +101,32 @@ export const sessionRequestsStore = (pool: pg.Pool) => ({
     }
   },
 });
+
+/**
+ * With the log in another store: the row as the caller, then the entry appended there, then the
+ * row's commit. An append that fails rolls the row back; a commit that fails after the append
+ * leaves the entry, from which the projection writes the same row.
+ */
+const beginThenAppend = async (
+  pool: pg.Pool,
+  query: pg.QueryConfig,
+  log: EventLog,
+  entry: NewLogEntry,
+  checkOnly: boolean,
+): Promise<BeginRow | undefined> => {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const [answer] = (await client.query<BeginRow>(query)).rows;
+    if (answer?.status === 'begun' && !checkOnly) await log.append(entry);
+    await client.query('commit');
+    return answer;
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+};
 
 export type SessionRequestsStore = ReturnType<typeof sessionRequestsStore>;
