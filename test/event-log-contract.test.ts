@@ -1,6 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventStoreDbEventLog } from '../src/adapters/eventstoredb/event-log.js';
+import { sessionRequestsStore } from '../src/adapters/postgres/session-requests.js';
 import {
   checkpointOf,
   type EventLog,
@@ -204,5 +207,65 @@ describe('the EventStoreDB log with no server to reach', () => {
       await server.payfold.close();
       await db.drop();
     }
+  });
+});
+
+describe('a session request when the log is not in Postgres', () => {
+  let db: TestDatabase;
+  const policies = readFileSync(
+    path.resolve(import.meta.dirname, '../examples/session-policies.sql'),
+    'utf8',
+  );
+  const request = (subjectId: string) => {
+    const id = randomUUID();
+    return {
+      caller: { role: 'authenticated' as const, userId: 'u1', claims: { sub: 'u1' } },
+      table: 'payments.customer_portal_sessions' as const,
+      row: { id, environment: 'test', status: 'initialized', subject_type: 'user', subject_id: subjectId },
+      entry: {
+        environment: 'test' as const,
+        type: 'session.portal.requested',
+        version: 1,
+        dedupeKey: `contract/portal/${id}`,
+        stream: `session.portal/${id}`,
+        data: JSON.stringify({ id }),
+        metadata: {},
+      },
+    };
+  };
+  const rowCount = async (id: string) =>
+    countRows(db.pool, `payments.customer_portal_sessions where id = '${id}'`);
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await db.pool.query(policies);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('inserts the row as the caller, appends the entry to the other log, then commits', async () => {
+    const allowed = request('u1');
+    expect(await sessionRequestsStore(db.pool, db.log).begin(allowed)).toEqual({ status: 'begun' });
+    expect(await rowCount(allowed.row.id)).toBe(1);
+    expect(await db.log.entryByDedupeKey(allowed.entry.dedupeKey)).toBeDefined();
+  });
+
+  it('appends nothing when the policies refuse the row', async () => {
+    const refused = request('someone-else');
+    expect(await sessionRequestsStore(db.pool, db.log).begin(refused)).toEqual({ status: 'denied' });
+    expect(await rowCount(refused.row.id)).toBe(0);
+    expect(await db.log.entryByDedupeKey(refused.entry.dedupeKey)).toBeUndefined();
+  });
+
+  it('keeps no row when the append fails', async () => {
+    const failing = request('u1');
+    const down: EventLog = Object.assign(Object.create(db.log), {
+      append: () => Promise.reject(new LogUnavailableError('down')),
+    });
+    await expect(sessionRequestsStore(db.pool, down).begin(failing)).rejects.toBeInstanceOf(
+      LogUnavailableError,
+    );
+    expect(await rowCount(failing.row.id)).toBe(0);
   });
 });
