@@ -8,11 +8,12 @@ import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js'
 const customers = 40;
 const versions = 30;
 
-/** The process whose connection holds a projection's advisory lock, by the pid in its name. */
+/** The process whose connection holds a projection's advisory lock in this database, by the pid in its name. */
 const leaderOf = async (db: TestDatabase, projection: string): Promise<number | undefined> => {
   const { rows } = await db.pool.query<{ application_name: string }>(
     `select a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid
-     where l.locktype = 'advisory' and l.granted and l.classid = 7402711 and l.objid = hashtext($1)::oid`,
+     where l.locktype = 'advisory' and l.granted and l.classid = 7402711 and l.objid = hashtext($1)::oid
+       and l.database = (select oid from pg_database where datname = current_database())`,
     [projection],
   );
   const name = rows[0]?.application_name.match(/^payfold projection leader (\d+)$/)?.[1];

@@ -43,7 +43,8 @@ interface EntryMetadata {
  * window for repeated event ids. The event id is also derived from the dedupe key, so a retry of
  * the same append within that window is taken as the same write.
  */
-export const entryStreamOf = (dedupeKey: string): string => `payfold.entry-${nameBasedUuid(dedupeKey)}`;
+const entryStreamPrefix = 'payfold.entry-';
+export const entryStreamOf = (dedupeKey: string): string => `${entryStreamPrefix}${nameBasedUuid(dedupeKey)}`;
 
 /**
  * The entries about one thing (a Stripe object, a session request, a kind's sync pages): links to
@@ -72,7 +73,9 @@ const isSystemEvent = (type: string, streamId: string) => type.startsWith('$') |
 
 const entryOf = (resolved: AllStreamResolvedEvent | ResolvedEvent): LogEntry | undefined => {
   const event = resolved.event;
-  if (!event || isSystemEvent(event.type, event.streamId)) return undefined;
+  // Only Payfold's entries: system events, links, and whatever other writers keep in the same server are skipped.
+  if (!event || isSystemEvent(event.type, event.streamId) || !event.streamId.startsWith(entryStreamPrefix))
+    return undefined;
   // Read through a link or from a stream, an event may come without its `$all` position.
   const position = event.position ?? {
     commit: resolved.commitPosition ?? 0n,
