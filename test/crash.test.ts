@@ -1,32 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../src/adapters/postgres/embedded.js';
 import { countRows, createTestDatabase, eventually, type TestDatabase } from './support/database.js';
-import { spawnPayfold, testWebhookSecret } from './support/server.js';
+import { payfoldProcessEnv, startServeProcess, testWebhookSecret } from './support/server.js';
 import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
-
-const startServeProcess = async (databaseUrl: string, port: number): Promise<ChildProcess> => {
-  const child = spawnPayfold(['serve'], databaseUrl, port);
-  let stderr = '';
-  child.stderr?.on('data', (chunk) => {
-    stderr += String(chunk);
-  });
-  await eventually(async () => {
-    if (child.exitCode !== null) throw new Error(`payfold serve exited: ${stderr}`);
-    const response = await fetch(`http://127.0.0.1:${port}/readyz`);
-    expect(response.status).toBe(200);
-  }, 30_000);
-  return child;
-};
 
 describe('a payfold serve process killed with SIGKILL under load', () => {
   let db: TestDatabase;
-  let port: number;
   let restarted: ChildProcess | undefined;
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    port = await freePort();
   });
   afterAll(async () => {
     restarted?.kill('SIGKILL');
@@ -35,7 +18,7 @@ describe('a payfold serve process killed with SIGKILL under load', () => {
 
   it('loses no webhook it answered with 2xx, and its projection resumes after a restart', async () => {
     const fixtures = loadEventFixtures().filter((fixture) => !fixture.event.livemode);
-    const server = await startServeProcess(db.url, port);
+    const { child: server, url } = await startServeProcess([], payfoldProcessEnv(db.url, 0));
     const acknowledged: string[] = [];
     let sent = 0;
     let killed = false;
@@ -48,7 +31,7 @@ describe('a payfold serve process killed with SIGKILL under load', () => {
         const body = JSON.stringify(event);
         sent += 1;
         try {
-          const response = await fetch(`http://127.0.0.1:${port}/api/webhooks/stripe/test`, {
+          const response = await fetch(`${url}/api/webhooks/stripe/test`, {
             method: 'POST',
             headers: {
               'content-type': 'application/json',
@@ -74,7 +57,7 @@ describe('a payfold serve process killed with SIGKILL under load', () => {
     const lost = acknowledged.filter((id) => !stored.has(id));
     expect(lost).toEqual([]);
 
-    restarted = await startServeProcess(db.url, port);
+    restarted = (await startServeProcess([], payfoldProcessEnv(db.url, 0))).child;
     await eventually(async () =>
       expect(await countRows(db.pool, 'payments.webhook_events')).toBe(
         await countRows(db.pool, 'payfold.events'),

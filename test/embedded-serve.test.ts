@@ -1,36 +1,22 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../src/adapters/postgres/embedded.js';
-import { eventually } from './support/database.js';
-import { testWebhookSecret } from './support/server.js';
+import { startServeProcess, testWebhookSecret } from './support/server.js';
 import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
 
-const payfoldBin = path.resolve(import.meta.dirname, '../bin/payfold.js');
-
 /** `payfold serve` as a new user runs it: no DATABASE_URL, no master key, only a data folder. */
-const serve = async (dataDirectory: string, port: number): Promise<ChildProcess> => {
+const serve = async (dataDirectory: string): Promise<{ child: ChildProcess; url: string }> => {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PAYFOLD_DATA_DIR: dataDirectory,
-    PORT: String(port),
     STRIPE_WEBHOOK_SECRET_TEST: testWebhookSecret,
   };
   delete env.DATABASE_URL;
   delete env.PAYFOLD_MASTER_KEY;
-  const child = spawn(process.execPath, [payfoldBin, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk) => {
-    stderr += String(chunk);
-  });
-  await eventually(async () => {
-    if (child.exitCode !== null) throw new Error(`payfold serve exited: ${stderr}`);
-    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
-  }, 60_000);
-  return child;
+  return startServeProcess([], env);
 };
 
 const stop = async (child: ChildProcess) => {
@@ -52,12 +38,11 @@ describe('payfold serve without DATABASE_URL', () => {
   });
 
   it('starts its own Postgres under the data folder, keeps a master key, and keeps events across restarts', async () => {
-    const port = await freePort();
-    const first = await serve(dataDirectory, port);
+    const { child: first, url } = await serve(dataDirectory);
     const fixture = loadEventFixtures().find((f) => f.file === 'customer_updated.json');
     const event = freshEvent(fixture as NonNullable<typeof fixture>);
     const body = JSON.stringify(event);
-    const response = await fetch(`http://127.0.0.1:${port}/api/webhooks/stripe/test`, {
+    const response = await fetch(`${url}/api/webhooks/stripe/test`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'stripe-signature': sign(body, testWebhookSecret) },
       body,
@@ -69,9 +54,9 @@ describe('payfold serve without DATABASE_URL', () => {
     const key = (await readFile(path.join(dataDirectory, 'master.key'), 'utf8')).trim();
     expect(key).toMatch(/^[0-9a-f]{64}$/);
 
-    const second = await serve(dataDirectory, port);
+    const { child: second, url: secondUrl } = await serve(dataDirectory);
     try {
-      const again = await fetch(`http://127.0.0.1:${port}/api/webhooks/stripe/test`, {
+      const again = await fetch(`${secondUrl}/api/webhooks/stripe/test`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'stripe-signature': sign(body, testWebhookSecret) },
         body,

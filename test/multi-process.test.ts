@@ -1,8 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../src/adapters/postgres/embedded.js';
 import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
-import { postWebhook, spawnPayfold, testWebhookSecret } from './support/server.js';
+import { payfoldProcessEnv, postWebhook, startServeProcess, testWebhookSecret } from './support/server.js';
 import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
 
 const customers = 40;
@@ -37,12 +36,8 @@ describe('three payfold serve processes on one Postgres', () => {
       create trigger record_customer_change after insert or update on payments.customers
         for each row execute function public.record_customer_change()`);
     for (let index = 0; index < 3; index += 1) {
-      const port = await freePort();
-      processes.push({ child: spawnPayfold(['serve'], db.url, port), url: `http://127.0.0.1:${port}` });
+      processes.push(await startServeProcess([], payfoldProcessEnv(db.url, 0)));
     }
-    await eventually(async () => {
-      for (const { url } of processes) expect((await fetch(`${url}/readyz`)).status).toBe(200);
-    }, 60_000);
   }, 90_000);
   afterAll(async () => {
     for (const { child } of processes) child.kill('SIGKILL');

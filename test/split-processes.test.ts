@@ -1,8 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { freePort } from '../src/adapters/postgres/embedded.js';
 import { countRows, createTestDatabase, eventually, type TestDatabase } from './support/database.js';
-import { postWebhook, spawnPayfold, testWebhookSecret } from './support/server.js';
+import {
+  payfoldProcessEnv,
+  postWebhook,
+  spawnPayfold,
+  startServeProcess,
+  testWebhookSecret,
+} from './support/server.js';
 import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
 
 const exited = (child: ChildProcess) =>
@@ -22,17 +27,13 @@ describe('the webhook door and the projections in separate processes', () => {
   });
 
   it('payfold serve --no-projections stores webhooks, payfold project turns them into rows, both stop cleanly', async () => {
-    const port = await freePort();
-    const serve = spawnPayfold(['serve', '--no-projections'], db.url, port);
+    const { child: serve, url } = await startServeProcess(['--no-projections'], payfoldProcessEnv(db.url, 0));
     children.push(serve);
-    await eventually(async () => {
-      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
-    }, 30_000);
     const fixture = loadEventFixtures().find((candidate) => candidate.file === 'customer_updated.json');
     if (!fixture) throw new Error('customer_updated.json fixture missing');
     const event = freshEvent(fixture, { livemode: false });
     const body = JSON.stringify(event);
-    const answer = await postWebhook(`http://127.0.0.1:${port}`, 'test', body, {
+    const answer = await postWebhook(url, 'test', body, {
       'stripe-signature': sign(body, testWebhookSecret),
     });
     expect(answer.status).toBe(200);

@@ -63,18 +63,59 @@ export const postWebhook = async (
 
 const payfoldBin = path.resolve(import.meta.dirname, '../../bin/payfold.js');
 
+/** The environment of a `payfold` process against a test database. */
+export const payfoldProcessEnv = (databaseUrl: string, port: number): NodeJS.ProcessEnv => ({
+  ...process.env,
+  DATABASE_URL: databaseUrl,
+  PAYFOLD_MASTER_KEY: testMasterKey,
+  STRIPE_WEBHOOK_SECRET_TEST: testWebhookSecret,
+  PORT: String(port),
+  PAYFOLD_LOG_LEVEL: 'warn',
+});
+
 /** A `payfold` command as a process of its own, configured for a test database. */
 export const spawnPayfold = (args: string[], databaseUrl: string, port: number): ChildProcess =>
   spawn(process.execPath, [payfoldBin, ...args], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PAYFOLD_MASTER_KEY: testMasterKey,
-      STRIPE_WEBHOOK_SECRET_TEST: testWebhookSecret,
-      PORT: String(port),
-      PAYFOLD_LOG_LEVEL: 'warn',
-    },
+    env: payfoldProcessEnv(databaseUrl, port),
     stdio: ['ignore', 'ignore', 'pipe'],
+  });
+
+/**
+ * `payfold serve` (with `args`) in a process of its own, on a port the system gives it: a port
+ * picked beforehand may be taken by another test before the process binds it. Resolves with its
+ * URL, read from its log line `payfold is serving`; rejects with its stderr if it exits first.
+ */
+export const startServeProcess = (
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; url: string }> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [payfoldBin, 'serve', ...args], {
+      env: { ...env, PORT: '0', PAYFOLD_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let found = false;
+    const timer = setTimeout(() => reject(new Error(`payfold serve did not start: ${stderr}`)), 60_000);
+    child.stdout?.on('data', (chunk) => {
+      if (found) return;
+      stdout += String(chunk);
+      for (const line of stdout.split('\n')) {
+        if (!line.includes('"payfold is serving"')) continue;
+        found = true;
+        clearTimeout(timer);
+        resolve({ child, url: (JSON.parse(line) as { url: string }).url });
+        return;
+      }
+    });
+    child.stderr?.on('data', (chunk) => {
+      stderr += String(chunk);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (!found) reject(new Error(`payfold serve exited ${code}: ${stderr}`));
+    });
   });
 
 /**
