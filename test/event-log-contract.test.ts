@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventStoreDbEventLog } from '../src/adapters/eventstoredb/event-log.js';
+import { EventStoreDbEventLog, entryOf, entryStreamOf } from '../src/adapters/eventstoredb/event-log.js';
 import { sessionRequestsStore } from '../src/adapters/postgres/session-requests.js';
 import {
   checkpointOf,
@@ -267,5 +267,53 @@ describe('a session request when the log is not in Postgres', () => {
       LogUnavailableError,
     );
     expect(await rowCount(failing.row.id)).toBe(0);
+  });
+});
+
+describe('entries as the EventStoreDB client returns their events', () => {
+  const recorded = (streamId: string, type: string, metadata: unknown) => ({
+    event: {
+      streamId,
+      id: randomUUID(),
+      isJson: false,
+      revision: 0n,
+      type,
+      created: new Date(),
+      data: Buffer.from('{"id":"evt_1","é":"✓"}', 'utf8'),
+      metadata,
+      position: { commit: 42n, prepare: 41n },
+    },
+  });
+  const fields = {
+    environment: 'test',
+    version: 1,
+    dedupeKey: 'stripe.event/test/evt_1',
+    stream: 'stripe.customer/cus_1',
+    recordedAt: '2026-11-29T10:00:00.000Z',
+    metadata: { source: 'webhook' },
+  };
+
+  it('reads metadata the client parsed and metadata it left as bytes alike, and positions as checkpoints', () => {
+    for (const metadata of [fields, Buffer.from(JSON.stringify(fields), 'utf8')]) {
+      const entry = entryOf(recorded(entryStreamOf(fields.dedupeKey), 'stripe.event', metadata) as never);
+      expect(entry).toEqual({
+        position: 41n,
+        transactionId: 42n,
+        environment: 'test',
+        type: 'stripe.event',
+        version: 1,
+        dedupeKey: fields.dedupeKey,
+        stream: fields.stream,
+        data: { id: 'evt_1', é: '✓' },
+        metadata: { source: 'webhook' },
+        recordedAt: new Date(fields.recordedAt),
+      });
+    }
+  });
+
+  it('skips system events, links and other writers’ streams', () => {
+    expect(entryOf(recorded('$stats-127.0.0.1:2113', '$statsCollected', fields) as never)).toBeUndefined();
+    expect(entryOf(recorded('payfold.stripe.customer/cus_1', '$>', fields) as never)).toBeUndefined();
+    expect(entryOf(recorded('orders-1', 'OrderPlaced', { any: 'thing' }) as never)).toBeUndefined();
   });
 });

@@ -71,7 +71,8 @@ const isAfter = (position: Position, checkpoint: LogCheckpoint): boolean =>
 
 const isSystemEvent = (type: string, streamId: string) => type.startsWith('$') || streamId.startsWith('$');
 
-const entryOf = (resolved: AllStreamResolvedEvent | ResolvedEvent): LogEntry | undefined => {
+/** A Payfold entry from an event as the client returns it; undefined for anything else in the server. */
+export const entryOf = (resolved: AllStreamResolvedEvent | ResolvedEvent): LogEntry | undefined => {
   const event = resolved.event;
   // Only Payfold's entries: system events, links, and whatever other writers keep in the same server are skipped.
   if (!event || isSystemEvent(event.type, event.streamId) || !event.streamId.startsWith(entryStreamPrefix))
@@ -81,7 +82,12 @@ const entryOf = (resolved: AllStreamResolvedEvent | ResolvedEvent): LogEntry | u
     commit: resolved.commitPosition ?? 0n,
     prepare: resolved.commitPosition ?? 0n,
   };
-  const metadata = JSON.parse(Buffer.from(event.metadata as Uint8Array).toString('utf8')) as EntryMetadata;
+  // The client hands metadata that is JSON over parsed, and other metadata as bytes.
+  const metadata = (
+    event.metadata instanceof Uint8Array
+      ? JSON.parse(Buffer.from(event.metadata).toString('utf8'))
+      : event.metadata
+  ) as EntryMetadata;
   return {
     position: position.prepare,
     transactionId: position.commit,
@@ -157,8 +163,8 @@ export class EventStoreDbEventLog implements EventLog {
         { expectedRevision: ANY },
       )
       .catch(() => undefined);
-    if (!position) throw new Error('EventStoreDB did not say where the entry was appended');
-    return { status: 'appended', position: position.prepare };
+    // Servers before 20.6 do not say where an append landed; the entry is stored all the same.
+    return { status: 'appended', position: position?.prepare ?? 0n };
   }
 
   async entryByDedupeKey(dedupeKey: string): Promise<LogEntry | undefined> {
