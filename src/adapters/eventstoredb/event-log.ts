@@ -56,8 +56,8 @@ export const objectStreamOf = (stream: string): string => `payfold.${stream}`;
 /** Raw events read from `$all` per request while looking for entries among system events. */
 const readPageSize = 500;
 
-/** Counted exactly up to this many; beyond it, `countEntriesAfter` says at least this many. */
-const countLimit = 10_000;
+/** Counted exactly up to this many (each count reads the entries); beyond it, `countEntriesAfter` says this many. */
+const countLimit = 1_000;
 
 const toPosition = (checkpoint: LogCheckpoint): Position | typeof START =>
   checkpoint.transactionId === logStart.transactionId && checkpoint.position === logStart.position
