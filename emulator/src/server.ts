@@ -45,6 +45,11 @@ export interface RunningEmulator {
   helpers: TestHelpers;
   /** Replaces the delivery and API faults (`{}` turns them off); throws on invalid settings. */
   setFaults(faults: Faults): void;
+  /**
+   * Where events are forwarded from now on: for a receiver that must know the emulator's URL
+   * before it starts, so that neither has to pick a port in advance.
+   */
+  forwardTo(url: string): void;
   /** The deliveries delivery faults dropped, oldest first. */
   dropped: DroppedDelivery[];
   /** The API faults that hit a call, oldest first (`POST /v1/refunds`, `rate_limit`). */
@@ -91,12 +96,13 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
   };
   setFaults(options.faults ?? {});
   const injectApiFaults = apiFaultsHook((call) => pickApiFaults(call), injectedApiFaults);
-  const deliveries = deliverEmittedEvents(store, {
+  const delivery = {
     forwardTo: options.forwardTo,
     forwardSecret,
     delivery: options.delivery,
     planDelivery: () => planDelivery(),
-  });
+  };
+  const deliveries = deliverEmittedEvents(store, delivery);
 
   const app: FastifyInstance = Fastify({ logController: new LogController({ disableRequestLogging: true }) });
   app.removeAllContentTypeParsers();
@@ -145,6 +151,9 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     settled: deliveries.settled,
     helpers: watched(testHelpers(store), changed),
     setFaults,
+    forwardTo: (url: string) => {
+      delivery.forwardTo = url;
+    },
     dropped: deliveries.dropped,
     injectedApiFaults,
     stop: async () => {

@@ -1,6 +1,5 @@
 import Stripe from 'stripe';
 import { type RunningEmulator, startEmulator } from '../../emulator/src/index.js';
-import { freePort } from '../../src/adapters/postgres/embedded.js';
 import { stripeConnectionsStore } from '../../src/adapters/postgres/stripe-connections.js';
 import type { StripeGateway } from '../../src/adapters/stripe/gateway.js';
 import { stripeConnections } from '../../src/app/stripe-connections.js';
@@ -35,16 +34,13 @@ export const startServerWithEmulator = async (
 ): Promise<{ db: TestDatabase; server: TestServer; emulator: RunningEmulator }> => {
   const db = await createTestDatabase();
   await prepare(db);
-  const emulatorPort = await freePort();
+  // The emulator first, on a port of its own, then the server that calls it, then the forwarding.
+  const emulator = await startEmulator({ forwardSecret: emulatorForwardSecret });
   const server = await startTestServer(db.url, {
     ...env,
-    STRIPE_API_BASE: `http://127.0.0.1:${emulatorPort}`,
+    STRIPE_API_BASE: emulator.url,
     STRIPE_WEBHOOK_SECRET_TEST: emulatorForwardSecret,
   });
-  const emulator = await startEmulator({
-    port: emulatorPort,
-    forwardTo: `${server.url}/api/webhooks/stripe/test`,
-    forwardSecret: emulatorForwardSecret,
-  });
+  emulator.forwardTo(`${server.url}/api/webhooks/stripe/test`);
   return { db, server, emulator };
 };
