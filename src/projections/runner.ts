@@ -8,7 +8,7 @@ import {
   type LogEntry,
   logStart,
 } from '../domain/event-log.js';
-import { ProjectionLeadership } from './leadership.js';
+import { Leadership } from './leadership.js';
 import type { ProjectionRebuild, Projector, Rescan } from './projector.js';
 
 // A new checkpoint is built by this code: it records the projector's version (see rebuild.ts).
@@ -200,7 +200,7 @@ export class ProjectionRunner {
   /** Ends the pauses between failed batches, so that stopping never waits one out. */
   private readonly pauses = new Set<() => void>();
   private unsubscribe: (() => Promise<void>) | undefined;
-  private leadership: ProjectionLeadership | undefined;
+  private leadership: Leadership | undefined;
   private rebuilding: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -216,7 +216,8 @@ export class ProjectionRunner {
       await this.options.pool.query(ensureCheckpointSql, [projector.name, projector.version]);
     }
     if (this.options.leadership) {
-      this.leadership = new ProjectionLeadership(
+      this.leadership = new Leadership(
+        'projection',
         this.options.projectors.map((projector) => projector.name),
         { pool: this.options.pool, logger: this.options.logger, ...this.options.leadership },
         () => this.wake(),

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { Leadership } from './leadership.js';
 
 export type ChangeOperation = 'insert' | 'update' | 'delete';
 
@@ -84,8 +85,6 @@ const statements = {
     on conflict (subscriber, change_id) do update set error = excluded.error, attempts = excluded.attempts,
       occurred_at = now()`,
   // One runner per subscriber across processes: a session lock on its name.
-  tryLock: 'select pg_try_advisory_lock(hashtext($1)) as locked',
-  unlock: 'select pg_advisory_unlock(hashtext($1))',
   // Ordered by the columns, not by their text in the select list ('100' < '64').
   firstChangeFromPosition: `
     select c.transaction_id::text, c.id::text from payfold.row_changes c where c.log_position >= $1
@@ -152,6 +151,7 @@ export interface SubscriberRunnerOptions {
 export class SubscriberRunner {
   private stopped = false;
   private readonly loops: Array<Promise<void>> = [];
+  private leadership: Leadership | undefined;
 
   constructor(private readonly options: SubscriberRunnerOptions) {}
 
@@ -163,12 +163,21 @@ export class SubscriberRunner {
         subscriber.startFrom ?? 'now',
       ]);
     }
+    if (this.options.subscribers.length === 0) return;
+    // One deliverer per subscriber across processes, as one writer per projection.
+    this.leadership = new Leadership(
+      'subscriber',
+      this.options.subscribers.map((subscriber) => subscriber.name),
+      { pool: this.options.pool, logger: this.options.logger },
+    );
+    await this.leadership.start();
     for (const subscriber of this.options.subscribers) this.loops.push(this.run(subscriber));
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all(this.loops);
+    await this.leadership?.stop();
   }
 
   /** Delivers every change committed so far to every subscriber (tests, one-off runs). */
@@ -183,26 +192,20 @@ export class SubscriberRunner {
   }
 
   private async run(subscriber: Subscriber): Promise<void> {
-    const { pool, logger } = this.options;
-    const lock = await pool.connect();
-    try {
-      while (!this.stopped && !(await lock.query(statements.tryLock, [subscriber.name])).rows[0].locked) {
+    while (!this.stopped) {
+      if (!this.leadership?.leads(subscriber.name)) {
+        await sleep(1000);
+        continue;
+      }
+      try {
+        if ((await this.deliverBatch(subscriber)) === 0) await sleep(this.options.pollIntervalMs ?? 250);
+      } catch (error) {
+        this.options.logger.warn(
+          { subscriber: subscriber.name, err: { message: (error as Error).message } },
+          'subscriber paused',
+        );
         await sleep(1000);
       }
-      while (!this.stopped) {
-        try {
-          if ((await this.deliverBatch(subscriber)) === 0) await sleep(this.options.pollIntervalMs ?? 250);
-        } catch (error) {
-          logger.warn(
-            { subscriber: subscriber.name, err: { message: (error as Error).message } },
-            'subscriber paused',
-          );
-          await sleep(1000);
-        }
-      }
-    } finally {
-      await lock.query(statements.unlock, [subscriber.name]).catch(() => undefined);
-      lock.release();
     }
   }
 
