@@ -36,6 +36,13 @@ export interface LogCheckpoint {
 
 export const logStart: LogCheckpoint = { transactionId: 0n, position: 0n };
 
+export const isLogStart = (checkpoint: LogCheckpoint): boolean =>
+  checkpoint.transactionId === logStart.transactionId && checkpoint.position === logStart.position;
+
+/** Whether `a` comes before `b` in the log's global order (transaction, then position), or is `b`. */
+export const isAtOrBefore = (a: LogCheckpoint, b: LogCheckpoint): boolean =>
+  a.transactionId < b.transactionId || (a.transactionId === b.transactionId && a.position <= b.position);
+
 export interface LogEntry {
   position: bigint;
   transactionId: bigint;

@@ -7,8 +7,8 @@ import {
   type LogEntry,
   logStart,
 } from '../domain/event-log.js';
-import type { Projector, Rescan } from './projector.js';
-import { applyOrPark, markLogPositionSql, readLogAhead } from './runner.js';
+import type { Projector } from './projector.js';
+import { applyOrPark, markLogPositionSql, readLogAhead, rescanThrough } from './runner.js';
 
 /** The schema the shadow copies live in while a rebuild runs (migration 0007). */
 const shadowSchema = 'payfold_rebuild';
@@ -138,18 +138,8 @@ const buildShadow = async (
     return true;
   });
   if (fold) {
-    const end = through;
-    const rescan: Rescan = (visit) =>
-      readLogAhead(options.log, logStart, size, async (entries) => {
-        const upToEnd = entries.filter(
-          (entry) =>
-            entry.transactionId < end.transactionId ||
-            (entry.transactionId === end.transactionId && entry.position <= end.position),
-        );
-        if (upToEnd.length > 0) await visit(relevant(upToEnd));
-        return upToEnd.length === entries.length && upToEnd.at(-1)?.position !== end.position;
-      });
-    await fold.finish(rescan);
+    const rescan = rescanThrough(options.log, through, size);
+    await fold.finish((visit) => rescan((entries) => visit(relevant(entries))));
   }
   return { through, entries: read };
 };

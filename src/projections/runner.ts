@@ -4,6 +4,8 @@ import { ZodError } from 'zod';
 import {
   checkpointOf,
   type EventLog,
+  isAtOrBefore,
+  isLogStart,
   type LogCheckpoint,
   type LogEntry,
   logStart,
@@ -97,13 +99,6 @@ export interface ProjectionRunnerOptions {
 
 const ignoreConnectionError = () => undefined;
 
-/** Whether entry `a` comes before entry `b` in the log's global order, or is `b`. */
-const atOrBefore = (a: LogCheckpoint, b: LogCheckpoint): boolean =>
-  a.transactionId < b.transactionId || (a.transactionId === b.transactionId && a.position <= b.position);
-
-const isLogStart = (checkpoint: LogCheckpoint): boolean =>
-  checkpoint.transactionId === logStart.transactionId && checkpoint.position === logStart.position;
-
 /**
  * Reads the log from a checkpoint in chunks, the next chunk on its way while `visit` works on this
  * one, until the log has no more or `visit` says stop.
@@ -125,6 +120,20 @@ export const readLogAhead = async (
     if (!(await visit(entries))) return;
   }
 };
+
+/**
+ * The log again from its start up to `end`, the last entry a rebuild's first pass read: the second
+ * pass of a projector's rebuild path (`ProjectionRebuild.finish`).
+ */
+export const rescanThrough =
+  (log: EventLog, end: LogCheckpoint, size: number): Rescan =>
+  (visit) =>
+    readLogAhead(log, logStart, size, async (entries) => {
+      const upToEnd = entries.filter((entry) => isAtOrBefore(checkpointOf(entry), end));
+      const last = upToEnd.at(-1);
+      if (last) await visit(upToEnd);
+      return last !== undefined && upToEnd.length === entries.length && last.position !== end.position;
+    });
 
 /**
  * Applies entries in one go; if that fails, entry by entry, parking the ones that fail (see the
@@ -364,13 +373,7 @@ export class ProjectionRunner {
       });
       const end = through;
       if (!end) return;
-      const rescan: Rescan = (visit) =>
-        readLogAhead(this.options.log, logStart, this.rebuildReadSize, async (entries) => {
-          const upToEnd = entries.filter((entry) => atOrBefore(checkpointOf(entry), end));
-          const last = upToEnd.at(-1);
-          if (last) await visit(upToEnd);
-          return last !== undefined && last.position !== end.position;
-        });
+      const rescan = rescanThrough(this.options.log, end, this.rebuildReadSize);
       await Promise.all(
         started.map(async (rebuilding) => {
           const { projector, client, fold } = rebuilding;

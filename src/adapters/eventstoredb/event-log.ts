@@ -19,10 +19,11 @@ import type { Environment } from '../../domain/environment.js';
 import {
   type AppendResult,
   type EventLog,
+  isAtOrBefore,
+  isLogStart,
   type LogCheckpoint,
   type LogEntry,
   LogUnavailableError,
-  logStart,
   type NewLogEntry,
 } from '../../domain/event-log.js';
 import { nameBasedUuid } from '../../domain/subject.js';
@@ -60,14 +61,11 @@ const readPageSize = 500;
 const countLimit = 1_000;
 
 const toPosition = (checkpoint: LogCheckpoint): Position | typeof START =>
-  checkpoint.transactionId === logStart.transactionId && checkpoint.position === logStart.position
-    ? START
-    : { commit: checkpoint.transactionId, prepare: checkpoint.position };
+  isLogStart(checkpoint) ? START : { commit: checkpoint.transactionId, prepare: checkpoint.position };
 
 /** `$all`'s order is (commit, prepare): the runner's checkpoint holds them as (transactionId, position). */
 const isAfter = (position: Position, checkpoint: LogCheckpoint): boolean =>
-  position.commit > checkpoint.transactionId ||
-  (position.commit === checkpoint.transactionId && position.prepare > checkpoint.position);
+  !isAtOrBefore({ transactionId: position.commit, position: position.prepare }, checkpoint);
 
 const isSystemEvent = (type: string, streamId: string) => type.startsWith('$') || streamId.startsWith('$');
 
