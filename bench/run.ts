@@ -13,8 +13,8 @@ import { measureCatchUp, measureRebuild } from './catch-up.js';
 import { measureCheckoutSessions } from './checkout-sessions.js';
 import { measureIngest } from './ingest.js';
 import { measureProjectionLag } from './projection-lag.js';
-import { measureSoak, stopRestartedCluster } from './soak.js';
-import { note } from './support.js';
+import { measureSoak } from './soak.js';
+import { note, pgCtl } from './support.js';
 import { measureSync } from './sync.js';
 import { measureWebhookToRow } from './webhook-to-row.js';
 
@@ -60,12 +60,11 @@ const main = async () => {
     clusterDirectory = path.join(parent, 'postgres');
     const cluster = await startEmbeddedCluster({ dataDirectory: clusterDirectory, persistent: false });
     adminUrl = cluster.url;
+    // With pg_ctl rather than the package's stop, which waits for the postmaster it started: the
+    // soak restarts the cluster with pg_ctl, and that one is gone.
     stopCluster = async () => {
-      // The soak restarts the cluster with pg_ctl, which the package's own stop cannot follow.
-      if (args.only === 'soak') {
-        await stopRestartedCluster(clusterDirectory as string);
-        await rm(parent, { recursive: true, force: true });
-      } else await cluster.stop();
+      await pgCtl(clusterDirectory as string, 'stop');
+      await rm(parent, { recursive: true, force: true });
     };
   }
   try {

