@@ -92,6 +92,16 @@ describe('a stalled Postgres', () => {
       rejected: (reason: string) => void rejected.push(reason),
       appendStarted: () => () => undefined,
     };
+    /** The event through the door, with the log above and signing secrets read as given. */
+    const deliver = (webhookSecrets: () => Promise<string[]>) =>
+      ingestStripeWebhook(
+        {
+          environment: 'test',
+          rawBody: Buffer.from(event.body),
+          signatureHeader: event.headers['stripe-signature'],
+        },
+        { log, metrics, webhookSecrets },
+      );
     try {
       const appended = log.append({
         environment: 'test',
@@ -103,31 +113,11 @@ describe('a stalled Postgres', () => {
         metadata: {},
       });
       await expect(appended).rejects.toBeInstanceOf(LogUnavailableError);
-      const outcome = await ingestStripeWebhook(
-        {
-          environment: 'test',
-          rawBody: Buffer.from(event.body),
-          signatureHeader: event.headers['stripe-signature'],
-        },
-        {
-          log,
-          metrics,
-          webhookSecrets: async () => [testWebhookSecret],
-        },
-      );
+      const outcome = await deliver(async () => [testWebhookSecret]);
       expect(outcome).toMatchObject({ kind: 'rejected', status: 503, reason: 'log_unavailable' });
       expect(rejected).toEqual(['log_unavailable']);
-      const secretsUnreadable = await ingestStripeWebhook(
-        {
-          environment: 'test',
-          rawBody: Buffer.from(event.body),
-          signatureHeader: event.headers['stripe-signature'],
-        },
-        {
-          log,
-          metrics,
-          webhookSecrets: () => unreachable.query('select 1').then(() => [testWebhookSecret]),
-        },
+      const secretsUnreadable = await deliver(() =>
+        unreachable.query('select 1').then(() => [testWebhookSecret]),
       );
       expect(secretsUnreadable).toMatchObject({
         kind: 'rejected',
