@@ -419,6 +419,25 @@ describe('a managed webhook endpoint (PAYFOLD_PUBLIC_URL)', () => {
       });
       expect(endpoints[0]?.enabled_events).toContain('customer.subscription.updated');
 
+      // As Stripe has it now: enabled, then disabled (Stripe disables an endpoint that keeps failing).
+      const endpointStatus = async () =>
+        (
+          await fetch(`${server.url}/api/admin/payments/config/test/webhook-endpoint`, {
+            headers: { authorization: `Bearer ${adminToken}` },
+          })
+        ).json() as Promise<{ endpoint: { status: string } | null }>;
+      expect(await endpointStatus()).toEqual({
+        endpoint: {
+          endpointId: second.connection.webhook.endpointId,
+          url: `http://127.0.0.1:${port}/api/webhooks/stripe/test`,
+          status: 'enabled',
+          enabledEvents: endpoints[0]?.enabled_events,
+        },
+      });
+      await stripe.webhookEndpoints.update(second.connection.webhook.endpointId, { disabled: true });
+      expect((await endpointStatus()).endpoint?.status).toBe('disabled');
+      await stripe.webhookEndpoints.update(second.connection.webhook.endpointId, { disabled: false });
+
       // Stripe signs with the endpoint's own secret, which only the stored connection knows.
       const customer = await stripe.customers.create({ email: 'managed@example.test' });
       await emulator.settled();
@@ -437,6 +456,7 @@ describe('a managed webhook endpoint (PAYFOLD_PUBLIC_URL)', () => {
       });
       expect(await removed.json()).toEqual({ removed: true });
       expect((await stripe.webhookEndpoints.list()).data).toEqual([]);
+      expect(await endpointStatus()).toEqual({ endpoint: null });
     } finally {
       await server.payfold.close();
       await emulator.stop();

@@ -27,6 +27,15 @@ export interface StripeConnectionStatus {
   connectedAt: string;
 }
 
+/** The managed webhook endpoint as Stripe reports it. */
+export interface ManagedWebhookEndpoint {
+  endpointId: string;
+  url: string;
+  /** `enabled`, or `disabled` (Stripe disables an endpoint that keeps failing). */
+  status: string;
+  enabledEvents: string[];
+}
+
 export type ConnectResult =
   | {
       ok: true;
@@ -332,6 +341,36 @@ export const stripeConnections = ({
         newAccount: current?.accountId !== accountId,
         ...(current && current.accountId !== accountId && { switchedFrom: current.accountId }),
       };
+    },
+
+    /**
+     * The managed webhook endpoint as Stripe has it now (whether it is enabled, where it sends),
+     * asked of Stripe on each call; null when the environment has no managed endpoint.
+     */
+    async webhookEndpoint(
+      environment: Environment,
+    ): Promise<{ ok: true; endpoint: ManagedWebhookEndpoint | null } | { ok: false; message: string }> {
+      const row = (await store.all()).find((stored) => stored.environment === environment && stored.active);
+      const endpointId = row?.webhookEndpointId;
+      if (!row || !endpointId) return { ok: true, endpoint: null };
+      const key = openSecret(masterKeys, row.secretKeySealed, belongsTo(environment));
+      try {
+        const endpoint = await gateway.call(environment, key, ({ stripe }) =>
+          stripe.webhookEndpoints.retrieve(endpointId),
+        );
+        return {
+          ok: true,
+          endpoint: {
+            endpointId: endpoint.id,
+            url: endpoint.url,
+            status: endpoint.status,
+            enabledEvents: endpoint.enabled_events,
+          },
+        };
+      } catch (error) {
+        if (error instanceof StripeGatewayError) return { ok: false, message: error.message };
+        throw error;
+      }
     },
 
     /** Deactivates the environment's connection; false when there was none. */

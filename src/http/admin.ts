@@ -268,6 +268,22 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
     },
   );
 
+  app.get(
+    '/api/admin/payments/config/:environment/webhook-endpoint',
+    admin(
+      'The managed webhook endpoint as Stripe has it now (status, URL, events); null without one',
+      { params: environmentParams },
+      { 502: 'Stripe failed' },
+    ),
+    async (request, reply) => {
+      const params = environmentParams.safeParse(request.params);
+      if (!params.success) return reply.status(404).send(errorBody('not_found', 'Not found'));
+      const result = await stripe.connections.webhookEndpoint(params.data.environment);
+      if (!result.ok) return reply.status(502).send(errorBody('stripe_failed', result.message));
+      return { endpoint: result.endpoint };
+    },
+  );
+
   app.put(
     '/api/admin/payments/config/:environment',
     admin(

@@ -13,6 +13,13 @@ interface Connection {
   connectedAt: string;
 }
 
+interface ManagedEndpoint {
+  endpointId: string;
+  url: string;
+  status: string;
+  enabledEvents: string[];
+}
+
 interface SyncCursor {
   objectKind: string;
   pages: number;
@@ -107,7 +114,24 @@ const reconcileReport = (report: ReconcileReport) =>
 /** Account, masked key, webhook endpoint, last sync; set a key, sync, reconcile. */
 export const connectionPage: Page = async ({ environment, root, announce, every, left }) => {
   const summary = h('div', {});
+  const endpoint = h('p', { 'data-testid': 'endpoint-status' });
   const progress = h('div', {});
+  // Asked of Stripe, so once per visit and after a key changes, not with every refresh.
+  const loadEndpoint = async () => {
+    const answer = await callAdmin<{ endpoint: ManagedEndpoint | null }>(
+      'GET',
+      `/api/admin/payments/config/${environment}/webhook-endpoint`,
+    );
+    if (left()) return;
+    show(
+      endpoint,
+      answer.error
+        ? `The managed webhook endpoint could not be read from Stripe: ${answer.error.message}`
+        : answer.data.endpoint
+          ? `Stripe reports the managed endpoint ${answer.data.endpoint.status}, sending ${answer.data.endpoint.enabledEvents.length} event types to ${answer.data.endpoint.url}.`
+          : '',
+    );
+  };
   const reconcileResult = h('div', { 'aria-live': 'polite' });
   const disconnect = actionButton('Remove the key', async () => {
     if (!window.confirm(`Remove the ${environment} key and its managed webhook endpoint?`)) return;
@@ -115,6 +139,7 @@ export const connectionPage: Page = async ({ environment, root, announce, every,
     if (answer.error) return announce(answer.error.message, 'error');
     announce('The key was removed.');
     await load();
+    await loadEndpoint();
   });
 
   const load = async (): Promise<void> => {
@@ -146,6 +171,7 @@ export const connectionPage: Page = async ({ environment, root, announce, every,
     show(progress, syncTable(status.syncs[environment] ?? []));
   };
   await load();
+  await loadEndpoint();
   if (left()) return;
 
   const keyInput = h('input', {
@@ -186,6 +212,7 @@ export const connectionPage: Page = async ({ environment, root, announce, every,
         }.`,
       );
       await load();
+      await loadEndpoint();
     },
   );
   force.id = 'force-key';
@@ -235,7 +262,7 @@ export const connectionPage: Page = async ({ environment, root, announce, every,
 
   show(
     root,
-    section('Stripe account', summary, keyForm, disconnect),
+    section('Stripe account', summary, endpoint, keyForm, disconnect),
     section(
       'Sync',
       h('p', {}, 'Backfill the log from Stripe: every object of every kind, page by page.'),
