@@ -8,7 +8,7 @@ import { projectors } from '../src/projections/index.js';
 import { paymentsProjector } from '../src/projections/payments-projector.js';
 import { outdatedProjections, rebuildProjections } from '../src/projections/rebuild.js';
 import { ProjectionRunner } from '../src/projections/runner.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { countRows, createTestDatabase, type TestDatabase } from './support/database.js';
 import { readTables } from './support/projection-harness.js';
 import { referenceTables, tableDifferences } from './support/reference-model.js';
 import { runPayfold, spawnPayfold, startTestServer } from './support/server.js';
@@ -292,5 +292,32 @@ describe('rebuilding the live tables from the log', { shuffle: false }, () => {
       "select count(*)::int as n from pg_namespace where nspname = 'payfold_rebuild'",
     );
     expect(rows).toEqual([{ n: 0 }]);
+  });
+
+  it('reports no drift in a dry run when the live tables only lag the log, and changes nothing', async () => {
+    const runner = new ProjectionRunner({ pool: db.pool, log: db.log, projectors, logger });
+    await runner.catchUp();
+    // Entries the live projections have not applied yet: behind, not drifted.
+    await appendHistory(plans(1, 7)[0] as HistoryPlan, 'lagging');
+    const before = await countRows(db.pool, 'payments.webhook_events');
+    const checkpoints = async () =>
+      (await db.pool.query('select projection, position from payfold.projection_checkpoints order by 1'))
+        .rows;
+    const positions = await checkpoints();
+    const summaries = await rebuildProjections({
+      pool: db.pool,
+      log: db.log,
+      logger,
+      projectors,
+      reason: 'test',
+      dryRun: true,
+    });
+    expect(summaries.map((summary) => [summary.projection, summary.drift])).toEqual(
+      projectors.map((projector) => [projector.name, {}]),
+    );
+    expect(await countRows(db.pool, 'payments.webhook_events')).toBe(before);
+    expect(await checkpoints()).toEqual(positions);
+    await runner.catchUp();
+    expect(await countRows(db.pool, 'payments.webhook_events')).toBeGreaterThan(before);
   });
 });
