@@ -81,7 +81,8 @@ describe.skipIf('skip' in chromium)('the dashboard, in Chromium', () => {
     await page.getByRole('heading', { name: /Connection/ }).waitFor();
     expect(await page.evaluate("sessionStorage.getItem('payfold.adminToken')")).toBe(adminToken);
     expect(await page.evaluate('localStorage.length')).toBe(0);
-    expect(await page.getByText('No Stripe key is set for test').count()).toBe(1);
+    // The page fills in once the status has been read.
+    await expect.poll(() => page.getByText('No Stripe key is set for test').count()).toBe(1);
   });
 
   it('connects a key and shows only its masked form, then syncs with progress', async () => {

@@ -171,7 +171,6 @@ export const connectionPage: Page = async ({ environment, root, announce, every,
     show(progress, syncTable(status.syncs[environment] ?? []));
   };
   await load();
-  await loadEndpoint();
   if (left()) return;
 
   const keyInput = h('input', {
@@ -280,5 +279,8 @@ export const connectionPage: Page = async ({ environment, root, announce, every,
       reconcileResult,
     ),
   );
+  // Stripe's answer fills its line in when it comes; the page does not wait for it.
+  void loadEndpoint();
+
   every(2000, load);
 };
