@@ -9,6 +9,7 @@ import { canonicalJson } from '../domain/stripe/canonical.js';
 import { stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
 import { projectors } from '../projections/index.js';
 import { rebuildProjections, type TableDrift } from '../projections/rebuild.js';
+import { ProjectionRunner } from '../projections/runner.js';
 import { appendFetchedObject } from './fetched-objects.js';
 import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
 import {
@@ -99,6 +100,8 @@ export const reconcileStripe = async (
   if (!secretKey) return { ok: false, status: 409, message: notConnectedMessage(environment) };
   const started = performance.now();
   try {
+    // The tables as of the log's head: entries the projections have yet to apply are lag, not drift.
+    await new ProjectionRunner({ pool: deps.pool, log, projectors, logger: deps.logger }).catchUp();
     const missedEvents = await findMissedEvents(deps, environment, secretKey);
     const objects: ObjectDrift[] = [];
     for (const objectKind of syncObjectKinds) {
