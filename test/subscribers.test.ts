@@ -43,7 +43,7 @@ describe('subscribers: the change stream of the payments tables', () => {
   let db: TestDatabase;
   const deliverAll = (subscribers: Subscriber[], options: { retries?: number } = {}) =>
     new SubscriberRunner({ pool: db.pool, logger, subscribers, retryBaseMs: 1, ...options }).catchUp();
-  const appendHistory = async (seed: number, runId: string) => {
+  const appendHistory = async (seed: number, runId: string, batchSize?: number) => {
     const [plan] = fc.sample(historyPlanArbitrary, { seed, numRuns: 1 });
     const { events } = buildHistory(plan as NonNullable<typeof plan>, runId);
     for (const event of events) {
@@ -51,7 +51,14 @@ describe('subscribers: the change stream of the payments tables', () => {
         stripeEventLogEntry('test', JSON.stringify(event), stripeEventEnvelopeSchema.parse(event)),
       );
     }
-    await new ProjectionRunner({ pool: db.pool, log: db.log, projectors, logger }).catchUp();
+    await new ProjectionRunner({
+      pool: db.pool,
+      log: db.log,
+      projectors,
+      logger,
+      batchSize,
+      maxBatchSize: batchSize,
+    }).catchUp();
   };
   const changeCount = async (where = 'true') =>
     (await db.pool.query(`select count(*)::int as n from payfold.row_changes where ${where}`)).rows[0]
@@ -100,6 +107,45 @@ describe('subscribers: the change stream of the payments tables', () => {
     expect(await changeCount()).toBe(before);
   });
 
+  it('tells the whole story of every row: the changes, folded in order, are the tables', async () => {
+    // Small batches: an object's later events update the rows its first ones inserted.
+    await appendHistory(11, 'story', 3);
+    // A delete too: a subscription item its subscription no longer lists.
+    const { rows: items } = await db.pool.query(
+      'select environment, subscription_item_id from payments.subscription_items limit 1',
+    );
+    expect(items.length).toBe(1);
+    await db.pool.query('delete from payments.subscription_items where subscription_item_id = $1', [
+      items[0].subscription_item_id,
+    ]);
+    const { subscriber, received } = collecting('story');
+    await deliverAll([subscriber]);
+    expect(new Set(received.map((change) => change.operation))).toEqual(
+      new Set(['insert', 'update', 'delete']),
+    );
+    const folded = new Map<string, Record<string, unknown>>();
+    for (const change of received) {
+      const row = `${change.table} ${JSON.stringify(change.key)}`;
+      // Each change starts from the row as the one before it left it.
+      expect(change.previous ?? undefined, `${change.operation} ${row}`).toEqual(folded.get(row));
+      if (change.row) folded.set(row, change.row);
+      else folded.delete(row);
+    }
+    const { rows: tables } = await db.pool.query<{ table_name: string }>(
+      "select schemaname || '.' || tablename as table_name from pg_tables where schemaname = 'payments'",
+    );
+    for (const { table_name } of tables) {
+      const { rows } = await db.pool.query<{ row: Record<string, unknown> }>(
+        `select to_jsonb(t) as row from ${table_name} t`,
+      );
+      const inStory = [...folded.entries()].filter(([key]) => key.startsWith(`${table_name} `));
+      expect(inStory.length, table_name).toBe(rows.length);
+      expect(new Set(inStory.map(([, row]) => JSON.stringify(row))), table_name).toEqual(
+        new Set(rows.map(({ row }) => JSON.stringify(row))),
+      );
+    }
+  });
+
   it('gives each subscriber the tables and operations it asks for', async () => {
     const { subscriber, received } = collecting('subscription-updates', {
       tables: ['payments.subscriptions'],
@@ -109,6 +155,7 @@ describe('subscribers: the change stream of the payments tables', () => {
     expect(received.length).toBe(
       await changeCount("table_name = 'payments.subscriptions' and operation = 'update'"),
     );
+    expect(received.length).toBeGreaterThan(0);
     expect(
       received.every((change) => change.table === 'payments.subscriptions' && change.operation === 'update'),
     ).toBe(true);
