@@ -446,11 +446,18 @@ export class ProjectionRunner {
 
   /** Applies one batch; returns how many log entries it consumed. */
   private async runBatch(projector: Projector): Promise<number> {
+    const startedAt = performance.now();
+    const size = this.nextBatchSize.get(projector.name) ?? this.batchSize;
+    // Read first, outside any transaction: most wakes of a live projection find nothing yet, and
+    // a transaction that locks the checkpoint gets an id that holds every newer entry back from
+    // every reader of the log until it ends.
+    let from = await this.checkpoint(projector);
+    let entries = await this.options.log.readAll(from, size);
+    if (entries.length === 0) return 0;
     const client = await this.options.pool.connect();
     // A connection that dies mid-batch reports here as well as through the failing query.
     client.on('error', ignoreConnectionError);
     let broken: Error | undefined;
-    const startedAt = performance.now();
     try {
       await client.query('begin');
       const { rows } = await client.query<{ transaction_id: string; position: string }>(lockCheckpointSql, [
@@ -458,12 +465,15 @@ export class ProjectionRunner {
       ]);
       const row = rows[0];
       if (!row) throw new Error(`no checkpoint row for projection ${projector.name}`);
-      const from: LogCheckpoint = {
+      const locked: LogCheckpoint = {
         transactionId: BigInt(row.transaction_id),
         position: BigInt(row.position),
       };
-      const size = this.nextBatchSize.get(projector.name) ?? this.batchSize;
-      const entries = await this.options.log.readAll(from, size);
+      // Another process applied a batch meanwhile: read again from where it left the checkpoint.
+      if (locked.transactionId !== from.transactionId || locked.position !== from.position) {
+        from = locked;
+        entries = await this.options.log.readAll(from, size);
+      }
       const last = entries.at(-1);
       if (!last) {
         await client.query('rollback');
