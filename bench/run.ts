@@ -2,7 +2,7 @@
 // object per measure, with @supabase/stripe-sync-engine measured in the same run where it does the
 // same job. Options: --duration <s> (per load, default 20), --rounds <n> (default 1; medians),
 // --only <measure> (webhook_ingest, webhook_to_row, projection_lag, catch_up, rebuild, sync, checkout_sessions, or soak: 30 minutes unless --duration, run only when asked), --events <n>
-// (webhook_to_row, default 20,000), --entries <n> (catch_up's and rebuild's log, default 250,000), --full
+// (webhook_to_row, default 20,000), --rate <n> (projection_lag: only the load at 1000 or 3000 events/s), --entries <n> (catch_up's and rebuild's log, default 250,000), --full
 // (catch_up over 1,000,000 entries), --compare-batches (catch_up also in batches, on a copy of the log).
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '1' },
     only: { type: 'string' },
     entries: { type: 'string' },
+    rate: { type: 'string' },
     events: { type: 'string', default: '20000' },
     full: { type: 'boolean', default: false },
     'compare-batches': { type: 'boolean', default: false },
@@ -41,7 +42,13 @@ const onlyWhenAsked = new Set(['soak']);
 const measures: Record<string, (adminUrl: string) => Promise<unknown>> = {
   webhook_ingest: (adminUrl) => measureIngest(adminUrl, durationSeconds, rounds),
   webhook_to_row: (adminUrl) => measureWebhookToRow(adminUrl, Number(args.events)),
-  projection_lag: (adminUrl) => measureProjectionLag(adminUrl, durationSeconds),
+  projection_lag: (adminUrl) =>
+    measureProjectionLag(
+      adminUrl,
+      durationSeconds,
+      args.duration !== undefined,
+      args.rate === undefined ? undefined : Number(args.rate),
+    ),
   catch_up: (adminUrl) => measureCatchUp(adminUrl, catchUpEntries, args['compare-batches']),
   rebuild: (adminUrl) => measureRebuild(adminUrl, catchUpEntries),
   sync: (adminUrl) => measureSync(adminUrl),
