@@ -4,35 +4,34 @@
 -- (`npm run bench -- --only catch_up`). What is captured is unchanged.
 drop function payfold.capture_row_change() cascade;
 
--- The key of a captured row: its key columns (TG_ARGV) and their values.
-create function payfold.row_key(captured jsonb, keys text[]) returns jsonb
-language sql immutable set search_path = pg_catalog as $$
-  select jsonb_object_agg(key, captured -> key) from unnest(keys) as key
-$$;
-
--- TG_ARGV names the table's key columns. An update's row before and after are paired by key: the
--- projections and the rebuild's difference never change a row's key. Security definer: a session
--- request's first row is written as the caller (anon or authenticated), who may not write here.
+-- TG_ARGV names the table's key columns; a row's key is the row without its other columns. An
+-- update's row before and after are paired by key: the projections and the rebuild's difference
+-- never change a row's key. Security definer: a session request's first row is written as the
+-- caller (anon or authenticated), who may not write here.
 create function payfold.capture_row_changes() returns trigger language plpgsql
 security definer set search_path = pg_catalog as $$
 declare
   position bigint := nullif(current_setting('payfold.log_position', true), '')::bigint;
   source text := tg_table_schema || '.' || tg_table_name;
+  others text[];
 begin
+  select coalesce(array_agg(attname::text), '{}') into others
+  from pg_attribute
+  where attrelid = tg_relid and attnum > 0 and not attisdropped and attname::text <> all(tg_argv);
   if tg_op = 'INSERT' then
     insert into payfold.row_changes (table_name, operation, environment, row_key, new_row, log_position)
-    select source, 'insert', captured ->> 'environment', payfold.row_key(captured, tg_argv), captured, position
+    select source, 'insert', captured ->> 'environment', captured - others, captured, position
     from (select to_jsonb(r) as captured from new_rows r) as inserted;
   elsif tg_op = 'UPDATE' then
     insert into payfold.row_changes (table_name, operation, environment, row_key, new_row, old_row, log_position)
     select source, 'update', after.captured ->> 'environment', after.key, after.captured, before.captured, position
-    from (select captured, payfold.row_key(captured, tg_argv) as key
+    from (select captured, captured - others as key
           from (select to_jsonb(r) as captured from new_rows r) as rows) as after
-    join (select captured, payfold.row_key(captured, tg_argv) as key
+    join (select captured, captured - others as key
           from (select to_jsonb(r) as captured from old_rows r) as rows) as before using (key);
   else
     insert into payfold.row_changes (table_name, operation, environment, row_key, old_row, log_position)
-    select source, 'delete', captured ->> 'environment', payfold.row_key(captured, tg_argv), captured, position
+    select source, 'delete', captured ->> 'environment', captured - others, captured, position
     from (select to_jsonb(r) as captured from old_rows r) as deleted;
   end if;
   return null;
