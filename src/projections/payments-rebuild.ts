@@ -9,24 +9,67 @@ import { type PaymentsStore, paymentsStore, type StoredPairing } from './payment
 import type { ProjectionRebuild, Rescan } from './projector.js';
 import { rootsAffectedBy, writeRowsOfRoots } from './recompute.js';
 import { storedMappings } from './tables/customer-mappings.js';
-import { keyOf, type ObjectRef, objectKey, type Winner } from './tables/table.js';
+import { keyOf, type ObjectRef, objectKey, partsOf, type Winner } from './tables/table.js';
 import { isTie, winnerOf } from './winning-snapshots.js';
 
 /** Objects whose winners, and then whose rows, are written by one statement of each kind. */
 const objectsPerWrite = 1000;
 
 /**
- * What the first pass remembers of an object: which candidates can still win (those of its latest
- * second, apart for deletions, as `pruneCandidates` keeps them) without their snapshots, so that
- * memory follows the number of objects and not the size of the log.
+ * What the first pass remembers of each object: which candidates can still win (those of its
+ * latest second, apart for deletions, as `pruneCandidates` keeps them) without their snapshots, so
+ * that memory follows the number of objects and not the size of the log. Objects are numbered in
+ * the order first seen, and each fact is a column of plain numbers: at a million entries (550,000
+ * objects) an object per object took several times the memory.
  */
-interface ObjectTrack {
-  snapshotSecond: number;
-  deletionSecond: number;
+class ObjectTracks {
+  private readonly numbers = new Map<string, number>();
+  /** Each object's key (`objectKey`), by number. */
+  readonly keys: string[] = [];
+  private readonly snapshotSeconds: number[] = [];
+  private readonly deletionSeconds: number[] = [];
   /** The ordinal of the last entry whose candidate can still win: the second pass's cue. */
-  lastOrdinal: number;
+  private readonly lastOrdinals: number[] = [];
   /** The earliest recorded time of an entry about the object. */
-  createdAt: number;
+  private readonly createdAts: number[] = [];
+
+  numberOf(key: string): number | undefined {
+    return this.numbers.get(key);
+  }
+
+  track(candidate: Candidate, ordinal: number): void {
+    const key = objectKey(candidate);
+    const recordedAt = candidate.recordedAt.getTime();
+    const second = candidate.observedAt;
+    const known = this.numbers.get(key);
+    if (known === undefined) {
+      this.numbers.set(key, this.keys.length);
+      this.keys.push(key);
+      this.snapshotSeconds.push(candidate.isDeletion ? Number.NEGATIVE_INFINITY : second);
+      this.deletionSeconds.push(candidate.isDeletion ? second : Number.NEGATIVE_INFINITY);
+      this.lastOrdinals.push(ordinal);
+      this.createdAts.push(recordedAt);
+      return;
+    }
+    this.createdAts[known] = Math.min(this.createdAts[known] as number, recordedAt);
+    const seconds = candidate.isDeletion ? this.deletionSeconds : this.snapshotSeconds;
+    if (second < (seconds[known] as number)) return;
+    seconds[known] = second;
+    this.lastOrdinals[known] = ordinal;
+  }
+
+  /** The second a candidate of this kind (deletion or snapshot) must be of to still win. */
+  winningSecond(number: number, isDeletion: boolean): number {
+    return (isDeletion ? this.deletionSeconds : this.snapshotSeconds)[number] as number;
+  }
+
+  lastOrdinal(number: number): number {
+    return this.lastOrdinals[number] as number;
+  }
+
+  createdAt(number: number): Date {
+    return new Date(this.createdAts[number] as number);
+  }
 }
 
 type EnvironmentPairing = StoredPairing & { environment: Environment };
@@ -44,31 +87,9 @@ type EnvironmentPairing = StoredPairing & { environment: Environment };
  */
 export const rebuildPayments = (client: PoolClient): ProjectionRebuild => {
   const store = paymentsStore(client);
-  const objects = new Map<string, ObjectTrack>();
+  const objects = new ObjectTracks();
   const pairings = new Map<string, EnvironmentPairing>();
   let ordinal = 0;
-
-  const track = (candidate: Candidate) => {
-    const key = objectKey(candidate);
-    const known = objects.get(key);
-    const recordedAt = candidate.recordedAt.getTime();
-    const second = candidate.observedAt;
-    if (!known) {
-      objects.set(key, {
-        snapshotSecond: candidate.isDeletion ? Number.NEGATIVE_INFINITY : second,
-        deletionSecond: candidate.isDeletion ? second : Number.NEGATIVE_INFINITY,
-        lastOrdinal: ordinal,
-        createdAt: recordedAt,
-      });
-      return;
-    }
-    known.createdAt = Math.min(known.createdAt, recordedAt);
-    const latest = candidate.isDeletion ? known.deletionSecond : known.snapshotSecond;
-    if (second < latest) return;
-    if (candidate.isDeletion) known.deletionSecond = second;
-    else known.snapshotSecond = second;
-    known.lastOrdinal = ordinal;
-  };
 
   const pair = (candidate: Candidate) => {
     const pairing = pairingOf(candidate);
@@ -87,7 +108,7 @@ export const rebuildPayments = (client: PoolClient): ProjectionRebuild => {
     async add(entries: readonly LogEntry[]) {
       for (const entry of entries) {
         for (const candidate of candidatesOfEntry(entry)) {
-          track(candidate);
+          objects.track(candidate, ordinal);
           pair(candidate);
         }
         ordinal += 1;
@@ -95,39 +116,32 @@ export const rebuildPayments = (client: PoolClient): ProjectionRebuild => {
     },
 
     async finish(rescan: Rescan) {
-      const refs = await writeWinners(store, objects, rescan);
-      objects.clear();
+      await writeWinners(store, objects, rescan);
       await writeMappings(store, [...pairings.values()]);
       pairings.clear();
-      await writeRows(store, refs);
+      await writeRows(store, objects);
     },
   };
 };
 
-/** Step 2: every object's winner, from a second pass over the entries. Returns the objects in the order written. */
-const writeWinners = async (
-  store: PaymentsStore,
-  objects: ReadonlyMap<string, ObjectTrack>,
-  rescan: Rescan,
-): Promise<ObjectRef[]> => {
-  const written: ObjectRef[] = [];
-  const waiting = new Map<string, Map<string, Candidate>>();
-  let decided: Array<{ candidates: Candidate[]; track: ObjectTrack }> = [];
+/** Step 2: every object's winner, from a second pass over the entries. */
+const writeWinners = async (store: PaymentsStore, objects: ObjectTracks, rescan: Rescan): Promise<void> => {
+  const waiting = new Map<number, Map<string, Candidate>>();
+  let decided: Array<{ candidates: Candidate[]; object: number }> = [];
   const flush = async () => {
     const batch = decided;
     decided = [];
     const winners: Winner[] = [];
     const ties: Winner[] = [];
     const kept: Array<{ candidate: Candidate; winnerKey: string }> = [];
-    for (const { candidates, track } of batch) {
+    for (const { candidates, object } of batch) {
       const choice = winningSnapshot(candidates);
       const ref = candidates[0];
       if (!choice || !ref) continue;
-      const winner = winnerOf(ref, choice, new Date(track.createdAt));
+      const winner = winnerOf(ref, choice, objects.createdAt(object));
       winners.push(winner);
       if (isTie(choice)) ties.push(winner);
       kept.push(...candidates.map((candidate) => ({ candidate, winnerKey: choice.key })));
-      written.push({ environment: ref.environment, objectType: ref.objectType, objectId: ref.objectId });
     }
     await store.addCandidates(kept);
     await store.recordTies(ties);
@@ -147,17 +161,15 @@ const writeWinners = async (
   await rescan(async (entries) => {
     for (const entry of entries) {
       for (const candidate of candidatesOfEntry(entry)) {
-        const key = objectKey(candidate);
-        const track = objects.get(key) as ObjectTrack;
-        const second = candidate.isDeletion ? track.deletionSecond : track.snapshotSecond;
-        if (candidate.observedAt === second) {
-          const candidates = waiting.get(key) ?? new Map<string, Candidate>();
+        const object = objects.numberOf(objectKey(candidate)) as number;
+        if (candidate.observedAt === objects.winningSecond(object, candidate.isDeletion)) {
+          const candidates = waiting.get(object) ?? new Map<string, Candidate>();
           candidates.set(candidate.key, candidate);
-          waiting.set(key, candidates);
+          waiting.set(object, candidates);
         }
-        if (track.lastOrdinal === ordinal) {
-          decided.push({ candidates: [...(waiting.get(key)?.values() ?? [])], track });
-          waiting.delete(key);
+        if (objects.lastOrdinal(object) === ordinal) {
+          decided.push({ candidates: [...(waiting.get(object)?.values() ?? [])], object });
+          waiting.delete(object);
         }
       }
       ordinal += 1;
@@ -166,7 +178,6 @@ const writeWinners = async (
   });
   await write();
   await writing;
-  return written;
 };
 
 /** Step 3: every pairing, and the mappings they make. */
@@ -184,24 +195,39 @@ const writeMappings = async (store: PaymentsStore, pairings: readonly Environmen
  * Step 4: the rows of every table. A root's rows read other winners, so they are built once every
  * winner is written; each root is built once, from the first of its winners to name it.
  */
-const writeRows = async (store: PaymentsStore, refs: readonly ObjectRef[]) => {
-  const built = new Set<string>();
-  for (let at = 0; at < refs.length; at += objectsPerWrite) {
+const writeRows = async (store: PaymentsStore, objects: ObjectTracks) => {
+  // Per table, the roots built so far: by object number (roots are objects of the log), by key
+  // for a root the log never named.
+  const built = new Map<string, { numbers: Set<number>; keys: Set<string> }>();
+  const firstTime = (table: string, root: ObjectRef): boolean => {
+    let seen = built.get(table);
+    if (!seen) {
+      seen = { numbers: new Set(), keys: new Set() };
+      built.set(table, seen);
+    }
+    const key = objectKey(root);
+    const number = objects.numberOf(key);
+    if (number === undefined) {
+      if (seen.keys.has(key)) return false;
+      seen.keys.add(key);
+      return true;
+    }
+    if (seen.numbers.has(number)) return false;
+    seen.numbers.add(number);
+    return true;
+  };
+  for (let at = 0; at < objects.keys.length; at += objectsPerWrite) {
     const source = store.winnerSource([]);
     const winners = (
       await Promise.all(
-        refs
-          .slice(at, at + objectsPerWrite)
-          .map((ref) => source.winner(ref.environment, ref.objectType, ref.objectId)),
+        objects.keys.slice(at, at + objectsPerWrite).map((key) => {
+          const [environment, objectType, objectId] = partsOf(key) as [Environment, string, string];
+          return source.winner(environment, objectType, objectId);
+        }),
       )
     ).filter((winner) => winner !== undefined);
     await writeRowsOfRoots(store, source, async (table) =>
-      (await rootsAffectedBy(table, winners, source)).filter((root) => {
-        const key = keyOf(table.name, objectKey(root));
-        if (built.has(key)) return false;
-        built.add(key);
-        return true;
-      }),
+      (await rootsAffectedBy(table, winners, source)).filter((root) => firstTime(table.name, root)),
     );
   }
 };
