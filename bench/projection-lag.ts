@@ -1,6 +1,7 @@
 // The projection lag measure: signed webhooks at a steady 1,000 events/s, then at 3,000 events/s
 // for 30 s, each about an object of its own; lag is the time from the 2xx answer to the write of the
-// object's winning snapshot (and with it the payments rows built from it, in the same transaction).
+// object's winning snapshot (and with it the payments rows built from it, in the same transaction),
+// noted by a statement trigger at the end of the statement that writes it.
 // There is no peer figure: @supabase/stripe-sync-engine writes its rows inside the request, so it
 // has no lag to measure.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -117,13 +118,16 @@ const lagAt = async (adminUrl: string, rate: number, seconds: number, p99BudgetM
   await client.connect();
   await client.query(`
     create table public.bench_row_times (object_id text primary key, written_at timestamptz not null);
-    create function public.bench_record_row_time() returns trigger language plpgsql as $$
+    create function public.bench_record_row_times() returns trigger language plpgsql as $$
       begin
-        insert into public.bench_row_times values (new.object_id, clock_timestamp()) on conflict do nothing;
+        insert into public.bench_row_times select object_id, clock_timestamp() from written
+        on conflict do nothing;
         return null;
       end $$;
-    create trigger bench_record_row_time after insert or update on payments.stripe_objects
-      for each row execute function public.bench_record_row_time();`);
+    create trigger bench_record_inserted_times after insert on payments.stripe_objects
+      referencing new table as written for each statement execute function public.bench_record_row_times();
+    create trigger bench_record_updated_times after update on payments.stripe_objects
+      referencing new table as written for each statement execute function public.bench_record_row_times();`);
 
   // Made and signed before the clock starts, so the sender keeps its pace.
   const nextEvent = eventSource();
