@@ -297,13 +297,15 @@ const paymentsStatements = (client: StatementRunner) => ({
     return { winners, candidates };
   },
 
-  /** Replaces the stored candidates of these objects; the winner's snapshot is not stored twice. */
+  /**
+   * Stores the candidates kept, in place of those stored for `replaced` (objects seen before); the
+   * winner's snapshot is not stored twice.
+   */
   async replaceCandidates(
-    refs: readonly ObjectRef[],
+    replaced: readonly ObjectRef[],
     kept: ReadonlyArray<{ candidate: Candidate; winnerKey: string }>,
   ): Promise<void> {
-    if (refs.length === 0) return;
-    await client.query(statements.deleteCandidates, objectParams(refs));
+    if (replaced.length > 0) await client.query(statements.deleteCandidates, objectParams(replaced));
     await this.addCandidates(kept);
   },
 
@@ -329,11 +331,17 @@ const paymentsStatements = (client: StatementRunner) => ({
     ]);
   },
 
-  /** Writes new winners with the links they show, in place of the old ones. */
-  async saveWinners(winners: ReadonlyArray<{ winner: Winner; links: Link[] }>): Promise<void> {
+  /**
+   * Writes new winners with the links they show, in place of the old ones (`replacing` says which
+   * had a winner stored: only theirs have links to remove).
+   */
+  async saveWinners(
+    winners: ReadonlyArray<{ winner: Winner; links: Link[]; replacing: boolean }>,
+  ): Promise<void> {
     if (winners.length === 0) return;
     await client.query(statements.upsertWinners, [winnersParam(winners)]);
-    await client.query(statements.deleteLinks, objectParams(winners.map(({ winner }) => winner)));
+    const replaced = winners.filter(({ replacing }) => replacing).map(({ winner }) => winner);
+    if (replaced.length > 0) await client.query(statements.deleteLinks, objectParams(replaced));
     await this.addLinks(winners);
   },
 

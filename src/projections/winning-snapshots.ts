@@ -40,9 +40,10 @@ export const foldWinningSnapshots = async (
   if (incoming.size === 0) return [];
   const stored = await store.loadCandidates([...incoming.values()].map((group) => group[0] as Candidate));
 
-  const rewritten: Candidate[] = [];
+  const replaced: Candidate[] = [];
   const kept: Array<{ candidate: Candidate; winnerKey: string }> = [];
   const changed: Winner[] = [];
+  const replacing = new Set<string>();
   const ties: Winner[] = [];
   for (const [key, group] of incoming) {
     const before = stored.candidates.get(key) ?? [];
@@ -54,9 +55,10 @@ export const foldWinningSnapshots = async (
     const ref = group[0] as Candidate;
     const previous = stored.winners.get(key);
     if (keysOf(candidates) !== keysOf(before) || previous?.winnerKey !== choice.key) {
-      rewritten.push(ref);
+      if (before.length > 0) replaced.push(ref);
       kept.push(...candidates.map((candidate) => ({ candidate, winnerKey: choice.key })));
     }
+    if (previous) replacing.add(key);
     const winner = winnerOf(
       ref,
       choice,
@@ -75,10 +77,14 @@ export const foldWinningSnapshots = async (
     if (!unchanged) changed.push(winner);
   }
 
-  await store.replaceCandidates(rewritten, kept);
+  await store.replaceCandidates(replaced, kept);
   await store.recordTies(ties);
   await store.saveWinners(
-    changed.map((winner) => ({ winner, links: linksOf(winner.objectType, winner.snapshot) })),
+    changed.map((winner) => ({
+      winner,
+      links: linksOf(winner.objectType, winner.snapshot),
+      replacing: replacing.has(objectKey(winner)),
+    })),
   );
   return changed;
 };
