@@ -40,10 +40,11 @@ export const foldWinningSnapshots = async (
   if (incoming.size === 0) return [];
   const stored = await store.loadCandidates([...incoming.values()].map((group) => group[0] as Candidate));
 
-  const replaced: Candidate[] = [];
+  // Objects with candidates stored, and with a winner stored: only theirs have rows to replace.
+  const withStoredCandidates: Candidate[] = [];
   const kept: Array<{ candidate: Candidate; winnerKey: string }> = [];
   const changed: Winner[] = [];
-  const replacing = new Set<string>();
+  const withStoredWinner = new Set<string>();
   const ties: Winner[] = [];
   for (const [key, group] of incoming) {
     const before = stored.candidates.get(key) ?? [];
@@ -55,10 +56,10 @@ export const foldWinningSnapshots = async (
     const ref = group[0] as Candidate;
     const previous = stored.winners.get(key);
     if (keysOf(candidates) !== keysOf(before) || previous?.winnerKey !== choice.key) {
-      if (before.length > 0) replaced.push(ref);
+      if (before.length > 0) withStoredCandidates.push(ref);
       kept.push(...candidates.map((candidate) => ({ candidate, winnerKey: choice.key })));
     }
-    if (previous) replacing.add(key);
+    if (previous) withStoredWinner.add(key);
     const winner = winnerOf(
       ref,
       choice,
@@ -77,13 +78,13 @@ export const foldWinningSnapshots = async (
     if (!unchanged) changed.push(winner);
   }
 
-  await store.replaceCandidates(replaced, kept);
+  await store.replaceCandidates(withStoredCandidates, kept);
   await store.recordTies(ties);
   await store.saveWinners(
     changed.map((winner) => ({
       winner,
       links: linksOf(winner.objectType, winner.snapshot),
-      replacing: replacing.has(objectKey(winner)),
+      replacing: withStoredWinner.has(objectKey(winner)),
     })),
   );
   return changed;
