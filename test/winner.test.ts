@@ -1,9 +1,12 @@
 import fc from 'fast-check';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LogEntry, logStart, stripeObjectFetchedLogEntry } from '../src/domain/event-log.js';
 import { type Candidate, candidateOfStripeEvent } from '../src/domain/stripe/candidates.js';
 import { chooseWinner, winningSnapshot } from '../src/domain/stripe/winner.js';
 import { paymentsProjector } from '../src/projections/payments-projector.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { ProjectionRunner } from '../src/projections/runner.js';
+import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
 import { entriesOf } from './support/projection-harness.js';
 import type { GeneratedEvent } from './support/stripe-history.js';
 
@@ -201,6 +204,72 @@ describe('ties only an event id can break', () => {
       expect(customer.rows).toEqual([{ email: 'b@example.com' }]);
     } finally {
       client.release();
+    }
+  });
+});
+
+describe('the same state read twice', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('holds at the later read when the reads come in different batches, as the rebuild path says', async () => {
+    const customer = { id: 'cus_read_twice', object: 'customer', email: 'same@example.com' };
+    const reads = (
+      [
+        ['first', 1_700_000_000],
+        ['again', 1_700_000_060],
+      ] as const
+    ).map(([fetchId, observedAt]) =>
+      stripeObjectFetchedLogEntry('test', { fetchId, observedAt, object: customer }),
+    );
+    for (const read of reads) await db.log.append(read);
+    // The log shows an entry once every older transaction in the cluster has ended.
+    let entries: LogEntry[] = [];
+    await eventually(async () => {
+      entries = await db.log.readAll(logStart, 10);
+      expect(entries.length).toBe(2);
+    });
+    const observedAt = async () =>
+      (
+        await db.pool.query<{ observed_at: number }>(
+          'select extract(epoch from observed_at)::int as observed_at from payments.stripe_objects where object_id = $1',
+          [customer.id],
+        )
+      ).rows;
+    const client = await db.pool.connect();
+    try {
+      // Two batches: the second read arrives once the first is stored as a candidate.
+      for (const entry of entries) await paymentsProjector.apply(client, [entry]);
+      expect(await observedAt()).toEqual([{ observed_at: 1_700_000_060 }]);
+      const { rows: stored } = await client.query(
+        'select observed_at::int from payfold.stripe_object_candidates where object_id = $1',
+        [customer.id],
+      );
+      expect(stored).toEqual([{ observed_at: 1_700_000_060 }]);
+    } finally {
+      client.release();
+    }
+    // The same log projected from empty checkpoints takes the rebuild path: the same winner.
+    const rebuilt = await createTestDatabase();
+    try {
+      for (const read of reads) await rebuilt.log.append(read);
+      await new ProjectionRunner({
+        pool: rebuilt.pool,
+        log: rebuilt.log,
+        projectors: [paymentsProjector],
+        logger: pino({ level: 'silent' }),
+      }).catchUp();
+      const { rows } = await rebuilt.pool.query(
+        'select extract(epoch from observed_at)::int as observed_at from payments.stripe_objects',
+      );
+      expect(rows).toEqual([{ observed_at: 1_700_000_060 }]);
+    } finally {
+      await rebuilt.drop();
     }
   });
 });

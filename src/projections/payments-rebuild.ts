@@ -163,8 +163,9 @@ const writeWinners = async (store: PaymentsStore, objects: ObjectTracks, rescan:
       for (const candidate of candidatesOfEntry(entry)) {
         const object = objects.numberOf(objectKey(candidate)) as number;
         if (candidate.observedAt === objects.winningSecond(object, candidate.isDeletion)) {
+          // All of the winning second: the first of a key is the one the batches keep too.
           const candidates = waiting.get(object) ?? new Map<string, Candidate>();
-          candidates.set(candidate.key, candidate);
+          if (!candidates.has(candidate.key)) candidates.set(candidate.key, candidate);
           waiting.set(object, candidates);
         }
         if (objects.lastOrdinal(object) === ordinal) {

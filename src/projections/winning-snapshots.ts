@@ -1,13 +1,19 @@
 import type { Candidate } from '../domain/stripe/candidates.js';
 import { linksOf } from '../domain/stripe/links.js';
-import { pruneCandidates, type WinningSnapshot, winningSnapshot } from '../domain/stripe/winner.js';
+import {
+  distinctCandidates,
+  pruneCandidates,
+  type WinningSnapshot,
+  winningSnapshot,
+} from '../domain/stripe/winner.js';
 import { earliest } from '../domain/time.js';
 import type { PaymentsStore } from './payments-store.js';
 import { addTo, objectKey, type Winner } from './tables/table.js';
 
-const keysOf = (candidates: readonly Candidate[]) =>
+/** What the stored candidates of an object must say: which candidates, seen at which second. */
+const signatureOf = (candidates: readonly Candidate[]) =>
   candidates
-    .map((candidate) => candidate.key)
+    .map((candidate) => `${candidate.key}@${candidate.observedAt}`)
     .sort()
     .join();
 
@@ -48,14 +54,12 @@ export const foldWinningSnapshots = async (
   const ties: Winner[] = [];
   for (const [key, group] of incoming) {
     const before = stored.candidates.get(key) ?? [];
-    const merged = new Map(before.map((candidate) => [candidate.key, candidate]));
-    for (const candidate of group) if (!merged.has(candidate.key)) merged.set(candidate.key, candidate);
-    const candidates = pruneCandidates([...merged.values()]);
+    const candidates = pruneCandidates(distinctCandidates([...before, ...group]));
     const choice = winningSnapshot(candidates);
     if (!choice) continue;
     const ref = group[0] as Candidate;
     const previous = stored.winners.get(key);
-    if (keysOf(candidates) !== keysOf(before) || previous?.winnerKey !== choice.key) {
+    if (signatureOf(candidates) !== signatureOf(before) || previous?.winnerKey !== choice.key) {
       if (before.length > 0) withStoredCandidates.push(ref);
       kept.push(...candidates.map((candidate) => ({ candidate, winnerKey: choice.key })));
     }

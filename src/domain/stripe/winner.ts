@@ -199,6 +199,21 @@ export interface WinningSnapshot {
 }
 
 /**
+ * One candidate per key, in the order given: the one seen at the latest second, the first of those
+ * on a tie. An API read's key is its snapshot's hash, so the same state read again later is the
+ * same candidate, now known to hold at the later second; the winner must not stay at the earlier
+ * one because the reads came in different batches.
+ */
+export const distinctCandidates = (candidates: readonly Candidate[]): Candidate[] => {
+  const byKey = new Map<string, Candidate>();
+  for (const candidate of candidates) {
+    const known = byKey.get(candidate.key);
+    if (!known || candidate.observedAt > known.observedAt) byKey.set(candidate.key, candidate);
+  }
+  return [...byKey.values()];
+};
+
+/**
  * The candidates that can still matter: those of the latest second, kept apart for deletions and
  * for other snapshots. An older candidate can never win again, so dropping it changes no result.
  */
