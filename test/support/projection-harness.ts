@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
-import type { LogEntry, NewLogEntry } from '../../src/domain/event-log.js';
+import { type LogEntry, type NewLogEntry, stripeObjectFetchedLogEntry } from '../../src/domain/event-log.js';
 import { normaliseRow, projectedTableNames, type Tables } from './reference-model.js';
-import type { GeneratedEvent } from './stripe-history.js';
+import type { buildHistory, GeneratedEvent } from './stripe-history.js';
 
 /**
  * Log entries as the projector reads them, the events' then the session API's; an entry's
@@ -39,6 +39,27 @@ export const historyEntries = (history: {
   events: readonly GeneratedEvent[];
   sessionEntries: readonly NewLogEntry[];
 }) => entriesOf(history.events, history.sessionEntries);
+
+/**
+ * Every entry of a generated history, plus every third object that still exists read from the API
+ * in its last state twice, after the last event: the same state (one candidate key) at two seconds,
+ * which deliveries in any order and batches must settle at the later one.
+ */
+export const historyEntriesWithRepeatedReads = (history: ReturnType<typeof buildHistory>) => {
+  const after = Math.max(0, ...history.events.map((event) => event.created));
+  const reads = [...history.truth.entries()]
+    .filter(([key], index) => index % 3 === 0 && !history.deleted.has(key))
+    .flatMap(([key, state]) =>
+      [9, 5].map((seconds) =>
+        stripeObjectFetchedLogEntry('test', {
+          fetchId: `${key}/${seconds}`,
+          observedAt: after + seconds,
+          object: state,
+        }),
+      ),
+    );
+  return entriesOf(history.events, [...history.sessionEntries, ...reads]);
+};
 
 /** Every projected table, as comparable rows. */
 export const readTables = async (client: PoolClient): Promise<Tables> => {

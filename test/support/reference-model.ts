@@ -40,7 +40,11 @@ export const normaliseRow = (row: Record<string, unknown>): string => {
 
 export const referenceTables = async (entries: readonly LogEntry[]): Promise<Tables> => {
   const candidates = new Map<string, Candidate>();
-  for (const candidate of entries.flatMap(candidatesOfEntry)) candidates.set(candidate.key, candidate);
+  // One candidate per key: a state read more than once holds at the latest second it was read.
+  for (const candidate of entries.flatMap(candidatesOfEntry)) {
+    const known = candidates.get(candidate.key);
+    if (!known || candidate.observedAt > known.observedAt) candidates.set(candidate.key, candidate);
+  }
   const byObject = new Map<string, Candidate[]>();
   for (const candidate of candidates.values()) {
     const key = `${candidate.environment}\u0000${candidate.objectType}\u0000${candidate.objectId}`;
