@@ -47,7 +47,10 @@ describe('a payfold serve process killed with SIGKILL under load', () => {
     };
     const senders = Array.from({ length: 16 }, (_, worker) => sender(worker));
     await eventually(async () => expect(acknowledged.length).toBeGreaterThan(300), 30_000);
+    // The senders go on until the process is gone, so some requests meet it dying or dead.
+    const exited = new Promise((resolve) => server.once('exit', resolve));
     server.kill('SIGKILL');
+    await exited;
     killed = true;
     await Promise.all(senders);
     expect(sent).toBeGreaterThan(acknowledged.length);
