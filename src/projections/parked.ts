@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { EventLog } from '../domain/event-log.js';
 import type { Projector } from './projector.js';
-import { describeError, markLogPositionSql } from './runner.js';
+import { checkpointOfRow, describeError, markLogPositionSql } from './runner.js';
 
 const statements = {
   lockCheckpoint: 'select 1 from payfold.projection_checkpoints where projection = $1 for update',
@@ -46,9 +46,7 @@ export const retryParkedEntries = async (options: {
       const { rows } = await client.query<{ position: string; transaction_id: string }>(statements.parked, [
         projector.name,
       ]);
-      const entries = await options.log.entriesAt(
-        rows.map((row) => ({ transactionId: BigInt(row.transaction_id), position: BigInt(row.position) })),
-      );
+      const entries = await options.log.entriesAt(rows.map(checkpointOfRow));
       for (const entry of entries) {
         summary.retried += 1;
         await client.query('savepoint parked_entry');

@@ -9,7 +9,7 @@ import {
   logStart,
 } from '../domain/event-log.js';
 import type { Projector } from './projector.js';
-import { applyOrPark, markLogPositionSql, readLogAhead, rescanThrough } from './runner.js';
+import { applyOrPark, checkpointOfRow, markLogPositionSql, readLogAhead, rescanThrough } from './runner.js';
 
 /** The schema the shadow copies live in while a rebuild runs (migration 0007). */
 const shadowSchema = 'payfold_rebuild';
@@ -145,27 +145,31 @@ const buildShadow = async (
   return { through, entries: read };
 };
 
-const checkpointFrom = (row: { transaction_id: string; position: string }): LogCheckpoint => ({
-  transactionId: BigInt(row.transaction_id),
-  position: BigInt(row.position),
-});
-
-/** Applies to the live tables what the log holds after their checkpoint, up to `through`. */
-const catchUpLive = async (
+/**
+ * Applies through `client` the projector's entries the log holds after `from` (up to `until`, when
+ * given): the shadow catching up with the log, and a dry run's live tables catching up with the
+ * shadow. Returns where it read to and how many entries it read.
+ */
+const applyLogAfter = async (
   client: pg.PoolClient,
   projector: Projector,
   options: RebuildOptions,
   from: LogCheckpoint,
-  through: LogCheckpoint,
-) => {
-  if (isAtOrBefore(through, from)) return;
-  await client.query(markLogPositionSql, [through.position.toString()]);
+  until?: LogCheckpoint,
+): Promise<{ through: LogCheckpoint; read: number }> => {
+  let through = from;
+  let read = 0;
   await readLogAhead(options.log, from, options.readSize ?? 1000, async (entries) => {
-    const upToThrough = entries.filter((entry) => isAtOrBefore(checkpointOf(entry), through));
-    const mine = upToThrough.filter((entry) => projector.entryTypes.includes(entry.type));
+    const upTo = until ? entries.filter((entry) => isAtOrBefore(checkpointOf(entry), until)) : entries;
+    const last = upTo.at(-1);
+    if (!last) return false;
+    read += upTo.length;
+    through = checkpointOf(last);
+    const mine = upTo.filter((entry) => projector.entryTypes.includes(entry.type));
     if (mine.length > 0) await applyOrPark(client, projector, mine, options);
-    return upToThrough.length === entries.length;
+    return upTo.length === entries.length;
   });
+  return { through, read };
 };
 
 /**
@@ -197,7 +201,7 @@ export const rebuildProjections = async (options: RebuildOptions): Promise<Rebui
 };
 
 const rebuildOne = async (projector: Projector, options: RebuildOptions): Promise<RebuildSummary> => {
-  const { pool, log } = options;
+  const { pool } = options;
   const startedAt = new Date();
   const started = performance.now();
   await pool.query(statements.ensureCheckpoint, [projector.name, projector.version]);
@@ -218,21 +222,17 @@ const rebuildOne = async (projector: Projector, options: RebuildOptions): Promis
       statements.lockCheckpoint,
       [projector.name],
     );
-    let through = built.through;
-    let entries = built.entries;
-    const shadow = shadowClient(client, projector);
-    await readLogAhead(log, through, options.readSize ?? 1000, async (more) => {
-      entries += more.length;
-      through = checkpointOf(more.at(-1) as LogEntry);
-      const mine = more.filter((entry) => projector.entryTypes.includes(entry.type));
-      if (mine.length > 0) await applyOrPark(shadow, projector, mine, options);
-      return true;
-    });
+    const more = await applyLogAfter(shadowClient(client, projector), projector, options, built.through);
+    const { through } = more;
+    const entries = built.entries + more.read;
     if (options.dryRun) {
       // The live tables may lag the log the shadow has read: they are brought to the same entry
       // in this transaction, which the dry run rolls back, so that only real drift is reported.
       const live = locked[0];
-      if (live) await catchUpLive(client, projector, options, checkpointFrom(live), through);
+      if (live && !isAtOrBefore(through, checkpointOfRow(live))) {
+        await client.query(markLogPositionSql, [through.position.toString()]);
+        await applyLogAfter(client, projector, options, checkpointOfRow(live), through);
+      }
       const drift: Record<string, TableDrift> = {};
       for (const table of projector.tables) {
         if (!table.startsWith('payments.')) continue;

@@ -101,6 +101,12 @@ export interface ProjectionRunnerOptions {
 
 const ignoreConnectionError = () => undefined;
 
+/** A place in the log as Postgres returns it (`xid8` and `bigint` as text), exactly. */
+export const checkpointOfRow = (row: { transaction_id: string; position: string }): LogCheckpoint => ({
+  transactionId: BigInt(row.transaction_id),
+  position: BigInt(row.position),
+});
+
 /**
  * Reads the log from a checkpoint in chunks, the next chunk on its way while `visit` works on this
  * one, until the log has no more or `visit` says stop.
@@ -272,7 +278,7 @@ export class ProjectionRunner {
       [projector.name],
     );
     const row = rows[0];
-    return row ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) } : logStart;
+    return row ? checkpointOfRow(row) : logStart;
   }
 
   async stop(): Promise<void> {
@@ -467,10 +473,7 @@ export class ProjectionRunner {
       ]);
       const row = rows[0];
       if (!row) throw new Error(`no checkpoint row for projection ${projector.name}`);
-      const locked: LogCheckpoint = {
-        transactionId: BigInt(row.transaction_id),
-        position: BigInt(row.position),
-      };
+      const locked = checkpointOfRow(row);
       // Another process applied a batch meanwhile: read again from where it left the checkpoint.
       if (locked.transactionId !== from.transactionId || locked.position !== from.position) {
         from = locked;

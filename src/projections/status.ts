@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { EventLog } from '../domain/event-log.js';
+import { checkpointOfRow } from './runner.js';
 
 export interface ProjectionStatus {
   name: string;
@@ -58,10 +59,7 @@ export const projectionStatuses = async (pool: pg.Pool, log: EventLog): Promise<
           }
         : null,
       position: Number(row.position),
-      behind: await log.countEntriesAfter({
-        transactionId: BigInt(row.transaction_id),
-        position: BigInt(row.position),
-      }),
+      behind: await log.countEntriesAfter(checkpointOfRow(row)),
       updatedAt: row.updated_at,
       parkedEntries: row.parked,
     })),
