@@ -72,16 +72,11 @@ describe('rebuilding the live tables from the log', { shuffle: false }, () => {
       client.release();
     }
   };
+  const rebuildAll = (options: { quiet?: boolean; dryRun?: boolean }) =>
+    rebuildProjections({ pool: db.pool, log: db.log, logger, projectors, reason: 'test', ...options });
   /** Rebuilds every projection; the payments projection's summary, then the others'. */
   const rebuild = async (quiet = false) => {
-    const summaries = await rebuildProjections({
-      pool: db.pool,
-      log: db.log,
-      logger,
-      projectors,
-      reason: 'test',
-      quiet,
-    });
+    const summaries = await rebuildAll({ quiet });
     return [
       summaries.find((summary) => summary.projection === 'payments'),
       ...summaries.filter((summary) => summary.projection !== 'payments'),
@@ -304,14 +299,7 @@ describe('rebuilding the live tables from the log', { shuffle: false }, () => {
       (await db.pool.query('select projection, position from payfold.projection_checkpoints order by 1'))
         .rows;
     const positions = await checkpoints();
-    const summaries = await rebuildProjections({
-      pool: db.pool,
-      log: db.log,
-      logger,
-      projectors,
-      reason: 'test',
-      dryRun: true,
-    });
+    const summaries = await rebuildAll({ dryRun: true });
     expect(summaries.map((summary) => [summary.projection, summary.drift])).toEqual(
       projectors.map((projector) => [projector.name, {}]),
     );
