@@ -107,7 +107,6 @@ const migrate = async (
   }
 };
 
-/** The database, migrated under the advisory lock, with a pool and the event log on it. */
 /**
  * The log: Postgres's `payfold.events`, or EventStoreDB/KurrentDB with `PAYFOLD_EVENT_STORE=esdb://…`
  * (checkpoints, tables and everything else stay in Postgres).
@@ -117,6 +116,7 @@ const openEventLog = (config: PayfoldConfig, pool: pg.Pool, databaseUrl: string)
     ? new PostgresEventLog(pool, databaseUrl, { appendDeadlineMs: config.appendTimeoutMs })
     : new EventStoreDbEventLog(config.eventStore);
 
+/** The database, migrated under the advisory lock, with a pool and the event log on it. */
 const openMigratedLog = async (config: PayfoldConfig, logger: Logger, poolSize: number) => {
   const database = await openDatabase(config, (line) =>
     logger.debug({ postgres: line }, 'embedded postgres'),
