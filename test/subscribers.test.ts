@@ -41,8 +41,23 @@ const collecting = (name: string, options: Partial<Subscriber> = {}) => {
 
 describe('subscribers: the change stream of the payments tables', () => {
   let db: TestDatabase;
-  const deliverAll = (subscribers: Subscriber[], options: { retries?: number } = {}) =>
-    new SubscriberRunner({ pool: db.pool, logger, subscribers, retryBaseMs: 1, ...options }).catchUp();
+  const changesAhead = async (subscriber: string) =>
+    (
+      await db.pool.query(
+        `select count(*)::int as n from payfold.row_changes c join payfold.subscriber_checkpoints s
+         on s.subscriber = $1 and (c.transaction_id, c.id) > (s.transaction_id, s.change_id)`,
+        [subscriber],
+      )
+    ).rows[0].n as number;
+  // A change is delivered once no older transaction is open anywhere on the server (so none can
+  // commit before it), and other test files share the server: catch up until none is left behind.
+  const deliverAll = async (subscribers: Subscriber[], options: { retries?: number } = {}) => {
+    const runner = new SubscriberRunner({ pool: db.pool, logger, subscribers, retryBaseMs: 1, ...options });
+    await eventually(async () => {
+      await runner.catchUp();
+      for (const subscriber of subscribers) expect(await changesAhead(subscriber.name)).toBe(0);
+    });
+  };
   const appendHistory = async (seed: number, runId: string, batchSize?: number) => {
     const [plan] = fc.sample(historyPlanArbitrary, { seed, numRuns: 1 });
     const { events } = buildHistory(plan as NonNullable<typeof plan>, runId);
