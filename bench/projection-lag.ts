@@ -17,7 +17,11 @@ const loads = [
   // Above what one projection applies at 1,000 events/s: the lag must stay bounded, not grow.
   { rate: 3000, p99BudgetMs: 1000, seconds: 30 },
 ] as const;
-const connections = 32;
+// As many as the other loads (webhook_ingest, webhook_to_row): with fewer, a slow answer holds a
+// connection and the sender falls behind its pace, which would measure the lag at a lower rate.
+const connections = 64;
+/** A load whose answers came at less than this share of its rate was not held: no budget is met. */
+const heldShare = 0.95;
 
 const projectedFixtures = [
   'customer_updated.json',
@@ -168,11 +172,14 @@ const lagAt = async (adminUrl: string, rate: number, seconds: number, p99BudgetM
     if (ackedAt !== undefined) lags.push(Math.max(0, row.written_at.getTime() - ackedAt));
   }
   lags.sort((a, b) => a - b);
+  const sentPerSecond = sent.acknowledged.size / sent.seconds;
+  const heldRate = sentPerSecond >= rate * heldShare;
   return {
     target_events_per_s: rate,
     duration_s: seconds,
     p99_budget_ms: p99BudgetMs,
-    sent_events_per_s: Math.round(sent.acknowledged.size / sent.seconds),
+    sent_events_per_s: Math.round(sentPerSecond),
+    held_rate: heldRate,
     acknowledged: sent.acknowledged.size,
     failed: sent.failed,
     projected: lags.length,
@@ -183,7 +190,7 @@ const lagAt = async (adminUrl: string, rate: number, seconds: number, p99BudgetM
     payments_batches: batches,
     payments_mean_batch_ms: Math.round((metric('payfold_projection_batch_seconds_sum') / batches) * 1000),
     payments_mean_batch_entries: Math.round(metric('payfold_projection_batch_entries_sum') / batches),
-    within_budget: percentile(lags, 99) <= p99BudgetMs && lags.length === sent.acknowledged.size,
+    within_budget: heldRate && percentile(lags, 99) <= p99BudgetMs && lags.length === sent.acknowledged.size,
   };
 };
 
