@@ -83,13 +83,22 @@ const inChild = async (databaseUrl: string, args: string[]) => {
   return JSON.parse(stdout.trim().split('\n').at(-1) as string) as { seconds: number; max_rss_mb: number };
 };
 
-/** Projects the log from empty checkpoints; with `compareBatches`, also in batches, on a copy of the same log. */
-export const measureCatchUp = async (adminUrl: string, entries: number, compareBatches = false) => {
+/**
+ * Projects the log from empty checkpoints; with `compareBatches`, also in batches, on a copy of the
+ * same log; `withoutChangeStream` switches the capture for subscribers off first.
+ */
+export const measureCatchUp = async (
+  adminUrl: string,
+  entries: number,
+  compareBatches = false,
+  withoutChangeStream = false,
+) => {
   const databaseUrl = await createDatabase(adminUrl, 'payfold_bench_catch_up');
   const generator = createPool(databaseUrl, { max: 2 });
   let accounts: number;
   try {
     await runMigrations(generator);
+    if (withoutChangeStream) await generator.query('select payfold.switch_change_stream(false)');
     note(`generating a log of ${entries} entries`);
     accounts = await generateLog(generator, entries);
     await generator.query('vacuum analyze payfold.events');
@@ -116,7 +125,7 @@ export const measureCatchUp = async (adminUrl: string, entries: number, compareB
   const readPerSecond = Math.round(entries / readOnly.seconds);
   return {
     measure: 'catch_up',
-    setup: { entries, accounts, event_bytes: eventBytes },
+    setup: { entries, accounts, event_bytes: eventBytes, change_stream: withoutChangeStream ? 'off' : 'on' },
     budget,
     payfold: {
       seconds: Number(result.seconds.toFixed(1)),

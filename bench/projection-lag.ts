@@ -115,11 +115,18 @@ const sendPaced = async (url: string, events: readonly SignedEvent[], rate: numb
 };
 
 /** One load: a fresh database and `payfold serve`, `rate` events a second for `seconds`. */
-const lagAt = async (adminUrl: string, rate: number, seconds: number, p99BudgetMs: number) => {
+const lagAt = async (
+  adminUrl: string,
+  rate: number,
+  seconds: number,
+  p99BudgetMs: number,
+  withoutChangeStream: boolean,
+) => {
   const databaseUrl = await createDatabase(adminUrl, `bench_lag_${rate}`);
   const payfold = await startPayfold(databaseUrl);
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
+  if (withoutChangeStream) await client.query('select payfold.switch_change_stream(false)');
   await client.query(`
     create table public.bench_row_times (object_id text primary key, written_at timestamptz not null);
     create function public.bench_record_row_times() returns trigger language plpgsql as $$
@@ -203,16 +210,21 @@ export const measureProjectionLag = async (
   durationSeconds: number,
   durationGiven: boolean,
   onlyRate?: number,
+  withoutChangeStream = false,
 ) => {
   const results = [];
   for (const load of loads) {
     if (onlyRate !== undefined && load.rate !== onlyRate) continue;
     const seconds = 'seconds' in load && !durationGiven ? load.seconds : durationSeconds;
-    results.push(await lagAt(adminUrl, load.rate, seconds, load.p99BudgetMs));
+    results.push(await lagAt(adminUrl, load.rate, seconds, load.p99BudgetMs, withoutChangeStream));
   }
   return {
     measure: 'projection_lag',
-    setup: { connections, sender: 'evenly paced (node:http)' },
+    setup: {
+      connections,
+      sender: 'evenly paced (node:http)',
+      change_stream: withoutChangeStream ? 'off' : 'on',
+    },
     budget: Object.fromEntries(loads.map((load) => [`p99_ms_at_${load.rate}`, load.p99BudgetMs])),
     payfold: results,
     peer: null,

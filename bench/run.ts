@@ -3,7 +3,8 @@
 // same job. Options: --duration <s> (per load, default 20), --rounds <n> (default 1; medians),
 // --only <measure> (webhook_ingest, webhook_to_row, projection_lag, catch_up, rebuild, sync, checkout_sessions, or soak: 30 minutes unless --duration, run only when asked), --events <n>
 // (webhook_to_row, default 20,000), --rate <n> (projection_lag: only the load at 1000 or 3000 events/s), --entries <n> (catch_up's and rebuild's log, default 250,000), --full
-// (catch_up over 1,000,000 entries), --compare-batches (catch_up also in batches, on a copy of the log).
+// (catch_up over 1,000,000 entries), --compare-batches (catch_up also in batches, on a copy of the log),
+// --without-change-stream (catch_up and projection_lag with `payfold change-stream off`).
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,6 +29,7 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '20000' },
     full: { type: 'boolean', default: false },
     'compare-batches': { type: 'boolean', default: false },
+    'without-change-stream': { type: 'boolean', default: false },
   },
 });
 const durationSeconds = Number(args.duration ?? 20);
@@ -48,8 +50,10 @@ const measures: Record<string, (adminUrl: string) => Promise<unknown>> = {
       durationSeconds,
       args.duration !== undefined,
       args.rate === undefined ? undefined : Number(args.rate),
+      args['without-change-stream'],
     ),
-  catch_up: (adminUrl) => measureCatchUp(adminUrl, catchUpEntries, args['compare-batches']),
+  catch_up: (adminUrl) =>
+    measureCatchUp(adminUrl, catchUpEntries, args['compare-batches'], args['without-change-stream']),
   rebuild: (adminUrl) => measureRebuild(adminUrl, catchUpEntries),
   sync: (adminUrl) => measureSync(adminUrl),
   checkout_sessions: (adminUrl) => measureCheckoutSessions(adminUrl, durationSeconds),

@@ -86,6 +86,17 @@ describe('least privilege: serving as a role that does not own the log', () => {
     expect(await refusal('truncate payfold.events')).toBe('42501');
   });
 
+  it('switches the change stream (payfold change-stream) though it owns no payments table', async () => {
+    expect(await refusal('alter table payments.customers disable trigger payfold_capture_inserts')).toBe(
+      '42501',
+    );
+    const isOn = async () => (await db.pool.query('select payfold.change_stream_is_on() as on')).rows[0].on;
+    expect(await refusal('select payfold.switch_change_stream(false)')).toBe('allowed');
+    expect(await isOn()).toBe(false);
+    expect(await refusal('select payfold.switch_change_stream(true)')).toBe('allowed');
+    expect(await isOn()).toBe(true);
+  });
+
   it('warns at start when the role serving traffic owns the log', async () => {
     const owner = await startTestServer(db.url);
     try {

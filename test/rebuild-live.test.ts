@@ -152,6 +152,30 @@ describe('rebuilding the live tables from the log', { shuffle: false }, () => {
     await rebuild(true);
   });
 
+  it('quietly: gives every trigger back the state it had, leaving off those the app had turned off', async () => {
+    const states = async () =>
+      (
+        await db.pool.query<{ tgname: string; tgenabled: string }>(
+          `select tgname, tgenabled from pg_trigger where tgrelid = 'payments.invoices'::regclass
+           and tgname in ('count_change', 'payfold_capture_updates') order by tgname`,
+        )
+      ).rows;
+    await db.pool.query(`
+      alter table payments.invoices disable trigger count_change;
+      alter table payments.invoices enable always trigger payfold_capture_updates;`);
+    try {
+      await rebuild(true);
+      expect(await states()).toEqual([
+        { tgname: 'count_change', tgenabled: 'D' },
+        { tgname: 'payfold_capture_updates', tgenabled: 'A' },
+      ]);
+    } finally {
+      await db.pool.query(`
+        alter table payments.invoices enable trigger count_change;
+        alter table payments.invoices enable trigger payfold_capture_updates;`);
+    }
+  });
+
   it('loses nothing that arrives while it runs, the live runner projecting meanwhile', async () => {
     const runner = new ProjectionRunner({ pool: db.pool, log: db.log, projectors, logger });
     await runner.start();

@@ -18,8 +18,9 @@ import {
   replaySubscriber,
   type Subscriber,
   SubscriberRunner,
+  switchChangeStream,
 } from '../src/projections/subscribers.js';
-import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
+import { countRows, createTestDatabase, eventually, type TestDatabase } from './support/database.js';
 import { postWebhook, runPayfold, startTestServer, testWebhookSecret } from './support/server.js';
 import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
 import { buildHistory, historyPlanArbitrary } from './support/stripe-history.js';
@@ -305,6 +306,83 @@ describe('subscribers: the change stream of the payments tables', () => {
     await expect(loadSubscribers(path.join(import.meta.dirname, 'support', 'database.ts'))).rejects.toThrow(
       'exports no subscribers',
     );
+  });
+});
+
+describe('the change stream switched off, for apps that run no subscriber', () => {
+  let db: TestDatabase;
+  const payfold = (...args: string[]) =>
+    runPayfold(['--json', ...args], { databaseUrl: db.url, stripeApiBase: 'http://127.0.0.1:9' });
+  const project = async (seed: number, runId: string) => {
+    const [plan] = fc.sample(historyPlanArbitrary, { seed, numRuns: 1 });
+    for (const event of buildHistory(plan as NonNullable<typeof plan>, runId).events) {
+      await db.log.append(
+        stripeEventLogEntry('test', JSON.stringify(event), stripeEventEnvelopeSchema.parse(event)),
+      );
+    }
+    await new ProjectionRunner({ pool: db.pool, log: db.log, projectors, logger }).catchUp();
+  };
+  const changeCount = async () =>
+    (await db.pool.query('select count(*)::int as n from payfold.row_changes')).rows[0].n as number;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // An app's own fulfillment trigger, which must fire whether or not changes are captured.
+    await db.pool.query(`
+      create table public.welcomed (customer_id text primary key);
+      create function public.welcome() returns trigger language plpgsql as $$
+        begin insert into public.welcomed values (new.customer_id); return null; end $$;
+      create trigger welcome after insert on payments.customers for each row execute function public.welcome();`);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('captures nothing while off, fires the app’s own triggers all the same, and refuses subscribers', async () => {
+    expect(JSON.parse((await payfold('change-stream')).out)).toEqual({ changeStream: 'on' });
+    const off = await payfold('change-stream', 'off');
+    expect(off.code, off.err).toBe(0);
+    expect(JSON.parse(off.out)).toEqual({ changeStream: 'off' });
+    expect(JSON.parse((await payfold('status')).out).changeStream).toBe('off');
+
+    await project(5, 'off');
+    const customers = await countRows(db.pool, 'payments.customers');
+    expect(customers).toBeGreaterThan(0);
+    expect(await countRows(db.pool, 'public.welcomed')).toBe(customers);
+    expect(await changeCount()).toBe(0);
+
+    // A quiet rebuild turns user triggers off and on again: the stream stays off.
+    const rebuilt = await payfold('rebuild', '--quiet');
+    expect(rebuilt.code, rebuilt.err).toBe(0);
+    expect(JSON.parse((await payfold('change-stream')).out)).toEqual({ changeStream: 'off' });
+
+    const { subscriber } = collecting('too-late', { startFrom: 'beginning' });
+    const refusal =
+      'the change stream is off, so subscribers would receive nothing: turn it on with `payfold change-stream on`';
+    await expect(
+      new SubscriberRunner({ pool: db.pool, logger, subscribers: [subscriber] }).start(),
+    ).rejects.toThrow(refusal);
+    await expect(startTestServer(db.url, {}, { subscribers: [subscriber] })).rejects.toThrow(refusal);
+    const wrong = await payfold('change-stream', 'maybe');
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toBe('payfold: change-stream: on or off, not maybe');
+  });
+
+  it('captures again once turned back on, from then on', async () => {
+    await switchChangeStream(db.pool, false);
+    const on = await payfold('change-stream', 'on');
+    expect(JSON.parse(on.out)).toEqual({ changeStream: 'on' });
+    const customersBefore = await countRows(db.pool, 'payments.customers');
+    await project(9, 'on');
+    const { subscriber, received } = collecting('after-on', {
+      startFrom: 'beginning',
+      tables: ['payments.customers'],
+      operations: ['insert'],
+    });
+    await eventually(async () => {
+      await new SubscriberRunner({ pool: db.pool, logger, subscribers: [subscriber] }).catchUp();
+      expect(received.length).toBe((await countRows(db.pool, 'payments.customers')) - customersBefore);
+    });
+    expect(received.length).toBeGreaterThan(0);
   });
 });
 

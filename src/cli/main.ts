@@ -14,6 +14,7 @@ import { ConfigError, loadConfig } from '../main/config.js';
 import { runDemo } from '../main/demo.js';
 import { createLogger } from '../main/logger.js';
 import {
+  changeStream,
   loadSubscribers,
   migrateDatabase,
   readStatus,
@@ -119,6 +120,7 @@ program
         ),
       ),
       `log head: position ${status.logHeadPosition}`,
+      `change stream: ${status.changeStream}`,
       ...status.projections.map(
         (p) =>
           `${p.name.padEnd(16)} position ${String(p.position).padEnd(10)} behind ${String(p.behind).padEnd(8)} parked ${p.parkedEntries}${p.lastRebuild ? ` rebuilt ${p.lastRebuild.at.toISOString()} (${p.lastRebuild.reason}${p.lastRebuild.quiet ? ', quiet' : ''})` : ''}`,
@@ -234,6 +236,29 @@ program
       program.opts<GlobalOptions>(),
       `${options.subscriber}: ${ahead} changes will be delivered again, from the next time it runs`,
       { subscriber: options.subscriber, changesAhead: ahead },
+    );
+  });
+
+program
+  .command('change-stream')
+  .description(
+    'turn the capture of payments changes for subscribers (payfold.row_changes) on or off, or say whether it is on',
+  )
+  .argument('[state]', 'on or off')
+  .action(async (state?: string) => {
+    if (state !== undefined && state !== 'on' && state !== 'off')
+      throw new UsageError(`change-stream: on or off, not ${state}`);
+    const { on } = await changeStream(
+      loadConfig(process.env),
+      createLogger('silent'),
+      state === undefined ? undefined : state === 'on',
+    );
+    print(
+      program.opts<GlobalOptions>(),
+      on
+        ? 'the change stream is on: every change of a payments row is captured for subscribers'
+        : 'the change stream is off: no change is captured, and subscribers are refused',
+      { changeStream: on ? 'on' : 'off' },
     );
   });
 

@@ -25,12 +25,15 @@ import {
 import { ProjectionRunner } from '../projections/runner.js';
 import { projectionStatuses, projectionsReport } from '../projections/status.js';
 import {
+  changeStreamIsOn,
   defineSubscriber,
   pruneRowChanges,
   type ReplayFrom,
   replaySubscriber,
+  requireChangeStreamFor,
   type Subscriber,
   SubscriberRunner,
+  switchChangeStream,
 } from '../projections/subscribers.js';
 import { ConfigError, type PayfoldConfig } from './config.js';
 import { openDatabase } from './database.js';
@@ -311,6 +314,26 @@ export const replayChanges = async (
   }
 };
 
+/**
+ * `payfold change-stream [on|off]`: turns the capture of changes for subscribers on or off when
+ * asked, and says whether it is on.
+ */
+export const changeStream = async (
+  config: PayfoldConfig,
+  logger: Logger,
+  turnOn?: boolean,
+): Promise<{ on: boolean }> => {
+  const { database, pool, log } = await openMigratedLog(config, logger, 1);
+  try {
+    if (turnOn !== undefined) await switchChangeStream(pool, turnOn);
+    return { on: await changeStreamIsOn(pool) };
+  } finally {
+    await log.close();
+    await pool.end();
+    await database.stop();
+  }
+};
+
 const hourMs = 60 * 60 * 1000;
 
 /** Prunes the change stream now and every hour: every process may, and deleting twice is harmless. */
@@ -346,6 +369,13 @@ export const startPayfold = async (
   options: ServeOptions = {},
 ): Promise<RunningPayfold> => {
   const { database, pool, log } = await openMigratedLog(config, logger, 20);
+  // Before anything listens or projects: a refusal leaves nothing half started.
+  await requireChangeStreamFor(pool, options.subscribers ?? []).catch(async (error: Error) => {
+    await log.close();
+    await pool.end();
+    await database.stop();
+    throw error;
+  });
   // Health, metrics and status ask through a pool of their own, two connections whose statements
   // are cut off after 2 s: a scraper or a probe can never take the connections webhooks need.
   const statusPool = createPool(database.url, {
@@ -509,6 +539,7 @@ export const readStatus = (config: PayfoldConfig, logger: Logger) =>
     connections: await stripe.connections.list(),
     syncs: { test: await stripe.syncs('test'), live: await stripe.syncs('live') },
     logHeadPosition: Number(await log.headPosition()),
+    changeStream: (await changeStreamIsOn(pool)) ? ('on' as const) : ('off' as const),
     ...(await projectionsReport(pool, log, 10)),
   }));
 

@@ -100,7 +100,29 @@ const statements = {
   lastChange: `
     select c.transaction_id::text, c.id::text from payfold.row_changes c
     order by c.transaction_id desc, c.id desc limit 1`,
+  changeStreamIsOn: 'select payfold.change_stream_is_on() as is_on',
+  switchChangeStream: 'select payfold.switch_change_stream($1)',
 } as const;
+
+/** Whether every real change of a payments row is captured for subscribers (`payfold change-stream`). */
+export const changeStreamIsOn = async (pool: pg.Pool): Promise<boolean> =>
+  (await pool.query<{ is_on: boolean }>(statements.changeStreamIsOn)).rows[0]?.is_on === true;
+
+/**
+ * Turns the capture of changes on or off for every payments table. Off suits an app that fulfils
+ * with triggers of its own and runs no subscriber: projections and rebuilds skip the capture's cost.
+ */
+export const switchChangeStream = async (pool: pg.Pool, turnOn: boolean): Promise<void> => {
+  await pool.query(statements.switchChangeStream, [turnOn]);
+};
+
+/** Subscribers over a stream that is off would wait for changes that never come: refused. */
+export const requireChangeStreamFor = async (pool: pg.Pool, subscribers: readonly Subscriber[]) => {
+  if (subscribers.length > 0 && !(await changeStreamIsOn(pool)))
+    throw new Error(
+      'the change stream is off, so subscribers would receive nothing: turn it on with `payfold change-stream on`',
+    );
+};
 
 interface ChangeRow {
   id: string;
@@ -157,6 +179,7 @@ export class SubscriberRunner {
 
   /** Starts delivering; a subscriber that has never run gets its starting point first. */
   async start(): Promise<void> {
+    await requireChangeStreamFor(this.options.pool, this.options.subscribers);
     for (const subscriber of this.options.subscribers) {
       await this.options.pool.query(statements.ensureCheckpoint, [
         subscriber.name,
@@ -182,6 +205,7 @@ export class SubscriberRunner {
 
   /** Delivers every change committed so far to every subscriber (tests, one-off runs). */
   async catchUp(): Promise<void> {
+    await requireChangeStreamFor(this.options.pool, this.options.subscribers);
     for (const subscriber of this.options.subscribers) {
       await this.options.pool.query(statements.ensureCheckpoint, [
         subscriber.name,
