@@ -1,6 +1,6 @@
 -- The change stream (payfold.row_changes) can be switched off where no TypeScript subscriber reads
--- it: an app that fulfils with its own triggers on payments.* gains the time capture costs (about a
--- fifth of a catch-up, `npm run bench -- --only catch_up`) and the disk it fills. The switch is the
+-- it: an app that fulfils with its own triggers on payments.* gains the time capture costs (a sixth
+-- to a quarter of a catch-up, `npm run bench -- --only catch_up`) and the disk it fills. The switch is the
 -- capture triggers' own state, so there is nothing else to keep in step with it.
 
 -- On: every payments table's capture triggers enabled; off: all of them disabled. A migration that
