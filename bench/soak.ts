@@ -1,3 +1,7 @@
+// The soak measure (run only with `--only soak`): webhooks at a steady rate for a long time
+// (default 30 minutes, `--duration`), the embedded Postgres restarted twice on the way (at a third
+// and at two thirds), then: every acknowledged event must be in the log and projected. Reports
+// acknowledged, logged and projected counts, answers by status, and the server's peak RSS.
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { createSignedEventSource } from './signed-events.js';
