@@ -84,7 +84,6 @@ const statements = {
     insert into payfold.subscriber_errors (subscriber, change_id, error, attempts) values ($1, $2, $3, $4)
     on conflict (subscriber, change_id) do update set error = excluded.error, attempts = excluded.attempts,
       occurred_at = now()`,
-  // One runner per subscriber across processes: a session lock on its name.
   // Ordered by the columns, not by their text in the select list ('100' < '64').
   firstChangeFromPosition: `
     select c.transaction_id::text, c.id::text from payfold.row_changes c where c.log_position >= $1
