@@ -4,7 +4,7 @@ import type { LogEntry } from '../domain/event-log.js';
 import { type Candidate, candidatesOfEntry } from '../domain/stripe/candidates.js';
 import { linksOf } from '../domain/stripe/links.js';
 import { pairingOf } from '../domain/stripe/pairings.js';
-import { winningSnapshot } from '../domain/stripe/winner.js';
+import { distinctCandidates, winningSnapshot } from '../domain/stripe/winner.js';
 import { type PaymentsStore, paymentsStore, type StoredPairing } from './payments-store.js';
 import type { ProjectionRebuild, Rescan } from './projector.js';
 import { rootsAffectedBy, writeRowsOfRoots } from './recompute.js';
@@ -126,7 +126,7 @@ export const rebuildPayments = (client: PoolClient): ProjectionRebuild => {
 
 /** Step 2: every object's winner, from a second pass over the entries. */
 const writeWinners = async (store: PaymentsStore, objects: ObjectTracks, rescan: Rescan): Promise<void> => {
-  const waiting = new Map<number, Map<string, Candidate>>();
+  const waiting = new Map<number, Candidate[]>();
   let decided: Array<{ candidates: Candidate[]; object: number }> = [];
   const flush = async () => {
     const batch = decided;
@@ -163,13 +163,13 @@ const writeWinners = async (store: PaymentsStore, objects: ObjectTracks, rescan:
       for (const candidate of candidatesOfEntry(entry)) {
         const object = objects.numberOf(objectKey(candidate)) as number;
         if (candidate.observedAt === objects.winningSecond(object, candidate.isDeletion)) {
-          // All of the winning second: the first of a key is the one the batches keep too.
-          const candidates = waiting.get(object) ?? new Map<string, Candidate>();
-          if (!candidates.has(candidate.key)) candidates.set(candidate.key, candidate);
+          const candidates = waiting.get(object) ?? [];
+          candidates.push(candidate);
           waiting.set(object, candidates);
         }
         if (objects.lastOrdinal(object) === ordinal) {
-          decided.push({ candidates: [...(waiting.get(object)?.values() ?? [])], object });
+          // One candidate per key, by the batches' own rule.
+          decided.push({ candidates: distinctCandidates(waiting.get(object) ?? []), object });
           waiting.delete(object);
         }
       }
