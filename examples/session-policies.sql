@@ -12,7 +12,7 @@ language sql stable as $$
             where m.team_id = subject_id and m.user_id = payfold.current_user_id()))
 $$;
 
--- Who may start a checkout for a subject, and see its sessions (needed for idempotent retries).
+-- Who may start a checkout for a subject, and see its sessions.
 create policy bill_own_subjects on payments.checkout_sessions for insert to authenticated
   with check (public.may_bill(subject_type, subject_id));
 create policy see_own_subjects on payments.checkout_sessions for select to authenticated

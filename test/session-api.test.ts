@@ -60,6 +60,7 @@ describe('the session API: Checkout and Billing Portal sessions under the caller
   let oneTimePriceId: string;
   const team = `team-${randomUUID().slice(0, 8)}`;
   let alice: string;
+  let aliceId: string;
   let mallory: string;
 
   const post = async (route: string, body: unknown, token?: string) => {
@@ -116,7 +117,7 @@ describe('the session API: Checkout and Billing Portal sessions under the caller
       secretKey: 'sk_test_sessions',
     });
     expect(connected.status).toBe(200);
-    const aliceId = randomUUID();
+    aliceId = randomUUID();
     await db.pool.query('insert into public.team_members values ($1, $2)', [team, aliceId]);
     alice = await userToken({ sub: aliceId, email: 'alice@example.com' });
     mallory = await userToken({ sub: randomUUID() });
@@ -251,7 +252,7 @@ describe('the session API: Checkout and Billing Portal sessions under the caller
     ).toEqual([{ n: 1 }]);
   });
 
-  it('refuses a reused key with another body, and a key taken by a request the caller cannot see, without telling', async () => {
+  it('refuses a reused key with another body', async () => {
     const idempotencyKey = `team:${team}:reuse:${randomUUID()}`;
     expect((await checkout({ idempotencyKey }, alice)).status).toBe(201);
     expect(
@@ -260,14 +261,78 @@ describe('the session API: Checkout and Billing Portal sessions under the caller
       status: 409,
       body: { error: { code: 'idempotency_conflict' } },
     });
-    // Mallory bills himself with Alice's key: his policies cannot see her row.
+  });
+
+  it('scopes keys to the caller: a key another user took first names their request, not the team\u2019s', async () => {
+    // The README's key pattern, taken first by a user who bills only himself.
+    const idempotencyKey = `team:${team}:pro-monthly:${randomUUID()}`;
     const malloryOwn = await userToken({ sub: 'mallory-user' });
-    const taken = await checkout(
-      { idempotencyKey, subject: { type: 'user', id: 'mallory-user' } },
-      malloryOwn,
+    const his = await checkout({ idempotencyKey, subject: { type: 'user', id: 'mallory-user' } }, malloryOwn);
+    expect(his.status).toBe(201);
+    const ours = await checkout({ idempotencyKey }, alice);
+    expect(ours.status).toBe(201);
+    expect(ours.body.checkoutSession).toMatchObject({ status: 'open', subject: { type: 'team', id: team } });
+    expect(ours.body.checkoutSession.id).not.toBe(his.body.checkoutSession.id);
+    expect(JSON.stringify(ours.body)).not.toContain('mallory');
+    await eventually(async () => {
+      expect(
+        await rows(
+          'select requested_by, subject_id from payments.checkout_sessions where idempotency_key = $1 order by created_at',
+          [idempotencyKey],
+        ),
+      ).toEqual([
+        { requested_by: 'mallory-user', subject_id: 'mallory-user' },
+        { requested_by: aliceId, subject_id: team },
+      ]);
+    });
+  });
+
+  it('refuses an idempotency key from an anonymous caller, whose token every visitor shares', async () => {
+    const anonymous = await userToken({ role: 'anon' });
+    expect(await checkout({ idempotencyKey: `guest-${randomUUID()}` }, anonymous)).toMatchObject({
+      status: 400,
+      body: { error: { code: 'idempotency_key_needs_user' } },
+    });
+  });
+
+  it('starts a new attempt when the key\u2019s session expired, or when the key is over 24 hours old', async () => {
+    const idempotencyKey = `team:${team}:expiring:${randomUUID()}`;
+    const first = await checkout({ idempotencyKey }, alice);
+    await emulatorStripe(emulator).checkout.sessions.expire(first.body.checkoutSession.checkoutSessionId);
+    const second = await checkout({ idempotencyKey }, alice);
+    expect(second.status).toBe(201);
+    expect(second.body.checkoutSession).toMatchObject({
+      status: 'open',
+      url: expect.stringMatching(/^https?:/),
+    });
+    expect(second.body.checkoutSession.id).not.toBe(first.body.checkoutSession.id);
+    expect(second.body.checkoutSession.checkoutSessionId).not.toBe(
+      first.body.checkoutSession.checkoutSessionId,
     );
-    expect(taken).toMatchObject({ status: 409, body: { error: { code: 'idempotency_key_in_use' } } });
-    expect(JSON.stringify(taken.body)).not.toContain(team);
+    // Retries of the new attempt answer it.
+    const again = await checkout({ idempotencyKey }, alice);
+    expect(again.body.checkoutSession.id).toBe(second.body.checkoutSession.id);
+    await eventually(async () => {
+      expect(
+        await rows(
+          'select id, status from payments.checkout_sessions where idempotency_key = $1 order by created_at',
+          [idempotencyKey],
+        ),
+      ).toEqual([
+        { id: first.body.checkoutSession.id, status: 'expired' },
+        { id: second.body.checkoutSession.id, status: 'open' },
+      ]);
+    });
+    // A key names an attempt for 24 hours, as Stripe's do.
+    await db.pool.query(
+      "update payments.checkout_sessions set created_at = created_at - interval '25 hours' where idempotency_key = $1",
+      [idempotencyKey],
+    );
+    const nextDay = await checkout({ idempotencyKey }, alice);
+    expect(nextDay.status).toBe(201);
+    expect([first, second].map((answer) => answer.body.checkoutSession.id)).not.toContain(
+      nextDay.body.checkoutSession.id,
+    );
   });
 
   it('records a Stripe failure as failed with last_error (502), and a retry with the same key creates the session', async () => {
@@ -326,6 +391,11 @@ describe('the session API: Checkout and Billing Portal sessions under the caller
     const { id, checkoutSessionId } = answer.body.checkoutSession;
     emulator.helpers.completeCheckoutSession(checkoutSessionId, { paymentMethod: 'pm_card_visa' });
     await emulator.settled();
+    // A retry of the finished attempt says so, with no URL: the app sends the user to its success page.
+    expect(await checkout({ idempotencyKey: `team:${team}:complete` }, alice)).toMatchObject({
+      status: 201,
+      body: { checkoutSession: { id, checkoutSessionId, status: 'completed', url: null } },
+    });
     await eventually(async () => {
       const [row] = await rows('select * from payments.checkout_sessions where id = $1', [id]);
       expect(row).toMatchObject({ status: 'completed', payment_status: 'paid', subject_id: team });
@@ -386,8 +456,6 @@ describe('the session API: Checkout and Billing Portal sessions under the caller
     expect(
       emulator.store.get('checkout.session', again.body.checkoutSession.checkoutSessionId)?.customer,
     ).toBe(mapping.customer_id);
-    const aliceId = (await rows('select user_id from public.team_members where team_id = $1', [team]))[0]
-      .user_id;
     const payment = await checkout(
       {
         mode: 'payment',

@@ -15,11 +15,12 @@ import {
   type CheckoutEntryData,
   type CheckoutRequest,
   checkoutRequestLogEntry,
-  requestedDedupeKey,
+  requestEntryDedupeKey,
 } from '../domain/session-requests.js';
 import { canonicalJson } from '../domain/stripe/canonical.js';
 import { requestIdMetadataKey, subjectMetadata } from '../domain/subject.js';
 import { checkoutSessionsTable } from '../projections/tables/checkout-sessions.js';
+import { appendFetchedObject } from './fetched-objects.js';
 import {
   deniedByPolicies,
   firstRowOfRequest,
@@ -54,7 +55,10 @@ export const checkoutSessionRequestSchema = z
     cancelUrl: httpUrlSchema,
     customerEmail: z.email().max(512).optional(),
     metadata: userMetadataSchema.optional(),
-    /** Retries with the same key return the same session; another body with it is refused. */
+    /**
+     * One attempt of this caller for 24 hours: a retry with the same key and body answers the same
+     * session (or starts a new attempt if it expired); another body with it is refused.
+     */
     idempotencyKey: z.string().min(1).max(255).optional(),
   })
   .strict();
@@ -65,15 +69,15 @@ export interface CheckoutSessionAnswer {
   /** The row id in `payments.checkout_sessions`. */
   id: string;
   checkoutSessionId: string;
+  /** Where to send the customer while the session is open; null once it completed. */
   url: string | null;
-  status: string;
+  /** `completed`: a retry of an attempt the customer already finished; send them to the success page. */
+  status: 'open' | 'completed';
   mode: string;
   subject: { type: string; id: string };
   expiresAt: string | null;
   idempotencyKey: string | null;
 }
-
-const checkoutStatus: Record<string, string> = { open: 'open', complete: 'completed', expired: 'expired' };
 
 /**
  * What Stripe is asked for: a pure function of the request, so that a retry sends the same
@@ -104,16 +108,19 @@ const stripeParamsOf = (request: CheckoutRequest): Stripe.Checkout.SessionCreate
   };
 };
 
-const answerOf = (request: CheckoutRequest, session: Stripe.Checkout.Session): CheckoutSessionAnswer => ({
-  id: request.id,
-  checkoutSessionId: session.id,
-  url: session.url,
-  status: (session.status && checkoutStatus[session.status]) ?? 'open',
-  mode: request.mode,
-  subject: request.subject,
-  expiresAt: session.expires_at ? new Date(session.expires_at * 1000).toISOString() : null,
-  idempotencyKey: request.idempotencyKey,
-});
+const answerOf = (request: CheckoutRequest, session: Stripe.Checkout.Session): CheckoutSessionAnswer => {
+  const completed = session.status === 'complete';
+  return {
+    id: request.id,
+    checkoutSessionId: session.id,
+    url: completed ? null : session.url,
+    status: completed ? 'completed' : 'open',
+    mode: request.mode,
+    subject: request.subject,
+    expiresAt: session.expires_at ? new Date(session.expires_at * 1000).toISOString() : null,
+    idempotencyKey: request.idempotencyKey,
+  };
+};
 
 export interface CheckoutSessionsDeps {
   connections: StripeConnections;
@@ -130,6 +137,7 @@ export interface CheckoutSessionsDeps {
  */
 export const checkoutSessions = ({ connections, gateway, log, store }: CheckoutSessionsDeps) => {
   const inFlight = singleFlight<SessionResult<{ checkoutSession: CheckoutSessionAnswer }>>();
+  const inResume = singleFlight<SessionResult<{ checkoutSession: CheckoutSessionAnswer }> | 'expired'>();
 
   const askStripe = (environment: Environment, secretKey: string, request: CheckoutRequest) =>
     inFlight(request.id, async (): Promise<SessionResult<{ checkoutSession: CheckoutSessionAnswer }>> => {
@@ -161,55 +169,107 @@ export const checkoutSessions = ({ connections, gateway, log, store }: CheckoutS
       return { ok: true, status: 201, body: { checkoutSession: answerOf(request, session) } };
     });
 
+  /** A new attempt: its request, as the log and Stripe will carry it. */
+  const requestOf = async (caller: Caller, body: CheckoutSessionRequestBody): Promise<CheckoutRequest> => {
+    const id = randomUUID();
+    return {
+      id,
+      requestedAt: Math.floor(Date.now() / 1000),
+      requester: { role: caller.role, userId: caller.userId },
+      mode: body.mode,
+      subject: body.subject,
+      lineItems: body.lineItems.map((item) => ({ price: item.stripePriceId, quantity: item.quantity })),
+      successUrl: body.successUrl,
+      cancelUrl: body.cancelUrl,
+      customerEmail: body.customerEmail ?? null,
+      customerId: await store.customerOfSubject(body.environment, body.subject),
+      metadata: { ...body.metadata, ...subjectMetadata(body.subject), [requestIdMetadataKey]: id },
+      idempotencyKey: body.idempotencyKey ?? null,
+      fingerprint: fingerprintOf(body),
+    };
+  };
+
+  /**
+   * A retry of an earlier attempt under the caller's idempotency key. Not answered by Stripe yet
+   * (or refused): Stripe is asked again under the attempt's own idempotency key. Answered: the
+   * session is read again, since it may have completed or expired since; an expired one is
+   * `expired`, for a new attempt to replace it.
+   */
+  const resume = (
+    environment: Environment,
+    secretKey: string,
+    requestId: string,
+  ): Promise<SessionResult<{ checkoutSession: CheckoutSessionAnswer }> | 'expired'> =>
+    inResume(requestId, async () => {
+      const [asked, created] = await Promise.all([
+        log.entryByDedupeKey(requestEntryDedupeKey('checkout', 'initialized', environment, requestId)),
+        log.entryByDedupeKey(requestEntryDedupeKey('checkout', 'created', environment, requestId)),
+      ]);
+      if (!asked) throw new Error(`checkout request ${requestId} has a row but no log entry`);
+      const request = (asked.data as CheckoutEntryData).request;
+      if (!created) return askStripe(environment, secretKey, request);
+      const sessionId = (created.data as CheckoutEntryData & { status: 'created' }).session.id;
+      let session: Stripe.Checkout.Session;
+      try {
+        session = await appendFetchedObject(
+          log,
+          environment,
+          await gateway.call(environment, secretKey, ({ stripe, requestOptions }) =>
+            stripe.checkout.sessions.retrieve(sessionId, {}, requestOptions),
+          ),
+        );
+      } catch (error) {
+        if (!(error instanceof StripeGatewayError)) throw error;
+        return sessionFailure(error).result;
+      }
+      if (session.status === 'expired') return 'expired';
+      return { ok: true, status: 201, body: { checkoutSession: answerOf(request, session) } };
+    });
+
   return {
     async create(
       caller: Caller,
       body: CheckoutSessionRequestBody,
     ): Promise<SessionResult<{ checkoutSession: CheckoutSessionAnswer }>> {
       const { environment } = body;
+      // An anonymous token is shared by every visitor: a key scoped to it would be everyone's.
+      if (body.idempotencyKey && !caller.userId) return keyNeedsUser;
       const secretKey = await connections.secretKey(environment);
       if (!secretKey) return notConnected(environment);
-      const id = randomUUID();
-      const request: CheckoutRequest = {
-        id,
-        requestedAt: Math.floor(Date.now() / 1000),
-        requester: { role: caller.role, userId: caller.userId },
-        mode: body.mode,
-        subject: body.subject,
-        lineItems: body.lineItems.map((item) => ({ price: item.stripePriceId, quantity: item.quantity })),
-        successUrl: body.successUrl,
-        cancelUrl: body.cancelUrl,
-        customerEmail: body.customerEmail ?? null,
-        customerId: await store.customerOfSubject(environment, body.subject),
-        metadata: { ...body.metadata, ...subjectMetadata(body.subject), [requestIdMetadataKey]: id },
-        idempotencyKey: body.idempotencyKey ?? null,
-        fingerprint: createHash('sha256').update(canonicalJson(body)).digest('hex'),
-      };
-      const entry = checkoutRequestLogEntry(environment, request, { status: 'initialized' });
-      const begun = await store.begin({
-        caller,
-        table: 'payments.checkout_sessions',
-        row: await firstRowOfRequest(checkoutSessionsTable, entry),
-        entry,
-        ...(body.idempotencyKey && { idempotencyKey: body.idempotencyKey }),
-      });
-      if (begun.status === 'denied') return deniedByPolicies('create a session for this subject');
-      if (begun.status === 'hidden') return keyInUse;
-      if (begun.status === 'begun') return askStripe(environment, secretKey, request);
-      if (begun.fingerprint !== request.fingerprint) return keyConflict;
-      // A retry: the request as first made, asked again under its idempotency key.
-      const first = await log.entryByDedupeKey(requestedDedupeKey('checkout', environment, begun.requestId));
-      if (!first) throw new Error(`checkout request ${begun.requestId} has a row but no log entry`);
-      return askStripe(environment, secretKey, (first.data as CheckoutEntryData).request);
+      let supersedes: string | undefined;
+      for (;;) {
+        const request = await requestOf(caller, body);
+        const entry = checkoutRequestLogEntry(environment, request, { status: 'initialized' });
+        const begun = await store.begin({
+          caller,
+          table: 'payments.checkout_sessions',
+          row: await firstRowOfRequest(checkoutSessionsTable, entry),
+          entry,
+          ...(body.idempotencyKey && { idempotencyKey: body.idempotencyKey }),
+          ...(supersedes && { supersedes }),
+        });
+        if (begun.status === 'denied') return deniedByPolicies('create a session for this subject');
+        if (begun.status === 'begun') return askStripe(environment, secretKey, request);
+        if (begun.fingerprint !== request.fingerprint) return keyConflict;
+        const resumed = await resume(environment, secretKey, begun.requestId);
+        if (resumed !== 'expired') return resumed;
+        // Another retry may have replaced it first: then the next round answers that attempt.
+        supersedes = begun.requestId;
+      }
     },
   };
 };
 
-const keyInUse = {
+/** The request's body as a hash: a key reused with another body is refused. */
+const fingerprintOf = (body: CheckoutSessionRequestBody): string =>
+  createHash('sha256').update(canonicalJson(body)).digest('hex');
+
+const keyNeedsUser = {
   ok: false,
-  status: 409,
-  code: 'idempotency_key_in_use',
-  message: 'This idempotency key is already used by another request',
+  status: 400,
+  code: 'idempotency_key_needs_user',
+  message:
+    'An idempotency key needs a signed-in caller (a token with sub): an anonymous key would be shared by every visitor',
 } as const;
 
 const keyConflict = {

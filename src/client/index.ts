@@ -22,7 +22,11 @@ export interface CreateCheckoutSessionInput {
   customerEmail?: string;
   /** Copied to the session and its subscription or payment; keys starting with `payfold_` are Payfold's. */
   metadata?: Record<string, string>;
-  /** Retries with the same key return the same session, and are then safe to retry on network errors. */
+  /**
+   * One attempt of the signed-in user for 24 hours (anonymous callers cannot use keys): a retry
+   * with the same key and body answers the same session, or starts a new attempt if that session
+   * expired; requests with a key are retried after network errors.
+   */
   idempotencyKey?: string;
 }
 
@@ -30,9 +34,10 @@ export interface CheckoutSession {
   /** The row id in `payments.checkout_sessions`. */
   id: string;
   checkoutSessionId: string;
-  /** Where to send the customer. */
+  /** Where to send the customer while the session is open; null once it completed. */
   url: string | null;
-  status: string;
+  /** `completed`: a retry of an attempt the customer already finished; send them to the success page. */
+  status: 'open' | 'completed';
   mode: string;
   subject: Subject;
   expiresAt: string | null;

@@ -163,19 +163,17 @@ export const portalRequestLogEntry = (
   };
 };
 
-/** The data of any session entry, as read back from the log. */
-/** The dedupe key of a request's first entry, which holds the request as it was made. */
-export const requestedDedupeKey = (
+/**
+ * The dedupe key of one of a request's entries that happen once: `initialized` (it holds the
+ * request as it was made) or `created` (it holds Stripe's answer).
+ */
+export const requestEntryDedupeKey = (
   kind: 'checkout' | 'portal',
+  status: 'initialized' | 'created',
   environment: Environment,
   id: string,
 ): string =>
-  entryDedupeKey(
-    kind === 'checkout' ? sessionEntryType.checkoutRequested : sessionEntryType.portalRequested,
-    environment,
-    id,
-    { status: 'initialized' },
-  );
+  entryDedupeKey((kind === 'checkout' ? typeOfCheckout : typeOfPortal)[status], environment, id, { status });
 
 export type CheckoutEntryData = { request: CheckoutRequest } & CheckoutEntry;
 export type PortalEntryData = { request: PortalRequest } & PortalEntry;

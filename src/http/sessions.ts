@@ -70,9 +70,10 @@ export const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (
           auth: 'user',
           body: checkoutSessionRequestSchema,
           responses: {
-            201: '`{checkoutSession: {id, checkoutSessionId, url, status, …}}`; the same for a retry with its idempotency key',
+            201: "`{checkoutSession: {id, checkoutSessionId, url, status, …}}`; for a retry with the caller's idempotency key, the same attempt (`status: completed`, no URL, once finished), or a new one if its session expired",
             ...sessionErrors,
-            409: 'The idempotency key was used with another body, or by a request the caller cannot see',
+            400: 'Invalid body, an idempotency key from an anonymous caller, or Stripe refused the request',
+            409: 'The caller used this idempotency key with another body',
           },
         },
       },

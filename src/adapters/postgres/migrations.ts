@@ -6,6 +6,15 @@ const migrationsDirectory = new URL('./migrations/', import.meta.url);
 /** Any constant works; it only has to be the same for every Payfold process on the cluster. */
 const migrationLockKey = 7_402_711_001;
 
+const statements = {
+  /**
+   * Postgres lets PUBLIC execute every new function, and a per-schema default privilege cannot
+   * take that back (migration 0016): so after each migration, in its transaction, whatever it
+   * created is made the owner's until a grant says otherwise.
+   */
+  revokeFunctionsFromPublic: 'revoke all on all functions in schema payfold from public',
+} as const;
+
 export interface Migration {
   version: number;
   name: string;
@@ -48,6 +57,7 @@ export const runMigrations = async (pool: pg.Pool): Promise<number[]> => {
       await client.query('begin');
       try {
         await client.query(migration.sql);
+        await client.query(statements.revokeFunctionsFromPublic);
         await client.query('insert into payfold.migrations (version, name) values ($1, $2)', [
           migration.version,
           migration.name,

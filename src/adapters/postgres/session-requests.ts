@@ -11,10 +11,10 @@ const statements = {
   customerOfSubject: `
     select customer_id from payments.customer_mappings
     where environment = $1 and subject_type = $2 and subject_id = $3`,
-  /** See migration 0006: the row as the caller, then the entry as Payfold, in one statement. */
+  /** See migration 0016: the row as the caller, then the entry as Payfold, in one statement. */
   begin: `
     select status, request_id, request_fingerprint
-    from payfold.begin_session_request($1, $2, $3::regclass, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12::json, $13)`,
+    from payfold.begin_session_request($1, $2, $3::regclass, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12::json, $13, $14::uuid)`,
 } as const;
 
 /**
@@ -27,18 +27,21 @@ const isDenied = (error: unknown): boolean =>
 export type BeginResult =
   | { status: 'begun' }
   | { status: 'denied' }
-  /** The idempotency key is taken by a request the caller can see. */
-  | { status: 'existing'; requestId: string; fingerprint: string | null }
-  /** The idempotency key is taken by a request the caller cannot see. */
-  | { status: 'hidden' };
+  /** The caller's idempotency key names an attempt of the last 24 hours: this one. */
+  | { status: 'existing'; requestId: string; fingerprint: string | null };
 
 export interface BeginRequest {
   caller: Caller;
   table: SessionTable;
   row: Record<string, unknown>;
   entry: NewLogEntry;
-  /** For a checkout request with an idempotency key: the key, looked up when taken. */
+  /**
+   * For a checkout request of a signed-in caller: the key of the attempt (the row's `requested_by`
+   * scopes it to the caller). The caller's latest attempt under it in the last 24 hours is answered
+   * instead of a new one, unless it is `supersedes` (an attempt whose session expired).
+   */
   idempotencyKey?: string;
+  supersedes?: string;
   /** Only check that the caller may make the request, then leave nothing behind. */
   checkOnly?: boolean;
 }
@@ -63,7 +66,15 @@ export const sessionRequestsStore = (pool: pg.Pool, logElsewhere?: EventLog) => 
    * A request's first write, in one transaction: its row inserted as the caller (so the app's RLS
    * policies decide), then its log entry appended as Payfold. Both commit, or neither.
    */
-  async begin({ caller, table, row, entry, idempotencyKey, checkOnly }: BeginRequest): Promise<BeginResult> {
+  async begin({
+    caller,
+    table,
+    row,
+    entry,
+    idempotencyKey,
+    supersedes,
+    checkOnly,
+  }: BeginRequest): Promise<BeginResult> {
     const query = {
       name: 'payfold_begin_session_request',
       text: statements.begin,
@@ -81,6 +92,7 @@ export const sessionRequestsStore = (pool: pg.Pool, logElsewhere?: EventLog) => 
         entry.stream,
         entry.data,
         logElsewhere === undefined,
+        supersedes ?? null,
       ],
     };
     try {
@@ -94,7 +106,7 @@ export const sessionRequestsStore = (pool: pg.Pool, logElsewhere?: EventLog) => 
           fingerprint: answer.request_fingerprint,
         };
       }
-      return answer?.status === 'hidden' ? { status: 'hidden' } : { status: 'begun' };
+      return { status: 'begun' };
     } catch (error) {
       if (isDenied(error)) return { status: 'denied' };
       throw error;

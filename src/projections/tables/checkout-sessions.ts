@@ -39,6 +39,7 @@ const columns = {
   url: 'text',
   metadata: 'jsonb not null',
   idempotency_key: 'text',
+  requested_by: 'text',
   request_fingerprint: 'text',
   last_error: 'text',
 } as const;
@@ -56,6 +57,8 @@ interface RequestState {
   customer_email: string | null;
   metadata: Record<string, string>;
   idempotency_key: string | null;
+  /** The token's `sub` of the caller who asked. */
+  requested_by: string | null;
   fingerprint: string;
   last_error?: string;
 }
@@ -111,6 +114,7 @@ const checkoutRow = (
     url: session?.url ?? null,
     metadata: session?.metadata ?? request?.metadata ?? {},
     idempotency_key: request?.idempotency_key ?? null,
+    requested_by: request?.requested_by ?? null,
     request_fingerprint: request?.fingerprint ?? null,
     last_error: !session && request?.status === 'failed' ? (request.last_error ?? null) : null,
   };
