@@ -59,6 +59,11 @@ describe('configuration from the environment', () => {
       { STRIPE_API_BASE: 'http://127.0.0.1:12111', STRIPE_SECRET_KEY_LIVE: 'sk_live_abc' },
       /^Invalid configuration: STRIPE_API_BASE .* refused with a live key$/,
     ],
+    [
+      { PAYFOLD_JWKS_URL: 'https://auth.example.com/.well-known/jwks.json' },
+      /^Invalid configuration: PAYFOLD_JWKS_URL needs PAYFOLD_JWT_ISSUER or PAYFOLD_JWT_AUDIENCE/,
+    ],
+    [{ PAYFOLD_JWT_MAX_AGE_SECONDS: 'a day' }, /^Invalid configuration: PAYFOLD_JWT_MAX_AGE_SECONDS /],
   ];
   for (const [env, message] of bad) {
     it(`rejects ${Object.keys(env).join(', ')} with one line naming it`, () => {
@@ -99,6 +104,22 @@ describe('configuration from the environment', () => {
     } finally {
       await rm(folder, { recursive: true, force: true });
     }
+  });
+
+  it('makes `payfold serve` stop with one line for a JWKS URL without an issuer or an audience', () => {
+    const result = spawnSync(process.execPath, [payfoldBin, 'serve'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: 'postgres://127.0.0.1:1/x',
+        PAYFOLD_MASTER_KEY: hexKey,
+        PAYFOLD_JWKS_URL: 'https://auth.example.com/.well-known/jwks.json',
+      },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      'Invalid configuration: PAYFOLD_JWKS_URL needs PAYFOLD_JWT_ISSUER or PAYFOLD_JWT_AUDIENCE, so that tokens the same provider signs for other apps are refused\n',
+    );
   });
 
   it('makes `payfold migrate` fail with one line when Postgres is unreachable', () => {

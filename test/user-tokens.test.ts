@@ -40,6 +40,43 @@ describe('user tokens of the session API', () => {
     });
   });
 
+  it('refuses a token without an expiry, which would never expire', async () => {
+    const verify = userTokenVerifier({ secret }) as NonNullable<ReturnType<typeof userTokenVerifier>>;
+    const endless = await new SignJWT({ sub: 'u1' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(secret));
+    expect(await verify(endless)).toEqual({ ok: false, message: 'The token has no exp claim' });
+  });
+
+  it('checks the issuer when one is configured, and the token\u2019s age when a maximum is', async () => {
+    const verify = userTokenVerifier({
+      secret,
+      issuer: 'https://auth.example.com',
+      maxAgeSeconds: 3600,
+    }) as NonNullable<ReturnType<typeof userTokenVerifier>>;
+    const issued = (claims: Record<string, unknown>, iat: number) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuedAt(iat)
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode(secret));
+    const now = Math.floor(Date.now() / 1000);
+    expect(await verify(await issued({ sub: 'u1', iss: 'https://auth.example.com' }, now))).toMatchObject({
+      ok: true,
+    });
+    expect(await verify(await issued({ sub: 'u1', iss: 'https://other.example.com' }, now))).toEqual({
+      ok: false,
+      message: 'The token is from another issuer',
+    });
+    expect(await verify(await issued({ sub: 'u1' }, now))).toEqual({
+      ok: false,
+      message: 'The token has no iss claim',
+    });
+    expect(
+      await verify(await issued({ sub: 'u1', iss: 'https://auth.example.com' }, now - 2 * 3600)),
+    ).toEqual({ ok: false, message: 'The token is too old' });
+  });
+
   describe('with a JWKS URL', () => {
     let server: Server;
     let url: string;

@@ -86,6 +86,8 @@ const envSchema = z.object({
   PAYFOLD_JWT_SECRET: z.string().trim().min(32, 'must be at least 32 characters').optional(),
   PAYFOLD_JWKS_URL: httpUrl.optional(),
   PAYFOLD_JWT_AUDIENCE: optionalText,
+  PAYFOLD_JWT_ISSUER: optionalText,
+  PAYFOLD_JWT_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(31_536_000).optional(),
   PAYFOLD_STRIPE_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(10_000).optional(),
   PAYFOLD_STRIPE_MAX_RETRIES: z.coerce.number().int().min(0).max(10).optional(),
   PAYFOLD_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
@@ -123,6 +125,9 @@ export interface PayfoldConfig {
   jwtSecret: string | undefined;
   jwksUrl: string | undefined;
   jwtAudience: string | undefined;
+  jwtIssuer: string | undefined;
+  /** Tokens issued (`iat`) longer ago than this are refused, whatever their `exp`. */
+  jwtMaxAgeSeconds: number | undefined;
   /** Requests a second to Stripe per environment; the gateway's defaults (10 test, 25 live) otherwise. */
   stripeRequestsPerSecond: number | undefined;
   /** Retries of a Stripe call after a 429, a 5xx or a lost connection (the gateway's default: 4). */
@@ -180,6 +185,13 @@ export const loadConfig = (env: NodeJS.ProcessEnv): PayfoldConfig => {
       'Invalid configuration: PAYFOLD_JWT_SECRET and PAYFOLD_JWKS_URL: set one of them, not both',
     );
   }
+  // Keys of a provider several apps share sign tokens for all of them: without an issuer or an
+  // audience to tell them apart, another app's user token would open this app's session API.
+  if (values.PAYFOLD_JWKS_URL && !values.PAYFOLD_JWT_ISSUER && !values.PAYFOLD_JWT_AUDIENCE) {
+    throw new ConfigError(
+      'Invalid configuration: PAYFOLD_JWKS_URL needs PAYFOLD_JWT_ISSUER or PAYFOLD_JWT_AUDIENCE, so that tokens the same provider signs for other apps are refused',
+    );
+  }
   return {
     databaseUrl: values.DATABASE_URL,
     migrationDatabaseUrl: values.PAYFOLD_MIGRATION_DATABASE_URL,
@@ -190,6 +202,8 @@ export const loadConfig = (env: NodeJS.ProcessEnv): PayfoldConfig => {
     jwtSecret: values.PAYFOLD_JWT_SECRET,
     jwksUrl: values.PAYFOLD_JWKS_URL,
     jwtAudience: values.PAYFOLD_JWT_AUDIENCE,
+    jwtIssuer: values.PAYFOLD_JWT_ISSUER,
+    jwtMaxAgeSeconds: values.PAYFOLD_JWT_MAX_AGE_SECONDS,
     stripeRequestsPerSecond: values.PAYFOLD_STRIPE_REQUESTS_PER_SECOND,
     stripeMaxRetries: values.PAYFOLD_STRIPE_MAX_RETRIES,
     appendTimeoutMs: values.PAYFOLD_APPEND_TIMEOUT_MS,

@@ -456,6 +456,8 @@ export const startPayfold = async (
       secret: config.jwtSecret,
       jwksUrl: config.jwksUrl,
       audience: config.jwtAudience,
+      issuer: config.jwtIssuer,
+      maxAgeSeconds: config.jwtMaxAgeSeconds,
     }),
   });
   const url = await app.listen({ port: config.port, host: config.host });
