@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { type RunningEmulator, runDemoStory } from '../emulator/src/index.js';
 import { findChromium, launchChromium, screenshot } from './support/browser.js';
 import { eventually, type TestDatabase } from './support/database.js';
-import type { TestServer } from './support/server.js';
-import { emulatorStripe, startServerWithEmulator } from './support/stripe-access.js';
+import { postWebhook, type TestServer } from './support/server.js';
+import { emulatorForwardSecret, emulatorStripe, startServerWithEmulator } from './support/stripe-access.js';
+import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
 
 const adminToken = 'admin-token-for-the-dashboard-tests';
 const secretKey = 'sk_test_dashboard_key_4242abcd';
@@ -104,6 +105,28 @@ describe.skipIf('skip' in chromium)('the dashboard, in Chromium', () => {
   it('shows the demo’s story on the subject page, in the browser’s time zone', async () => {
     screenshotOnFailure('subject-page');
     await runDemoStory(emulatorStripe(emulator, secretKey), { afterStep: settle });
+    // An invoice of the team whose hosted page is not an https URL.
+    const [acme] = (
+      await db.pool.query("select customer_id from payments.customer_mappings where subject_id = 'acme'")
+    ).rows;
+    const fixture = loadEventFixtures().find((f) => f.file === 'invoice_paid.json');
+    const event = freshEvent(fixture as NonNullable<typeof fixture>, { livemode: false });
+    event.data = {
+      ...event.data,
+      object: {
+        ...event.data.object,
+        id: 'in_unsafe_link',
+        customer: acme.customer_id,
+        subscription: null,
+        livemode: false,
+        hosted_invoice_url: 'javascript:alert(document.domain)',
+      },
+    };
+    const body = JSON.stringify(event);
+    expect(
+      (await postWebhook(server.url, 'test', body, { 'stripe-signature': sign(body, emulatorForwardSecret) }))
+        .status,
+    ).toBe(200);
     await settle();
     await open('/test/customers');
     await page.getByLabel('Subject, email or Stripe customer id').fill('team:acme');
@@ -114,6 +137,16 @@ describe.skipIf('skip' in chromium)('the dashboard, in Chromium', () => {
     expect(await subscription.count()).toBe(1);
     expect(await subscription.textContent()).toMatch(/canceled/);
     expect(await page.getByRole('table', { name: 'Items' }).textContent()).toMatch(/3/);
+    // Links built from Stripe data are https only: a forged javascript: URL stays text.
+    const invoiceLinks = await page.getByRole('table', { name: 'Invoices' }).getByRole('link').all();
+    expect(invoiceLinks.length).toBeGreaterThan(0);
+    for (const link of invoiceLinks) expect(await link.getAttribute('href')).toMatch(/^https:\/\//);
+    expect(
+      await page
+        .getByRole('table', { name: 'Invoices' })
+        .locator('tbody tr', { hasText: 'in_unsafe_link' })
+        .textContent(),
+    ).toMatch(/—$/);
     // Two paid invoices of 3 seats at $20.00, and the payments behind them.
     const invoices = await page
       .getByRole('table', { name: 'Invoices' })

@@ -84,3 +84,12 @@ export const text = (value: unknown): string =>
       : String(value);
 
 export const yesNo = (value: unknown): string => (value === true ? 'yes' : value === false ? 'no' : '—');
+
+/**
+ * A link taken from Stripe data, only when it is an `https:` URL: a payload that says
+ * `javascript:…` (a forged event, a compromised account) must not become a link an admin clicks.
+ */
+export const httpsUrl = (value: unknown): string | null => {
+  if (typeof value !== 'string' || !URL.canParse(value)) return null;
+  return new URL(value).protocol === 'https:' ? value : null;
+};

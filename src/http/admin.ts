@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import {
@@ -105,11 +105,15 @@ const setKeyBody = z
   .object({ secretKey: z.string().min(1).max(500), force: z.boolean().optional() })
   .strict();
 
-const sameToken = (given: string, expected: string): boolean => {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-};
+/**
+ * Compares a given secret with the expected one in constant time without revealing its length:
+ * both are hashed to 32 bytes first, so the comparison takes the same time whatever was sent.
+ */
+export const sameSecret = (given: string, expected: string): boolean =>
+  timingSafeEqual(
+    createHash('sha256').update(given).digest(),
+    createHash('sha256').update(expected).digest(),
+  );
 
 /** `/api/admin/*`: bearer `PAYFOLD_ADMIN_TOKEN`; without one configured the admin API is off. */
 export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
@@ -124,7 +128,7 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
     }
     const header = request.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
-    if (!sameToken(token, adminToken)) {
+    if (!sameSecret(token, adminToken)) {
       return reply.status(401).send(errorBody('unauthorized', 'A valid admin bearer token is required'));
     }
   });

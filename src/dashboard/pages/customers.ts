@@ -1,6 +1,6 @@
 import { callAdmin, query } from '../api.js';
 import { dataTable, field, h, show } from '../dom.js';
-import { formatMoney, formatTime, text, yesNo } from '../format.js';
+import { formatMoney, formatTime, httpsUrl, text, yesNo } from '../format.js';
 import { form, orShowError, type Page, type PageContext, pageLink, section, value } from '../page.js';
 
 type Row = Record<string, unknown>;
@@ -191,10 +191,10 @@ const overviewPage = async (
         { label: 'Paid at', value: (row) => formatTime(row.paid_at) },
         {
           label: 'Hosted page',
-          value: (row) =>
-            typeof row.hosted_invoice_url === 'string'
-              ? h('a', { href: row.hosted_invoice_url, rel: 'noopener noreferrer', target: '_blank' }, 'Open')
-              : '—',
+          value: (row) => {
+            const href = httpsUrl(row.hosted_invoice_url);
+            return href ? h('a', { href, rel: 'noopener noreferrer', target: '_blank' }, 'Open') : '—';
+          },
         },
       ],
       overview.invoices,
