@@ -52,11 +52,10 @@ export const receiver = async (statuses: number[] = []) => {
   };
 };
 
-/** Stripe's own example objects for the pinned API version, beside this repository. */
+/** Stripe's own example objects for the pinned API version (test/fixtures/README.md). */
 export const openApiFixturesFile = path.resolve(
-  process.env.PAYFOLD_FIXTURES_DIR ??
-    path.resolve(import.meta.dirname, '../../../shared/fixtures/stripe-events'),
-  '../stripe-openapi/fixtures3.json',
+  import.meta.dirname,
+  '../../test/fixtures/stripe-openapi/fixtures3.json',
 );
 
 /** The first line a command prints once it has started (its address), or the exit that came first. */

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fixturesDirectory } from './stripe-events.js';
 
 /** One example object per Stripe resource type, in the current API's shape (stripe/openapi). */
 export const openapiObjects = JSON.parse(
-  readFileSync(path.join(fixturesDirectory, '..', 'stripe-openapi', 'fixtures3.json'), 'utf8'),
+  readFileSync(path.resolve(import.meta.dirname, '../fixtures/stripe-openapi/fixtures3.json'), 'utf8'),
 ).resources as Record<string, Record<string, unknown>>;
 
 /** Every object type the projections read, and an event type that carries it. */

@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Stripe from 'stripe';
 
-/** The shared Stripe payloads beside this repository (see README), or wherever PAYFOLD_FIXTURES_DIR says. */
-export const fixturesDirectory =
-  process.env.PAYFOLD_FIXTURES_DIR ??
-  path.resolve(import.meta.dirname, '../../../shared/fixtures/stripe-events');
+/** Public Stripe webhook payloads, kept in this repository (test/fixtures/README.md). */
+export const fixturesDirectory = path.resolve(import.meta.dirname, '../fixtures/stripe-events');
 
 export interface StripeEventFixture {
   file: string;
@@ -21,9 +19,6 @@ export interface StripeEventFixture {
 }
 
 export const loadEventFixtures = (): StripeEventFixture[] => {
-  if (!existsSync(fixturesDirectory)) {
-    throw new Error(`Stripe fixtures not found at ${fixturesDirectory}: set PAYFOLD_FIXTURES_DIR`);
-  }
   return readdirSync(fixturesDirectory)
     .filter((file) => file.endsWith('.json'))
     .sort()
