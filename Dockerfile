@@ -4,7 +4,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY . .
-# The SDK (dist/client) and the dashboard (dist/dashboard): built with dev dependencies, shipped without them.
+# The server and the emulator (dist/src, dist/emulator), the SDK (dist/client) and the dashboard
+# (dist/dashboard): compiled with dev dependencies, shipped without them.
 RUN npm run build
 
 FROM node:20-bookworm-slim
@@ -14,10 +15,6 @@ COPY package.json package-lock.json ./
 # No install scripts: they fetch the embedded Postgres, which a container does not use (DATABASE_URL names a server).
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY bin ./bin
-COPY src ./src
-COPY emulator/package.json ./emulator/package.json
-COPY emulator/src ./emulator/src
-COPY emulator/bin ./emulator/bin
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 8080

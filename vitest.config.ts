@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'emulator/test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/stop-processes.ts'],
     testTimeout: 60_000,
     // What a test waits for may take seconds on a loaded two-core machine (CI runs two files at once).
     expect: { poll: { timeout: 15_000 } },

@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// Payfold ships its TypeScript sources; tsx compiles them on load, so there is no build step.
-import { register } from 'tsx/esm/api';
+// The compiled CLI: `npm run build` writes it, and `npm install` (of a checkout) and `npm pack` run
+// that build through `prepare`.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const main = new URL('../dist/src/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('payfold: the compiled CLI is missing (dist/src/cli/main.js): run npm run build\n');
+  process.exit(1);
+}
+await import(main.href);

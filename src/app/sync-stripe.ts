@@ -15,6 +15,7 @@ import {
   stripeSyncPageLogEntry,
   stripeSyncStream,
 } from '../domain/event-log.js';
+import { type SyncObjectKind, syncObjectKinds } from '../domain/sync-kinds.js';
 import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
 
 type ListParams = { limit: number; starting_after?: string };
@@ -33,9 +34,7 @@ const lists = {
   refund: (stripe: Stripe, params: ListParams) => stripe.refunds.list(params),
   dispute: (stripe: Stripe, params: ListParams) => stripe.disputes.list(params),
   'checkout.session': (stripe: Stripe, params: ListParams) => stripe.checkout.sessions.list(params),
-} as const satisfies Record<string, (stripe: Stripe, params: ListParams) => Promise<unknown>>;
-
-export type SyncObjectKind = keyof typeof lists;
+} as const satisfies Record<SyncObjectKind, (stripe: Stripe, params: ListParams) => Promise<unknown>>;
 
 /**
  * Kinds whose objects Stripe can delete (a deleted price cannot be listed once its product is
@@ -47,7 +46,6 @@ const retrievals = {
   product: (stripe: Stripe, id: string) => stripe.products.retrieve(id),
   price: (stripe: Stripe, id: string) => stripe.prices.retrieve(id),
 } as const;
-export const syncObjectKinds = Object.keys(lists) as SyncObjectKind[];
 
 /**
  * Every object of a kind, page by page, as Stripe lists it now (each page with Stripe's clock when

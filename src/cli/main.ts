@@ -1,34 +1,23 @@
 import { Command, CommanderError } from 'commander';
 import type { z } from 'zod';
 import { emulatorCommand } from '../../emulator/src/cli.js';
-import {
-  type CatalogResult,
-  priceCreateSchema,
-  productCreateSchema,
-  productUpdateSchema,
-} from '../app/catalog.js';
+import type { CatalogResult } from '../app/catalog.js';
 import type { StripeAccess } from '../app/stripe-access.js';
-import { syncObjectKinds } from '../app/sync-stripe.js';
-import { type Environment, environmentSchema } from '../domain/environment.js';
-import { ConfigError, loadConfig } from '../main/config.js';
-import { runDemo } from '../main/demo.js';
-import { createLogger } from '../main/logger.js';
-import {
-  changeStream,
-  loadSubscribers,
-  migrateDatabase,
-  readStatus,
-  rebuildTables,
-  replayChanges,
-  retryParked,
-  startPayfold,
-  startProjections,
-  withStripeAccess,
-} from '../main/serve.js';
-import { readSecret } from './read-secret.js';
-import { rebuildProgressReporter } from './rebuild-progress.js';
-import { reconcileReportText } from './reconcile-report.js';
-import { syncProgressReporter } from './sync-progress.js';
+import type { Environment } from '../domain/environment.js';
+import { syncObjectKinds } from '../domain/sync-kinds.js';
+import { packageVersion } from '../main/package.js';
+
+/*
+ * Every command loads what it needs when it runs (`await import(…)`): `payfold --help` and
+ * `--version` load commander and nothing else, so they answer at once (README "Running it").
+ */
+const configured = async () => {
+  const [{ loadConfig }, { createLogger }] = await Promise.all([
+    import('../main/config.js'),
+    import('../main/logger.js'),
+  ]);
+  return { config: loadConfig(process.env), createLogger };
+};
 
 interface GlobalOptions {
   json?: boolean;
@@ -41,16 +30,20 @@ const print = (options: GlobalOptions, human: string, data: unknown): void => {
 const program = new Command()
   .name('payfold')
   .description('Keep a Postgres payments schema in step with Stripe, from an immutable event log')
+  .version(packageVersion, '-v, --version', 'print the version of payfold')
   .option('--json', 'print results as JSON')
   .showHelpAfterError()
   .exitOverride();
 
 /**
  * Stops a long-running command cleanly on SIGTERM or SIGINT. The listeners stay registered while
- * `close` runs: tsx's loader re-raises a signal nobody listens to, which would kill the process
- * half-way through closing.
+ * `close` runs, so that a second signal (a second Ctrl-C) does not kill the process half-way
+ * through closing.
  */
-const closeOnSignal = (logger: ReturnType<typeof createLogger>, close: () => Promise<void>) => {
+const closeOnSignal = (
+  logger: { info(details: object, message: string): void },
+  close: () => Promise<void>,
+) => {
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -69,7 +62,8 @@ program
   .option('--no-projections', 'answer HTTP only, and leave the projections to `payfold project` processes')
   .option('--subscribers <module>', "run the subscribers this module of the app's exports (see README)")
   .action(async (options: { projections: boolean; subscribers?: string }) => {
-    const config = loadConfig(process.env);
+    const { config, createLogger } = await configured();
+    const { startPayfold, loadSubscribers } = await import('../main/serve.js');
     const logger = createLogger(config.logLevel);
     const running = await startPayfold(config, logger, {
       projections: options.projections,
@@ -82,7 +76,8 @@ program
   .command('project')
   .description('run migrations, then keep the payments tables up to date with the log (no HTTP)')
   .action(async () => {
-    const config = loadConfig(process.env);
+    const { config, createLogger } = await configured();
+    const { startProjections } = await import('../main/serve.js');
     const logger = createLogger(config.logLevel);
     const running = await startProjections(config, logger);
     closeOnSignal(logger, running.close);
@@ -92,7 +87,9 @@ program
   .command('migrate')
   .description('apply the database migrations and exit')
   .action(async () => {
-    const applied = await migrateDatabase(loadConfig(process.env));
+    const { config } = await configured();
+    const { migrateDatabase } = await import('../main/serve.js');
+    const applied = await migrateDatabase(config);
     print(
       program.opts<GlobalOptions>(),
       applied.length > 0 ? `Applied migrations ${applied.join(', ')}` : 'The database is up to date',
@@ -104,7 +101,8 @@ program
   .command('status')
   .description('show the Stripe connections, the log head and where each projection stands')
   .action(async () => {
-    const config = loadConfig(process.env);
+    const { config, createLogger } = await configured();
+    const { readStatus } = await import('../main/serve.js');
     const status = await readStatus(config, createLogger('silent'));
     const lines = [
       ...(status.connections.length === 0
@@ -144,7 +142,9 @@ program
   )
   .action(async (options: { projection?: string[]; quiet?: boolean }) => {
     const json = program.opts<GlobalOptions>().json;
-    const config = loadConfig(process.env);
+    const { config, createLogger } = await configured();
+    const { rebuildTables } = await import('../main/serve.js');
+    const { rebuildProgressReporter } = await import('./rebuild-progress.js');
     let report: ReturnType<typeof rebuildProgressReporter> | undefined;
     const { summaries } = await rebuildTables(config, createLogger('silent'), {
       projections: options.projection,
@@ -181,7 +181,9 @@ projectionsCommand
   .description('apply parked entries again, in log order, after a fix (no rebuild)')
   .option('--projection <name...>', 'the projections whose parked entries to retry (default: all)')
   .action(async (options: { projection?: string[] }) => {
-    const summaries = await retryParked(loadConfig(process.env), createLogger('silent'), options.projection);
+    const { config, createLogger } = await configured();
+    const { retryParked } = await import('../main/serve.js');
+    const summaries = await retryParked(config, createLogger('silent'), options.projection);
     print(
       program.opts<GlobalOptions>(),
       summaries
@@ -202,8 +204,11 @@ program
   .requiredOption('--environment <environment>', 'test or live')
   .option('--dry-run', 'report only; change nothing')
   .action(async (options: { environment: string; dryRun?: boolean }) => {
-    const environment = environmentArgument(options.environment);
-    const result = await withStripeAccess(loadConfig(process.env), createLogger('silent'), (stripe) =>
+    const environment = await environmentArgument(options.environment);
+    const { config, createLogger } = await configured();
+    const { withStripeAccess } = await import('../main/serve.js');
+    const { reconcileReportText } = await import('./reconcile-report.js');
+    const result = await withStripeAccess(config, createLogger('silent'), (stripe) =>
       stripe.reconcile(environment, options.dryRun === true),
     );
     if (!result.ok) throw new UsageError(result.message);
@@ -224,12 +229,9 @@ program
         ? undefined
         : { time: new Date(options.from) };
     if (!from) throw new UsageError(`--from: ${options.from} is neither a log position nor an ISO time`);
-    const ahead = await replayChanges(
-      loadConfig(process.env),
-      createLogger('silent'),
-      options.subscriber,
-      from,
-    );
+    const { config, createLogger } = await configured();
+    const { replayChanges } = await import('../main/serve.js');
+    const ahead = await replayChanges(config, createLogger('silent'), options.subscriber, from);
     if (ahead === undefined)
       throw new UsageError(`no subscriber called ${options.subscriber} has run on this database`);
     print(
@@ -248,8 +250,10 @@ program
   .action(async (state?: string) => {
     if (state !== undefined && state !== 'on' && state !== 'off')
       throw new UsageError(`change-stream: on or off, not ${state}`);
+    const { config, createLogger } = await configured();
+    const { changeStream } = await import('../main/serve.js');
     const { on } = await changeStream(
-      loadConfig(process.env),
+      config,
       createLogger('silent'),
       state === undefined ? undefined : state === 'on',
     );
@@ -262,7 +266,8 @@ program
     );
   });
 
-const environmentArgument = (value: string) => {
+const environmentArgument = async (value: string): Promise<Environment> => {
+  const { environmentSchema } = await import('../domain/environment.js');
   const parsed = environmentSchema.safeParse(value);
   if (!parsed.success) throw new UsageError(`the environment is test or live, not ${value}`);
   return parsed.data;
@@ -279,8 +284,10 @@ config
   .argument('[secret-key]', 'sk_... or rk_... (asked for without echo when omitted)')
   .option('--force', 'switch the environment to a key of another Stripe account')
   .action(async (environmentName: string, secretKey: string | undefined, options: { force?: boolean }) => {
-    const environment = environmentArgument(environmentName);
-    const settings = loadConfig(process.env);
+    const environment = await environmentArgument(environmentName);
+    const { config: settings, createLogger } = await configured();
+    const { withStripeAccess } = await import('../main/serve.js');
+    const { readSecret } = await import('./read-secret.js');
     const key = secretKey ?? (await readSecret(`Stripe ${environment} secret key: `));
     const result = await withStripeAccess(settings, createLogger('silent'), (stripe) =>
       stripe.connect(environment, key, { force: options.force ?? false, firstSync: 'wait' }),
@@ -308,8 +315,10 @@ config
   .description("deactivate an environment's Stripe connection (the stored tables stay)")
   .argument('<environment>', 'test or live')
   .action(async (environmentName: string) => {
-    const environment = environmentArgument(environmentName);
-    const removed = await withStripeAccess(loadConfig(process.env), createLogger('silent'), (stripe) =>
+    const environment = await environmentArgument(environmentName);
+    const { config, createLogger } = await configured();
+    const { withStripeAccess } = await import('../main/serve.js');
+    const removed = await withStripeAccess(config, createLogger('silent'), (stripe) =>
       stripe.connections.remove(environment),
     );
     print(
@@ -330,34 +339,33 @@ program
     const environments =
       options.environment === 'all'
         ? (['test', 'live'] as const)
-        : [environmentArgument(options.environment)];
+        : [await environmentArgument(options.environment)];
     const kinds = options.objects?.split(',').map((kind) => {
       const known = syncObjectKinds.find((candidate) => candidate === kind.trim());
       if (!known) throw new UsageError(`--objects: ${kind} is not one of ${syncObjectKinds.join(', ')}`);
       return known;
     });
     const json = program.opts<GlobalOptions>().json;
-    const summaries = await withStripeAccess(
-      loadConfig(process.env),
-      createLogger('silent'),
-      async (stripe) => {
-        const done = [];
-        for (const environment of environments) {
-          const result = await stripe.sync(
-            environment,
-            kinds,
-            json ? undefined : syncProgressReporter(environment),
-          );
-          if (!result.ok) {
-            // `all` syncs the environments that are connected.
-            if (options.environment === 'all' && result.status === 409) continue;
-            throw new UsageError(result.message);
-          }
-          done.push(result.summary);
+    const { config, createLogger } = await configured();
+    const { withStripeAccess } = await import('../main/serve.js');
+    const { syncProgressReporter } = await import('./sync-progress.js');
+    const summaries = await withStripeAccess(config, createLogger('silent'), async (stripe) => {
+      const done = [];
+      for (const environment of environments) {
+        const result = await stripe.sync(
+          environment,
+          kinds,
+          json ? undefined : syncProgressReporter(environment),
+        );
+        if (!result.ok) {
+          // `all` syncs the environments that are connected.
+          if (options.environment === 'all' && result.status === 409) continue;
+          throw new UsageError(result.message);
         }
-        return done;
-      },
-    );
+        done.push(result.summary);
+      }
+      return done;
+    });
     print(
       program.opts<GlobalOptions>(),
       summaries
@@ -376,13 +384,18 @@ const catalogChange = async (
   change: (stripe: StripeAccess, environment: Environment) => Promise<CatalogResult<{ id: string }>>,
   done: (id: string) => string,
 ) => {
-  const environment = environmentArgument(environmentName);
-  const result = await withStripeAccess(loadConfig(process.env), createLogger('silent'), (stripe) =>
+  const environment = await environmentArgument(environmentName);
+  const { config, createLogger } = await configured();
+  const { withStripeAccess } = await import('../main/serve.js');
+  const result = await withStripeAccess(config, createLogger('silent'), (stripe) =>
     change(stripe, environment),
   );
   if (!result.ok) throw new UsageError(result.message);
   print(program.opts<GlobalOptions>(), done(result.object.id), result.object);
 };
+
+/** The catalog's schemas, for its flags. */
+const catalogSchemas = () => import('../app/catalog.js');
 
 /** A flag's value through a schema: one line naming the flag when it does not fit. */
 const parsed = <T>(schema: z.ZodType<T>, value: unknown): T => {
@@ -404,10 +417,13 @@ products
   .action((options: { environment: string; name: string; description?: string }) =>
     catalogChange(
       options.environment,
-      (stripe, environment) =>
+      async (stripe, environment) =>
         stripe.catalog.createProduct(
           environment,
-          parsed(productCreateSchema, { name: options.name, description: options.description }),
+          parsed((await catalogSchemas()).productCreateSchema, {
+            name: options.name,
+            description: options.description,
+          }),
         ),
       (id) => `created product ${id}`,
     ),
@@ -421,11 +437,14 @@ products
   .action((id: string, options: { environment: string; name?: string; description?: string }) =>
     catalogChange(
       options.environment,
-      (stripe, environment) =>
+      async (stripe, environment) =>
         stripe.catalog.updateProduct(
           environment,
           id,
-          parsed(productUpdateSchema, { name: options.name, description: options.description }),
+          parsed((await catalogSchemas()).productUpdateSchema, {
+            name: options.name,
+            description: options.description,
+          }),
         ),
       (updated) => `updated product ${updated}`,
     ),
@@ -462,10 +481,10 @@ prices
     }) =>
       catalogChange(
         options.environment,
-        (stripe, environment) =>
+        async (stripe, environment) =>
           stripe.catalog.createPrice(
             environment,
-            parsed(priceCreateSchema, {
+            parsed((await catalogSchemas()).priceCreateSchema, {
               product: options.product,
               currency: options.currency,
               unitAmount: Number(options.unitAmount),
@@ -495,6 +514,7 @@ program
     'tell a whole story to the Stripe emulator on a throwaway embedded Postgres and print the tables',
   )
   .action(async () => {
+    const { runDemo } = await import('../main/demo.js');
     await runDemo((text) => process.stdout.write(text));
   });
 
@@ -503,6 +523,7 @@ try {
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
   // One line for the user, never a stack trace.
+  const { ConfigError } = await import('../main/config.js');
   const message = error instanceof ConfigError ? error.message : `payfold: ${(error as Error).message}`;
   process.stderr.write(`${message}\n`);
   process.exit(1);

@@ -9,8 +9,8 @@ import {
 } from '../app/catalog.js';
 import type { PaymentsReads } from '../app/payments-reads.js';
 import type { StripeAccess } from '../app/stripe-access.js';
-import { type SyncObjectKind, syncObjectKinds } from '../app/sync-stripe.js';
 import { type Environment, environmentSchema } from '../domain/environment.js';
+import { syncObjectKinds } from '../domain/sync-kinds.js';
 import type { RetrySummary } from '../projections/parked.js';
 import type { RebuildSummary } from '../projections/rebuild.js';
 import type { ProjectionsReport } from '../projections/status.js';
@@ -40,10 +40,7 @@ const environmentParams = z.object({ environment: environmentSchema });
 const syncBody = z
   .object({
     environment: z.union([environmentSchema, z.literal('all')]),
-    objects: z
-      .array(z.enum(syncObjectKinds as [SyncObjectKind, ...SyncObjectKind[]]))
-      .min(1)
-      .optional(),
+    objects: z.array(z.enum(syncObjectKinds)).min(1).optional(),
   })
   .strict();
 const withEnvironment = <T extends z.ZodRawShape>(shape: T) =>

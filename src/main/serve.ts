@@ -1,9 +1,9 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import packageJson from '../../package.json' with { type: 'json' };
 import { EventStoreDbEventLog } from '../adapters/eventstoredb/event-log.js';
 import { PostgresEventLog } from '../adapters/postgres/event-log.js';
 import { runMigrations } from '../adapters/postgres/migrations.js';
@@ -38,6 +38,7 @@ import {
 import { ConfigError, type PayfoldConfig } from './config.js';
 import { openDatabase } from './database.js';
 import { createMetrics } from './metrics.js';
+import { packageRoot, packageVersion } from './package.js';
 
 export interface RunningPayfold {
   app: FastifyInstance;
@@ -261,19 +262,40 @@ export const rebuildTables = async (
   }
 };
 
+/** The module's own code, as Node gives it (ESM, or CommonJS under `default`) or jiti does. */
+type LoadedModule = { subscribers?: unknown; default?: unknown };
+
+/**
+ * JavaScript of any kind (`.js` of either package type, `.mjs`, `.cjs`) is loaded by Node itself;
+ * TypeScript (`.ts`, `.mts`, `.cts`) by jiti, which compiles it in memory, so the app needs no
+ * build step and no loader of its own.
+ */
+const importAppModule = async (file: string): Promise<LoadedModule> => {
+  if (!/\.[cm]?ts$/.test(file)) return import(pathToFileURL(file).href);
+  const { createJiti } = await import('jiti');
+  return createJiti(import.meta.url).import<LoadedModule>(file);
+};
+
 /**
  * `payfold serve --subscribers <module>`: the subscribers a module of the app's exports, as
- * `subscribers` (an array) or its default export. TypeScript modules load too (the CLI runs on tsx).
+ * `subscribers` (an array) or its default export (`module.exports = { subscribers }` in CommonJS).
  */
 export const loadSubscribers = async (modulePath: string): Promise<Subscriber[]> => {
-  const loaded = (await import(pathToFileURL(path.resolve(modulePath)).href)) as {
-    subscribers?: unknown;
-    default?: unknown;
-  };
-  const found = loaded.subscribers ?? loaded.default;
+  const file = path.resolve(modulePath);
+  if (!existsSync(file)) throw new Error(`--subscribers: ${modulePath} does not exist`);
+  let loaded: LoadedModule;
+  try {
+    loaded = await importAppModule(file);
+  } catch (error) {
+    throw new Error(
+      `--subscribers: ${modulePath} could not be loaded: ${(error as Error).message.split('\n')[0]}`,
+    );
+  }
+  const fromDefault = loaded.default as LoadedModule | undefined;
+  const found = loaded.subscribers ?? fromDefault?.subscribers ?? fromDefault;
   if (!Array.isArray(found) || found.length === 0) {
     throw new Error(
-      `${modulePath} exports no subscribers (export const subscribers = [defineSubscriber(…)])`,
+      `--subscribers: ${modulePath} exports no subscribers: export them as \`export const subscribers = [defineSubscriber({…})]\` (or \`module.exports = { subscribers }\`), defineSubscriber from payfold/subscribers`,
     );
   }
   return found.map((subscriber) => defineSubscriber(subscriber as Subscriber));
@@ -450,8 +472,8 @@ export const startPayfold = async (
     // The dashboard reads through the status pool: an admin's page can never starve webhooks.
     reads: paymentsReads(statusPool),
     rejectedWebhooks: metrics.rejectedWebhooks,
-    dashboardDirectory: fileURLToPath(new URL('../../dist/dashboard', import.meta.url)),
-    version: packageJson.version,
+    dashboardDirectory: path.join(packageRoot, 'dist', 'dashboard'),
+    version: packageVersion,
     verifyUserToken: userTokenVerifier({
       secret: config.jwtSecret,
       jwksUrl: config.jwksUrl,

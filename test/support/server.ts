@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/main/config.js';
 import { type RunningPayfold, type ServeOptions, startPayfold } from '../../src/main/serve.js';
+import { startedByTest } from './processes.js';
 
 export const testWebhookSecret = 'whsec_test_payfold_secret_for_tests';
 export const liveWebhookSecret = 'whsec_live_payfold_secret_for_tests';
@@ -75,10 +76,12 @@ export const payfoldProcessEnv = (databaseUrl: string, port: number): NodeJS.Pro
 
 /** A `payfold` command as a process of its own, configured for a test database. */
 export const spawnPayfold = (args: string[], databaseUrl: string, port: number): ChildProcess =>
-  spawn(process.execPath, [payfoldBin, ...args], {
-    env: payfoldProcessEnv(databaseUrl, port),
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  startedByTest(
+    spawn(process.execPath, [payfoldBin, ...args], {
+      env: payfoldProcessEnv(databaseUrl, port),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  );
 
 /**
  * `payfold serve` (with `args`) in a process of its own, on a port the system gives it: a port
@@ -90,10 +93,12 @@ export const startServeProcess = (
   env: NodeJS.ProcessEnv,
 ): Promise<{ child: ChildProcess; url: string }> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [payfoldBin, 'serve', ...args], {
-      env: { ...env, PORT: '0', PAYFOLD_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = startedByTest(
+      spawn(process.execPath, [payfoldBin, 'serve', ...args], {
+        env: { ...env, PORT: '0', PAYFOLD_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     let stdout = '';
     let stderr = '';
     let found = false;
@@ -128,14 +133,16 @@ export const runPayfold = (
   { databaseUrl, stripeApiBase, input = '' }: { databaseUrl: string; stripeApiBase: string; input?: string },
 ): Promise<{ code: number | null; out: string; err: string }> =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, [payfoldBin, ...args], {
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        PAYFOLD_MASTER_KEY: testMasterKey,
-        STRIPE_API_BASE: stripeApiBase,
-      },
-    });
+    const child = startedByTest(
+      spawn(process.execPath, [payfoldBin, ...args], {
+        env: {
+          ...process.env,
+          DATABASE_URL: databaseUrl,
+          PAYFOLD_MASTER_KEY: testMasterKey,
+          STRIPE_API_BASE: stripeApiBase,
+        },
+      }),
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk) => {
