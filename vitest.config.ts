@@ -1,6 +1,13 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
+// The emulator package is tested from its sources, as `tsc` checks them (its `payfold-source`
+// export condition); the compiled `payfold` processes the tests start load its build.
+const conditions = ['payfold-source', ...defaultServerConditions];
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     include: ['test/**/*.test.ts', 'emulator/test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],

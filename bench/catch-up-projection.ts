@@ -10,9 +10,9 @@ import { pino } from 'pino';
 import { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
 import { createPool } from '../src/adapters/postgres/pool.js';
 import { checkpointOf, type LogCheckpoint, logStart } from '../src/domain/event-log.js';
+import { rebuildProjections } from '../src/projections/engine/rebuild.js';
+import { ProjectionRunner } from '../src/projections/engine/runner.js';
 import { projectors } from '../src/projections/index.js';
-import { rebuildProjections } from '../src/projections/rebuild.js';
-import { ProjectionRunner } from '../src/projections/runner.js';
 
 const [databaseUrl, mode] = process.argv.slice(2);
 if (!databaseUrl)

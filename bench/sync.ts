@@ -3,15 +3,12 @@
 // the gateway at its default rate limit (10 requests/s in test mode), then projected. Reports
 // objects/s appended and projected. No peer figure: @supabase/stripe-sync-engine's backfill needs
 // Stripe itself.
+
+import { startEmulator } from 'payfold-stripe-emulator';
 import { pino } from 'pino';
 import Stripe from 'stripe';
-import { startEmulator } from '../emulator/src/index.js';
-import { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
-import { runMigrations } from '../src/adapters/postgres/migrations.js';
-import { createPool } from '../src/adapters/postgres/pool.js';
-import { openStripeAccess } from '../src/app/stripe-access.js';
-import { projectors } from '../src/projections/index.js';
-import { ProjectionRunner } from '../src/projections/runner.js';
+import { loadConfig } from '../src/main/config.js';
+import { openPayfold } from '../src/main/open-payfold.js';
 import { createDatabase, note } from './support.js';
 
 const customers = 5000;
@@ -19,11 +16,18 @@ const subscriptions = 2000;
 
 export const measureSync = async (adminUrl: string) => {
   const databaseUrl = await createDatabase(adminUrl, 'payfold_bench_sync');
-  const pool = createPool(databaseUrl, { max: 4 });
-  const log = new PostgresEventLog(pool, databaseUrl);
   const emulator = await startEmulator({ accountId: 'acct_bench' });
+  // Payfold as `payfold sync` opens it: migrated, every Stripe call through the gateway.
+  const payfold = await openPayfold(
+    loadConfig({
+      DATABASE_URL: databaseUrl,
+      PAYFOLD_MASTER_KEY: Buffer.alloc(32, 7).toString('hex'),
+      STRIPE_API_BASE: emulator.url,
+    }),
+    pino({ level: 'silent' }),
+    { poolSize: 4 },
+  );
   try {
-    await runMigrations(pool);
     const url = new URL(emulator.url);
     const stripe = new Stripe('sk_test_bench_builder', {
       host: url.hostname,
@@ -47,15 +51,7 @@ export const measureSync = async (adminUrl: string) => {
           default_payment_method: 'pm_card_visa',
         });
     }
-    const masterKey = Buffer.alloc(32, 7);
-    const access = openStripeAccess({
-      pool,
-      log,
-      logInDatabase: true,
-      logger: pino({ level: 'silent' }),
-      masterKeys: [masterKey],
-      apiBase: emulator.url,
-    });
+    const access = payfold.operations.stripe;
     const connected = await access.connections.connect('test', 'sk_test_bench_sync');
     if (!connected.ok) throw new Error(connected.refusal.message);
     note('syncing it into the log');
@@ -67,7 +63,7 @@ export const measureSync = async (adminUrl: string) => {
     const pages = synced.summary.kinds.reduce((sum, kind) => sum + kind.pages, 0);
     note('projecting it');
     const projectingFrom = performance.now();
-    await new ProjectionRunner({ pool, log, projectors, logger: pino({ level: 'silent' }) }).catchUp();
+    await payfold.operations.projections.catchUp();
     const projectSeconds = (performance.now() - projectingFrom) / 1000;
     return {
       measure: 'sync',
@@ -87,7 +83,6 @@ export const measureSync = async (adminUrl: string) => {
     };
   } finally {
     await emulator.stop();
-    await log.close();
-    await pool.end();
+    await payfold.close();
   }
 };

@@ -3,9 +3,9 @@
 // that build through `prepare`.
 import { existsSync } from 'node:fs';
 
-const main = new URL('../dist/src/cli/main.js', import.meta.url);
+const main = new URL('../dist/server/cli/main.js', import.meta.url);
 if (!existsSync(main)) {
-  process.stderr.write('payfold: the compiled CLI is missing (dist/src/cli/main.js): run npm run build\n');
+  process.stderr.write('payfold: the compiled CLI is missing (dist/server/cli/main.js): run npm run build\n');
   process.exit(1);
 }
 await import(main.href);

@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
+import { type RunningEmulator, runDemoStory } from 'payfold-stripe-emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEmulator, runDemoStory } from '../emulator/src/index.js';
 import { dashboardPlugin } from '../src/http/dashboard.js';
 import type { TestDatabase } from './support/database.js';
 import { adminClient, postWebhook, type TestServer } from './support/server.js';

@@ -1,5 +1,5 @@
+import type { startEmulator } from 'payfold-stripe-emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { startEmulator } from '../emulator/src/index.js';
 import type { TestDatabase } from './support/database.js';
 import { adminClient, runPayfold, type TestServer } from './support/server.js';
 import { startServerWithEmulator } from './support/stripe-access.js';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEntry } from '../src/domain/event-log.js';
 import { canonicalJson } from '../src/domain/stripe/canonical.js';
-import { paymentsProjector } from '../src/projections/payments-projector.js';
+import { paymentsProjector } from '../src/projections/payments/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import {
   batchesOf,

@@ -1,6 +1,6 @@
+import { type RunningEmulator, runDemoStory } from 'payfold-stripe-emulator';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { type RunningEmulator, runDemoStory } from '../emulator/src/index.js';
 import { findChromium, launchChromium, screenshot } from './support/browser.js';
 import { eventually, type TestDatabase } from './support/database.js';
 import { postWebhook, type TestServer } from './support/server.js';

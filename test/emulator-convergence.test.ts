@@ -1,13 +1,13 @@
 import fc from 'fast-check';
-import Stripe from 'stripe';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   emulatorTestHelpers,
   type ObjectType,
   type RunningEmulator,
   startEmulator,
-} from '../emulator/src/index.js';
-import { priceFor, stripeFor } from '../emulator/test/support.js';
+} from 'payfold-stripe-emulator';
+import { priceFor, stripeFor } from 'payfold-stripe-emulator/testing';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startTestServer, type TestServer, testWebhookSecret } from './support/server.js';
 

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
+import { type RunningEmulator, startEmulator } from 'payfold-stripe-emulator';
+import { firstLine, stripeFor } from 'payfold-stripe-emulator/testing';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEmulator, startEmulator } from '../emulator/src/index.js';
-import { firstLine, stripeFor } from '../emulator/test/support.js';
 import { freePort } from '../src/adapters/postgres/embedded.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startedByTest } from './support/processes.js';

@@ -1,5 +1,3 @@
-import Stripe from 'stripe';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   deliveryPlanner,
   emulatorTestHelpers,
@@ -7,8 +5,10 @@ import {
   type RunningEmulator,
   runDemoStory,
   startEmulator,
-} from '../emulator/src/index.js';
-import { priceFor, receiver, stripeFor } from '../emulator/test/support.js';
+} from 'payfold-stripe-emulator';
+import { priceFor, receiver, stripeFor } from 'payfold-stripe-emulator/testing';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatTable, readDemoTables, runDemo } from '../src/main/demo.js';
 import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
 import { readTables } from './support/projection-harness.js';

@@ -4,14 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventStoreDbEventLog, entryOf, entryStreamOf } from '../src/adapters/eventstoredb/event-log.js';
 import { sessionRequestsStore } from '../src/adapters/postgres/session-requests.js';
-import {
-  checkpointOf,
-  type EventLog,
-  type LogCheckpoint,
-  LogUnavailableError,
-  logStart,
-  type NewLogEntry,
-} from '../src/domain/event-log.js';
+import { checkpointOf, type LogCheckpoint, logStart, type NewLogEntry } from '../src/domain/event-log.js';
+import { type EventLog, LogUnavailableError } from '../src/ports/event-log.js';
 import { countRows, createTestDatabase, eventually, type TestDatabase } from './support/database.js';
 import { postWebhook, startTestServer, testWebhookSecret } from './support/server.js';
 import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';

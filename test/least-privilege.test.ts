@@ -141,7 +141,7 @@ describe('least privilege: serving as a role that does not own the log', () => {
     'payfold.compare_rebuilt_table(regclass)': ['serving'],
     'payfold.switch_change_stream(boolean)': ['serving'],
     'payfold.change_stream_is_on()': ['serving'],
-    'payfold.apply_rebuilt_difference(regclass,boolean)': [],
+    'payfold.apply_rebuilt_difference(regclass)': [],
     'payfold.rebuilt_table_shape(regclass)': [],
     'payfold.projection_tables()': [],
     'payfold.require_projection_table(regclass)': [],
@@ -198,7 +198,7 @@ describe('least privilege: serving as a role that does not own the log', () => {
           `select payfold.prepare_rebuild_shadow(array['${target}'])`,
           `insert into payfold_rebuild.${target.split('.')[1]} select * from ${target} limit 0`,
           `select payfold.apply_rebuilt_table('${target}'::regclass, ${quiet})`,
-          `select payfold.apply_rebuilt_difference('${target}'::regclass, ${quiet})`,
+          `select payfold.apply_rebuilt_difference('${target}'::regclass)`,
           `select payfold.compare_rebuilt_table('${target}'::regclass)`,
         ];
         const outcomes: string[] = [];

@@ -1,5 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadMigrations, runMigrations } from '../src/adapters/postgres/migrations.js';
+import {
+  loadFunctionDefinitions,
+  loadMigrations,
+  runMigrations,
+} from '../src/adapters/postgres/migrations.js';
 import { createPool } from '../src/adapters/postgres/pool.js';
 import { countRows, createTestDatabase, type TestDatabase } from './support/database.js';
 
@@ -67,5 +71,26 @@ describe('migrations', () => {
       'payments.subscriptions',
       'payments.webhook_events',
     ]);
+  });
+
+  it('define every function of schema payfold in src/adapters/postgres/functions, the one place its live body is', async () => {
+    await runMigrations(db.pool);
+    const { rows } = await db.pool.query<{ name: string }>(
+      `select distinct p.proname::text as name from pg_proc p where p.pronamespace = 'payfold'::regnamespace order by 1`,
+    );
+    const definitions = (await loadFunctionDefinitions()).map(({ sql }) => sql).join('\n');
+    const defined = (name: string) =>
+      (definitions.match(new RegExp(`create or replace function payfold\\.${name}\\(`, 'g')) ?? []).length;
+    expect(rows.map((row) => row.name).filter((name) => defined(name) === 0)).toEqual([]);
+  });
+
+  it('put every function back to its file on every migrate, as repeatable migrations do', async () => {
+    await runMigrations(db.pool);
+    await db.pool.query(
+      "create or replace function payfold.change_stream_is_on() returns boolean language sql stable as 'select false'",
+    );
+    expect((await db.pool.query('select payfold.change_stream_is_on() as on')).rows).toEqual([{ on: false }]);
+    expect(await runMigrations(db.pool)).toEqual([]);
+    expect((await db.pool.query('select payfold.change_stream_is_on() as on')).rows).toEqual([{ on: true }]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { paymentsProjector } from '../src/projections/payments-projector.js';
+import { paymentsProjector } from '../src/projections/payments/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { openapiObjects, projectedObjectTypes } from './support/openapi-objects.js';
 import { entriesOf } from './support/projection-harness.js';

@@ -154,15 +154,24 @@ describe('the npm package, installed into a new app', () => {
     expect(files).toEqual(
       expect.arrayContaining([
         'bin/payfold.js',
-        'dist/src/cli/main.js',
-        'dist/src/projections/subscribers.d.ts',
+        'dist/server/cli/main.js',
+        'dist/server/subscribers/index.d.ts',
         'dist/client/index.d.ts',
-        'dist/emulator/src/index.js',
-        'dist/src/adapters/postgres/migrations/0001_event_log.sql',
+        'dist/server/emulator.js',
+        'node_modules/payfold-stripe-emulator/dist/index.js',
+        'dist/server/adapters/postgres/migrations/0001_event_log.sql',
         'dist/dashboard/index.html',
       ]),
     );
-    expect(files.filter((file) => !/^(bin|dist)\/|^(package\.json|README\.md)$/.test(file))).toEqual([]);
+    // The emulator is a workspace package of its own, bundled with its build only.
+    expect(
+      files.filter(
+        (file) =>
+          !/^(bin|dist)\/|^(package\.json|README\.md)$|^node_modules\/payfold-stripe-emulator\/(bin\/|dist\/|package\.json$)/.test(
+            file,
+          ),
+      ),
+    ).toEqual([]);
     expect(
       files.filter((file) =>
         /(^|\/)(test|bench|fixtures)\/|\.test\.|\.ts$/.test(file.replace(/\.d\.ts$/, '')),
@@ -177,30 +186,30 @@ describe('the npm package, installed into a new app', () => {
     });
   });
 
-  it('lets a CommonJS app require, and an ESM app import, payfold/client and payfold/subscribers', async () => {
+  it('lets a CommonJS app require, and an ESM app import, payfold/client, payfold/subscribers and payfold/emulator', async () => {
     const names =
-      "[typeof client.createClient, typeof subscribers.defineSubscriber, typeof subscribers.SubscriberRunner].join(' ')";
+      "[typeof client.createClient, typeof subscribers.defineSubscriber, typeof subscribers.SubscriberRunner, typeof emulator.startEmulator].join(' ')";
     expect(
       await run(
         'node',
         [
           '-e',
-          `const client = require('payfold/client'); const subscribers = require('payfold/subscribers'); console.log(${names})`,
+          `const client = require('payfold/client'); const subscribers = require('payfold/subscribers'); const emulator = require('payfold/emulator'); console.log(${names})`,
         ],
         apps.commonjs,
       ),
-    ).toMatchObject({ code: 0, out: 'function function function', err: '' });
+    ).toMatchObject({ code: 0, out: 'function function function function', err: '' });
     expect(
       await run(
         'node',
         [
           '--input-type=module',
           '-e',
-          `import * as client from 'payfold/client'; import * as subscribers from 'payfold/subscribers'; console.log(${names})`,
+          `import * as client from 'payfold/client'; import * as subscribers from 'payfold/subscribers'; import * as emulator from 'payfold/emulator'; console.log(${names})`,
         ],
         apps.module,
       ),
-    ).toMatchObject({ code: 0, out: 'function function function', err: '' });
+    ).toMatchObject({ code: 0, out: 'function function function function', err: '' });
   });
 
   it('runs the Stripe emulator: npx payfold emulator', async () => {

@@ -4,10 +4,10 @@ import type { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
 import { logStart, type NewLogEntry, stripeEventLogEntry } from '../src/domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
 import { createMetrics } from '../src/main/metrics.js';
-import { retryParkedEntries } from '../src/projections/parked.js';
-import type { Projector } from '../src/projections/projector.js';
-import { ProjectionRunner } from '../src/projections/runner.js';
-import { webhookEventsProjector } from '../src/projections/webhook-events.js';
+import { retryParkedEntries } from '../src/projections/engine/parked.js';
+import type { Projector } from '../src/projections/engine/projector.js';
+import { ProjectionRunner } from '../src/projections/engine/runner.js';
+import { webhookEventsProjector } from '../src/projections/webhook-deliveries/index.js';
 import { countRows, createTestDatabase, eventually, type TestDatabase } from './support/database.js';
 import { freshEvent, loadEventFixtures } from './support/stripe-events.js';
 

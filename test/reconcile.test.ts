@@ -1,5 +1,5 @@
+import type { RunningEmulator } from 'payfold-stripe-emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningEmulator } from '../emulator/src/index.js';
 import type { ReconcileReport } from '../src/app/reconcile.js';
 import type { TestDatabase } from './support/database.js';
 import { adminClient, runPayfold, type TestServer } from './support/server.js';

@@ -9,9 +9,9 @@ import {
   type CustomerPortalSession,
   createClient,
 } from 'payfold/client';
+import type { RunningEmulator } from 'payfold-stripe-emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import type { RunningEmulator } from '../emulator/src/index.js';
 import type { CheckoutSessionAnswer, checkoutSessionRequestSchema } from '../src/app/checkout-sessions.js';
 import type {
   CustomerPortalSessionAnswer,

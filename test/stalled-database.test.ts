@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresEventLog } from '../src/adapters/postgres/event-log.js';
 import { createPool } from '../src/adapters/postgres/pool.js';
+import { verifyStripeSignature } from '../src/adapters/stripe/webhook-signature.js';
 import { ingestStripeWebhook } from '../src/app/ingest-stripe-webhook.js';
-import { LogBusyError, LogUnavailableError } from '../src/domain/event-log.js';
+import { LogBusyError, LogUnavailableError } from '../src/ports/event-log.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { postWebhook, startTestServer, type TestServer, testWebhookSecret } from './support/server.js';
 import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';
@@ -100,7 +101,7 @@ describe('a stalled Postgres', () => {
           rawBody: Buffer.from(event.body),
           signatureHeader: event.headers['stripe-signature'],
         },
-        { log, metrics, webhookSecrets },
+        { log, metrics, webhookSecrets, verifySignature: verifyStripeSignature },
       );
     try {
       const appended = log.append({

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { startEmulator } from 'payfold-stripe-emulator';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator } from '../emulator/src/index.js';
 import { freePort } from '../src/adapters/postgres/embedded.js';
 import { masterKeyId, openSecret, SecretUnreadableError, sealSecret } from '../src/adapters/secret-box.js';
-import { StripeGateway, StripeGatewayError } from '../src/adapters/stripe/gateway.js';
+import { StripeGateway } from '../src/adapters/stripe/gateway.js';
+import { StripeGatewayError } from '../src/ports/stripe.js';
 import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
 import { runPayfold, startTestServer, type TestServer, testMasterKey } from './support/server.js';
 import { emulatorStripe, testConnections } from './support/stripe-access.js';

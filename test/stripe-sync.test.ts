@@ -1,15 +1,15 @@
+import { runDemoStory, startEmulator } from 'payfold-stripe-emulator';
 import { pino } from 'pino';
 import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDemoStory, startEmulator } from '../emulator/src/index.js';
 import { stripeSyncCursorsStore } from '../src/adapters/postgres/stripe-sync-cursors.js';
 import { StripeGateway } from '../src/adapters/stripe/gateway.js';
 import { type SyncStripeDeps, syncStripe } from '../src/app/sync-stripe.js';
 import { syncProgressReporter } from '../src/cli/sync-progress.js';
-import type { EventLog } from '../src/domain/event-log.js';
 import { syncObjectKinds } from '../src/domain/sync-kinds.js';
+import type { EventLog } from '../src/ports/event-log.js';
+import { ProjectionRunner } from '../src/projections/engine/runner.js';
 import { projectors } from '../src/projections/index.js';
-import { ProjectionRunner } from '../src/projections/runner.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startTestServer } from './support/server.js';
 import { emulatorStripe, testConnections } from './support/stripe-access.js';

@@ -7,10 +7,10 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logStart, stripeEventLogEntry } from '../src/domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
-import { loadSubscribers } from '../src/main/serve.js';
+import { loadSubscribers } from '../src/main/subscribers-module.js';
+import { ProjectionRunner } from '../src/projections/engine/runner.js';
 import { projectors } from '../src/projections/index.js';
-import { paymentsProjector } from '../src/projections/payments-projector.js';
-import { ProjectionRunner } from '../src/projections/runner.js';
+import { paymentsProjector } from '../src/projections/payments/index.js';
 import {
   defineSubscriber,
   pruneRowChanges,
@@ -19,7 +19,7 @@ import {
   type Subscriber,
   SubscriberRunner,
   switchChangeStream,
-} from '../src/projections/subscribers.js';
+} from '../src/subscribers/index.js';
 import { countRows, createTestDatabase, eventually, type TestDatabase } from './support/database.js';
 import { postWebhook, runPayfold, startTestServer, testWebhookSecret } from './support/server.js';
 import { freshEvent, loadEventFixtures, sign } from './support/stripe-events.js';

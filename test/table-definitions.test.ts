@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { paymentsProjectionStateTables } from '../src/projections/payments-store.js';
-import { allPaymentsTables } from '../src/projections/tables/index.js';
-import type { ColumnSpec } from '../src/projections/tables/table.js';
+import { paymentsProjectionStateTables } from '../src/projections/payments/store.js';
+import { paymentsProjectionTables } from '../src/projections/payments/tables/index.js';
+import { webhookEventsTable } from '../src/projections/webhook-deliveries/table.js';
+
+/** Every table of the `payments` schema, whichever projection writes it. */
+const allPaymentsTables = [...paymentsProjectionTables, webhookEventsTable];
+
+import type { ColumnSpec } from '../src/projections/payments/tables/table.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 let db: TestDatabase;

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { stripeEventLogEntry } from '../src/domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
+import { willAlwaysFail } from '../src/projections/engine/parked.js';
+import { ProjectionRunner } from '../src/projections/engine/runner.js';
 import { projectors } from '../src/projections/index.js';
-import { ProjectionRunner, willAlwaysFail } from '../src/projections/runner.js';
 import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
 import { freshEvent, loadEventFixtures } from './support/stripe-events.js';
 

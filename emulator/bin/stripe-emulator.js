@@ -1,7 +1,4 @@
 #!/usr/bin/env node
-// The emulator ships its TypeScript sources; tsx compiles them on load, so there is no build step.
-import { register } from 'tsx/esm/api';
-
-register();
-const { runEmulatorCli } = await import('../src/cli.ts');
+// The emulator's compiled command line (`npm run build` in this package, which Payfold's build runs).
+const { runEmulatorCli } = await import('../dist/cli.js');
 await runEmulatorCli(process.argv);

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { SecretBox } from '../ports/stores.js';
 
 /**
  * Secrets at rest (Stripe keys, webhook signing secrets): AES-256-GCM under `PAYFOLD_MASTER_KEY`,
@@ -46,4 +47,16 @@ export const openSecret = (masterKeys: readonly Buffer[], sealed: string, belong
   } catch {
     throw new SecretUnreadableError(`the stored secret of ${belongsTo} does not open: it was altered`);
   }
+};
+
+/** Secrets sealed under the first master key, opened with any of them (the previous one while rotating). */
+export const secretBox = (masterKeys: readonly Buffer[]): SecretBox => {
+  const current = masterKeys[0];
+  if (!current) throw new Error('a secret box needs a master key');
+  const currentId = masterKeyId(current);
+  return {
+    seal: (secret, belongsTo) => sealSecret(current, secret, belongsTo),
+    open: (sealed, belongsTo) => openSecret(masterKeys, sealed, belongsTo),
+    sealedUnderCurrentKey: (sealed) => sealed.split('.')[1] === currentId,
+  };
 };

@@ -1,10 +1,11 @@
 import type Stripe from 'stripe';
 import { z } from 'zod';
-import { type StripeGateway, StripeGatewayError, type WithResponse } from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
-import type { EventLog } from '../domain/event-log.js';
+import type { EventLog } from '../ports/event-log.js';
+import type { StripeGateway } from '../ports/stripe.js';
+import { StripeGatewayError, type WithResponse } from '../ports/stripe.js';
 import { appendFetchedObject } from './fetched-objects.js';
-import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
+import { notConnectedMessage, type StripeConnections } from './stripe-connections/index.js';
 
 const metadata = z.record(z.string().max(40), z.string().max(500)).optional();
 

@@ -1,15 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import { z } from 'zod';
-import type { SessionRequestsStore } from '../adapters/postgres/session-requests.js';
-import {
-  observationOf,
-  type StripeGateway,
-  StripeGatewayError,
-  type WithResponse,
-} from '../adapters/stripe/gateway.js';
 import { type Environment, environmentSchema } from '../domain/environment.js';
-import type { EventLog } from '../domain/event-log.js';
 import {
   type Caller,
   type CheckoutEntryData,
@@ -19,11 +11,14 @@ import {
 } from '../domain/session-requests.js';
 import { canonicalJson } from '../domain/stripe/canonical.js';
 import { requestIdMetadataKey, subjectMetadata } from '../domain/subject.js';
-import { checkoutSessionsTable } from '../projections/tables/checkout-sessions.js';
+import type { EventLog } from '../ports/event-log.js';
+import type { SessionRequestsStore } from '../ports/stores.js';
+import type { StripeGateway } from '../ports/stripe.js';
+import { observationOf, StripeGatewayError, type WithResponse } from '../ports/stripe.js';
+import { firstRowOfRequest } from '../projections/payments/index.js';
 import { appendFetchedObject } from './fetched-objects.js';
 import {
   deniedByPolicies,
-  firstRowOfRequest,
   httpUrlSchema,
   notConnected,
   type SessionResult,
@@ -32,7 +27,7 @@ import {
   singleFlight,
   userMetadataSchema,
 } from './session-requests.js';
-import type { StripeConnections } from './stripe-connections.js';
+import type { StripeConnections } from './stripe-connections/index.js';
 
 /** `POST /api/payments/checkout-sessions` and the SDK's `createCheckoutSession`. */
 export const checkoutSessionRequestSchema = z
@@ -129,108 +124,127 @@ export interface CheckoutSessionsDeps {
   store: SessionRequestsStore;
 }
 
+type CheckoutResult = SessionResult<{ checkoutSession: CheckoutSessionAnswer }>;
+
+/**
+ * Asks Stripe for an attempt's session under the attempt's own idempotency key, then appends what
+ * Stripe answered: the session, or the refusal.
+ */
+const createStripeSession = async (
+  { gateway, log }: CheckoutSessionsDeps,
+  environment: Environment,
+  secretKey: string,
+  request: CheckoutRequest,
+): Promise<CheckoutResult> => {
+  let answered: Stripe.Checkout.Session & WithResponse;
+  try {
+    answered = await gateway.call(
+      environment,
+      secretKey,
+      ({ stripe, requestOptions }) =>
+        stripe.checkout.sessions.create(stripeParamsOf(request), requestOptions),
+      `payfold-checkout-${request.id}`,
+    );
+  } catch (error) {
+    if (!(error instanceof StripeGatewayError)) throw error;
+    const failure = sessionFailure(error);
+    await log.append(
+      checkoutRequestLogEntry(environment, request, { status: 'failed', failure: failure.recorded }),
+    );
+    return failure.result;
+  }
+  const { object: session, observedAt } = observationOf(answered);
+  await log.append(
+    checkoutRequestLogEntry(environment, request, {
+      status: 'created',
+      observedAt: observedAt ?? Math.floor(Date.now() / 1000),
+      session: session as unknown as Record<string, unknown> & { id: string },
+    }),
+  );
+  return { ok: true, status: 201, body: { checkoutSession: answerOf(request, session) } };
+};
+
+/** A new attempt: its request, as the log and Stripe will carry it. */
+const newCheckoutRequest = async (
+  store: SessionRequestsStore,
+  caller: Caller,
+  body: CheckoutSessionRequestBody,
+): Promise<CheckoutRequest> => {
+  const id = randomUUID();
+  return {
+    id,
+    requestedAt: Math.floor(Date.now() / 1000),
+    requester: { role: caller.role, userId: caller.userId },
+    mode: body.mode,
+    subject: body.subject,
+    lineItems: body.lineItems.map((item) => ({ price: item.stripePriceId, quantity: item.quantity })),
+    successUrl: body.successUrl,
+    cancelUrl: body.cancelUrl,
+    customerEmail: body.customerEmail ?? null,
+    customerId: await store.customerOfSubject(body.environment, body.subject),
+    metadata: { ...body.metadata, ...subjectMetadata(body.subject), [requestIdMetadataKey]: id },
+    idempotencyKey: body.idempotencyKey ?? null,
+    fingerprint: fingerprintOf(body),
+  };
+};
+
+/**
+ * A retry of an earlier attempt under the caller's idempotency key. Not answered by Stripe yet
+ * (or refused): Stripe is asked again under the attempt's own idempotency key. Answered: the
+ * session is read again, since it may have completed or expired since; an expired one is
+ * `expired`, for a new attempt to replace it.
+ */
+const resumeAttempt = async (
+  deps: CheckoutSessionsDeps,
+  ask: (environment: Environment, secretKey: string, request: CheckoutRequest) => Promise<CheckoutResult>,
+  environment: Environment,
+  secretKey: string,
+  requestId: string,
+): Promise<CheckoutResult | 'expired'> => {
+  const { gateway, log } = deps;
+  const [asked, created] = await Promise.all([
+    log.entryByDedupeKey(requestEntryDedupeKey('checkout', 'initialized', environment, requestId)),
+    log.entryByDedupeKey(requestEntryDedupeKey('checkout', 'created', environment, requestId)),
+  ]);
+  if (!asked) throw new Error(`checkout request ${requestId} has a row but no log entry`);
+  const request = (asked.data as CheckoutEntryData).request;
+  if (!created) return ask(environment, secretKey, request);
+  const sessionId = (created.data as CheckoutEntryData & { status: 'created' }).session.id;
+  let session: Stripe.Checkout.Session;
+  try {
+    session = await appendFetchedObject(
+      log,
+      environment,
+      await gateway.call(environment, secretKey, ({ stripe, requestOptions }) =>
+        stripe.checkout.sessions.retrieve(sessionId, {}, requestOptions),
+      ),
+    );
+  } catch (error) {
+    if (!(error instanceof StripeGatewayError)) throw error;
+    return sessionFailure(error).result;
+  }
+  if (session.status === 'expired') return 'expired';
+  return { ok: true, status: 201, body: { checkoutSession: answerOf(request, session) } };
+};
+
 /**
  * Checkout Sessions for an app's callers. A request is written first as its caller (the app's RLS
  * policies decide), with its `session.checkout.requested` entry in the same transaction; then
  * Stripe is asked under an idempotency key the request names, and its answer (or refusal) is
  * appended. The row follows from those entries and from Stripe's own events about the session.
  */
-export const checkoutSessions = ({ connections, gateway, log, store }: CheckoutSessionsDeps) => {
-  const inFlight = singleFlight<SessionResult<{ checkoutSession: CheckoutSessionAnswer }>>();
-  const inResume = singleFlight<SessionResult<{ checkoutSession: CheckoutSessionAnswer }> | 'expired'>();
-
-  const askStripe = (environment: Environment, secretKey: string, request: CheckoutRequest) =>
-    inFlight(request.id, async (): Promise<SessionResult<{ checkoutSession: CheckoutSessionAnswer }>> => {
-      let answered: Stripe.Checkout.Session & WithResponse;
-      try {
-        answered = await gateway.call(
-          environment,
-          secretKey,
-          ({ stripe, requestOptions }) =>
-            stripe.checkout.sessions.create(stripeParamsOf(request), requestOptions),
-          `payfold-checkout-${request.id}`,
-        );
-      } catch (error) {
-        if (!(error instanceof StripeGatewayError)) throw error;
-        const failure = sessionFailure(error);
-        await log.append(
-          checkoutRequestLogEntry(environment, request, { status: 'failed', failure: failure.recorded }),
-        );
-        return failure.result;
-      }
-      const { object: session, observedAt } = observationOf(answered);
-      await log.append(
-        checkoutRequestLogEntry(environment, request, {
-          status: 'created',
-          observedAt: observedAt ?? Math.floor(Date.now() / 1000),
-          session: session as unknown as Record<string, unknown> & { id: string },
-        }),
-      );
-      return { ok: true, status: 201, body: { checkoutSession: answerOf(request, session) } };
-    });
-
-  /** A new attempt: its request, as the log and Stripe will carry it. */
-  const requestOf = async (caller: Caller, body: CheckoutSessionRequestBody): Promise<CheckoutRequest> => {
-    const id = randomUUID();
-    return {
-      id,
-      requestedAt: Math.floor(Date.now() / 1000),
-      requester: { role: caller.role, userId: caller.userId },
-      mode: body.mode,
-      subject: body.subject,
-      lineItems: body.lineItems.map((item) => ({ price: item.stripePriceId, quantity: item.quantity })),
-      successUrl: body.successUrl,
-      cancelUrl: body.cancelUrl,
-      customerEmail: body.customerEmail ?? null,
-      customerId: await store.customerOfSubject(body.environment, body.subject),
-      metadata: { ...body.metadata, ...subjectMetadata(body.subject), [requestIdMetadataKey]: id },
-      idempotencyKey: body.idempotencyKey ?? null,
-      fingerprint: fingerprintOf(body),
-    };
-  };
-
-  /**
-   * A retry of an earlier attempt under the caller's idempotency key. Not answered by Stripe yet
-   * (or refused): Stripe is asked again under the attempt's own idempotency key. Answered: the
-   * session is read again, since it may have completed or expired since; an expired one is
-   * `expired`, for a new attempt to replace it.
-   */
-  const resume = (
-    environment: Environment,
-    secretKey: string,
-    requestId: string,
-  ): Promise<SessionResult<{ checkoutSession: CheckoutSessionAnswer }> | 'expired'> =>
-    inResume(requestId, async () => {
-      const [asked, created] = await Promise.all([
-        log.entryByDedupeKey(requestEntryDedupeKey('checkout', 'initialized', environment, requestId)),
-        log.entryByDedupeKey(requestEntryDedupeKey('checkout', 'created', environment, requestId)),
-      ]);
-      if (!asked) throw new Error(`checkout request ${requestId} has a row but no log entry`);
-      const request = (asked.data as CheckoutEntryData).request;
-      if (!created) return askStripe(environment, secretKey, request);
-      const sessionId = (created.data as CheckoutEntryData & { status: 'created' }).session.id;
-      let session: Stripe.Checkout.Session;
-      try {
-        session = await appendFetchedObject(
-          log,
-          environment,
-          await gateway.call(environment, secretKey, ({ stripe, requestOptions }) =>
-            stripe.checkout.sessions.retrieve(sessionId, {}, requestOptions),
-          ),
-        );
-      } catch (error) {
-        if (!(error instanceof StripeGatewayError)) throw error;
-        return sessionFailure(error).result;
-      }
-      if (session.status === 'expired') return 'expired';
-      return { ok: true, status: 201, body: { checkoutSession: answerOf(request, session) } };
-    });
+export const checkoutSessions = (deps: CheckoutSessionsDeps) => {
+  const { connections, store } = deps;
+  // Calls for the same attempt while one is running share its answer (one Stripe call, not twenty).
+  const inFlight = singleFlight<CheckoutResult>();
+  const inResume = singleFlight<CheckoutResult | 'expired'>();
+  const ask = (environment: Environment, secretKey: string, request: CheckoutRequest) =>
+    inFlight(request.id, () => createStripeSession(deps, environment, secretKey, request));
+  const resume = (environment: Environment, secretKey: string, requestId: string) =>
+    inResume(requestId, () => resumeAttempt(deps, ask, environment, secretKey, requestId));
 
   return {
-    async create(
-      caller: Caller,
-      body: CheckoutSessionRequestBody,
-    ): Promise<SessionResult<{ checkoutSession: CheckoutSessionAnswer }>> {
+    async create(caller: Caller, body: CheckoutSessionRequestBody): Promise<CheckoutResult> {
       const { environment } = body;
       // An anonymous token is shared by every visitor: a key scoped to it would be everyone's.
       if (body.idempotencyKey && !caller.userId) return keyNeedsUser;
@@ -238,18 +252,18 @@ export const checkoutSessions = ({ connections, gateway, log, store }: CheckoutS
       if (!secretKey) return notConnected(environment);
       let supersedes: string | undefined;
       for (;;) {
-        const request = await requestOf(caller, body);
+        const request = await newCheckoutRequest(store, caller, body);
         const entry = checkoutRequestLogEntry(environment, request, { status: 'initialized' });
         const begun = await store.begin({
           caller,
           table: 'payments.checkout_sessions',
-          row: await firstRowOfRequest(checkoutSessionsTable, entry),
+          row: await firstRowOfRequest(entry),
           entry,
           ...(body.idempotencyKey && { idempotencyKey: body.idempotencyKey }),
           ...(supersedes && { supersedes }),
         });
         if (begun.status === 'denied') return deniedByPolicies('create a session for this subject');
-        if (begun.status === 'begun') return askStripe(environment, secretKey, request);
+        if (begun.status === 'begun') return ask(environment, secretKey, request);
         if (begun.fingerprint !== request.fingerprint) return keyConflict;
         const resumed = await resume(environment, secretKey, begun.requestId);
         if (resumed !== 'expired') return resumed;

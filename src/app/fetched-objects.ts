@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { observationOf, type WithResponse } from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
-import { type EventLog, stripeObjectFetchedLogEntry } from '../domain/event-log.js';
+import { stripeObjectFetchedLogEntry } from '../domain/event-log.js';
+import type { EventLog } from '../ports/event-log.js';
+import { observationOf, type WithResponse } from '../ports/stripe.js';
 
 /**
  * Appends an object Stripe answered with as a `stripe.object.fetched` entry, observed at the

@@ -1,13 +1,9 @@
-import { verifyStripeSignature } from '../adapters/stripe/webhook-signature.js';
 import type { Environment } from '../domain/environment.js';
 import { environmentOfLivemode, isEnvironment } from '../domain/environment.js';
-import {
-  type EventLog,
-  LogBusyError,
-  LogUnavailableError,
-  stripeEventLogEntry,
-} from '../domain/event-log.js';
+import { stripeEventLogEntry } from '../domain/event-log.js';
 import { jsonNestingDepth, maxJsonNesting, stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
+import { type EventLog, LogBusyError, LogUnavailableError } from '../ports/event-log.js';
+import type { VerifyStripeSignature } from '../ports/stripe.js';
 
 export type WebhookRejection =
   | 'unknown_environment'
@@ -44,6 +40,8 @@ export type StripeWebhookOutcome =
 
 export interface StripeWebhookDeps {
   log: EventLog;
+  /** The `stripe` package's check (`src/adapters/stripe/webhook-signature.ts`). */
+  verifySignature: VerifyStripeSignature;
   metrics: WebhookMetrics;
   /** Every active signing secret of an environment: env-provided and managed endpoints'. */
   webhookSecrets: (environment: Environment) => Promise<readonly string[]>;
@@ -72,7 +70,7 @@ export const ingestStripeWebhook = async (
 
 const verifyAndAppend = async (
   { environment, rawBody, signatureHeader }: StripeWebhookRequest,
-  { log, metrics, webhookSecrets, recordRedelivery }: StripeWebhookDeps,
+  { log, metrics, webhookSecrets, recordRedelivery, verifySignature }: StripeWebhookDeps,
 ): Promise<StripeWebhookOutcome> => {
   if (!isEnvironment(environment)) return rejected(404, 'unknown_environment', 'Unknown environment');
   let secrets: readonly string[];
@@ -91,7 +89,7 @@ const verifyAndAppend = async (
   if (jsonNestingDepth(body) > maxJsonNesting) {
     return rejected(400, 'too_deeply_nested', `The body nests deeper than ${maxJsonNesting} levels`);
   }
-  const check = verifyStripeSignature(body, signatureHeader, secrets);
+  const check = verifySignature(body, signatureHeader, secrets);
   if (!check.ok) {
     return check.reason === 'not_json'
       ? rejected(400, 'not_json', 'The body is not JSON')

@@ -1,23 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import { z } from 'zod';
-import type { SessionRequestsStore } from '../adapters/postgres/session-requests.js';
-import { type StripeGateway, StripeGatewayError } from '../adapters/stripe/gateway.js';
 import { type Environment, environmentSchema } from '../domain/environment.js';
-import type { EventLog } from '../domain/event-log.js';
 import { type Caller, type PortalRequest, portalRequestLogEntry } from '../domain/session-requests.js';
-import { customerPortalSessionsTable } from '../projections/tables/customer-portal-sessions.js';
+import type { EventLog } from '../ports/event-log.js';
+import type { SessionRequestsStore } from '../ports/stores.js';
+import type { StripeGateway } from '../ports/stripe.js';
+import { StripeGatewayError } from '../ports/stripe.js';
+import { firstRowOfRequest } from '../projections/payments/index.js';
 import { appendFetchedObject } from './fetched-objects.js';
 import {
   deniedByPolicies,
-  firstRowOfRequest,
   httpUrlSchema,
   notConnected,
   type SessionResult,
   sessionFailure,
   sessionSubjectSchema,
 } from './session-requests.js';
-import type { StripeConnections } from './stripe-connections.js';
+import type { StripeConnections } from './stripe-connections/index.js';
 
 /** `POST /api/payments/customer-portal-sessions` and the SDK's `createCustomerPortalSession`. */
 export const customerPortalSessionRequestSchema = z
@@ -117,7 +117,7 @@ export const portalSessions = ({ connections, gateway, log, store }: PortalSessi
       const begun = await store.begin({
         caller,
         table: 'payments.customer_portal_sessions',
-        row: await firstRowOfRequest(customerPortalSessionsTable, entry),
+        row: await firstRowOfRequest(entry),
         entry,
         checkOnly: customerId === null,
       });

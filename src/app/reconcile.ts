@@ -1,18 +1,14 @@
-import type pg from 'pg';
-import type { Logger } from 'pino';
 import type Stripe from 'stripe';
-import type { ReconcileStore } from '../adapters/postgres/reconcile-store.js';
-import { StripeGatewayError, type WithResponse } from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
 import { stripeEventDedupeKey, stripeEventLogEntry } from '../domain/event-log.js';
 import { canonicalJson } from '../domain/stripe/canonical.js';
 import { stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
 import { type SyncObjectKind, syncObjectKinds } from '../domain/sync-kinds.js';
-import { projectors } from '../projections/index.js';
-import { rebuildProjections, type TableDrift } from '../projections/rebuild.js';
-import { ProjectionRunner } from '../projections/runner.js';
+import type { ReconcileStore } from '../ports/stores.js';
+import { StripeGatewayError, type WithResponse } from '../ports/stripe.js';
+import type { ProjectionEngine, TableDrift } from '../projections/engine/index.js';
 import { appendFetchedObject } from './fetched-objects.js';
-import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
+import { notConnectedMessage, type StripeConnections } from './stripe-connections/index.js';
 import { listEveryObject, type SyncStripeDeps, syncStripe } from './sync-stripe.js';
 
 /** How far back Stripe keeps events (`GET /v1/events` lists the last 30 days). */
@@ -66,8 +62,7 @@ export type ReconcileResult =
 
 export interface ReconcileDeps extends Omit<SyncStripeDeps, 'connections'> {
   connections: StripeConnections;
-  pool: pg.Pool;
-  logger: Logger;
+  projections: ProjectionEngine;
   store: ReconcileStore;
 }
 
@@ -96,7 +91,7 @@ export const reconcileStripe = async (
   const started = performance.now();
   try {
     // The tables as of the log's head: entries the projections have yet to apply are lag, not drift.
-    await new ProjectionRunner({ pool: deps.pool, log, projectors, logger: deps.logger }).catchUp();
+    await deps.projections.catchUp();
     const missedEvents = await findMissedEvents(deps, environment, secretKey);
     const objects: ObjectDrift[] = [];
     for (const objectKind of syncObjectKinds) {
@@ -152,13 +147,7 @@ export const reconcileStripe = async (
         await refetch(deps, environment, secretKey, tie.objectType, tie.objectId);
         await store.settleTie(environment, tie.objectType, tie.objectId);
       }
-      await rebuildProjections({
-        pool: deps.pool,
-        log,
-        logger: deps.logger,
-        projectors,
-        reason: 'reconcile',
-      });
+      await deps.projections.rebuild({ reason: 'reconcile' });
     }
     return {
       ok: true,
@@ -208,15 +197,9 @@ const findMissedEvents = async (
 };
 
 /** Every projection built from the log into shadow tables and compared with the live ones. */
-const tableDrift = async ({ pool, log, logger }: ReconcileDeps): Promise<Record<string, TableDrift>> => {
-  const summaries = await rebuildProjections({
-    pool,
-    log,
-    logger,
-    projectors,
-    reason: 'reconcile',
-    dryRun: true,
-  });
+const tableDrift = async ({ projections }: ReconcileDeps): Promise<Record<string, TableDrift>> => {
+  const rebuilt = await projections.rebuild({ reason: 'reconcile', dryRun: true });
+  const summaries = rebuilt.ok ? rebuilt.summaries : [];
   return Object.assign({}, ...summaries.map((summary) => summary.drift ?? {}));
 };
 

@@ -1,11 +1,8 @@
 import { z } from 'zod';
-import type { StripeGatewayError } from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
-import type { NewLogEntry } from '../domain/event-log.js';
 import type { SessionFailure } from '../domain/session-requests.js';
-import { rowsOfEntries } from '../projections/recompute.js';
-import type { Columns, DerivedTable } from '../projections/tables/table.js';
-import { notConnectedMessage } from './stripe-connections.js';
+import type { StripeGatewayError } from '../ports/stripe.js';
+import { notConnectedMessage } from './stripe-connections/index.js';
 
 /** What the session API answers: the body for a status, or an error a caller can act on. */
 export type SessionResult<T> =
@@ -87,16 +84,4 @@ export const singleFlight = <T>() => {
     running.set(key, started);
     return started;
   };
-};
-
-/** The row a request's first entry alone projects to, without its times (the transaction sets them). */
-export const firstRowOfRequest = async <C extends Columns>(
-  table: DerivedTable<C>,
-  entry: NewLogEntry,
-): Promise<Record<string, unknown>> => {
-  const [built] = await rowsOfEntries(table, [
-    { ...entry, position: 0n, transactionId: 0n, data: JSON.parse(entry.data), recordedAt: new Date() },
-  ]);
-  if (!built) throw new Error(`a ${entry.type} entry projects to no row of ${table.name}`);
-  return built.row;
 };

@@ -1,18 +1,22 @@
-import type pg from 'pg';
 import type { Logger } from 'pino';
-import { reconcileStore } from '../adapters/postgres/reconcile-store.js';
-import { sessionRequestsStore } from '../adapters/postgres/session-requests.js';
-import { stripeConnectionsStore } from '../adapters/postgres/stripe-connections.js';
-import { type SyncCursor, stripeSyncCursorsStore } from '../adapters/postgres/stripe-sync-cursors.js';
-import { StripeGateway } from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
-import type { EventLog } from '../domain/event-log.js';
 import type { SyncObjectKind } from '../domain/sync-kinds.js';
+import type { EventLog } from '../ports/event-log.js';
+import type {
+  ReconcileStore,
+  SecretBox,
+  SessionRequestsStore,
+  StripeConnectionsStore,
+  StripeSyncCursorsStore,
+  SyncCursor,
+} from '../ports/stores.js';
+import type { StripeGateway } from '../ports/stripe.js';
+import type { ProjectionEngine } from '../projections/engine/index.js';
 import { type Catalog, catalog } from './catalog.js';
 import { type CheckoutSessions, checkoutSessions } from './checkout-sessions.js';
 import { type PortalSessions, portalSessions } from './portal-sessions.js';
 import { type ReconcileResult, reconcileStripe } from './reconcile.js';
-import { type ConnectResult, type StripeConnections, stripeConnections } from './stripe-connections.js';
+import { type ConnectResult, type StripeConnections, stripeConnections } from './stripe-connections/index.js';
 import { type SyncProgress, type SyncResult, syncStripe } from './sync-stripe.js';
 
 /** What Payfold does with Stripe over this database, every call through one gateway. */
@@ -41,55 +45,38 @@ export interface StripeAccess {
   ): Promise<SyncResult>;
 }
 
-export interface StripeAccessOptions {
-  pool: pg.Pool;
+export interface StripeAccessDeps {
   log: EventLog;
-  /** The log is `payfold.events` in `pool`'s database (a session request's row and entry then commit together). */
-  logInDatabase: boolean;
   logger: Logger;
-  /** The master key, then the previous one during a rotation. */
-  masterKeys: readonly Buffer[];
-  /** `STRIPE_API_BASE`: the emulator in development and tests. */
-  apiBase?: string;
+  /** The one way to Stripe (`src/adapters/stripe/gateway.ts`). */
+  gateway: StripeGateway;
+  /** Seals the stored keys and signing secrets under the master key. */
+  secrets: SecretBox;
+  stores: {
+    connections: StripeConnectionsStore;
+    syncCursors: StripeSyncCursorsStore;
+    sessionRequests: SessionRequestsStore;
+    reconcile: ReconcileStore;
+  };
+  /** For reconcile: the tables caught up, compared, rebuilt. */
+  projections: ProjectionEngine;
   /** `PAYFOLD_PUBLIC_URL`: connected accounts get a managed webhook endpoint. */
-  publicUrl?: string;
-  /** Requests a second to Stripe per environment, instead of the gateway's defaults. */
-  requestsPerSecond?: number;
-  /** Retries of a call after a 429, a 5xx or a lost connection, instead of the gateway's default. */
-  maxRetries?: number;
+  publicUrl?: string | undefined;
 }
 
-export const openStripeAccess = ({
-  pool,
+/** What Payfold does with Stripe, every call through one gateway, over the stores it is given. */
+export const stripeAccess = ({
   log,
-  logInDatabase,
   logger,
-  masterKeys,
-  apiBase,
+  gateway,
+  secrets,
+  stores,
+  projections,
   publicUrl,
-  requestsPerSecond,
-  maxRetries,
-}: StripeAccessOptions): StripeAccess => {
-  const gateway = new StripeGateway({
-    logger,
-    apiBase,
-    maxRetries,
-    ...(requestsPerSecond && { requestsPerSecond: { test: requestsPerSecond, live: requestsPerSecond } }),
-  });
-  const connections = stripeConnections({
-    store: stripeConnectionsStore(pool),
-    gateway,
-    log,
-    masterKeys,
-    publicUrl,
-  });
-  const cursors = stripeSyncCursorsStore(pool);
-  const sessions = {
-    connections,
-    gateway,
-    log,
-    store: sessionRequestsStore(pool, logInDatabase ? undefined : log),
-  };
+}: StripeAccessDeps): StripeAccess => {
+  const connections = stripeConnections({ store: stores.connections, gateway, log, secrets, publicUrl });
+  const cursors = stores.syncCursors;
+  const sessions = { connections, gateway, log, store: stores.sessionRequests };
   const sync: StripeAccess['sync'] = (environment, kinds, onProgress) =>
     syncStripe({ connections, gateway, cursors, log }, environment, kinds, onProgress);
   return {
@@ -100,7 +87,7 @@ export const openStripeAccess = ({
     sync,
     reconcile: (environment, dryRun) =>
       reconcileStripe(
-        { connections, gateway, cursors, log, pool, logger, store: reconcileStore(pool) },
+        { connections, gateway, cursors, log, projections, store: stores.reconcile },
         environment,
         dryRun,
       ),

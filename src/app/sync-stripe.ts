@@ -1,22 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
-import type { StripeSyncCursorsStore } from '../adapters/postgres/stripe-sync-cursors.js';
-import {
-  observationOf,
-  type StripeGateway,
-  StripeGatewayError,
-  type WithResponse,
-} from '../adapters/stripe/gateway.js';
 import type { Environment } from '../domain/environment.js';
 import {
-  type EventLog,
   objectIdsListedBySync,
   stripeObjectFetchedLogEntry,
   stripeSyncPageLogEntry,
   stripeSyncStream,
 } from '../domain/event-log.js';
 import { type SyncObjectKind, syncObjectKinds } from '../domain/sync-kinds.js';
-import { notConnectedMessage, type StripeConnections } from './stripe-connections.js';
+import type { EventLog } from '../ports/event-log.js';
+import type { StripeSyncCursorsStore } from '../ports/stores.js';
+import type { StripeGateway } from '../ports/stripe.js';
+import { observationOf, StripeGatewayError, type WithResponse } from '../ports/stripe.js';
+import { notConnectedMessage, type StripeConnections } from './stripe-connections/index.js';
 
 type ListParams = { limit: number; starting_after?: string };
 type Page = Stripe.ApiList<{ id: string }> & WithResponse;

@@ -1,7 +1,8 @@
 import { Command, CommanderError } from 'commander';
+import { emulatorCommand } from 'payfold-stripe-emulator/cli';
 import type { z } from 'zod';
-import { emulatorCommand } from '../../emulator/src/cli.js';
 import type { CatalogResult } from '../app/catalog.js';
+import type { PayfoldOperations } from '../app/operations.js';
 import type { StripeAccess } from '../app/stripe-access.js';
 import type { Environment } from '../domain/environment.js';
 import { syncObjectKinds } from '../domain/sync-kinds.js';
@@ -17,6 +18,13 @@ const configured = async () => {
     import('../main/logger.js'),
   ]);
   return { config: loadConfig(process.env), createLogger };
+};
+
+/** Runs `work` with Payfold's operations over the configured database (the admin routes call the same). */
+const withOperations = async <T>(work: (operations: PayfoldOperations) => Promise<T>): Promise<T> => {
+  const { config, createLogger } = await configured();
+  const { withPayfold } = await import('../main/open-payfold.js');
+  return withPayfold(config, createLogger('silent'), work);
 };
 
 interface GlobalOptions {
@@ -63,7 +71,8 @@ program
   .option('--subscribers <module>', "run the subscribers this module of the app's exports (see README)")
   .action(async (options: { projections: boolean; subscribers?: string }) => {
     const { config, createLogger } = await configured();
-    const { startPayfold, loadSubscribers } = await import('../main/serve.js');
+    const { startPayfold } = await import('../main/serve.js');
+    const { loadSubscribers } = await import('../main/subscribers-module.js');
     const logger = createLogger(config.logLevel);
     const running = await startPayfold(config, logger, {
       projections: options.projections,
@@ -88,7 +97,7 @@ program
   .description('apply the database migrations and exit')
   .action(async () => {
     const { config } = await configured();
-    const { migrateDatabase } = await import('../main/serve.js');
+    const { migrateDatabase } = await import('../main/open-payfold.js');
     const applied = await migrateDatabase(config);
     print(
       program.opts<GlobalOptions>(),
@@ -101,9 +110,7 @@ program
   .command('status')
   .description('show the Stripe connections, the log head and where each projection stands')
   .action(async () => {
-    const { config, createLogger } = await configured();
-    const { readStatus } = await import('../main/serve.js');
-    const status = await readStatus(config, createLogger('silent'));
+    const status = await withOperations((operations) => operations.status({ parkedEntries: 10 }));
     const lines = [
       ...(status.connections.length === 0
         ? ['stripe: not connected (payfold config set test sk_test_...)']
@@ -142,18 +149,18 @@ program
   )
   .action(async (options: { projection?: string[]; quiet?: boolean }) => {
     const json = program.opts<GlobalOptions>().json;
-    const { config, createLogger } = await configured();
-    const { rebuildTables } = await import('../main/serve.js');
     const { rebuildProgressReporter } = await import('./rebuild-progress.js');
-    let report: ReturnType<typeof rebuildProgressReporter> | undefined;
-    const { summaries } = await rebuildTables(config, createLogger('silent'), {
-      projections: options.projection,
-      quiet: options.quiet,
-      onProgress: json ? undefined : (progress) => report?.(progress),
-      onStart: (logEntries) => {
-        report = rebuildProgressReporter(logEntries);
-      },
+    const result = await withOperations(async ({ projections }) => {
+      const report = json ? undefined : rebuildProgressReporter(await projections.logEntries());
+      return projections.rebuild({
+        projections: options.projection,
+        quiet: options.quiet,
+        reason: 'command',
+        onProgress: report,
+      });
     });
+    if (!result.ok) throw new UsageError(result.message);
+    const { summaries } = result;
     const changed = (summary: (typeof summaries)[number]) =>
       Object.entries(summary.changes)
         .filter(
@@ -181,9 +188,9 @@ projectionsCommand
   .description('apply parked entries again, in log order, after a fix (no rebuild)')
   .option('--projection <name...>', 'the projections whose parked entries to retry (default: all)')
   .action(async (options: { projection?: string[] }) => {
-    const { config, createLogger } = await configured();
-    const { retryParked } = await import('../main/serve.js');
-    const summaries = await retryParked(config, createLogger('silent'), options.projection);
+    const result = await withOperations(({ projections }) => projections.retryParked(options.projection));
+    if (!result.ok) throw new UsageError(result.message);
+    const { summaries } = result;
     print(
       program.opts<GlobalOptions>(),
       summaries
@@ -205,10 +212,8 @@ program
   .option('--dry-run', 'report only; change nothing')
   .action(async (options: { environment: string; dryRun?: boolean }) => {
     const environment = await environmentArgument(options.environment);
-    const { config, createLogger } = await configured();
-    const { withStripeAccess } = await import('../main/serve.js');
     const { reconcileReportText } = await import('./reconcile-report.js');
-    const result = await withStripeAccess(config, createLogger('silent'), (stripe) =>
+    const result = await withOperations(({ stripe }) =>
       stripe.reconcile(environment, options.dryRun === true),
     );
     if (!result.ok) throw new UsageError(result.message);
@@ -229,9 +234,7 @@ program
         ? undefined
         : { time: new Date(options.from) };
     if (!from) throw new UsageError(`--from: ${options.from} is neither a log position nor an ISO time`);
-    const { config, createLogger } = await configured();
-    const { replayChanges } = await import('../main/serve.js');
-    const ahead = await replayChanges(config, createLogger('silent'), options.subscriber, from);
+    const ahead = await withOperations((operations) => operations.replaySubscriber(options.subscriber, from));
     if (ahead === undefined)
       throw new UsageError(`no subscriber called ${options.subscriber} has run on this database`);
     print(
@@ -250,13 +253,10 @@ program
   .action(async (state?: string) => {
     if (state !== undefined && state !== 'on' && state !== 'off')
       throw new UsageError(`change-stream: on or off, not ${state}`);
-    const { config, createLogger } = await configured();
-    const { changeStream } = await import('../main/serve.js');
-    const { on } = await changeStream(
-      config,
-      createLogger('silent'),
-      state === undefined ? undefined : state === 'on',
-    );
+    const on = await withOperations(async ({ changeStream }) => {
+      if (state !== undefined) await changeStream.switchTo(state === 'on');
+      return changeStream.isOn();
+    });
     print(
       program.opts<GlobalOptions>(),
       on
@@ -285,11 +285,9 @@ config
   .option('--force', 'switch the environment to a key of another Stripe account')
   .action(async (environmentName: string, secretKey: string | undefined, options: { force?: boolean }) => {
     const environment = await environmentArgument(environmentName);
-    const { config: settings, createLogger } = await configured();
-    const { withStripeAccess } = await import('../main/serve.js');
     const { readSecret } = await import('./read-secret.js');
     const key = secretKey ?? (await readSecret(`Stripe ${environment} secret key: `));
-    const result = await withStripeAccess(settings, createLogger('silent'), (stripe) =>
+    const result = await withOperations(({ stripe }) =>
       stripe.connect(environment, key, { force: options.force ?? false, firstSync: 'wait' }),
     );
     if (!result.ok) throw new UsageError(result.refusal.message);
@@ -316,11 +314,7 @@ config
   .argument('<environment>', 'test or live')
   .action(async (environmentName: string) => {
     const environment = await environmentArgument(environmentName);
-    const { config, createLogger } = await configured();
-    const { withStripeAccess } = await import('../main/serve.js');
-    const removed = await withStripeAccess(config, createLogger('silent'), (stripe) =>
-      stripe.connections.remove(environment),
-    );
+    const removed = await withOperations(({ stripe }) => stripe.connections.remove(environment));
     print(
       program.opts<GlobalOptions>(),
       removed ? `${environment} disconnected` : `${environment} was not connected`,
@@ -346,10 +340,8 @@ program
       return known;
     });
     const json = program.opts<GlobalOptions>().json;
-    const { config, createLogger } = await configured();
-    const { withStripeAccess } = await import('../main/serve.js');
     const { syncProgressReporter } = await import('./sync-progress.js');
-    const summaries = await withStripeAccess(config, createLogger('silent'), async (stripe) => {
+    const summaries = await withOperations(async ({ stripe }) => {
       const done = [];
       for (const environment of environments) {
         const result = await stripe.sync(
@@ -385,11 +377,7 @@ const catalogChange = async (
   done: (id: string) => string,
 ) => {
   const environment = await environmentArgument(environmentName);
-  const { config, createLogger } = await configured();
-  const { withStripeAccess } = await import('../main/serve.js');
-  const result = await withStripeAccess(config, createLogger('silent'), (stripe) =>
-    change(stripe, environment),
-  );
+  const result = await withOperations(({ stripe }) => change(stripe, environment));
   if (!result.ok) throw new UsageError(result.message);
   print(program.opts<GlobalOptions>(), done(result.object.id), result.object);
 };

@@ -1,5 +1,5 @@
 import { SingleBar } from 'cli-progress';
-import type { RebuildProgress } from '../projections/rebuild.js';
+import type { RebuildProgress } from '../projections/engine/index.js';
 
 /**
  * How a rebuild reports progress. On a terminal: a bar per projection over the log's entries

@@ -1,40 +1,25 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
-import type {
-  StripeWebhookOutcome,
-  StripeWebhookRequest,
-  WebhookRejection,
-} from '../app/ingest-stripe-webhook.js';
-import type { StripeAccess } from '../app/stripe-access.js';
-import type { ProjectionsReport } from '../projections/status.js';
-import { type AdminPluginOptions, adminPlugin } from './admin.js';
-import { dashboardPlugin } from './dashboard.js';
+import { type AdminPluginOptions, adminPlugin } from './admin/index.js';
+import { type DashboardPluginOptions, dashboardPlugin } from './dashboard.js';
 import { replyWithError } from './errors.js';
-import { healthPlugin } from './health.js';
-import { metricsPlugin } from './metrics.js';
+import { type HealthPluginOptions, healthPlugin } from './health.js';
+import { type MetricsPluginOptions, metricsPlugin } from './metrics.js';
 import { type RegisteredRoute, routeCatalog } from './openapi.js';
-import { sessionsPlugin, type VerifyUserToken } from './sessions.js';
-import { stripeWebhooksPlugin } from './webhooks.js';
+import { type SessionsPluginOptions, sessionsPlugin } from './sessions.js';
+import { type StripeWebhooksPluginOptions, stripeWebhooksPlugin } from './webhooks.js';
 
+/** What each plugin is given: functions over the application, never a database. */
 export interface HttpAppDeps {
   logger: Logger;
-  ingestStripeWebhook: (request: StripeWebhookRequest) => Promise<StripeWebhookOutcome>;
-  webhookRejected: (reason: WebhookRejection) => void;
-  /** Resolves when the database answers, with what readiness reports; rejects when it does not. */
-  readiness: () => Promise<{ parkedEntries: number }>;
-  metricsText: () => Promise<{ contentType: string; body: string }>;
-  projectionsReport: () => Promise<ProjectionsReport>;
-  rebuildProjections: AdminPluginOptions['rebuildProjections'];
-  retryParkedEntries: AdminPluginOptions['retryParkedEntries'];
-  adminToken: string | undefined;
-  stripe: StripeAccess;
-  reads: AdminPluginOptions['reads'];
-  rejectedWebhooks: AdminPluginOptions['rejectedWebhooks'];
-  verifyUserToken: VerifyUserToken | undefined;
-  /** Where the built dashboard is (`dist/dashboard`). */
-  dashboardDirectory: string;
   /** Payfold's version, for `/docs`. */
   version: string;
+  health: HealthPluginOptions;
+  metrics: MetricsPluginOptions;
+  webhooks: StripeWebhooksPluginOptions;
+  sessions: SessionsPluginOptions;
+  dashboard: DashboardPluginOptions;
+  admin: AdminPluginOptions;
 }
 
 declare module 'fastify' {
@@ -69,23 +54,11 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
   app.setNotFoundHandler((_request, reply) =>
     reply.status(404).send({ error: { code: 'not_found', message: 'Not found' } }),
   );
-  app.register(healthPlugin, { readiness: deps.readiness });
-  app.register(metricsPlugin, { metricsText: deps.metricsText });
-  app.register(stripeWebhooksPlugin, { ingest: deps.ingestStripeWebhook, rejected: deps.webhookRejected });
-  app.register(sessionsPlugin, {
-    verifyUserToken: deps.verifyUserToken,
-    checkoutSessions: deps.stripe.checkoutSessions,
-    portalSessions: deps.stripe.portalSessions,
-  });
-  app.register(dashboardPlugin, { directory: deps.dashboardDirectory });
-  app.register(adminPlugin, {
-    adminToken: deps.adminToken,
-    projectionsReport: deps.projectionsReport,
-    rebuildProjections: deps.rebuildProjections,
-    retryParkedEntries: deps.retryParkedEntries,
-    stripe: deps.stripe,
-    reads: deps.reads,
-    rejectedWebhooks: deps.rejectedWebhooks,
-  });
+  app.register(healthPlugin, deps.health);
+  app.register(metricsPlugin, deps.metrics);
+  app.register(stripeWebhooksPlugin, deps.webhooks);
+  app.register(sessionsPlugin, deps.sessions);
+  app.register(dashboardPlugin, deps.dashboard);
+  app.register(adminPlugin, deps.admin);
   return app as unknown as FastifyInstance;
 };

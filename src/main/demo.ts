@@ -2,11 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type pg from 'pg';
+import { runDemoStory, startEmulator } from 'payfold-stripe-emulator';
 import Stripe from 'stripe';
-import { runDemoStory, startEmulator } from '../../emulator/src/index.js';
 import { startEmbeddedCluster } from '../adapters/postgres/embedded.js';
-import { createPool } from '../adapters/postgres/pool.js';
+import { createPool, type Pool } from '../adapters/postgres/pool.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startPayfold } from './serve.js';
@@ -75,7 +74,7 @@ export const formatTable = (rows: Record<string, unknown>[]): string => {
   return [line(columns), line(widths.map((width) => '-'.repeat(width))), ...cells.map(line)].join('\n');
 };
 
-export const readDemoTables = async (pool: pg.Pool) => {
+export const readDemoTables = async (pool: Pool) => {
   const tables: Array<{ table: string; rows: Record<string, unknown>[] }> = [];
   for (const { table, sql } of demoTables) tables.push({ table, rows: (await pool.query(sql)).rows });
   return tables;

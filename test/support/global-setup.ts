@@ -24,17 +24,19 @@ const newestUnder = (folder: string): number =>
   );
 
 /**
- * The tests that start `payfold` processes run the compiled CLI, as users do: `npm test` builds
- * first, and a run of single files (`npx vitest run test/x.test.ts`) after a change to the sources
+ * The tests that start `payfold` processes run the compiled CLI (and the emulator's build it
+ * loads), as users do: `npm test` builds first, and a run of single files (`npx vitest run test/x.test.ts`) after a change to the sources
  * builds here, so that no test runs yesterday's code.
  */
 const buildWhenStale = () => {
-  const compiled = path.join(root, 'dist/src/cli/main.js');
+  const compiled = path.join(root, 'dist/server/cli/main.js');
   const built = existsSync(compiled) ? statSync(compiled).mtimeMs : 0;
   const changed = Math.max(newestUnder(path.join(root, 'src')), newestUnder(path.join(root, 'emulator/src')));
   if (changed <= built) return;
-  const result = spawnSync('npm', ['run', 'build:server'], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error('npm run build:server failed: the tests need the compiled CLI');
+  for (const script of ['build:emulator', 'build:server']) {
+    const result = spawnSync('npm', ['run', script], { cwd: root, stdio: 'inherit' });
+    if (result.status !== 0) throw new Error(`npm run ${script} failed: the tests need the compiled CLI`);
+  }
 };
 
 /**

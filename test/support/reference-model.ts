@@ -1,11 +1,12 @@
 import type { Environment } from '../../src/domain/environment.js';
 import type { LogEntry } from '../../src/domain/event-log.js';
 import { type Candidate, candidatesOfEntry } from '../../src/domain/stripe/candidates.js';
-import { customerMappings, type Pairing, pairingOf } from '../../src/domain/stripe/pairings.js';
+import { customerMappings, type Mapping, type Pairing, pairingOf } from '../../src/domain/stripe/pairings.js';
 import { winningSnapshot } from '../../src/domain/stripe/winner.js';
 import { earliest } from '../../src/domain/time.js';
-import { recomputeAllRows } from '../../src/projections/recompute.js';
-import type { Winner } from '../../src/projections/tables/table.js';
+import { allRowsOf, inMemorySource } from '../../src/projections/payments/recompute.js';
+import { derivedTables } from '../../src/projections/payments/tables/index.js';
+import type { BuiltRow, Columns, Winner } from '../../src/projections/payments/tables/table.js';
 
 /**
  * The expected `payments.*` tables of a set of log entries, computed all at once from the whole
@@ -148,3 +149,17 @@ export const tableDifferences = (actual: Tables, expected: Tables): string[] =>
       ...[...have].filter((row) => !want.has(row)).map((row) => `${table}: +${row}`),
     ];
   });
+
+/**
+ * Every row of every derived table from a complete set of winners and mappings, with the same
+ * table definitions as the live projection: the rows a full rebuild must arrive at.
+ */
+const recomputeAllRows = async (
+  winners: readonly Winner[],
+  mappings: ReadonlyArray<Mapping & { environment: Environment }>,
+): Promise<Map<string, Array<BuiltRow<Columns>>>> => {
+  const source = inMemorySource(winners, mappings);
+  const tables = new Map<string, Array<BuiltRow<Columns>>>();
+  for (const table of derivedTables) tables.set(table.name, await allRowsOf(table, winners, source));
+  return tables;
+};

@@ -1,8 +1,9 @@
+import { type RunningEmulator, startEmulator } from 'payfold-stripe-emulator';
 import Stripe from 'stripe';
-import { type RunningEmulator, startEmulator } from '../../emulator/src/index.js';
 import { stripeConnectionsStore } from '../../src/adapters/postgres/stripe-connections.js';
+import { secretBox } from '../../src/adapters/secret-box.js';
 import type { StripeGateway } from '../../src/adapters/stripe/gateway.js';
-import { stripeConnections } from '../../src/app/stripe-connections.js';
+import { stripeConnections } from '../../src/app/stripe-connections/index.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { startTestServer, type TestServer, testMasterKey } from './server.js';
 
@@ -18,7 +19,7 @@ export const testConnections = (db: TestDatabase, gateway: StripeGateway) =>
     store: stripeConnectionsStore(db.pool),
     gateway,
     log: db.log,
-    masterKeys: [Buffer.from(testMasterKey, 'hex')],
+    secrets: secretBox([Buffer.from(testMasterKey, 'hex')]),
   });
 
 /** The secret the emulator signs the events it forwards with, which the test server accepts. */

@@ -17,16 +17,14 @@ import {
 } from '@eventstore/db-client';
 import type { Environment } from '../../domain/environment.js';
 import {
-  type AppendResult,
-  type EventLog,
   isAtOrBefore,
   isLogStart,
   type LogCheckpoint,
   type LogEntry,
-  LogUnavailableError,
   type NewLogEntry,
 } from '../../domain/event-log.js';
 import { nameBasedUuid } from '../../domain/subject.js';
+import { type AppendResult, type EventLog, LogUnavailableError } from '../../ports/event-log.js';
 
 /** What Payfold keeps beside an entry's data (its bytes are the entry's, verbatim). */
 interface EntryMetadata {

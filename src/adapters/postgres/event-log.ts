@@ -1,14 +1,12 @@
 import pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
+import type { LogCheckpoint, LogEntry, NewLogEntry } from '../../domain/event-log.js';
 import {
   type AppendResult,
   type EventLog,
   LogBusyError,
-  type LogCheckpoint,
-  type LogEntry,
   LogUnavailableError,
-  type NewLogEntry,
-} from '../../domain/event-log.js';
+} from '../../ports/event-log.js';
 
 const appendColumns = 7;
 /**

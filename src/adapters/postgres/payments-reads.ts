@@ -1,6 +1,11 @@
 import type pg from 'pg';
-import type { BillingOverview, PaymentsReads, TableRow, WebhookActivity } from '../../app/payments-reads.js';
 import type { Environment } from '../../domain/environment.js';
+import type {
+  BillingOverview,
+  PaymentsReads,
+  TableRow,
+  WebhookActivity,
+} from '../../ports/payments-reads.js';
 
 const rowsOf = (table: string, alias: string, where: string, order: string) =>
   `(select coalesce(jsonb_agg(to_jsonb(${alias}) order by ${order}), '[]') from payments.${table} ${alias} where ${where})`;

@@ -1,5 +1,7 @@
 import pg from 'pg';
 
+export type Pool = pg.Pool;
+
 export interface PoolOptions {
   max?: number;
   applicationName?: string;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
+import type { ReconcileStore } from '../../ports/stores.js';
 
 const statements = {
   winners: `
@@ -22,7 +23,7 @@ const statements = {
 } as const;
 
 /** What reconcile reads of the log and the tables, by named statement. */
-export const reconcileStore = (pool: pg.Pool) => ({
+export const reconcileStore = (pool: pg.Pool): ReconcileStore => ({
   /** The winning snapshots of these objects, by id (deleted ones left out). */
   async winners(environment: Environment, objectType: string, ids: readonly string[]) {
     const { rows } = await pool.query<{ object_id: string; snapshot: Record<string, unknown> }>(
@@ -50,5 +51,3 @@ export const reconcileStore = (pool: pg.Pool) => ({
     await pool.query(statements.settleTie, [environment, objectType, objectId]);
   },
 });
-
-export type ReconcileStore = ReturnType<typeof reconcileStore>;

@@ -1,11 +1,9 @@
 import type pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
-import type { EventLog, NewLogEntry } from '../../domain/event-log.js';
-import type { Caller } from '../../domain/session-requests.js';
+import type { NewLogEntry } from '../../domain/event-log.js';
 import type { Subject } from '../../domain/subject.js';
-
-/** The session tables whose first row a request writes as its caller. */
-export type SessionTable = 'payments.checkout_sessions' | 'payments.customer_portal_sessions';
+import type { EventLog } from '../../ports/event-log.js';
+import type { BeginRequest, BeginResult, SessionRequestsStore } from '../../ports/stores.js';
 
 const statements = {
   customerOfSubject: `
@@ -24,35 +22,13 @@ const statements = {
 const isDenied = (error: unknown): boolean =>
   (error as { code?: string }).code === '42501' && /row-level security/.test((error as Error).message);
 
-export type BeginResult =
-  | { status: 'begun' }
-  | { status: 'denied' }
-  /** The caller's idempotency key names an attempt of the last 24 hours: this one. */
-  | { status: 'existing'; requestId: string; fingerprint: string | null };
-
-export interface BeginRequest {
-  caller: Caller;
-  table: SessionTable;
-  row: Record<string, unknown>;
-  entry: NewLogEntry;
-  /**
-   * For a checkout request of a signed-in caller: the key of the attempt (the row's `requested_by`
-   * scopes it to the caller). The caller's latest attempt under it in the last 24 hours is answered
-   * instead of a new one, unless it is `supersedes` (an attempt whose session expired).
-   */
-  idempotencyKey?: string;
-  supersedes?: string;
-  /** Only check that the caller may make the request, then leave nothing behind. */
-  checkOnly?: boolean;
-}
-
 type BeginRow = { status: string; request_id: string | null; request_fingerprint: string | null };
 
 /**
  * Named statements of the session API, each run as Payfold or, where it says so, as the caller.
  * `logElsewhere` is the log when it is not Postgres's (EventStoreDB).
  */
-export const sessionRequestsStore = (pool: pg.Pool, logElsewhere?: EventLog) => ({
+export const sessionRequestsStore = (pool: pg.Pool, logElsewhere?: EventLog): SessionRequestsStore => ({
   async customerOfSubject(environment: Environment, subject: Subject): Promise<string | null> {
     const { rows } = await pool.query<{ customer_id: string }>(statements.customerOfSubject, [
       environment,
@@ -140,5 +116,3 @@ const beginThenAppend = async (
     client.release();
   }
 };
-
-export type SessionRequestsStore = ReturnType<typeof sessionRequestsStore>;

@@ -1,20 +1,6 @@
 import type pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
-
-/** A row of `payfold.stripe_connections`, the key still sealed. */
-export interface StoredStripeConnection {
-  environment: Environment;
-  secretKeySealed: string;
-  maskedKey: string;
-  accountId: string;
-  webhookEndpointId: string | null;
-  webhookSecretSealed: string | null;
-  /** The Billing Portal configuration Payfold created because the account had none. */
-  portalConfigurationId: string | null;
-  active: boolean;
-  connectedAt: Date;
-  updatedAt: Date;
-}
+import type { StoredStripeConnection, StripeConnectionsStore } from '../../ports/stores.js';
 
 const statements = {
   read: `
@@ -45,7 +31,7 @@ const statements = {
 } as const;
 
 /** The stored Stripe connections (see migration 0005), by named statement. */
-export const stripeConnectionsStore = (pool: pg.Pool) => ({
+export const stripeConnectionsStore = (pool: pg.Pool): StripeConnectionsStore => ({
   async all(): Promise<StoredStripeConnection[]> {
     const { rows } = await pool.query(statements.read);
     return rows.map((row) => ({
@@ -84,5 +70,3 @@ export const stripeConnectionsStore = (pool: pg.Pool) => ({
     await pool.query(statements.savePortalConfiguration, [environment, configurationId]);
   },
 });
-
-export type StripeConnectionsStore = ReturnType<typeof stripeConnectionsStore>;

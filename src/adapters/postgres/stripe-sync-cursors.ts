@@ -1,16 +1,6 @@
 import type pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
-
-/** Where one kind of object stands in an environment's latest sync. */
-export interface SyncCursor {
-  objectKind: string;
-  syncId: string;
-  nextCursor: string | null;
-  pages: number;
-  objects: number;
-  startedAt: Date;
-  finishedAt: Date | null;
-}
+import type { StripeSyncCursorsStore, SyncCursor } from '../../ports/stores.js';
 
 const statements = {
   read: `
@@ -34,7 +24,7 @@ const statements = {
 } as const;
 
 /** `payfold.stripe_sync_cursors` (migration 0005), by named statement. */
-export const stripeSyncCursorsStore = (pool: pg.Pool) => ({
+export const stripeSyncCursorsStore = (pool: pg.Pool): StripeSyncCursorsStore => ({
   async all(environment: Environment): Promise<SyncCursor[]> {
     const { rows } = await pool.query(statements.read, [environment]);
     return rows.map((row) => ({
@@ -68,5 +58,3 @@ export const stripeSyncCursorsStore = (pool: pg.Pool) => ({
     await pool.query(statements.advance, [environment, objectKind, syncId, nextCursor, objects]);
   },
 });
-
-export type StripeSyncCursorsStore = ReturnType<typeof stripeSyncCursorsStore>;

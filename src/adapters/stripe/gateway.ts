@@ -2,6 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import Stripe from 'stripe';
 import type { Environment } from '../../domain/environment.js';
+import {
+  type StripeCall,
+  StripeGatewayError,
+  type StripeGateway as StripeGatewayPort,
+} from '../../ports/stripe.js';
 
 /** Requests per second to Stripe per environment, under Stripe's own limits (100 live, 25 test). */
 const defaultRates: Record<Environment, number> = { live: 25, test: 10 };
@@ -19,25 +24,6 @@ export interface StripeGatewayOptions {
   maxRetryAfterMs?: number;
 }
 
-/** What a call is handed: the client for the key, and the options every request must carry. */
-export interface StripeCall {
-  stripe: Stripe;
-  /** Pass to every POST: one idempotency key for the call, the same on each retry. */
-  requestOptions: Stripe.RequestOptions;
-}
-
-/** A Stripe refusal or failure, as one line a user can act on (never the key). */
-export class StripeGatewayError extends Error {
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-    readonly code: string | undefined,
-    readonly type: string | undefined,
-  ) {
-    super(message);
-  }
-}
-
 /** What the `stripe` package reports after each response (its own type is not exported). */
 interface StripeResponseEvent {
   method?: string;
@@ -46,21 +32,6 @@ interface StripeResponseEvent {
   request_id?: string;
   elapsed: number;
 }
-
-/** What the `stripe` package attaches to each answer: the response it came in. */
-export type WithResponse = { lastResponse?: { headers: Record<string, string> } };
-
-/**
- * An answer as an API observation: the object without the response the package attached, and
- * Stripe's clock when it answered (the `Date` header, Unix seconds; undefined if missing).
- */
-export const observationOf = <T extends object>(
-  answer: T & WithResponse,
-): { object: T; observedAt: number | undefined } => {
-  const { lastResponse, ...object } = answer;
-  const time = Date.parse(lastResponse?.headers.date ?? '');
-  return { object: object as T, observedAt: Number.isNaN(time) ? undefined : Math.floor(time / 1000) };
-};
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -111,7 +82,8 @@ const retryAfterMs = (error: Stripe.errors.StripeError): number | undefined => {
  * key per call reused by its retries, and a log line per response with method, path, status and
  * request id only.
  */
-export class StripeGateway {
+/** Every call to Stripe: one client per key, a rate limit per environment, retries, idempotency keys. */
+export class StripeGateway implements StripeGatewayPort {
   private readonly buckets: Record<Environment, TokenBucket>;
   private readonly clients = new Map<string, Stripe>();
   private readonly maxRetries: number;

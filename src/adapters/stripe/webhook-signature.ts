@@ -1,11 +1,8 @@
 import Stripe from 'stripe';
+import type { VerifyStripeSignature } from '../../ports/stripe.js';
 
 /** Stripe's own default; older signatures are replays. */
 export const signatureToleranceSeconds = 300;
-
-export type SignatureCheck =
-  | { ok: true; event: unknown }
-  | { ok: false; reason: 'bad_signature' | 'not_json' };
 
 /**
  * Verifies a webhook body with the `stripe` package against each secret in turn (an endpoint has
@@ -13,11 +10,7 @@ export type SignatureCheck =
  * the UTF-8 text of the raw bytes: Stripe sends UTF-8 JSON, whose text re-encodes to the same
  * bytes, and any other body fails the signature check, as it should.
  */
-export const verifyStripeSignature = (
-  body: string,
-  header: string,
-  secrets: readonly string[],
-): SignatureCheck => {
+export const verifyStripeSignature: VerifyStripeSignature = (body, header, secrets) => {
   for (const secret of secrets) {
     try {
       return {

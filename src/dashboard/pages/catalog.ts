@@ -1,7 +1,7 @@
 import { callAdmin, query } from '../api.js';
 import { dataTable, field, h, show } from '../dom.js';
 import { formatMoney, parseMajorAmount, text, yesNo } from '../format.js';
-import { actionButton, form, orShowError, type Page, section, value } from '../page.js';
+import { actionButton, form, orShowError, type Page, type PageContext, section, value } from '../page.js';
 
 type Row = Record<string, unknown>;
 /** What the catalog routes answer: Stripe's object. */
@@ -28,146 +28,125 @@ const priceLabel = (price: Row) =>
       : ' once'
   }`;
 
+/** A catalog change through the admin routes: done, or announced as failed. */
+type Change = (method: 'POST' | 'PATCH', path: string, body: Row, done: string) => Promise<boolean>;
+
+/** Whether the tables show Stripe's answer yet: the object, as active as it is, named as it is. */
+const shows = (products: Product[], changed: StripeObject) => {
+  const row =
+    changed.object === 'price'
+      ? products.flatMap((product) => product.prices).find((price) => price.price_id === changed.id)
+      : products.find((product) => product.product_id === changed.id);
+  return (
+    row !== undefined &&
+    row.active === changed.active &&
+    (changed.name === undefined || row.name === changed.name)
+  );
+};
+
 /**
- * Products and prices with create, update and archive. Every change goes to Stripe first (the
- * admin routes), then into the log; the tables follow as the projection catches up.
+ * Sends a change, says how it went, then reads the list again until it shows the change: the admin
+ * route answers once Stripe has it, and the row follows as the projection catches up.
  */
-export const catalogPage: Page = async ({ environment, root, announce, left }) => {
-  const list = h('div', {});
-  const productChoice = h('select', { name: 'product', required: true });
-  const load = async (): Promise<Product[] | undefined> => {
-    const answer = orShowError(
-      await callAdmin<{ products: Product[] }>('GET', `/api/admin/payments/catalog${query({ environment })}`),
-      list,
-    );
-    if (!answer || left()) return undefined;
-    show(
-      productChoice,
-      answer.products
-        .filter((product) => product.active)
-        .map((product) =>
-          h('option', { value: product.product_id }, `${product.name ?? product.product_id}`),
-        ),
-    );
-    show(
-      list,
-      answer.products.length === 0
-        ? h('p', {}, 'No products yet.')
-        : answer.products.map((product) => productSection(product)),
-    );
-    return answer.products;
-  };
-  /** Whether the tables show Stripe's answer yet: the object, as active as it is, named as it is. */
-  const shows = (products: Product[], changed: StripeObject) => {
-    const row =
-      changed.object === 'price'
-        ? products.flatMap((product) => product.prices).find((price) => price.price_id === changed.id)
-        : products.find((product) => product.product_id === changed.id);
-    return (
-      row !== undefined &&
-      row.active === changed.active &&
-      (changed.name === undefined || row.name === changed.name)
-    );
-  };
-  // The admin route answers once Stripe has the change; the row follows as the projection catches
-  // up, so the list is read again until it shows the change.
-  const reloadUntilShown = async (changed: StripeObject) => {
-    for (let attempt = 0; attempt < 60 && !left(); attempt += 1) {
-      const products = await load();
-      if (!products || shows(products, changed)) return;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  };
-  const change = async (method: 'POST' | 'PATCH', path: string, body: Row, done: string) => {
+const catalogChanges =
+  (
+    { environment, announce, left }: Pick<PageContext, 'environment' | 'announce' | 'left'>,
+    load: () => Promise<Product[] | undefined>,
+  ): Change =>
+  async (method, path, body, done) => {
     const answer = await callAdmin<{ object: StripeObject }>(method, path, { environment, ...body });
     if (answer.error) {
       announce(answer.error.message, 'error');
       return false;
     }
     announce(`${done}: ${answer.data.object.id}.`);
-    await reloadUntilShown(answer.data.object);
+    for (let attempt = 0; attempt < 60 && !left(); attempt += 1) {
+      const products = await load();
+      if (!products || shows(products, answer.data.object)) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     return true;
   };
 
-  const productSection = (product: Product) => {
-    const editName = h('input', { name: 'name', value: product.name ?? '', required: true });
-    const editDescription = h('input', { name: 'description', value: product.description ?? '' });
-    const edit = form(
-      `Edit ${product.name ?? product.product_id}`,
-      [field('Name', editName), field('Description', editDescription)],
-      'Save',
-      async (values) => {
-        await change(
-          'PATCH',
-          `/api/admin/payments/products/${encodeURIComponent(product.product_id)}`,
-          { name: value(values, 'name'), description: value(values, 'description') },
-          'Product updated',
-        );
+const pricesTable = (product: Product, change: Change) =>
+  dataTable(
+    `Prices of ${product.name ?? product.product_id}`,
+    [
+      { label: 'Price', value: (price) => h('code', {}, String(price.price_id)) },
+      { label: 'Amount', value: priceLabel, numeric: true },
+      { label: 'Lookup key', value: (price) => text(price.lookup_key) },
+      { label: 'Default', value: (price) => (price.price_id === product.default_price_id ? 'yes' : '') },
+      { label: 'Active', value: (price) => yesNo(price.active) },
+      {
+        label: 'Actions',
+        value: (price) =>
+          price.active
+            ? actionButton(
+                'Archive price',
+                async () => {
+                  await change(
+                    'POST',
+                    `/api/admin/payments/prices/${encodeURIComponent(String(price.price_id))}/archive`,
+                    {},
+                    'Price archived',
+                  );
+                },
+                { 'aria-label': `Archive price ${price.price_id}` },
+              )
+            : '',
       },
-    );
-    edit.classList.add('inline');
-    return h(
-      'article',
-      { class: `product${product.active ? '' : ' archived'}` },
-      h('h3', {}, product.name ?? product.product_id, product.active ? '' : ' (archived)'),
-      h('p', {}, h('code', {}, product.product_id), ' ', text(product.description)),
-      dataTable(
-        `Prices of ${product.name ?? product.product_id}`,
-        [
-          { label: 'Price', value: (price) => h('code', {}, String(price.price_id)) },
-          { label: 'Amount', value: priceLabel, numeric: true },
-          { label: 'Lookup key', value: (price) => text(price.lookup_key) },
-          {
-            label: 'Default',
-            value: (price) => (price.price_id === product.default_price_id ? 'yes' : ''),
-          },
-          { label: 'Active', value: (price) => yesNo(price.active) },
-          {
-            label: 'Actions',
-            value: (price) =>
-              price.active
-                ? actionButton(
-                    'Archive price',
-                    async () => {
-                      await change(
-                        'POST',
-                        `/api/admin/payments/prices/${encodeURIComponent(String(price.price_id))}/archive`,
-                        {},
-                        'Price archived',
-                      );
-                    },
-                    { 'aria-label': `Archive price ${price.price_id}` },
-                  )
-                : '',
-          },
-        ],
-        product.prices,
-        'No prices.',
-      ),
-      product.active
-        ? h(
-            'details',
-            {},
-            h('summary', {}, 'Edit or archive'),
-            edit,
-            actionButton(
-              'Archive product',
-              async () => {
-                await change(
-                  'POST',
-                  `/api/admin/payments/products/${encodeURIComponent(product.product_id)}/archive`,
-                  {},
-                  'Product archived',
-                );
-              },
-              { 'aria-label': `Archive product ${product.name ?? product.product_id}` },
-            ),
-          )
-        : null,
-    );
-  };
+    ],
+    product.prices,
+    'No prices.',
+  );
 
-  const createProduct = form(
+/** A product with its prices, and, while it is active, a form to edit or archive it. */
+const productSection = (product: Product, change: Change) => {
+  const name = product.name ?? product.product_id;
+  const path = `/api/admin/payments/products/${encodeURIComponent(product.product_id)}`;
+  const edit = form(
+    `Edit ${name}`,
+    [
+      field('Name', h('input', { name: 'name', value: product.name ?? '', required: true })),
+      field('Description', h('input', { name: 'description', value: product.description ?? '' })),
+    ],
+    'Save',
+    async (values) => {
+      await change(
+        'PATCH',
+        path,
+        { name: value(values, 'name'), description: value(values, 'description') },
+        'Product updated',
+      );
+    },
+  );
+  edit.classList.add('inline');
+  return h(
+    'article',
+    { class: `product${product.active ? '' : ' archived'}` },
+    h('h3', {}, name, product.active ? '' : ' (archived)'),
+    h('p', {}, h('code', {}, product.product_id), ' ', text(product.description)),
+    pricesTable(product, change),
+    product.active
+      ? h(
+          'details',
+          {},
+          h('summary', {}, 'Edit or archive'),
+          edit,
+          actionButton(
+            'Archive product',
+            async () => {
+              await change('POST', `${path}/archive`, {}, 'Product archived');
+            },
+            { 'aria-label': `Archive product ${name}` },
+          ),
+        )
+      : null,
+  );
+};
+
+const newProductForm = (change: Change) =>
+  form(
     'New product',
     [
       field('Name', h('input', { name: 'name', required: true, maxlength: 250 })),
@@ -186,6 +165,11 @@ export const catalogPage: Page = async ({ environment, root, announce, left }) =
     },
   );
 
+const newPriceForm = (
+  productChoice: HTMLSelectElement,
+  change: Change,
+  announce: PageContext['announce'],
+) => {
   const currency = h('input', {
     name: 'currency',
     required: true,
@@ -199,7 +183,7 @@ export const catalogPage: Page = async ({ environment, root, announce, left }) =
     h('option', { value: '' }, 'One-time'),
     ['day', 'week', 'month', 'year'].map((each) => h('option', { value: each }, `Every ${each}`)),
   );
-  const createPrice = form(
+  return form(
     'New price',
     [
       field('Product', productChoice),
@@ -234,12 +218,44 @@ export const catalogPage: Page = async ({ environment, root, announce, left }) =
       if (created) element.reset();
     },
   );
+};
 
+/**
+ * Products and prices with create, update and archive. Every change goes to Stripe first (the
+ * admin routes), then into the log; the tables follow as the projection catches up.
+ */
+export const catalogPage: Page = async (context) => {
+  const { environment, root, announce, left } = context;
+  const list = h('div', {});
+  const productChoice = h('select', { name: 'product', required: true });
+  const load = async (): Promise<Product[] | undefined> => {
+    const answer = orShowError(
+      await callAdmin<{ products: Product[] }>('GET', `/api/admin/payments/catalog${query({ environment })}`),
+      list,
+    );
+    if (!answer || left()) return undefined;
+    show(
+      productChoice,
+      answer.products
+        .filter((product) => product.active)
+        .map((product) =>
+          h('option', { value: product.product_id }, `${product.name ?? product.product_id}`),
+        ),
+    );
+    show(
+      list,
+      answer.products.length === 0
+        ? h('p', {}, 'No products yet.')
+        : answer.products.map((product) => productSection(product, change)),
+    );
+    return answer.products;
+  };
+  const change = catalogChanges(context, load);
   show(
     root,
     section('Products', list),
-    section('New product', createProduct),
-    section('New price', createPrice),
+    section('New product', newProductForm(change)),
+    section('New price', newPriceForm(productChoice, change, announce)),
   );
   await load();
 };

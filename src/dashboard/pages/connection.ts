@@ -1,7 +1,7 @@
 import { callAdmin } from '../api.js';
 import { dataTable, facts, field, h, show } from '../dom.js';
 import { formatTime, text, yesNo } from '../format.js';
-import { actionButton, form, orShowError, type Page, section, value } from '../page.js';
+import { actionButton, form, orShowError, type Page, type PageContext, section, value } from '../page.js';
 
 interface Connection {
   environment: string;
@@ -111,20 +111,40 @@ const reconcileReport = (report: ReconcileReport) =>
     ),
   );
 
-/** Account, masked key, webhook endpoint, last sync; set a key, sync, reconcile. */
-export const connectionPage: Page = async ({ environment, root, announce, every, left }) => {
-  const summary = h('div', {});
-  const endpoint = h('p', { 'data-testid': 'endpoint-status' });
-  const progress = h('div', {});
-  // Asked of Stripe, so once per visit and after a key changes, not with every refresh.
-  const loadEndpoint = async () => {
+type Announce = PageContext['announce'];
+
+/** The account, the masked key, the endpoint and the portal configuration of a connection. */
+const connectionFacts = (connection: Connection | undefined, environment: string) =>
+  connection
+    ? facts([
+        ['Stripe account', connection.accountId],
+        ['Secret key', h('code', { 'data-testid': 'masked-key' }, connection.maskedKey)],
+        ['Connected', formatTime(connection.connectedAt)],
+        ['Active', yesNo(connection.active)],
+        [
+          'Webhook endpoint',
+          connection.webhook.managed
+            ? `${connection.webhook.endpointId} (managed by Payfold)`
+            : `Not managed: ${connection.webhook.message}`,
+        ],
+        [
+          'Billing portal configuration',
+          text(connection.portalConfigurationCreatedByPayfold ?? 'the account’s own'),
+        ],
+      ])
+    : h('p', {}, `No Stripe key is set for ${environment}. Set one below to connect.`);
+
+/** The managed endpoint as Stripe reports it: asked of Stripe once per visit and after a key changes. */
+const endpointLine = (environment: string, left: () => boolean) => {
+  const element = h('p', { 'data-testid': 'endpoint-status' });
+  const load = async () => {
     const answer = await callAdmin<{ endpoint: ManagedEndpoint | null }>(
       'GET',
       `/api/admin/payments/config/${environment}/webhook-endpoint`,
     );
     if (left()) return;
     show(
-      endpoint,
+      element,
       answer.error
         ? `The managed webhook endpoint could not be read from Stripe: ${answer.error.message}`
         : answer.data.endpoint
@@ -132,47 +152,11 @@ export const connectionPage: Page = async ({ environment, root, announce, every,
           : '',
     );
   };
-  const reconcileResult = h('div', { 'aria-live': 'polite' });
-  const disconnect = actionButton('Remove the key', async () => {
-    if (!window.confirm(`Remove the ${environment} key and its managed webhook endpoint?`)) return;
-    const answer = await callAdmin('DELETE', `/api/admin/payments/config/${environment}`);
-    if (answer.error) return announce(answer.error.message, 'error');
-    announce('The key was removed.');
-    await load();
-    await loadEndpoint();
-  });
+  return { element, load };
+};
 
-  const load = async (): Promise<void> => {
-    const status = orShowError(await callAdmin<Status>('GET', '/api/admin/payments/status'), summary);
-    if (!status || left()) return;
-    const connection = status.connections.find((candidate) => candidate.environment === environment);
-    show(
-      summary,
-      connection
-        ? facts([
-            ['Stripe account', connection.accountId],
-            ['Secret key', h('code', { 'data-testid': 'masked-key' }, connection.maskedKey)],
-            ['Connected', formatTime(connection.connectedAt)],
-            ['Active', yesNo(connection.active)],
-            [
-              'Webhook endpoint',
-              connection.webhook.managed
-                ? `${connection.webhook.endpointId} (managed by Payfold)`
-                : `Not managed: ${connection.webhook.message}`,
-            ],
-            [
-              'Billing portal configuration',
-              text(connection.portalConfigurationCreatedByPayfold ?? 'the account’s own'),
-            ],
-          ])
-        : h('p', {}, `No Stripe key is set for ${environment}. Set one below to connect.`),
-    );
-    disconnect.hidden = !connection;
-    show(progress, syncTable(status.syncs[environment] ?? []));
-  };
-  await load();
-  if (left()) return;
-
+/** Sets or replaces the environment's key; the input is emptied whatever the answer. */
+const keyForm = (environment: string, announce: Announce, connected: () => Promise<void>) => {
   const keyInput = h('input', {
     type: 'password',
     name: 'secretKey',
@@ -181,7 +165,8 @@ export const connectionPage: Page = async ({ environment, root, announce, every,
     spellcheck: 'false',
   });
   const force = h('input', { type: 'checkbox', name: 'force', value: 'yes' });
-  const keyForm = form(
+  force.id = 'force-key';
+  return form(
     'Set the Stripe key',
     [
       field(
@@ -210,13 +195,14 @@ export const connectionPage: Page = async ({ environment, root, announce, every,
           answer.data.firstSync ? '; the first sync has started' : ''
         }.`,
       );
-      await load();
-      await loadEndpoint();
+      await connected();
     },
   );
-  force.id = 'force-key';
+};
 
-  const runSync = actionButton('Run a sync', async () => {
+/** Runs a sync; while it runs, its cursors show how far it got. */
+const syncButton = (environment: string, announce: Announce, load: () => Promise<void>) =>
+  actionButton('Run a sync', async () => {
     announce('Sync running: every object kind is listed from Stripe…');
     // The sync answers when every page is in the log; meanwhile its cursors show how far it got.
     const watching = window.setInterval(() => void load(), 1000);
@@ -233,39 +219,73 @@ export const connectionPage: Page = async ({ environment, root, announce, every,
     announce(`Sync done: ${objects} objects in ${sync?.seconds.toFixed(1)} s.`);
   });
 
+/** A dry run first, then "Repair the drift" when it found any. */
+const reconcileControls = (environment: string, announce: Announce) => {
+  const result = h('div', { 'aria-live': 'polite' });
+  const reconcile = (dryRun: boolean) =>
+    callAdmin<{ report: ReconcileReport }>('POST', '/api/admin/reconcile', { environment, dryRun });
   const repair = actionButton('Repair the drift', async () => {
     if (!window.confirm('Append what Stripe has and the log lacks, and rebuild the tables that differ?'))
       return;
     announce('Repairing…');
-    const answer = await callAdmin<{ report: ReconcileReport }>('POST', '/api/admin/reconcile', {
-      environment,
-      dryRun: false,
-    });
+    const answer = await reconcile(false);
     if (answer.error) return announce(`Reconcile failed: ${answer.error.message}`, 'error');
-    show(reconcileResult, reconcileReport(answer.data.report));
+    show(result, reconcileReport(answer.data.report));
     announce(answer.data.report.repaired ? 'Repaired.' : 'Nothing needed repair.');
     repair.hidden = true;
   });
   repair.hidden = true;
   const dryRun = actionButton('Check for drift (dry run)', async () => {
     announce('Comparing the tables with Stripe…');
-    const answer = await callAdmin<{ report: ReconcileReport }>('POST', '/api/admin/reconcile', {
-      environment,
-      dryRun: true,
-    });
+    const answer = await reconcile(true);
     if (answer.error) return announce(`Reconcile failed: ${answer.error.message}`, 'error');
-    show(reconcileResult, reconcileReport(answer.data.report));
+    show(result, reconcileReport(answer.data.report));
     repair.hidden = answer.data.report.drift === 0;
     announce(`Dry run done: ${answer.data.report.drift} difference(s).`);
   });
+  return { buttons: h('div', { class: 'buttons' }, dryRun, repair), result };
+};
 
+/** Account, masked key, webhook endpoint, last sync; set a key, sync, reconcile. */
+export const connectionPage: Page = async ({ environment, root, announce, every, left }) => {
+  const summary = h('div', {});
+  const progress = h('div', {});
+  const endpoint = endpointLine(environment, left);
+  const load = async (): Promise<void> => {
+    const status = orShowError(await callAdmin<Status>('GET', '/api/admin/payments/status'), summary);
+    if (!status || left()) return;
+    const connection = status.connections.find((candidate) => candidate.environment === environment);
+    show(summary, connectionFacts(connection, environment));
+    disconnect.hidden = !connection;
+    show(progress, syncTable(status.syncs[environment] ?? []));
+  };
+  const disconnect = actionButton('Remove the key', async () => {
+    if (!window.confirm(`Remove the ${environment} key and its managed webhook endpoint?`)) return;
+    const answer = await callAdmin('DELETE', `/api/admin/payments/config/${environment}`);
+    if (answer.error) return announce(answer.error.message, 'error');
+    announce('The key was removed.');
+    await load();
+    await endpoint.load();
+  });
+  await load();
+  if (left()) return;
+  const reconcile = reconcileControls(environment, announce);
   show(
     root,
-    section('Stripe account', summary, endpoint, keyForm, disconnect),
+    section(
+      'Stripe account',
+      summary,
+      endpoint.element,
+      keyForm(environment, announce, async () => {
+        await load();
+        await endpoint.load();
+      }),
+      disconnect,
+    ),
     section(
       'Sync',
       h('p', {}, 'Backfill the log from Stripe: every object of every kind, page by page.'),
-      runSync,
+      syncButton(environment, announce, load),
       progress,
     ),
     section(
@@ -275,12 +295,12 @@ export const connectionPage: Page = async ({ environment, root, announce, every,
         {},
         'Compare the tables with Stripe. A dry run changes nothing; repair appends what is missing.',
       ),
-      h('div', { class: 'buttons' }, dryRun, repair),
-      reconcileResult,
+      reconcile.buttons,
+      reconcile.result,
     ),
   );
   // Stripe's answer fills its line in when it comes; the page does not wait for it.
-  void loadEndpoint();
+  void endpoint.load();
 
   every(2000, load);
 };

@@ -97,6 +97,142 @@ export const subjectPage: Page = async (context) => {
   return overviewPage(context, { subject: { type, id: id.join('/') } });
 };
 
+const money = (amountColumn: string) => (row: Row) => formatMoney(row[amountColumn], row.currency);
+
+/** The customers of an overview and the mapping of its subject, with links to their own pages. */
+const customerTables = (context: PageContext, overview: Overview) => [
+  dataTable(
+    'Customer mapping',
+    [
+      { label: 'Subject', value: (row) => subjectLink(context, row) },
+      { label: 'Customer', value: (row) => customerLink(context, row.customer_id) },
+      { label: 'Mapped', value: (row) => formatTime(row.created_at) },
+    ],
+    overview.customerMappings,
+    'No mapping: Payfold pairs a subject with the first customer seen for it.',
+  ),
+  dataTable(
+    'Customers',
+    [
+      { label: 'Customer', value: (row) => customerLink(context, row.customer_id) },
+      { label: 'Email', value: (row) => text(row.email) },
+      { label: 'Name', value: (row) => text(row.name) },
+      { label: 'Subject', value: (row) => subjectLink(context, row) },
+      { label: 'Deleted', value: (row) => yesNo(row.deleted) },
+    ],
+    overview.customers,
+  ),
+];
+
+/** Each subscription with its period, its state and its items. */
+const subscriptionsSection = (overview: Overview) =>
+  section(
+    'Subscriptions',
+    overview.subscriptions.length === 0
+      ? h('p', {}, 'None.')
+      : overview.subscriptions.map((subscription) =>
+          h(
+            'article',
+            { class: 'subscription' },
+            h(
+              'h3',
+              {},
+              code(subscription.subscription_id),
+              ' ',
+              h('span', { class: `state ${String(subscription.status)}` }, text(subscription.status)),
+            ),
+            h(
+              'p',
+              {},
+              'Period ',
+              formatTime(subscription.current_period_start),
+              ' to ',
+              formatTime(subscription.current_period_end),
+              subscription.cancel_at_period_end ? '; cancels at period end' : '',
+              subscription.ended_at ? ['; ended ', formatTime(subscription.ended_at)] : '',
+            ),
+            dataTable(
+              'Items',
+              [
+                { label: 'Item', value: (row) => code(row.subscription_item_id) },
+                { label: 'Price', value: (row) => code(row.price_id) },
+                { label: 'Product', value: (row) => code(row.product_id) },
+                { label: 'Quantity', value: (row) => text(row.quantity), numeric: true },
+              ],
+              subscription.items,
+            ),
+          ),
+        ),
+  );
+
+/** Invoices, payments, refunds, disputes and checkout sessions. */
+const moneyTables = (overview: Overview) => [
+  dataTable(
+    'Invoices',
+    [
+      { label: 'Invoice', value: (row) => code(row.invoice_id) },
+      { label: 'Status', value: (row) => text(row.status) },
+      { label: 'Due', value: money('amount_due'), numeric: true },
+      { label: 'Paid', value: money('amount_paid'), numeric: true },
+      { label: 'Paid at', value: (row) => formatTime(row.paid_at) },
+      {
+        label: 'Hosted page',
+        value: (row) => {
+          const href = httpsUrl(row.hosted_invoice_url);
+          return href ? h('a', { href, rel: 'noopener noreferrer', target: '_blank' }, 'Open') : '—';
+        },
+      },
+    ],
+    overview.invoices,
+  ),
+  dataTable(
+    'Payment history',
+    [
+      { label: 'Payment', value: (row) => code(row.payment_intent_id ?? row.charge_id) },
+      { label: 'Type', value: (row) => text(row.type) },
+      { label: 'Status', value: (row) => text(row.status) },
+      { label: 'Amount', value: money('amount'), numeric: true },
+      { label: 'Refunded', value: money('amount_refunded'), numeric: true },
+      { label: 'Paid at', value: (row) => formatTime(row.paid_at) },
+      { label: 'Failed at', value: (row) => formatTime(row.failed_at) },
+    ],
+    overview.paymentHistory,
+  ),
+  dataTable(
+    'Refunds',
+    [
+      { label: 'Refund', value: (row) => code(row.refund_id) },
+      { label: 'Payment', value: (row) => code(row.payment_intent_id ?? row.charge_id) },
+      { label: 'Amount', value: money('amount'), numeric: true },
+      { label: 'Status', value: (row) => text(row.status) },
+      { label: 'Reason', value: (row) => text(row.reason) },
+    ],
+    overview.refunds,
+  ),
+  dataTable(
+    'Disputes',
+    [
+      { label: 'Dispute', value: (row) => code(row.dispute_id) },
+      { label: 'Payment', value: (row) => code(row.payment_intent_id ?? row.charge_id) },
+      { label: 'Amount', value: money('amount'), numeric: true },
+      { label: 'Status', value: (row) => text(row.status) },
+      { label: 'Reason', value: (row) => text(row.reason) },
+    ],
+    overview.disputes,
+  ),
+  dataTable(
+    'Checkout sessions',
+    [
+      { label: 'Session', value: (row) => code(row.checkout_session_id ?? row.id) },
+      { label: 'Mode', value: (row) => text(row.mode) },
+      { label: 'Status', value: (row) => text(row.status) },
+      { label: 'Payment status', value: (row) => text(row.payment_status) },
+      { label: 'Created', value: (row) => formatTime(row.created_at) },
+    ],
+    overview.checkoutSessions,
+  ),
+];
+
 const overviewPage = async (
   context: PageContext,
   of: { customerId: string } | { subject: { type: string; id: string } },
@@ -114,7 +250,6 @@ const overviewPage = async (
   const overview = answer.overview;
   const title =
     'customerId' in of ? `Customer ${of.customerId}` : `Subject ${of.subject.type}:${of.subject.id}`;
-  const money = (amountColumn: string) => (row: Row) => formatMoney(row[amountColumn], row.currency);
   const nothing =
     Object.values(overview).every((rows) => rows.length === 0) &&
     h('p', { class: 'warning' }, `The tables hold nothing for ${title.toLowerCase()} in ${environment}.`);
@@ -122,128 +257,8 @@ const overviewPage = async (
     root,
     h('h2', { class: 'subject-title' }, title),
     nothing,
-    dataTable(
-      'Customer mapping',
-      [
-        { label: 'Subject', value: (row) => subjectLink(context, row) },
-        { label: 'Customer', value: (row) => customerLink(context, row.customer_id) },
-        { label: 'Mapped', value: (row) => formatTime(row.created_at) },
-      ],
-      overview.customerMappings,
-      'No mapping: Payfold pairs a subject with the first customer seen for it.',
-    ),
-    dataTable(
-      'Customers',
-      [
-        { label: 'Customer', value: (row) => customerLink(context, row.customer_id) },
-        { label: 'Email', value: (row) => text(row.email) },
-        { label: 'Name', value: (row) => text(row.name) },
-        { label: 'Subject', value: (row) => subjectLink(context, row) },
-        { label: 'Deleted', value: (row) => yesNo(row.deleted) },
-      ],
-      overview.customers,
-    ),
-    section(
-      'Subscriptions',
-      overview.subscriptions.length === 0
-        ? h('p', {}, 'None.')
-        : overview.subscriptions.map((subscription) =>
-            h(
-              'article',
-              { class: 'subscription' },
-              h(
-                'h3',
-                {},
-                code(subscription.subscription_id),
-                ' ',
-                h('span', { class: `state ${String(subscription.status)}` }, text(subscription.status)),
-              ),
-              h(
-                'p',
-                {},
-                'Period ',
-                formatTime(subscription.current_period_start),
-                ' to ',
-                formatTime(subscription.current_period_end),
-                subscription.cancel_at_period_end ? '; cancels at period end' : '',
-                subscription.ended_at ? ['; ended ', formatTime(subscription.ended_at)] : '',
-              ),
-              dataTable(
-                'Items',
-                [
-                  { label: 'Item', value: (row) => code(row.subscription_item_id) },
-                  { label: 'Price', value: (row) => code(row.price_id) },
-                  { label: 'Product', value: (row) => code(row.product_id) },
-                  { label: 'Quantity', value: (row) => text(row.quantity), numeric: true },
-                ],
-                subscription.items,
-              ),
-            ),
-          ),
-    ),
-    dataTable(
-      'Invoices',
-      [
-        { label: 'Invoice', value: (row) => code(row.invoice_id) },
-        { label: 'Status', value: (row) => text(row.status) },
-        { label: 'Due', value: money('amount_due'), numeric: true },
-        { label: 'Paid', value: money('amount_paid'), numeric: true },
-        { label: 'Paid at', value: (row) => formatTime(row.paid_at) },
-        {
-          label: 'Hosted page',
-          value: (row) => {
-            const href = httpsUrl(row.hosted_invoice_url);
-            return href ? h('a', { href, rel: 'noopener noreferrer', target: '_blank' }, 'Open') : '—';
-          },
-        },
-      ],
-      overview.invoices,
-    ),
-    dataTable(
-      'Payment history',
-      [
-        { label: 'Payment', value: (row) => code(row.payment_intent_id ?? row.charge_id) },
-        { label: 'Type', value: (row) => text(row.type) },
-        { label: 'Status', value: (row) => text(row.status) },
-        { label: 'Amount', value: money('amount'), numeric: true },
-        { label: 'Refunded', value: money('amount_refunded'), numeric: true },
-        { label: 'Paid at', value: (row) => formatTime(row.paid_at) },
-        { label: 'Failed at', value: (row) => formatTime(row.failed_at) },
-      ],
-      overview.paymentHistory,
-    ),
-    dataTable(
-      'Refunds',
-      [
-        { label: 'Refund', value: (row) => code(row.refund_id) },
-        { label: 'Payment', value: (row) => code(row.payment_intent_id ?? row.charge_id) },
-        { label: 'Amount', value: money('amount'), numeric: true },
-        { label: 'Status', value: (row) => text(row.status) },
-        { label: 'Reason', value: (row) => text(row.reason) },
-      ],
-      overview.refunds,
-    ),
-    dataTable(
-      'Disputes',
-      [
-        { label: 'Dispute', value: (row) => code(row.dispute_id) },
-        { label: 'Payment', value: (row) => code(row.payment_intent_id ?? row.charge_id) },
-        { label: 'Amount', value: money('amount'), numeric: true },
-        { label: 'Status', value: (row) => text(row.status) },
-        { label: 'Reason', value: (row) => text(row.reason) },
-      ],
-      overview.disputes,
-    ),
-    dataTable(
-      'Checkout sessions',
-      [
-        { label: 'Session', value: (row) => code(row.checkout_session_id ?? row.id) },
-        { label: 'Mode', value: (row) => text(row.mode) },
-        { label: 'Status', value: (row) => text(row.status) },
-        { label: 'Payment status', value: (row) => text(row.payment_status) },
-        { label: 'Created', value: (row) => formatTime(row.created_at) },
-      ],
-      overview.checkoutSessions,
-    ),
+    ...customerTables(context, overview),
+    subscriptionsSection(overview),
+    ...moneyTables(overview),
   );
 };

@@ -1,0 +1,104 @@
+-- The change stream of the payments tables (payfold.row_changes), for TypeScript subscribers
+-- (README "Subscribers"): captured, read in commit order, pruned, switched on and off.
+
+-- Every change of a payments table, captured once per statement by a trigger with transition
+-- tables (one trigger per operation; migration 0014 puts them on each table with its key columns in
+-- TG_ARGV). A row's key is the row without its other columns; an update's row before and after are
+-- paired by key, since the projections and the rebuild's difference never change a row's key.
+-- Security definer: a session request's first row is written as the caller (anon or authenticated),
+-- who may not write here. It captures payments tables only: attached anywhere else, it refuses.
+create or replace function payfold.capture_row_changes() returns trigger language plpgsql
+security definer set search_path = pg_catalog as $$
+declare
+  position bigint := nullif(current_setting('payfold.log_position', true), '')::bigint;
+  source text := tg_table_schema || '.' || tg_table_name;
+  others text[];
+begin
+  if tg_table_schema <> 'payments' then
+    raise exception using errcode = 'insufficient_privilege',
+      message = format('payfold.capture_row_changes captures payments tables, not %s', source);
+  end if;
+  select coalesce(array_agg(attname::text), '{}') into others
+  from pg_attribute
+  where attrelid = tg_relid and attnum > 0 and not attisdropped and attname::text <> all(tg_argv);
+  if tg_op = 'INSERT' then
+    insert into payfold.row_changes (table_name, operation, environment, row_key, new_row, log_position)
+    select source, 'insert', captured ->> 'environment', captured - others, captured, position
+    from (select to_jsonb(r) as captured from new_rows r) as inserted;
+  elsif tg_op = 'UPDATE' then
+    insert into payfold.row_changes (table_name, operation, environment, row_key, new_row, old_row, log_position)
+    select source, 'update', after.captured ->> 'environment', after.key, after.captured, before.captured, position
+    from (select captured, captured - others as key
+          from (select to_jsonb(r) as captured from new_rows r) as rows) as after
+    join (select captured, captured - others as key
+          from (select to_jsonb(r) as captured from old_rows r) as rows) as before using (key);
+  else
+    insert into payfold.row_changes (table_name, operation, environment, row_key, old_row, log_position)
+    select source, 'delete', captured ->> 'environment', captured - others, captured, position
+    from (select to_jsonb(r) as captured from old_rows r) as deleted;
+  end if;
+  return null;
+end
+$$;
+
+-- Changes in commit order, never skipping one that commits late (as payfold.read_events does for
+-- the log: only transactions older than every running one are read).
+create or replace function payfold.read_row_changes(p_after_transaction_id xid8, p_after_id bigint, p_limit integer)
+returns setof payfold.row_changes
+language sql stable as $$
+  select *
+  from payfold.row_changes
+  where (transaction_id, id) > (p_after_transaction_id, p_after_id)
+    and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+  order by transaction_id, id
+  limit p_limit
+$$;
+
+-- The change stream is kept for a while, not forever (README "Subscribers"): changes older than
+-- the retention go, unless a subscriber has yet to deliver them or one of them is parked.
+create or replace function payfold.prune_row_changes(older_than interval, at_most integer) returns integer
+language sql as $$
+  with doomed as (
+    select r.id from payfold.row_changes r
+    where r.changed_at < now() - older_than
+      and not exists (
+        select 1 from payfold.subscriber_checkpoints c
+        where (r.transaction_id, r.id) > (c.transaction_id, c.change_id))
+      and not exists (select 1 from payfold.subscriber_errors e where e.change_id = r.id)
+    order by r.id
+    limit at_most
+  ),
+  deleted as (delete from payfold.row_changes r using doomed d where r.id = d.id returning 1)
+  select count(*)::int from deleted
+$$;
+
+-- On: every payments table's capture triggers enabled; off: all of them disabled. A migration that
+-- adds a payments table gives it enabled triggers, as 0014 does: switching again covers it.
+-- Security definer, as the rebuild's functions (0010): only the tables' owner may alter them, and
+-- a serving role may run `payfold change-stream`.
+create or replace function payfold.switch_change_stream(turn_on boolean) returns void language plpgsql
+security definer set search_path = pg_catalog as $$
+declare
+  capture record;
+begin
+  for capture in
+    select t.tgrelid::regclass as live, t.tgname
+    from pg_trigger t
+    join pg_class c on c.oid = t.tgrelid
+    join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'payments'
+    where t.tgname like 'payfold\_capture\_%' and not t.tgisinternal
+  loop
+    execute format('alter table %s %s trigger %I', capture.live,
+      case when turn_on then 'enable' else 'disable' end, capture.tgname);
+  end loop;
+end
+$$;
+
+-- On only when every capture trigger is: a change stream with gaps is not one to rely on.
+create or replace function payfold.change_stream_is_on() returns boolean language sql stable as $$
+  select coalesce(bool_and(t.tgenabled <> 'D'), false)
+  from pg_trigger t
+  join pg_class c on c.oid = t.tgrelid
+  join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'payments'
+  where t.tgname like 'payfold\_capture\_%' and not t.tgisinternal
+$$;

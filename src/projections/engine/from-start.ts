@@ -1,0 +1,97 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { checkpointOf, type LogCheckpoint, type LogEntry, logStart } from '../../domain/event-log.js';
+import type { EventLog } from '../../ports/event-log.js';
+import { checkpointStatements } from './checkpoints.js';
+import { readLogAhead, rescanThrough } from './log-reading.js';
+import { applyOrPark } from './parked.js';
+import type { ProjectionMetrics, Projector } from './projector.js';
+
+export const buildStatements = {
+  // A build that dies is done again from the start, so its commit need not wait for the disk.
+  unhurriedCommit: 'set local synchronous_commit = off',
+} as const;
+
+/** A projection built from the whole log through a client of its own: its live tables, or their shadows. */
+export interface BuildTarget {
+  projector: Projector;
+  client: pg.PoolClient;
+  /** Set when it failed: it is fed no more, and its caller rolls it back. */
+  failed?: Error;
+}
+
+export interface BuildFromStartOptions {
+  log: EventLog;
+  logger: Logger;
+  metrics?: ProjectionMetrics | undefined;
+  /** Entries per read of the log (default 1,000). */
+  readSize?: number | undefined;
+  /** Told how many entries have been read, after each chunk. */
+  onRead?: (entries: number) => void;
+  /** Asked before each chunk: throwing stops the build (a runner that is stopping). */
+  goOn?: () => void;
+}
+
+const relevant = (projector: Projector, entries: readonly LogEntry[]) =>
+  entries.filter((entry) => projector.entryTypes.includes(entry.type));
+
+/**
+ * The one way projections are built from the start of the log: on a first start (the runner, into
+ * the live tables), by `payfold rebuild` and after a projector's code changed (into shadow tables).
+ * The log is read once for all the targets, in large chunks, and each chunk goes to each target
+ * through its client: to its projector's build path (`Projector.rebuild`), or, without one, applied
+ * as a batch would be (parking what fails); then each build path's second pass reads the log again.
+ * A target that fails is marked and fed no more; the others go on. Returns where the log was read
+ * to (undefined for an empty log) and how many entries were read.
+ */
+export const buildFromStart = async (
+  targets: BuildTarget[],
+  options: BuildFromStartOptions,
+): Promise<{ through: LogCheckpoint | undefined; read: number }> => {
+  const size = options.readSize ?? 1000;
+  const folds = new Map(targets.map((target) => [target, target.projector.rebuild?.(target.client)]));
+  const attempt = async (target: BuildTarget, work: () => Promise<void>) => {
+    if (target.failed) return;
+    try {
+      await work();
+    } catch (error) {
+      target.failed = error as Error;
+    }
+  };
+  let through: LogCheckpoint | undefined;
+  let read = 0;
+  await readLogAhead(options.log, logStart, size, async (entries) => {
+    options.goOn?.();
+    const last = entries.at(-1) as LogEntry;
+    read += entries.length;
+    through = checkpointOf(last);
+    await Promise.all(
+      targets.map((target) =>
+        attempt(target, async () => {
+          const mine = relevant(target.projector, entries);
+          if (mine.length === 0) return;
+          await target.client.query(checkpointStatements.markLogPosition, [last.position.toString()]);
+          const fold = folds.get(target);
+          if (fold) await fold.add(mine);
+          else await applyOrPark(target.client, target.projector, mine, options);
+        }),
+      ),
+    );
+    options.onRead?.(read);
+    return targets.some((target) => !target.failed);
+  });
+  const end = through as LogCheckpoint | undefined;
+  if (!end) return { through: undefined, read };
+  const rescan = rescanThrough(options.log, end, size);
+  await Promise.all(
+    targets.map((target) =>
+      attempt(target, async () => {
+        const fold = folds.get(target);
+        if (!fold) return;
+        await target.client.query(checkpointStatements.markLogPosition, [end.position.toString()]);
+        await fold.finish((visit) => rescan((entries) => visit(relevant(target.projector, entries))));
+      }),
+    ),
+  );
+  return { through: end, read };
+};
