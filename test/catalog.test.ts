@@ -1,6 +1,7 @@
 import type { startEmulator } from 'payfold-stripe-emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDatabase } from './support/database.js';
+import { urlWithoutPassword } from './support/database.js';
 import { adminClient, runPayfold, type TestServer } from './support/server.js';
 import { startServerWithEmulator } from './support/stripe-access.js';
 
@@ -110,9 +111,10 @@ describe('the catalog: Stripe first, then the log', () => {
 
     const payfold = (args: string[]) =>
       runPayfold(args, { databaseUrl: db.url, stripeApiBase: emulator.url });
+    // The test's server leads the projections: the command waits until they hold the change.
     expect(await payfold(['products', 'archive', id, '--environment', 'test'])).toEqual({
       code: 0,
-      out: `archived product ${id}`,
+      out: `archived product ${id}\ntables: up to date in ${urlWithoutPassword(db.url)} (projected by the running payfold process)`,
       err: '',
     });
     expect(

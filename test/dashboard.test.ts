@@ -171,6 +171,21 @@ describe.skipIf('skip' in chromium)('the dashboard, in Chromium', () => {
     await readmeScreenshots();
   });
 
+  it('shows on the connection page when the last webhook arrived', async () => {
+    screenshotOnFailure('last-webhook');
+    await open('/test/connection');
+    const facts = page.locator('main dl').first();
+    await expect.poll(() => facts.textContent()).toMatch(/Last webhook/);
+    const { rows } = await db.pool.query(
+      "select max(received_at) as at from payments.webhook_events where environment = 'test'",
+    );
+    const shown = await facts
+      .locator('dt', { hasText: 'Last webhook' })
+      .locator('xpath=following-sibling::dd[1]//time')
+      .getAttribute('datetime');
+    expect(shown).toBe((rows[0].at as Date).toISOString());
+  });
+
   it('creates a price in whole yen, and lists the catalog in each currency’s units', async () => {
     screenshotOnFailure('catalog');
     await open('/test/catalog');
@@ -223,6 +238,34 @@ describe.skipIf('skip' in chromium)('the dashboard, in Chromium', () => {
       ]);
       expect(rows).toEqual([{ name: 'Blocked name' }]);
     });
+  });
+
+  it('dismisses a parked entry that will never apply, and parks it again', async () => {
+    screenshotOnFailure('dismiss');
+    const fixture = loadEventFixtures().find((f) => f.file === 'customer_updated.json');
+    const event = freshEvent(fixture as NonNullable<typeof fixture>, { livemode: false });
+    event.data = { ...event.data, object: { ...event.data.object, id: 'cus_unreadable', email: 12345 } };
+    const body = JSON.stringify(event);
+    await postWebhook(server.url, 'test', body, { 'stripe-signature': sign(body, emulatorForwardSecret) });
+    await settle();
+    const [{ position }] = (
+      await db.pool.query('select position::int as position from payfold.projection_errors')
+    ).rows;
+    await open('/test/projections');
+    const projections = page.getByRole('table', { name: 'Projections' });
+    await page.getByRole('button', { name: `Dismiss the entry at position ${position} of payments` }).click();
+    await expect
+      .poll(() => page.getByRole('status').textContent())
+      .toBe(`Entry ${position} dismissed: it will never apply.`);
+    await expect
+      .poll(() => projections.locator('tbody tr', { hasText: 'payments' }).locator('td').nth(4).textContent())
+      .toBe('1');
+    expect(await page.getByRole('button', { name: 'Retry parked entries' }).count()).toBe(0);
+    await page
+      .getByRole('button', { name: `Park again the entry at position ${position} of payments` })
+      .click();
+    await expect.poll(() => page.getByRole('status').textContent()).toBe(`Entry ${position} parked again.`);
+    await expect.poll(() => page.getByRole('button', { name: 'Retry parked entries' }).count()).toBe(1);
   });
 
   it('shows recent deliveries and events per minute', async () => {

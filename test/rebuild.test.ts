@@ -41,8 +41,8 @@ const dyingOnCall = (call: number): Projector => {
 /** The rebuilding projector, its connection cut after the given chunk of its first pass. */
 const rebuildDyingOnChunk = (chunk: number): Projector => ({
   ...paymentsProjector,
-  rebuild(client) {
-    const rebuild = paymentsProjector.rebuild?.(client);
+  rebuild(client, park) {
+    const rebuild = paymentsProjector.rebuild?.(client, park);
     if (!rebuild) throw new Error('the payments projector rebuilds');
     let chunks = 0;
     return {

@@ -1,6 +1,10 @@
-import type { RunningEmulator } from 'payfold-stripe-emulator';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { type RunningEmulator, runDemoStory } from 'payfold-stripe-emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import type { ReconcileReport } from '../src/app/reconcile.js';
+import { projectedReading, snapshotDifferences } from '../src/domain/stripe/objects.js';
 import type { TestDatabase } from './support/database.js';
 import { adminClient, runPayfold, type TestServer } from './support/server.js';
 import { emulatorStripe, startServerWithEmulator } from './support/stripe-access.js';
@@ -147,5 +151,90 @@ describe('reconcile: the tables against Stripe', { shuffle: false }, () => {
     });
     expect(live.code).toBe(1);
     expect(live.err).toContain('live is not connected');
+  });
+});
+
+describe('reconcile after a clean run', () => {
+  it('finds no drift where Stripe changed only fields no table shows, and lists them as informational', async () => {
+    const { db, server, emulator } = await startServerWithEmulator({ PAYFOLD_ADMIN_TOKEN: adminToken });
+    try {
+      const connected = await adminClient(server.url, adminToken)('PUT', '/api/admin/payments/config/test', {
+        secretKey: 'sk_test_clean',
+      });
+      expect(connected.status).toBe(200);
+      await runDemoStory(emulatorStripe(emulator), {
+        afterStep: async () => {
+          await emulator.settled();
+          await server.payfold.runner.catchUp();
+        },
+      });
+      // Each invoice moved its customer's next_invoice_sequence on, and Stripe sends no event for that.
+      const dryRun = await runPayfold(['reconcile', '--dry-run'], {
+        databaseUrl: db.url,
+        stripeApiBase: emulator.url,
+      });
+      expect(dryRun.code, dryRun.out + dryRun.err).toBe(0);
+      expect(dryRun.out).toMatch(/^reconcile test \(dry run: nothing changed\): 0 differences in /);
+      expect(dryRun.out).toMatch(
+        /^informational, not drift: 1 customer differs only in fields no table shows \(next_invoice_sequence\)$/m,
+      );
+      const report = JSON.parse(
+        (
+          await runPayfold(['--json', 'reconcile', '--dry-run'], {
+            databaseUrl: db.url,
+            stripeApiBase: emulator.url,
+          })
+        ).out,
+      ) as ReconcileReport;
+      const customers = report.objects.find((kind) => kind.objectKind === 'customer');
+      expect(customers?.stale).toEqual([]);
+      expect(customers?.informational).toEqual([
+        { id: expect.stringMatching(/^cus_/), fields: ['next_invoice_sequence'] },
+      ]);
+    } finally {
+      await emulator.stop();
+      await server.payfold.close();
+      await db.drop();
+    }
+  });
+});
+
+describe('what reconcile counts as drift', () => {
+  /** A reading's top-level fields, through the transforms and refinements around its object. */
+  const fieldsOf = (schema: z.ZodType): string[] => {
+    const definition = (schema as unknown as { _zod: { def: Record<string, z.ZodType | undefined> } })._zod
+      .def;
+    const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
+    if (shape) return Object.keys(shape);
+    const inner = definition.in ?? definition.innerType ?? definition.schema;
+    if (!inner) throw new Error('a reading that is not an object');
+    return fieldsOf(inner);
+  };
+
+  it('is the README’s table of compared fields, object by object', () => {
+    const readme = readFileSync(path.resolve(import.meta.dirname, '../README.md'), 'utf8');
+    const documented = Object.fromEntries(
+      [...readme.matchAll(/^\| `([a-z_.]+)` \| ((?:`[a-z_]+`(?:, )?)+) \|$/gm)].map(([, type, fields]) => [
+        type,
+        [...(fields as string).matchAll(/`([a-z_]+)`/g)].map(([, field]) => field),
+      ]),
+    );
+    expect(documented).toEqual(
+      Object.fromEntries(Object.entries(projectedReading).map(([type, schema]) => [type, fieldsOf(schema)])),
+    );
+  });
+
+  it('leaves out fields no table shows, and counts the others', () => {
+    const customer = { id: 'cus_1', object: 'customer', email: 'a@example.com', name: 'A', metadata: {} };
+    expect(snapshotDifferences('customer', customer, { ...customer, next_invoice_sequence: 4 })).toEqual({
+      projected: [],
+      elsewhere: ['next_invoice_sequence'],
+    });
+    expect(
+      snapshotDifferences('customer', customer, { ...customer, email: 'b@example.com', balance: 5 }),
+    ).toEqual({
+      projected: ['email'],
+      elsewhere: ['balance'],
+    });
   });
 });

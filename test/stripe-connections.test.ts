@@ -6,7 +6,7 @@ import { freePort } from '../src/adapters/postgres/embedded.js';
 import { masterKeyId, openSecret, SecretUnreadableError, sealSecret } from '../src/adapters/secret-box.js';
 import { StripeGateway } from '../src/adapters/stripe/gateway.js';
 import { StripeGatewayError } from '../src/ports/stripe.js';
-import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
+import { createTestDatabase, eventually, type TestDatabase, urlWithoutPassword } from './support/database.js';
 import { runPayfold, startTestServer, type TestServer, testMasterKey } from './support/server.js';
 import { emulatorStripe, testConnections } from './support/stripe-access.js';
 
@@ -312,6 +312,8 @@ describe('payfold config and payfold status', { shuffle: false }, () => {
       out: [
         'test connected to acct_cli with sk_test_…41c2; first sync: 0 objects appended',
         'webhooks: set PAYFOLD_PUBLIC_URL for a managed endpoint, or forward webhooks to /api/webhooks/stripe/test (stripe listen --forward-to, or payfold emulator --forward-to)',
+        // No payfold process runs here: the command projected what it appended itself.
+        `tables: up to date in ${urlWithoutPassword(db.url)}`,
       ].join('\n'),
       err: '',
     });

@@ -1,8 +1,10 @@
+import Fastify from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { stripeEventLogEntry } from '../src/domain/event-log.js';
 import { stripeEventEnvelopeSchema } from '../src/domain/stripe-event.js';
+import { replyWithError } from '../src/http/errors.js';
 import { willAlwaysFail } from '../src/projections/engine/parked.js';
 import { ProjectionRunner } from '../src/projections/engine/runner.js';
 import { projectors } from '../src/projections/index.js';
@@ -82,5 +84,45 @@ describe('an error that says nothing about the entry', () => {
     } finally {
       await runner.stop();
     }
+  });
+});
+
+describe('a request that fails on the server', () => {
+  const app = Fastify({ logger: false });
+  let url: string;
+  beforeAll(async () => {
+    app.setErrorHandler(replyWithError);
+    app.get('/unreadable', async () => z.object({ email: z.string() }).parse({ email: 12345 }));
+    app.get('/database-restarting', async () => {
+      throw Object.assign(new Error('terminating connection due to administrator command'), {
+        code: '57P01',
+      });
+    });
+    url = await app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('says a failure that would repeat cannot be retried, and shows no validation dump', async () => {
+    const response = await fetch(`${url}/unreadable`);
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({
+      error: {
+        code: 'internal',
+        message: 'Internal error: retrying will not help; the server log has the cause',
+      },
+    });
+  });
+
+  it('answers 503, retryable, while the database is unavailable for a moment', async () => {
+    const response = await fetch(`${url}/database-restarting`);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({
+      error: {
+        code: 'unavailable',
+        message: 'The database is unavailable for a moment; the request can be retried',
+      },
+    });
   });
 });

@@ -236,6 +236,18 @@ export const products = resource(
 const intervals = new Set(['day', 'week', 'month', 'year']);
 const isInterval = (value: unknown): value is Stripe.Price.Recurring.Interval => intervals.has(String(value));
 
+const taxBehaviors = new Set(['exclusive', 'inclusive', 'unspecified']);
+/** A price's `tax_behavior`: one of Stripe's three, `unspecified` when not given. */
+const taxBehavior = (params: Params): Stripe.Price.TaxBehavior => {
+  const given = text(params, 'tax_behavior') ?? 'unspecified';
+  if (!taxBehaviors.has(given))
+    throw invalid(
+      'tax_behavior',
+      `Invalid tax_behavior: must be one of exclusive, inclusive, or unspecified`,
+    );
+  return given as Stripe.Price.TaxBehavior;
+};
+
 export const prices = resource(
   plainResource({
     type: 'price',
@@ -275,7 +287,7 @@ export const prices = resource(
                 usage_type: 'licensed',
               }
             : null,
-        tax_behavior: 'unspecified',
+        tax_behavior: taxBehavior(params),
         tiers_mode: null,
         transform_quantity: null,
         type: recurring ? 'recurring' : 'one_time',

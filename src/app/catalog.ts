@@ -28,7 +28,11 @@ export const priceCreateSchema = z
       .transform((value) => value.toLowerCase()),
     unitAmount: z.number().int().min(0).max(99_999_999),
     interval: z.enum(['day', 'week', 'month', 'year']).optional(),
+    /** Every `intervalCount` intervals (Stripe allows up to three years). */
+    intervalCount: z.number().int().min(1).max(1095).optional(),
     lookupKey: z.string().max(200).optional(),
+    nickname: z.string().max(250).optional(),
+    taxBehavior: z.enum(['exclusive', 'inclusive', 'unspecified']).optional(),
     metadata,
   })
   .strict();
@@ -78,20 +82,32 @@ export const catalog = ({ connections, gateway, log }: CatalogDeps) => {
     /** Archiving keeps the product (Stripe keeps it for past invoices) and stops new sales. */
     archiveProduct: (environment: Environment, id: string) =>
       change(environment, (stripe, options) => stripe.products.update(id, { active: false }, options)),
-    createPrice: (environment: Environment, input: z.output<typeof priceCreateSchema>) =>
-      change(environment, (stripe, options) =>
-        stripe.prices.create(
-          {
-            product: input.product,
-            currency: input.currency,
-            unit_amount: input.unitAmount,
-            ...(input.interval && { recurring: { interval: input.interval } }),
-            ...(input.lookupKey && { lookup_key: input.lookupKey }),
-            ...(input.metadata && { metadata: input.metadata }),
-          },
-          options,
-        ),
-      ),
+    createPrice: async (
+      environment: Environment,
+      input: z.output<typeof priceCreateSchema>,
+    ): Promise<CatalogResult<Stripe.Price>> =>
+      input.intervalCount && !input.interval
+        ? { ok: false, status: 400, message: 'an interval count needs an interval (a recurring price)' }
+        : change(environment, (stripe, options) =>
+            stripe.prices.create(
+              {
+                product: input.product,
+                currency: input.currency,
+                unit_amount: input.unitAmount,
+                ...(input.interval && {
+                  recurring: {
+                    interval: input.interval,
+                    ...(input.intervalCount && { interval_count: input.intervalCount }),
+                  },
+                }),
+                ...(input.lookupKey && { lookup_key: input.lookupKey }),
+                ...(input.nickname && { nickname: input.nickname }),
+                ...(input.taxBehavior && { tax_behavior: input.taxBehavior }),
+                ...(input.metadata && { metadata: input.metadata }),
+              },
+              options,
+            ),
+          ),
     archivePrice: (environment: Environment, id: string) =>
       change(environment, (stripe, options) => stripe.prices.update(id, { active: false }, options)),
   };

@@ -60,19 +60,26 @@ export const checkoutSessionRequestSchema = z
 
 export type CheckoutSessionRequestBody = z.infer<typeof checkoutSessionRequestSchema>;
 
-export interface CheckoutSessionAnswer {
-  /** The row id in `payments.checkout_sessions`. */
-  id: string;
-  checkoutSessionId: string;
-  /** Where to send the customer while the session is open; null once it completed. */
-  url: string | null;
-  /** `completed`: a retry of an attempt the customer already finished; send them to the success page. */
-  status: 'open' | 'completed';
-  mode: string;
-  subject: { type: string; id: string };
-  expiresAt: string | null;
-  idempotencyKey: string | null;
-}
+/** What `POST /api/payments/checkout-sessions` answers (201), as `/docs` publishes it. */
+export const checkoutSessionAnswerSchema = z.strictObject({
+  id: z.string().describe('The row id in payments.checkout_sessions'),
+  checkoutSessionId: z.string(),
+  url: z
+    .string()
+    .nullable()
+    .describe('Where to send the customer while the session is open; null once it completed'),
+  status: z
+    .enum(['open', 'completed'])
+    .describe(
+      'completed: a retry of an attempt the customer already finished; send them to the success page',
+    ),
+  mode: z.string(),
+  subject: z.strictObject({ type: z.string(), id: z.string() }),
+  expiresAt: z.iso.datetime().nullable(),
+  idempotencyKey: z.string().nullable(),
+});
+
+export type CheckoutSessionAnswer = z.infer<typeof checkoutSessionAnswerSchema>;
 
 /**
  * What Stripe is asked for: a pure function of the request, so that a retry sends the same

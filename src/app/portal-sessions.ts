@@ -32,14 +32,16 @@ export const customerPortalSessionRequestSchema = z
 
 export type CustomerPortalSessionRequestBody = z.infer<typeof customerPortalSessionRequestSchema>;
 
-export interface CustomerPortalSessionAnswer {
-  /** The row id in `payments.customer_portal_sessions`. */
-  id: string;
-  portalSessionId: string;
-  url: string;
-  returnUrl: string;
-  subject: { type: string; id: string };
-}
+/** What `POST /api/payments/customer-portal-sessions` answers (201), as `/docs` publishes it. */
+export const customerPortalSessionAnswerSchema = z.strictObject({
+  id: z.string().describe('The row id in payments.customer_portal_sessions'),
+  portalSessionId: z.string(),
+  url: z.string(),
+  returnUrl: z.string(),
+  subject: z.strictObject({ type: z.string(), id: z.string() }),
+});
+
+export type CustomerPortalSessionAnswer = z.infer<typeof customerPortalSessionAnswerSchema>;
 
 /**
  * The features of the configuration Payfold creates for an account that has none: what a customer

@@ -1,12 +1,12 @@
 import type Stripe from 'stripe';
 import type { Environment } from '../domain/environment.js';
 import { stripeEventDedupeKey, stripeEventLogEntry } from '../domain/event-log.js';
-import { canonicalJson } from '../domain/stripe/canonical.js';
+import { snapshotDifferences } from '../domain/stripe/objects.js';
 import { stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
 import { type SyncObjectKind, syncObjectKinds } from '../domain/sync-kinds.js';
 import type { ReconcileStore } from '../ports/stores.js';
 import { StripeGatewayError, type WithResponse } from '../ports/stripe.js';
-import type { ProjectionEngine, TableDrift } from '../projections/engine/index.js';
+import type { ParkedEntry, ProjectionEngine, TableDrift } from '../projections/engine/index.js';
 import { appendFetchedObject } from './fetched-objects.js';
 import { notConnectedMessage, type StripeConnections } from './stripe-connections/index.js';
 import { listEveryObject, type SyncStripeDeps, syncStripe } from './sync-stripe.js';
@@ -34,8 +34,13 @@ export interface ObjectDrift {
   listed: number;
   /** In Stripe, not in the tables. */
   missing: string[];
-  /** In both, different: the object and its differing top-level fields. */
+  /** In both, different in fields the tables show: the object and those fields. */
   stale: Array<{ id: string; fields: string[] }>;
+  /**
+   * In both, different only in fields no table shows (Stripe changes some without an event): not
+   * drift, listed for information.
+   */
+  informational: Array<{ id: string; fields: string[] }>;
   /** In the tables as live, not listed by Stripe. */
   extra: string[];
 }
@@ -52,6 +57,11 @@ export interface ReconcileReport {
   tables: Record<string, TableDrift>;
   /** How many differences were found in all. */
   drift: number;
+  /**
+   * Entries the projections parked (and passed over) while bringing the tables to the log's head
+   * and building them again: not drift, but rows they would have changed are missing.
+   */
+  parkedEntries: ParkedEntry[];
   repaired: boolean;
   seconds: number;
 }
@@ -65,12 +75,6 @@ export interface ReconcileDeps extends Omit<SyncStripeDeps, 'connections'> {
   projections: ProjectionEngine;
   store: ReconcileStore;
 }
-
-/** Top-level fields whose values differ (the object as Stripe lists it against the winner). */
-const differingFields = (listed: Record<string, unknown>, winner: Record<string, unknown>): string[] =>
-  [...new Set([...Object.keys(listed), ...Object.keys(winner)])]
-    .filter((field) => canonicalJson(listed[field] ?? null) !== canonicalJson(winner[field] ?? null))
-    .sort();
 
 /**
  * Proves, or repairs, that the tables match Stripe. (a) Stripe's events of the last 30 days that
@@ -95,7 +99,14 @@ export const reconcileStripe = async (
     const missedEvents = await findMissedEvents(deps, environment, secretKey);
     const objects: ObjectDrift[] = [];
     for (const objectKind of syncObjectKinds) {
-      const drift: ObjectDrift = { objectKind, listed: 0, missing: [], stale: [], extra: [] };
+      const drift: ObjectDrift = {
+        objectKind,
+        listed: 0,
+        missing: [],
+        stale: [],
+        informational: [],
+        extra: [],
+      };
       const listed: string[] = [];
       await listEveryObject(gateway, environment, secretKey, objectKind, async (page) => {
         const winners = await store.winners(
@@ -109,8 +120,13 @@ export const reconcileStripe = async (
           if (!winner) drift.missing.push(object.id);
           else {
             // As the log would keep it: the package's decimals (and other values) as their JSON.
-            const fields = differingFields(JSON.parse(JSON.stringify(object)), winner);
-            if (fields.length > 0) drift.stale.push({ id: object.id, fields });
+            const { projected, elsewhere } = snapshotDifferences(
+              objectKind,
+              JSON.parse(JSON.stringify(object)),
+              winner,
+            );
+            if (projected.length > 0) drift.stale.push({ id: object.id, fields: projected });
+            if (elsewhere.length > 0) drift.informational.push({ id: object.id, fields: elsewhere });
           }
         }
       });
@@ -159,6 +175,9 @@ export const reconcileStripe = async (
         ambiguousTies,
         tables: tablesBefore,
         drift,
+        parkedEntries: (await deps.projections.report(100)).parkedEntries.filter(
+          (entry) => !entry.dismissedAt,
+        ),
         repaired: !dryRun && drift > 0,
         seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
       },

@@ -1,6 +1,6 @@
 /**
  * Reads one line without echoing it on a terminal (a secret key asked for at the prompt), or the
- * first line of standard input when it is not a terminal (`echo $KEY | payfold config set test`).
+ * first line of standard input when it is not a terminal (`echo $KEY | payfold config set`).
  */
 export const readSecret = (question: string): Promise<string> =>
   new Promise((resolve, reject) => {

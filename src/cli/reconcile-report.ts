@@ -14,6 +14,12 @@ export const reconcileReportText = (report: ReconcileReport): string => {
       (kind) =>
         `${kind.objectKind.padEnd(18)} ${String(kind.listed).padStart(7)} ${String(kind.missing.length).padStart(8)} ${String(kind.stale.length).padStart(6)} ${String(kind.extra.length).padStart(6)}  ${[...new Set(kind.stale.flatMap((stale) => stale.fields))].join(', ')}`,
     ),
+    ...report.objects
+      .filter((kind) => kind.informational.length > 0)
+      .map(
+        (kind) =>
+          `informational, not drift: ${kind.informational.length} ${kind.objectKind} ${kind.informational.length === 1 ? 'differs' : 'differ'} only in fields no table shows (${[...new Set(kind.informational.flatMap((entry) => entry.fields))].join(', ')})`,
+      ),
     '',
     `ambiguous ties: ${report.ambiguousTies.length}${report.ambiguousTies.length > 0 ? ` (${some(report.ambiguousTies.map((tie) => `${tie.objectType} ${tie.objectId}`))})` : ''}`,
     ...(Object.keys(report.tables).length === 0
@@ -22,6 +28,10 @@ export const reconcileReportText = (report: ReconcileReport): string => {
           ([table, drift]) =>
             `${table}: ${drift.missing} missing, ${drift.differing} differing (${drift.differingColumns.join(', ')}), ${drift.extra} extra`,
         )),
+    ...report.parkedEntries.map(
+      (entry) =>
+        `parked, passed over: ${entry.projection} at ${entry.position} (${entry.entryType}): ${entry.error}`,
+    ),
     ...(report.repaired
       ? [
           '',

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type AdminPluginOptions, adminPlugin } from './admin/index.js';
 import { type DashboardPluginOptions, dashboardPlugin } from './dashboard.js';
+import { docsPlugin } from './docs.js';
 import { replyWithError } from './errors.js';
 import { type HealthPluginOptions, healthPlugin } from './health.js';
 import { type MetricsPluginOptions, metricsPlugin } from './metrics.js';
@@ -12,7 +13,7 @@ import { type StripeWebhooksPluginOptions, stripeWebhooksPlugin } from './webhoo
 /** What each plugin is given: functions over the application, never a database. */
 export interface HttpAppDeps {
   logger: Logger;
-  /** Payfold's version, for `/docs`. */
+  /** Payfold's version, for `/docs/json`. */
   version: string;
   health: HealthPluginOptions;
   metrics: MetricsPluginOptions;
@@ -43,17 +44,11 @@ export const buildHttpApp = (deps: HttpAppDeps): FastifyInstance => {
   const catalog = routeCatalog();
   app.addHook('onRoute', catalog.record);
   app.decorate('registeredRoutes', catalog.routes);
-  app.get(
-    '/docs',
-    {
-      config: { doc: { summary: 'This OpenAPI document', auth: 'none', responses: { 200: 'OpenAPI 3.1' } } },
-    },
-    async () => catalog.document(deps.version),
-  );
   app.setErrorHandler(replyWithError);
   app.setNotFoundHandler((_request, reply) =>
     reply.status(404).send({ error: { code: 'not_found', message: 'Not found' } }),
   );
+  app.register(docsPlugin, { catalog, version: deps.version });
   app.register(healthPlugin, deps.health);
   app.register(metricsPlugin, deps.metrics);
   app.register(stripeWebhooksPlugin, deps.webhooks);

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { z } from 'zod';
 import { errorBody } from './errors.js';
 
 export interface DashboardPluginOptions {
@@ -56,7 +57,10 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
       doc: {
         summary: 'The admin dashboard (sign in with the admin token)',
         auth: 'none' as const,
-        responses: { 200: 'The page', 503: 'The dashboard was not built' },
+        responses: {
+          200: { description: 'The page', schema: z.string(), contentType: 'text/html' },
+          503: 'The dashboard was not built',
+        },
       },
     },
   };
@@ -79,7 +83,10 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
       doc: {
         summary: "The dashboard's scripts and styles",
         auth: 'none' as const,
-        responses: { 200: 'The file', 404: 'No such file' },
+        responses: {
+          200: { description: 'The script, style or image', schema: z.string(), contentType: '*/*' },
+          404: 'No such file',
+        },
       },
     },
   };

@@ -22,7 +22,24 @@ const codeOfStatus = (status: number): string =>
         ? 'bad_request'
         : 'internal';
 
-/** Every error leaves as `{"error":{"code","message"}}`; a 5xx never shows its cause to the caller. */
+/**
+ * Whether the same request may succeed later: Postgres unreachable, restarting, out of resources or
+ * losing a deadlock, or a connection that broke. Anything else would fail the same way again.
+ */
+const isTransient = (error: FastifyError): boolean => {
+  const code = String(error.code ?? '');
+  return (
+    /^(08|53|57P)/.test(code) ||
+    code === '40001' ||
+    code === '40P01' ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code)
+  );
+};
+
+/**
+ * Every error leaves as `{"error":{"code","message"}}`; a 5xx never shows its cause to the caller,
+ * and says it can be retried only when it can (503), never for a failure that would repeat.
+ */
 export const replyWithError = (
   error: FastifyError,
   request: FastifyRequest,
@@ -31,7 +48,17 @@ export const replyWithError = (
   const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
   if (status >= 500) {
     request.log.error({ err: { message: error.message, code: error.code } }, 'request failed');
-    return reply.status(status).send(errorBody('internal', 'Internal error; the request can be retried'));
+    return isTransient(error)
+      ? reply
+          .status(503)
+          .send(
+            errorBody('unavailable', 'The database is unavailable for a moment; the request can be retried'),
+          )
+      : reply
+          .status(status)
+          .send(
+            errorBody('internal', 'Internal error: retrying will not help; the server log has the cause'),
+          );
   }
   return reply.status(status).send(errorBody(codeOfStatus(status), error.message));
 };

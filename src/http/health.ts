@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
 
 export interface HealthPluginOptions {
   /** Resolves when the database answers, with the count of parked entries; rejects when it does not. */
@@ -11,7 +12,15 @@ const readinessTimeoutMs = 2000;
 export const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app, { readiness }) => {
   app.get(
     '/healthz',
-    { config: { doc: { summary: 'Liveness', auth: 'none', responses: { 200: 'Alive' } } } },
+    {
+      config: {
+        doc: {
+          summary: 'Liveness',
+          auth: 'none',
+          responses: { 200: { description: 'Alive', schema: z.strictObject({ status: z.literal('ok') }) } },
+        },
+      },
+    },
     async () => ({ status: 'ok' }),
   );
   app.get(
@@ -21,7 +30,16 @@ export const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app,
         doc: {
           summary: 'Readiness: Postgres answers',
           auth: 'none',
-          responses: { 200: 'Ready', 503: 'The database is unreachable' },
+          responses: {
+            200: {
+              description: 'Ready (parked entries are rows missing from the tables, not an outage)',
+              schema: z.strictObject({ status: z.literal('ready'), parkedEntries: z.number().int().min(0) }),
+            },
+            503: {
+              description: 'The database is unreachable',
+              schema: z.strictObject({ status: z.literal('unavailable'), reason: z.string() }),
+            },
+          },
         },
       },
     },

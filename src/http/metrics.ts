@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
 
 export interface MetricsPluginOptions {
   /** The metrics in the Prometheus text format, with its content type. */
@@ -14,7 +15,9 @@ export const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (ap
         doc: {
           summary: 'Prometheus metrics',
           auth: 'none',
-          responses: { 200: 'The Prometheus text format' },
+          responses: {
+            200: { description: 'The metrics', schema: z.string(), contentType: 'text/plain; version=0.0.4' },
+          },
         },
       },
     },

@@ -14,9 +14,21 @@ export interface RouteDoc {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
-  /** Status → what it means. Errors answer `{"error":{"code","message"}}`. */
-  responses: Record<number, string>;
+  /**
+   * Status → what it answers. Every 2xx has its schema (the test of `/docs` parses real answers
+   * with it); errors answer `{"error":{"code","message"}}`, so a line saying when is enough.
+   */
+  responses: Record<number, AnswerDoc>;
 }
+
+/**
+ * An answer: what it means, and for a success its body's schema (JSON unless said otherwise), or
+ * its schema by content type where the route answers what the client accepts.
+ */
+export type AnswerDoc =
+  | string
+  | { description: string; schema: z.ZodType; contentType?: string }
+  | { description: string; content: Record<string, z.ZodType> };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -37,7 +49,26 @@ const securityOf: Record<RouteAuth, Array<Record<string, string[]>>> = {
   admin: [{ adminToken: [] }],
 };
 
-const jsonSchemaOf = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+/** A schema as the document shows it: what a request may send, or what an answer holds. */
+const jsonSchemaOf = (schema: z.ZodType, io: 'input' | 'output' = 'input') => {
+  const { $schema: _dialect, ...jsonSchema } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+  return jsonSchema;
+};
+
+const errorContent = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
+
+const responseOf = (status: number, answer: AnswerDoc) => {
+  if (typeof answer === 'string')
+    return { description: answer, ...(status >= 400 && { content: errorContent }) };
+  const content =
+    'content' in answer ? answer.content : { [answer.contentType ?? 'application/json']: answer.schema };
+  return {
+    description: answer.description,
+    content: Object.fromEntries(
+      Object.entries(content).map(([type, schema]) => [type, { schema: jsonSchemaOf(schema, 'output') }]),
+    ),
+  };
+};
 
 /** `/a/:b` as OpenAPI writes it: `/a/{b}`. */
 const openApiPath = (url: string): string => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
@@ -49,12 +80,18 @@ export const routeCatalog = () => {
     routes,
     /** The `onRoute` hook: add it before any route is registered. */
     record(options: RouteOptions): void {
+      // A plugin's own routes it hides from documents (the reference's scripts and styles).
+      if ((options.schema as { hide?: boolean } | undefined)?.hide) return;
       const methods = Array.isArray(options.method) ? options.method : [options.method];
       for (const method of methods) {
         // Fastify adds a HEAD route beside each GET; it is the GET's.
         if (method === 'HEAD') continue;
         routes.push({ method: method.toLowerCase(), url: options.url, doc: options.config?.doc });
       }
+    },
+    /** A route a plugin registers hidden, described here instead. */
+    describe(route: RegisteredRoute): void {
+      routes.push(route);
     },
     document(version: string) {
       const paths: Record<string, Record<string, unknown>> = {};
@@ -80,14 +117,9 @@ export const routeCatalog = () => {
             },
           }),
           responses: Object.fromEntries(
-            Object.entries(doc.responses).map(([status, description]) => [
+            Object.entries(doc.responses).map(([status, answer]) => [
               status,
-              {
-                description,
-                ...(Number(status) >= 400 && {
-                  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-                }),
-              },
+              responseOf(Number(status), answer),
             ]),
           ),
         };

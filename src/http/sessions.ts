@@ -1,6 +1,15 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { type CheckoutSessions, checkoutSessionRequestSchema } from '../app/checkout-sessions.js';
-import { customerPortalSessionRequestSchema, type PortalSessions } from '../app/portal-sessions.js';
+import { z } from 'zod';
+import {
+  type CheckoutSessions,
+  checkoutSessionAnswerSchema,
+  checkoutSessionRequestSchema,
+} from '../app/checkout-sessions.js';
+import {
+  customerPortalSessionAnswerSchema,
+  customerPortalSessionRequestSchema,
+  type PortalSessions,
+} from '../app/portal-sessions.js';
 import type { SessionResult } from '../app/session-requests.js';
 import { type Caller, callerOfClaims } from '../domain/session-requests.js';
 import { errorBody, invalid } from './errors.js';
@@ -70,7 +79,11 @@ export const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (
           auth: 'user',
           body: checkoutSessionRequestSchema,
           responses: {
-            201: "`{checkoutSession: {id, checkoutSessionId, url, status, …}}`; for a retry with the caller's idempotency key, the same attempt (`status: completed`, no URL, once finished), or a new one if its session expired",
+            201: {
+              description:
+                "The session; for a retry with the caller's idempotency key, the same attempt (status completed, no URL, once finished), or a new one if its session expired",
+              schema: z.strictObject({ checkoutSession: checkoutSessionAnswerSchema }),
+            },
             ...sessionErrors,
             400: 'Invalid body, an idempotency key from an anonymous caller, or Stripe refused the request',
             409: 'The caller used this idempotency key with another body',
@@ -94,7 +107,10 @@ export const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (
           auth: 'user',
           body: customerPortalSessionRequestSchema,
           responses: {
-            201: '`{customerPortalSession: {id, portalSessionId, url, …}}`',
+            201: {
+              description: 'The portal session: send the customer to its URL',
+              schema: z.strictObject({ customerPortalSession: customerPortalSessionAnswerSchema }),
+            },
             ...sessionErrors,
             404: 'The subject has no Stripe customer yet',
           },

@@ -49,7 +49,10 @@ export const stripeWebhooksPlugin: FastifyPluginAsync<StripeWebhooksPluginOption
           params: z.object({ environment: environmentSchema }),
           body: stripeEventEnvelopeSchema,
           responses: {
-            200: '`{received: true, duplicate}` once committed to the log',
+            200: {
+              description: 'Committed to the log; duplicate: the log held this event already',
+              schema: z.strictObject({ received: z.literal(true), duplicate: z.boolean() }),
+            },
             400: 'Missing or bad signature, not JSON, or livemode mismatch',
             404: 'Unknown environment',
             413: 'Body over 1 MiB',

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { EventStoreDbEventLog } from '../adapters/eventstoredb/event-log.js';
 import { PostgresEventLog } from '../adapters/postgres/event-log.js';
 import { runMigrations } from '../adapters/postgres/migrations.js';
+import { paymentsReads } from '../adapters/postgres/payments-reads.js';
 import { createPool, type Pool } from '../adapters/postgres/pool.js';
 import { reconcileStore } from '../adapters/postgres/reconcile-store.js';
 import { serverChecks } from '../adapters/postgres/server-checks.js';
@@ -15,7 +16,7 @@ import { stripeAccess } from '../app/stripe-access.js';
 import type { EventLog } from '../ports/event-log.js';
 import { projectionEngine } from '../projections/engine/index.js';
 import { projectors } from '../projections/index.js';
-import { changeStream, replaySubscriber } from '../subscribers/index.js';
+import { changeStream, replaySubscriber, subscriberStatuses } from '../subscribers/index.js';
 import { ConfigError, type PayfoldConfig } from './config.js';
 import { openDatabase, type PayfoldDatabase } from './database.js';
 
@@ -93,6 +94,8 @@ export interface OpenPayfold {
 
 export interface OpenPayfoldOptions {
   poolSize: number;
+  /** A command that only reads: without DATABASE_URL, an embedded cluster must be there already. */
+  readOnly?: boolean;
   /**
    * Give health, metrics and status a pool of their own, two connections whose statements are cut
    * off after 2 s: a scraper or a probe can never take the connections webhooks need.
@@ -110,8 +113,10 @@ export const openPayfold = async (
   logger: Logger,
   options: OpenPayfoldOptions,
 ): Promise<OpenPayfold> => {
-  const database = await openDatabase(config, (line) =>
-    logger.debug({ postgres: line }, 'embedded postgres'),
+  const database = await openDatabase(
+    config,
+    (line) => logger.debug({ postgres: line }, 'embedded postgres'),
+    { mustExist: options.readOnly === true },
   );
   const pool = createPool(database.url, { max: options.poolSize });
   try {
@@ -154,8 +159,13 @@ export const openPayfold = async (
     log,
     projections,
     stripe,
+    // The dashboard's reads go through the status pool when there is one: never webhooks' connections.
+    reads: paymentsReads(status?.pool ?? pool),
     changeStream: changeStream(pool),
-    replaySubscriber: (subscriber, from) => replaySubscriber(pool, subscriber, from),
+    subscribers: {
+      list: () => subscriberStatuses(pool),
+      replay: (subscriber, from) => replaySubscriber(pool, subscriber, from),
+    },
   });
   return {
     database,
@@ -173,28 +183,36 @@ export const openPayfold = async (
   };
 };
 
-/** Runs `work` with Payfold's operations over the configured database, then closes everything. */
+/**
+ * Runs `work` with Payfold's operations over the configured database, then closes everything.
+ * `work` is told which database it is (`the embedded Postgres under …`, or the URL without its
+ * password).
+ */
 export const withPayfold = async <T>(
   config: PayfoldConfig,
   logger: Logger,
-  work: (operations: PayfoldOperations) => Promise<T>,
+  work: (operations: PayfoldOperations, database: PayfoldDatabase) => Promise<T>,
+  options: { readOnly?: boolean } = {},
 ): Promise<T> => {
-  // A rebuild (rebuild, reconcile) holds its lock, its transaction and the log's reads at once.
-  const payfold = await openPayfold(config, logger, { poolSize: 4 });
+  // A rebuild (rebuild, reconcile) holds its lock, its transaction and the log's reads at once, and
+  // settling after an append a leadership lock and a batch per projection.
+  const payfold = await openPayfold(config, logger, { poolSize: 6, ...options });
   try {
-    return await work(payfold.operations);
+    return await work(payfold.operations, payfold.database);
   } finally {
     await payfold.close();
   }
 };
 
 /** `payfold migrate`: the migrations alone. */
-export const migrateDatabase = async (config: PayfoldConfig): Promise<number[]> => {
+export const migrateDatabase = async (
+  config: PayfoldConfig,
+): Promise<{ applied: number[]; database: PayfoldDatabase }> => {
   const database = await openDatabase(config);
   const pool = createPool(database.url, { max: 1 });
   try {
     await requireUtf8(pool);
-    return await runMigrations(pool);
+    return { applied: await runMigrations(pool), database };
   } finally {
     await pool.end();
     await database.stop();

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { paymentsReads, recordWebhookRedelivery } from '../adapters/postgres/payments-reads.js';
+import { recordWebhookRedelivery } from '../adapters/postgres/payments-reads.js';
 import type { Pool } from '../adapters/postgres/pool.js';
 import { serverChecks } from '../adapters/postgres/server-checks.js';
 import { verifyStripeSignature } from '../adapters/stripe/webhook-signature.js';
@@ -168,12 +168,15 @@ export const startPayfold = async (
     admin: {
       adminToken: config.adminToken,
       operations,
-      // The dashboard reads through the status pool: an admin's page can never starve webhooks.
-      reads: paymentsReads(status.pool),
       rejectedWebhooks: metrics.rejectedWebhooks,
     },
   });
-  const url = await app.listen({ port: config.port, host: config.host });
+  // A port taken by another process: nothing is left running behind the one line that says so.
+  const url = await app.listen({ port: config.port, host: config.host }).catch(async (error: unknown) => {
+    await app.close();
+    await payfold.close();
+    throw error;
+  });
   const projecting = options.projections ?? true;
   if (projecting) {
     await runner.start();

@@ -35,4 +35,6 @@ export interface PaymentsReads {
   /** Products not deleted, each with its `prices`. */
   catalog(environment: Environment): Promise<TableRow[]>;
   webhookActivity(environment: Environment, limit: number): Promise<WebhookActivity>;
+  /** When the last webhook of each environment arrived (null: none yet). */
+  lastWebhooks(): Promise<Record<Environment, Date | null>>;
 }

@@ -13,4 +13,5 @@ export {
 } from './change-stream.js';
 export { type ReplayFrom, replaySubscriber } from './replay.js';
 export { SubscriberRunner, type SubscriberRunnerOptions } from './runner.js';
+export { type SubscriberStatus, subscriberStatuses } from './status.js';
 export { type ChangeOperation, defineSubscriber, type RowChange, type Subscriber } from './subscriber.js';

@@ -35,7 +35,7 @@ export interface Subscriber {
   /**
    * Where a subscriber that has never run starts: at the changes made from now on (the default,
    * so that a new welcome-email subscriber does not greet every past customer), or at the first
-   * change kept. `payfold replay` moves it back later either way.
+   * change kept. `payfold subscribers replay` moves it back later either way.
    */
   startFrom?: 'now' | 'beginning';
   /** Throwing retries the change (with backoff), then parks it in `payfold.subscriber_errors`. */

@@ -64,3 +64,10 @@ export const eventually = async (check: () => Promise<void>, timeoutMs = 15_000)
     }
   }
 };
+
+/** A database URL as Payfold names it to a person: without its password. */
+export const urlWithoutPassword = (url: string): string => {
+  const parsed = new URL(url);
+  parsed.password = '';
+  return parsed.toString();
+};

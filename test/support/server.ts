@@ -130,16 +130,32 @@ export const startServeProcess = (
  */
 export const runPayfold = (
   args: string[],
-  { databaseUrl, stripeApiBase, input = '' }: { databaseUrl: string; stripeApiBase: string; input?: string },
+  {
+    databaseUrl,
+    stripeApiBase,
+    input = '',
+    env = {},
+    cwd,
+  }: {
+    /** Undefined: none set, so the command uses an embedded Postgres under `cwd`. */
+    databaseUrl: string | undefined;
+    stripeApiBase: string;
+    input?: string;
+    env?: Record<string, string>;
+    cwd?: string;
+  },
 ): Promise<{ code: number | null; out: string; err: string }> =>
   new Promise((resolve) => {
+    const { DATABASE_URL: _inherited, ...inherited } = process.env;
     const child = startedByTest(
       spawn(process.execPath, [payfoldBin, ...args], {
+        cwd,
         env: {
-          ...process.env,
-          DATABASE_URL: databaseUrl,
+          ...inherited,
+          ...(databaseUrl !== undefined && { DATABASE_URL: databaseUrl }),
           PAYFOLD_MASTER_KEY: testMasterKey,
           STRIPE_API_BASE: stripeApiBase,
+          ...env,
         },
       }),
     );

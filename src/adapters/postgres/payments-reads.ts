@@ -107,6 +107,8 @@ const statements = {
     where w.environment = $1
     order by w.received_at desc, w.log_position desc
     limit $2`,
+  lastWebhooks: `
+    select environment, max(received_at) as received_at from payments.webhook_events group by environment`,
   perMinute: `
     select date_trunc('minute', received_at) as minute, count(*)::int as events
     from payments.webhook_events
@@ -155,6 +157,14 @@ export const paymentsReads = (pool: pg.Pool): PaymentsReads => ({
       deliveries: deliveries.rows,
       perMinute: perMinute.rows.map((row) => ({ minute: row.minute.toISOString(), events: row.events })),
     };
+  },
+
+  async lastWebhooks() {
+    const { rows } = await pool.query<{ environment: Environment; received_at: Date }>(
+      statements.lastWebhooks,
+    );
+    const last = new Map(rows.map((row) => [row.environment, row.received_at]));
+    return { test: last.get('test') ?? null, live: last.get('live') ?? null };
   },
 });
 

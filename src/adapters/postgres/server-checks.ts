@@ -10,7 +10,7 @@ const statements = {
   oldestTransactionSeconds: `
     select coalesce(extract(epoch from now() - min(xact_start)), 0)::float8 as seconds
     from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null`,
-  parkedEntries: 'select count(*)::int as parked from payfold.projection_errors',
+  parkedEntries: 'select count(*)::int as parked from payfold.projection_errors where dismissed_at is null',
 } as const;
 
 /** What `payfold serve` asks of the Postgres server at start and for health, by named statement. */

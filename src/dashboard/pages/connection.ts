@@ -31,6 +31,8 @@ interface SyncCursor {
 interface Status {
   connections: Connection[];
   syncs: Record<string, SyncCursor[]>;
+  /** When the last webhook of each environment arrived. */
+  lastWebhooks: Record<string, string | null>;
 }
 
 interface ObjectDrift {
@@ -38,6 +40,8 @@ interface ObjectDrift {
   listed: number;
   missing: string[];
   stale: Array<{ id: string; fields: string[] }>;
+  /** Different only in fields no table shows: not drift. */
+  informational: Array<{ id: string; fields: string[] }>;
   extra: string[];
 }
 
@@ -94,6 +98,13 @@ const reconcileReport = (report: ReconcileReport) =>
         { label: 'Missing', value: (drift) => drift.missing.length, numeric: true },
         { label: 'Stale', value: (drift) => drift.stale.length, numeric: true },
         { label: 'Extra', value: (drift) => drift.extra.length, numeric: true },
+        {
+          label: 'Informational (not drift)',
+          value: (drift) =>
+            drift.informational.length === 0
+              ? '—'
+              : `${drift.informational.length}: ${[...new Set(drift.informational.flatMap((entry) => entry.fields))].join(', ')}`,
+        },
       ],
       report.objects,
     ),
@@ -114,7 +125,11 @@ const reconcileReport = (report: ReconcileReport) =>
 type Announce = PageContext['announce'];
 
 /** The account, the masked key, the endpoint and the portal configuration of a connection. */
-const connectionFacts = (connection: Connection | undefined, environment: string) =>
+const connectionFacts = (
+  connection: Connection | undefined,
+  environment: string,
+  lastWebhook: string | null,
+) =>
   connection
     ? facts([
         ['Stripe account', connection.accountId],
@@ -131,6 +146,7 @@ const connectionFacts = (connection: Connection | undefined, environment: string
           'Billing portal configuration',
           text(connection.portalConfigurationCreatedByPayfold ?? 'the account’s own'),
         ],
+        ['Last webhook', lastWebhook ? formatTime(lastWebhook) : 'none yet'],
       ])
     : h('p', {}, `No Stripe key is set for ${environment}. Set one below to connect.`);
 
@@ -255,7 +271,7 @@ export const connectionPage: Page = async ({ environment, root, announce, every,
     const status = orShowError(await callAdmin<Status>('GET', '/api/admin/payments/status'), summary);
     if (!status || left()) return;
     const connection = status.connections.find((candidate) => candidate.environment === environment);
-    show(summary, connectionFacts(connection, environment));
+    show(summary, connectionFacts(connection, environment, status.lastWebhooks[environment] ?? null));
     disconnect.hidden = !connection;
     show(progress, syncTable(status.syncs[environment] ?? []));
   };

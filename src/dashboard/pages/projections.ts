@@ -9,8 +9,10 @@ interface ProjectionStatus {
   lastRebuild: { at: string; reason: string; quiet: boolean; entries: number } | null;
   position: number;
   behind: number;
-  updatedAt: string;
+  /** Null before the projection first ran. */
+  updatedAt: string | null;
   parkedEntries: number;
+  dismissedEntries: number;
 }
 
 interface ParkedEntry {
@@ -19,6 +21,8 @@ interface ParkedEntry {
   entryType: string;
   error: string;
   occurredAt: string;
+  /** When an admin dismissed it: never applied, still in the log. */
+  dismissedAt: string | null;
 }
 
 interface ProjectionsReport {
@@ -29,7 +33,10 @@ interface ProjectionsReport {
 /** Samples kept for the live lag chart: two minutes at one every two seconds. */
 const samplesKept = 60;
 
-/** Each projector's position and lag (live), parked entries with a retry, last rebuild. */
+/**
+ * Each projector's position and lag (live), parked entries with a retry and, one by one, a
+ * dismissal (reversible), last rebuild.
+ */
 export const projectionsPage: Page = async ({ root, announce, every, left }) => {
   const chart = h('div', {});
   const statuses = h('div', {});
@@ -66,7 +73,11 @@ export const projectionsPage: Page = async ({ root, announce, every, left }) => 
           { label: 'Position', value: (row) => row.position, numeric: true },
           { label: 'Behind', value: (row) => row.behind, numeric: true },
           { label: 'Parked', value: (row) => row.parkedEntries, numeric: true },
-          { label: 'Checkpoint moved', value: (row) => formatTime(row.updatedAt) },
+          { label: 'Dismissed', value: (row) => row.dismissedEntries, numeric: true },
+          {
+            label: 'Checkpoint moved',
+            value: (row) => (row.updatedAt ? formatTime(row.updatedAt) : 'not run yet'),
+          },
           {
             label: 'Last rebuild',
             value: (row) =>
@@ -91,13 +102,39 @@ export const projectionsPage: Page = async ({ root, announce, every, left }) => 
           { label: 'Entry type', value: (row) => h('code', {}, row.entryType) },
           { label: 'Reason', value: (row) => h('span', { class: 'reason' }, text(row.error)) },
           { label: 'Parked at', value: (row) => formatTime(row.occurredAt) },
+          {
+            label: 'Decision',
+            value: (row) => [
+              row.dismissedAt ? ['dismissed ', formatTime(row.dismissedAt), ' '] : '',
+              decide(row),
+            ],
+          },
         ],
         report.parkedEntries,
         'No parked entries: every log entry applied.',
       ),
-      report.parkedEntries.length > 0 && retry,
+      report.parkedEntries.some((entry) => !entry.dismissedAt) && retry,
     );
   };
+  // Dismissed: retries and rebuilds pass it over; the log keeps it, and undoing parks it again.
+  const decide = (entry: ParkedEntry) =>
+    actionButton(
+      entry.dismissedAt ? 'Park again' : 'Dismiss',
+      async () => {
+        const undo = entry.dismissedAt !== null;
+        const answer = await callAdmin('POST', '/api/admin/projections/dismiss', {
+          positions: [entry.position],
+          projection: entry.projection,
+          undo,
+        });
+        if (answer.error) return announce(answer.error.message, 'error');
+        announce(`Entry ${entry.position} ${undo ? 'parked again' : 'dismissed: it will never apply'}.`);
+        await load();
+      },
+      {
+        'aria-label': `${entry.dismissedAt ? 'Park again' : 'Dismiss'} the entry at position ${entry.position} of ${entry.projection}`,
+      },
+    );
   const retry = actionButton('Retry parked entries', async () => {
     const answer = await callAdmin<{
       retries: Array<{ projection: string; retried: number; applied: number; stillParked: number }>;

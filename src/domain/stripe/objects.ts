@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { canonicalJson } from './canonical.js';
 
 /**
  * What the projectors read of each Stripe object, across API versions from 2020-03-02 to the
  * `stripe` package's pinned one. Only the fields read are declared; everything else is ignored, so
  * a field added or removed elsewhere never fails a parse. Fields that moved between versions are
- * declared in both places and read by `src/domain/stripe/rows.ts`.
+ * declared in both places, and the table definitions (`src/projections/payments/tables/`) read either.
  */
 
 /** An expandable reference: an id, or the expanded object carrying it. */
@@ -238,3 +239,42 @@ export const checkoutSessionSchema = z.object({
   line_items: list(z.unknown()),
   metadata: metadataSchema,
 });
+
+/** The reading of each object type a sync lists: the fields the payments tables are built from. */
+export const projectedReading: Record<string, z.ZodType<Record<string, unknown>>> = {
+  product: productSchema,
+  price: priceSchema,
+  customer: customerSchema,
+  subscription: subscriptionSchema,
+  invoice: invoiceSchema,
+  payment_intent: paymentIntentSchema,
+  charge: chargeSchema,
+  refund: refundSchema,
+  dispute: disputeSchema,
+  'checkout.session': checkoutSessionSchema,
+};
+
+const differingKeys = (a: Record<string, unknown>, b: Record<string, unknown>): string[] =>
+  [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((key) => canonicalJson(a[key] ?? null) !== canonicalJson(b[key] ?? null))
+    .sort();
+
+/**
+ * How two snapshots of one object differ: in the fields the tables are built from (`projected`:
+ * a table would show them differently), and in the others (`elsewhere`: no table shows them, and
+ * Stripe changes some without sending an event, like a customer's `next_invoice_sequence`). A
+ * snapshot that cannot be read counts every difference as projected.
+ */
+export const snapshotDifferences = (
+  objectType: string,
+  a: Record<string, unknown>,
+  b: Record<string, unknown>,
+): { projected: string[]; elsewhere: string[] } => {
+  const all = differingKeys(a, b);
+  const reading = projectedReading[objectType];
+  const readA = reading?.safeParse(a);
+  const readB = reading?.safeParse(b);
+  if (!readA?.success || !readB?.success) return { projected: all, elsewhere: [] };
+  const projected = differingKeys(readA.data, readB.data);
+  return { projected, elsewhere: all.filter((field) => !projected.includes(field)) };
+};

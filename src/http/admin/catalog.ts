@@ -8,6 +8,7 @@ import {
 } from '../../app/catalog.js';
 import type { StripeAccess } from '../../app/stripe-access.js';
 import { errorBody, invalid } from '../errors.js';
+import { catalogChangeAnswer } from './answers.js';
 import { admin, withEnvironment } from './route-doc.js';
 
 const idParams = z.object({ id: z.string().min(1).max(255) });
@@ -32,7 +33,11 @@ const catalogResponses = {
 export const adminCatalogPlugin: FastifyPluginAsync<{ stripe: StripeAccess }> = async (app, { stripe }) => {
   app.post(
     '/api/admin/payments/products',
-    admin('Create a product in Stripe, then log it', { body: productCreateBody }, catalogResponses),
+    admin(
+      'Create a product in Stripe, then log it',
+      { body: productCreateBody, answer: catalogChangeAnswer },
+      catalogResponses,
+    ),
     async (request, reply) => {
       const body = productCreateBody.safeParse(request.body);
       if (!body.success) return reply.status(400).send(invalid(body.error));
@@ -45,7 +50,7 @@ export const adminCatalogPlugin: FastifyPluginAsync<{ stripe: StripeAccess }> = 
     '/api/admin/payments/products/:id',
     admin(
       'Update a product in Stripe, then log it',
-      { params: idParams, body: productUpdateBody },
+      { params: idParams, body: productUpdateBody, answer: catalogChangeAnswer },
       catalogResponses,
     ),
     async (request, reply) => {
@@ -59,7 +64,11 @@ export const adminCatalogPlugin: FastifyPluginAsync<{ stripe: StripeAccess }> = 
 
   app.post(
     '/api/admin/payments/products/:id/archive',
-    admin('Archive a product (active: false)', { params: idParams, body: environmentBody }, catalogResponses),
+    admin(
+      'Archive a product (active: false)',
+      { params: idParams, body: environmentBody, answer: catalogChangeAnswer },
+      catalogResponses,
+    ),
     async (request, reply) => {
       const body = environmentBody.safeParse(request.body);
       if (!body.success) return reply.status(400).send(invalid(body.error));
@@ -70,7 +79,11 @@ export const adminCatalogPlugin: FastifyPluginAsync<{ stripe: StripeAccess }> = 
 
   app.post(
     '/api/admin/payments/prices',
-    admin('Create a price in Stripe, then log it', { body: priceCreateBody }, catalogResponses),
+    admin(
+      'Create a price in Stripe, then log it',
+      { body: priceCreateBody, answer: catalogChangeAnswer },
+      catalogResponses,
+    ),
     async (request, reply) => {
       const body = priceCreateBody.safeParse(request.body);
       if (!body.success) return reply.status(400).send(invalid(body.error));
@@ -81,7 +94,11 @@ export const adminCatalogPlugin: FastifyPluginAsync<{ stripe: StripeAccess }> = 
 
   app.post(
     '/api/admin/payments/prices/:id/archive',
-    admin('Archive a price (active: false)', { params: idParams, body: environmentBody }, catalogResponses),
+    admin(
+      'Archive a price (active: false)',
+      { params: idParams, body: environmentBody, answer: catalogChangeAnswer },
+      catalogResponses,
+    ),
     async (request, reply) => {
       const body = environmentBody.safeParse(request.body);
       if (!body.success) return reply.status(400).send(invalid(body.error));

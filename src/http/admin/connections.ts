@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { PayfoldOperations } from '../../app/operations.js';
 import { errorBody, invalid } from '../errors.js';
+import { connectAnswer, removeConnectionAnswer, statusAnswer, webhookEndpointAnswer } from './answers.js';
 import { admin, environmentParams } from './route-doc.js';
 
 const setKeyBody = z
@@ -18,6 +19,7 @@ export const adminConnectionsPlugin: FastifyPluginAsync<{ operations: PayfoldOpe
     '/api/admin/payments/status',
     admin(
       'Stripe connections (keys masked), syncs, the log head, the change stream and each projection (as payfold status)',
+      { answer: statusAnswer },
     ),
     async () => operations.status(),
   );
@@ -26,7 +28,7 @@ export const adminConnectionsPlugin: FastifyPluginAsync<{ operations: PayfoldOpe
     '/api/admin/payments/config/:environment/webhook-endpoint',
     admin(
       'The managed webhook endpoint as Stripe has it now (status, URL, events); null without one',
-      { params: environmentParams },
+      { params: environmentParams, answer: webhookEndpointAnswer },
       { 502: 'Stripe failed' },
     ),
     async (request, reply) => {
@@ -42,7 +44,7 @@ export const adminConnectionsPlugin: FastifyPluginAsync<{ operations: PayfoldOpe
     '/api/admin/payments/config/:environment',
     admin(
       'Connect a Stripe key to an environment (validated, then the first sync starts)',
-      { params: environmentParams, body: setKeyBody },
+      { params: environmentParams, body: setKeyBody, answer: connectAnswer },
       {
         400: 'Invalid body or key',
         409: 'The key belongs to another account (force it)',
@@ -74,7 +76,10 @@ export const adminConnectionsPlugin: FastifyPluginAsync<{ operations: PayfoldOpe
 
   app.delete(
     '/api/admin/payments/config/:environment',
-    admin("Remove an environment's key (and its managed webhook endpoint)", { params: environmentParams }),
+    admin("Remove an environment's key (and its managed webhook endpoint)", {
+      params: environmentParams,
+      answer: removeConnectionAnswer,
+    }),
     async (request, reply) => {
       const params = environmentParams.safeParse(request.params);
       if (!params.success) return reply.status(404).send(errorBody('not_found', 'Not found'));

@@ -5,11 +5,13 @@ import { errorBody } from '../errors.js';
 import { adminCatalogPlugin } from './catalog.js';
 import { adminConnectionsPlugin } from './connections.js';
 import { adminProjectionsPlugin } from './projections.js';
-import { type AdminReadsPluginOptions, adminReadsPlugin } from './reads.js';
+import { adminReadsPlugin } from './reads.js';
 import { adminSyncPlugin } from './sync-and-reconcile.js';
 
-export interface AdminPluginOptions extends AdminReadsPluginOptions {
+export interface AdminPluginOptions {
   adminToken: string | undefined;
+  /** Webhook requests refused since this process started, by reason. */
+  rejectedWebhooks: () => Promise<Array<{ reason: string; count: number }>>;
   /** The operations the `payfold` commands call too. */
   operations: PayfoldOperations;
 }
@@ -30,7 +32,7 @@ export const sameSecret = (given: string, expected: string): boolean =>
  */
 export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
   app,
-  { adminToken, operations, reads, rejectedWebhooks },
+  { adminToken, operations, rejectedWebhooks },
 ) => {
   app.addHook('onRequest', async (request, reply) => {
     if (!adminToken) {
@@ -48,5 +50,5 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (
   await app.register(adminConnectionsPlugin, { operations });
   await app.register(adminSyncPlugin, { stripe: operations.stripe });
   await app.register(adminCatalogPlugin, { stripe: operations.stripe });
-  await app.register(adminReadsPlugin, { reads, rejectedWebhooks });
+  await app.register(adminReadsPlugin, { reads: operations.reads, rejectedWebhooks });
 };

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { PaymentsReads } from '../../ports/payments-reads.js';
 import { invalid } from '../errors.js';
+import { catalogAnswer, customersAnswer, overviewAnswer, webhookActivityAnswer } from './answers.js';
 import { admin, environmentQuery } from './route-doc.js';
 
 const searchQuery = environmentQuery.extend({ search: z.string().max(255).optional() });
@@ -28,6 +29,7 @@ export const adminReadsPlugin: FastifyPluginAsync<AdminReadsPluginOptions> = asy
     '/api/admin/payments/catalog',
     admin('Products (not deleted) with their prices, as payments.products and payments.prices hold them', {
       query: environmentQuery,
+      answer: catalogAnswer,
     }),
     async (request, reply) => {
       const query = environmentQuery.safeParse(request.query);
@@ -40,6 +42,7 @@ export const adminReadsPlugin: FastifyPluginAsync<AdminReadsPluginOptions> = asy
     '/api/admin/payments/customers',
     admin('Customers by subject (type:id), customer id, or part of an email or name; the newest 50', {
       query: searchQuery,
+      answer: customersAnswer,
     }),
     async (request, reply) => {
       const query = searchQuery.safeParse(request.query);
@@ -53,6 +56,7 @@ export const adminReadsPlugin: FastifyPluginAsync<AdminReadsPluginOptions> = asy
     admin("A customer's mapping, subscriptions with items, invoices, payments, refunds, disputes", {
       params: customerParams,
       query: environmentQuery,
+      answer: overviewAnswer,
     }),
     async (request, reply) => {
       const query = environmentQuery.safeParse(request.query);
@@ -69,6 +73,7 @@ export const adminReadsPlugin: FastifyPluginAsync<AdminReadsPluginOptions> = asy
       {
         params: subjectParams,
         query: environmentQuery,
+        answer: overviewAnswer,
       },
     ),
     async (request, reply) => {
@@ -87,7 +92,7 @@ export const adminReadsPlugin: FastifyPluginAsync<AdminReadsPluginOptions> = asy
     '/api/admin/webhooks',
     admin(
       'Recent webhook deliveries with redelivery counts, events per minute over the last day, and refused requests by reason since the process started',
-      { query: webhooksQuery },
+      { query: webhooksQuery, answer: webhookActivityAnswer },
     ),
     async (request, reply) => {
       const query = webhooksQuery.safeParse(request.query);

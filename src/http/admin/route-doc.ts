@@ -2,10 +2,13 @@ import { z } from 'zod';
 import { environmentSchema } from '../../domain/environment.js';
 import type { RouteDoc } from '../openapi.js';
 
-/** An admin route's documentation: its summary, what it takes, and its answers beside the common ones. */
+/**
+ * An admin route's documentation: its summary, what it takes, what it answers (200, with its
+ * schema), and its errors beside the common ones.
+ */
 export const admin = (
   summary: string,
-  extra: Omit<RouteDoc, 'summary' | 'auth' | 'responses'> = {},
+  { answer, ...extra }: Omit<RouteDoc, 'summary' | 'auth' | 'responses'> & { answer: z.ZodType },
   responses: Record<number, string> = {},
 ) => ({
   config: {
@@ -13,7 +16,12 @@ export const admin = (
       summary,
       auth: 'admin' as const,
       ...extra,
-      responses: { 200: 'Done', 401: 'No or wrong admin token', 503: 'The admin API is off', ...responses },
+      responses: {
+        200: { description: 'Done', schema: answer },
+        401: 'No or wrong admin token',
+        503: 'The admin API is off',
+        ...responses,
+      },
     },
   },
 });

@@ -4,6 +4,7 @@ import type { StripeAccess } from '../../app/stripe-access.js';
 import { type Environment, environmentSchema } from '../../domain/environment.js';
 import { syncObjectKinds } from '../../domain/sync-kinds.js';
 import { errorBody, invalid } from '../errors.js';
+import { reconcileAnswer, syncAnswer } from './answers.js';
 import { admin } from './route-doc.js';
 
 const syncBody = z
@@ -22,7 +23,7 @@ export const adminSyncPlugin: FastifyPluginAsync<{ stripe: StripeAccess }> = asy
     '/api/admin/payments/sync',
     admin(
       'Backfill from Stripe; answers when every page is in the log',
-      { body: syncBody },
+      { body: syncBody, answer: syncAnswer },
       { 400: 'Invalid body', 409: 'Not connected', 502: 'Stripe failed' },
     ),
     async (request, reply) => {
@@ -48,7 +49,7 @@ export const adminSyncPlugin: FastifyPluginAsync<{ stripe: StripeAccess }> = asy
     '/api/admin/reconcile',
     admin(
       'Compare the tables with Stripe (missed events, objects, ties, tables); repair by appending, unless a dry run',
-      { body: reconcileBody },
+      { body: reconcileBody, answer: reconcileAnswer },
       { 400: 'Invalid body', 409: 'Not connected', 502: 'Stripe failed' },
     ),
     async (request, reply) => {

@@ -4,7 +4,7 @@ import { checkpointOf, type LogCheckpoint, type LogEntry, logStart } from '../..
 import type { EventLog } from '../../ports/event-log.js';
 import { checkpointStatements } from './checkpoints.js';
 import { readLogAhead, rescanThrough } from './log-reading.js';
-import { applyOrPark } from './parked.js';
+import { applyOrPark, parkEntry } from './parked.js';
 import type { ProjectionMetrics, Projector } from './projector.js';
 
 export const buildStatements = {
@@ -16,6 +16,12 @@ export const buildStatements = {
 export interface BuildTarget {
   projector: Projector;
   client: pg.PoolClient;
+  /** Build by batches even when the projector has a build path (after the build path failed). */
+  byBatches?: boolean;
+  /** Entries it passes over: those an admin dismissed. */
+  skip?: ReadonlySet<bigint>;
+  /** Filled in: the entries it parked. */
+  parked?: Set<bigint>;
   /** Set when it failed: it is fed no more, and its caller rolls it back. */
   failed?: Error;
 }
@@ -32,15 +38,16 @@ export interface BuildFromStartOptions {
   goOn?: () => void;
 }
 
-const relevant = (projector: Projector, entries: readonly LogEntry[]) =>
-  entries.filter((entry) => projector.entryTypes.includes(entry.type));
+const relevant = ({ projector, skip }: BuildTarget, entries: readonly LogEntry[]) =>
+  entries.filter((entry) => projector.entryTypes.includes(entry.type) && !skip?.has(entry.position));
 
 /**
  * The one way projections are built from the start of the log: on a first start (the runner, into
  * the live tables), by `payfold rebuild` and after a projector's code changed (into shadow tables).
  * The log is read once for all the targets, in large chunks, and each chunk goes to each target
- * through its client: to its projector's build path (`Projector.rebuild`), or, without one, applied
- * as a batch would be (parking what fails); then each build path's second pass reads the log again.
+ * through its client: to its projector's build path (`Projector.rebuild`, which parks an entry it
+ * cannot read), or, without one, applied as a batch would be (parking what fails); then each build
+ * path's second pass reads the log again. Dismissed entries are passed over.
  * A target that fails is marked and fed no more; the others go on. Returns where the log was read
  * to (undefined for an empty log) and how many entries were read.
  */
@@ -49,7 +56,23 @@ export const buildFromStart = async (
   options: BuildFromStartOptions,
 ): Promise<{ through: LogCheckpoint | undefined; read: number }> => {
   const size = options.readSize ?? 1000;
-  const folds = new Map(targets.map((target) => [target, target.projector.rebuild?.(target.client)]));
+  const parking = (target: BuildTarget) => ({
+    ...options,
+    onParked: (entry: LogEntry) => {
+      target.parked ??= new Set();
+      target.parked.add(entry.position);
+    },
+  });
+  const folds = new Map(
+    targets.map((target) => [
+      target,
+      target.byBatches
+        ? undefined
+        : target.projector.rebuild?.(target.client, (entry, error) =>
+            parkEntry(target.client, target.projector, entry, error, parking(target)),
+          ),
+    ]),
+  );
   const attempt = async (target: BuildTarget, work: () => Promise<void>) => {
     if (target.failed) return;
     try {
@@ -68,12 +91,12 @@ export const buildFromStart = async (
     await Promise.all(
       targets.map((target) =>
         attempt(target, async () => {
-          const mine = relevant(target.projector, entries);
+          const mine = relevant(target, entries);
           if (mine.length === 0) return;
           await target.client.query(checkpointStatements.markLogPosition, [last.position.toString()]);
           const fold = folds.get(target);
           if (fold) await fold.add(mine);
-          else await applyOrPark(target.client, target.projector, mine, options);
+          else await applyOrPark(target.client, target.projector, mine, parking(target));
         }),
       ),
     );
@@ -89,7 +112,7 @@ export const buildFromStart = async (
         const fold = folds.get(target);
         if (!fold) return;
         await target.client.query(checkpointStatements.markLogPosition, [end.position.toString()]);
-        await fold.finish((visit) => rescan((entries) => visit(relevant(target.projector, entries))));
+        await fold.finish((visit) => rescan((entries) => visit(relevant(target, entries))));
       }),
     ),
   );

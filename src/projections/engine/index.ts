@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { logStart } from '../../domain/event-log.js';
 import type { EventLog } from '../../ports/event-log.js';
-import { type RetrySummary, retryParkedEntries } from './parked.js';
+import { dismissParkedEntries, type RetrySummary, retryParkedEntries } from './parked.js';
 import type { Projector } from './projector.js';
 import {
   outdatedProjections,
@@ -11,6 +11,7 @@ import {
   rebuildProjections,
 } from './rebuild.js';
 import { ProjectionRunner } from './runner.js';
+import { type SettleSummary, settleProjections } from './settle.js';
 import {
   type ProjectionStatus,
   type ProjectionsReport,
@@ -19,10 +20,11 @@ import {
 } from './status.js';
 
 export { Leadership } from './leadership.js';
-export type { RetrySummary } from './parked.js';
-export type { ProjectionMetrics, ProjectionRebuild, Projector, Rescan } from './projector.js';
+export { describeError, type RetrySummary } from './parked.js';
+export type { ParkEntry, ProjectionMetrics, ProjectionRebuild, Projector, Rescan } from './projector.js';
 export type { RebuildProgress, RebuildSummary, TableChanges, TableDrift } from './rebuild.js';
 export { ProjectionRunner, type ProjectionRunnerOptions } from './runner.js';
+export type { SettleSummary } from './settle.js';
 export type { ParkedEntry, ProjectionStatus, ProjectionsReport } from './status.js';
 
 /** What a command or a route asked of named projections: done, or the one line saying which name is unknown. */
@@ -48,12 +50,25 @@ export interface RebuildRequest {
 export interface ProjectionEngine {
   /** Every projection brought to the log's head (the tables as of now: what reconcile compares). */
   catchUp(): Promise<void>;
+  /**
+   * After a command appended: the projections nobody leads applied here, those a running process
+   * leads waited for (up to `timeoutMs`), so that the tables hold what was appended.
+   */
+  settle(timeoutMs: number): Promise<SettleSummary>;
   /** Rebuilds projections without downtime, or with `dryRun` compares them (see `rebuild.ts`). */
   rebuild(request: RebuildRequest): Promise<NamedResult<RebuildSummary>>;
   /** Rebuilds the projections an older version of their code built (after an upgrade). */
   rebuildOutdated(): Promise<RebuildSummary[]>;
-  /** Applies parked entries again, in log order, after a fix. */
+  /** Applies parked entries again, in log order, after a fix (dismissed ones are passed over). */
   retryParked(projections?: readonly string[]): Promise<NamedResult<RetrySummary>>;
+  /**
+   * Marks parked entries as dismissed (they will never apply; rebuilds and retries pass them over),
+   * or with `undo` parked again; in every projection, or the one named. Nothing leaves the log.
+   */
+  dismiss(
+    positions: readonly number[],
+    options?: { projection?: string | undefined; undo?: boolean | undefined },
+  ): Promise<{ ok: true; changed: number[]; notParked: number[] } | { ok: false; message: string }>;
   statuses(): Promise<ProjectionStatus[]>;
   /** Every projection, and the latest parked entries (20 unless told). */
   report(parkedEntries?: number): Promise<ProjectionsReport>;
@@ -73,6 +88,7 @@ export interface ProjectionEngineOptions {
 export const projectionEngine = (options: ProjectionEngineOptions): ProjectionEngine => {
   const { pool, log, logger, projectors } = options;
   const status = options.status ?? { pool, log };
+  const names = projectors.map((projector) => projector.name);
   const named = (names: readonly string[] | undefined) => {
     const unknown = names?.find((name) => !projectors.some((projector) => projector.name === name));
     if (unknown) {
@@ -91,6 +107,7 @@ export const projectionEngine = (options: ProjectionEngineOptions): ProjectionEn
   };
   return {
     catchUp: () => new ProjectionRunner({ pool, log, projectors, logger }).catchUp(),
+    settle: (timeoutMs) => settleProjections({ pool, log, logger, projectors }, timeoutMs),
     async rebuild({ projections, ...request }) {
       const chosen = named(projections);
       if (!chosen.ok) return chosen;
@@ -116,8 +133,15 @@ export const projectionEngine = (options: ProjectionEngineOptions): ProjectionEn
         summaries: await retryParkedEntries({ pool, log, logger, projectors: chosen.projectors }),
       };
     },
-    statuses: () => projectionStatuses(status.pool, status.log),
-    report: (parkedEntries) => projectionsReport(status.pool, status.log, parkedEntries),
+    async dismiss(positions, dismissal = {}) {
+      if (dismissal.projection) {
+        const chosen = named([dismissal.projection]);
+        if (!chosen.ok) return chosen;
+      }
+      return { ok: true, ...(await dismissParkedEntries(pool, positions, dismissal)) };
+    },
+    statuses: () => projectionStatuses(status.pool, status.log, names),
+    report: (parkedEntries) => projectionsReport(status.pool, status.log, names, parkedEntries),
     logEntries: () => log.countEntriesAfter(logStart),
   };
 };

@@ -53,6 +53,11 @@ export class Leadership {
     this.schedule();
   }
 
+  /** Tries once to lead every name, and no more: for a command that leads what nobody leads, briefly. */
+  async tryOnce(): Promise<void> {
+    await this.tryToLead();
+  }
+
   leads(name: string): boolean {
     return this.led.has(name);
   }

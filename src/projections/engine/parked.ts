@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
-import type { LogEntry } from '../../domain/event-log.js';
+import type { LogCheckpoint, LogEntry } from '../../domain/event-log.js';
 import type { EventLog } from '../../ports/event-log.js';
 import { checkpointOfRow, checkpointStatements } from './checkpoints.js';
 import type { ProjectionMetrics, Projector } from './projector.js';
@@ -19,7 +19,20 @@ const statements = {
     on conflict (projection, position) do update set error = excluded.error, occurred_at = now()`,
   parked: `
     select e.position::text, e.transaction_id::text from payfold.projection_errors e
-    where e.projection = $1 order by e.transaction_id, e.position`,
+    where e.projection = $1 and e.dismissed_at is null order by e.transaction_id, e.position`,
+  dismissedPositions: `
+    select position::text from payfold.projection_errors where projection = $1 and dismissed_at is not null`,
+  parkedPositions: `
+    select position::text from payfold.projection_errors where projection = $1 and dismissed_at is null`,
+  // Parked entries a rebuild read up to `through` and applied without parking them again: fixed.
+  clearApplied: `
+    delete from payfold.projection_errors
+    where projection = $1 and dismissed_at is null and (transaction_id, position) <= ($2::xid8, $3)
+      and position <> all($4::bigint[])`,
+  dismiss: `
+    update payfold.projection_errors set dismissed_at = case when $3 then null else now() end
+    where position = any($1::bigint[]) and ($2::text is null or projection = $2)
+    returning position::text`,
   applied: 'delete from payfold.projection_errors where projection = $1 and position = $2',
   stillFailing: `
     update payfold.projection_errors set error = $3, occurred_at = now() where projection = $1 and position = $2`,
@@ -63,7 +76,7 @@ export const applyOrPark = async (
   client: pg.PoolClient,
   projector: Projector,
   entries: readonly LogEntry[],
-  report: { logger: Logger; metrics?: ProjectionMetrics },
+  report: ParkingReport,
 ): Promise<void> => {
   await client.query('savepoint projection_batch');
   try {
@@ -80,22 +93,95 @@ export const applyOrPark = async (
       await client.query('release savepoint projection_entry');
     } catch (error) {
       await client.query('rollback to savepoint projection_entry');
-      if (!willAlwaysFail(error)) throw error;
-      const message = describeError(error);
-      await client.query(statements.park, [
-        projector.name,
-        entry.position.toString(),
-        entry.transactionId.toString(),
-        entry.type,
-        message,
-      ]);
-      report.metrics?.entryParked(projector.name);
-      report.logger.error(
-        { projection: projector.name, position: entry.position.toString(), err: { message } },
-        'log entry parked: the projector could not apply it',
-      );
+      await parkEntry(client, projector, entry, error, report);
     }
   }
+};
+
+/** What parking reports to: the log, the metrics, and whoever counts what a rebuild parked. */
+export interface ParkingReport {
+  logger: Logger;
+  metrics?: ProjectionMetrics | undefined;
+  onParked?: ((entry: LogEntry) => void) | undefined;
+}
+
+/**
+ * Records that the projector cannot apply an entry, when applying it again would fail the same way
+ * (`willAlwaysFail`); rethrows any other error, which says nothing about the entry.
+ */
+export const parkEntry = async (
+  client: pg.PoolClient,
+  projector: Projector,
+  entry: LogEntry,
+  error: unknown,
+  report: ParkingReport,
+): Promise<void> => {
+  if (!willAlwaysFail(error)) throw error;
+  const message = describeError(error);
+  await client.query(statements.park, [
+    projector.name,
+    entry.position.toString(),
+    entry.transactionId.toString(),
+    entry.type,
+    message,
+  ]);
+  report.metrics?.entryParked(projector.name);
+  report.onParked?.(entry);
+  report.logger.error(
+    { projection: projector.name, position: entry.position.toString(), err: { message } },
+    'log entry parked: the projector could not apply it',
+  );
+};
+
+const positionsOf = (rows: Array<{ position: string }>) => new Set(rows.map((row) => BigInt(row.position)));
+
+/** The positions of a projection's dismissed entries, which rebuilds pass over. */
+export const dismissedPositions = async (pool: pg.Pool, projection: string): Promise<Set<bigint>> =>
+  positionsOf((await pool.query<{ position: string }>(statements.dismissedPositions, [projection])).rows);
+
+/** The positions of a projection's parked entries (not dismissed). */
+export const parkedPositions = async (pool: pg.Pool, projection: string): Promise<Set<bigint>> =>
+  positionsOf((await pool.query<{ position: string }>(statements.parkedPositions, [projection])).rows);
+
+/**
+ * After a rebuild through `through`: the parked entries it read and applied without parking them
+ * again are parked no more (the projector was fixed). Returns how many.
+ */
+export const clearAppliedEntries = async (
+  client: pg.PoolClient,
+  projection: string,
+  through: LogCheckpoint,
+  parkedAgain: ReadonlySet<bigint>,
+): Promise<number> =>
+  (
+    await client.query(statements.clearApplied, [
+      projection,
+      through.transactionId.toString(),
+      through.position.toString(),
+      [...parkedAgain].map(String),
+    ])
+  ).rowCount ?? 0;
+
+/**
+ * Marks parked entries as dismissed (an admin's decision that they will never apply), or with
+ * `undo` parked again: in every projection, or in the one named. Nothing leaves the log. Returns
+ * the positions found, and those not parked anywhere asked.
+ */
+export const dismissParkedEntries = async (
+  pool: pg.Pool,
+  positions: readonly number[],
+  options: { projection?: string | undefined; undo?: boolean | undefined },
+): Promise<{ changed: number[]; notParked: number[] }> => {
+  const { rows } = await pool.query<{ position: string }>(statements.dismiss, [
+    positions.map(String),
+    options.projection ?? null,
+    options.undo === true,
+  ]);
+  const found = new Set(rows.map((row) => Number(row.position)));
+  return {
+    changed: positions.filter((position) => found.has(position)),
+    notParked: positions.filter((position) => !found.has(position)),
+  };
 };
 
 export interface RetrySummary {

@@ -5,6 +5,12 @@ import type { LogEntry } from '../../domain/event-log.js';
 export type Rescan = (visit: (entries: readonly LogEntry[]) => Promise<void>) => Promise<void>;
 
 /**
+ * What a build path does with an entry it cannot read: `park` records it as the batches would and
+ * returns, when reading it again would fail the same way; any other error it throws back.
+ */
+export type ParkEntry = (entry: LogEntry, error: unknown) => Promise<void>;
+
+/**
  * A projection built from nothing in one pass over the log, inside one transaction: the runner
  * hands it every entry of its types once, in log order and in large chunks, then calls `finish`.
  */
@@ -35,7 +41,7 @@ export interface Projector {
    * start of the log and whose tables are empty (a first start, a rebuild). Without it, the runner
    * feeds `apply` the same large chunks.
    */
-  rebuild?(client: PoolClient): ProjectionRebuild;
+  rebuild?(client: PoolClient, park: ParkEntry): ProjectionRebuild;
 }
 
 /** What the runner reports (Prometheus, in `payfold serve`). */

@@ -5,8 +5,16 @@ import type { EventLog } from '../../ports/event-log.js';
 import { checkpointOfRow, checkpointStatements } from './checkpoints.js';
 import { type BuildTarget, buildFromStart, buildStatements } from './from-start.js';
 import { readLogAhead } from './log-reading.js';
-import { applyOrPark } from './parked.js';
+import {
+  applyOrPark,
+  clearAppliedEntries,
+  describeError,
+  dismissedPositions,
+  type ParkingReport,
+  willAlwaysFail,
+} from './parked.js';
 import type { Projector } from './projector.js';
+import { type ParkedEntry, recentParkedEntries } from './status.js';
 
 /** The schema the shadow copies live in while a rebuild runs (migration 0007). */
 const shadowSchema = 'payfold_rebuild';
@@ -72,6 +80,13 @@ export interface RebuildSummary {
   entriesPerSecond: number;
   /** Rows the live tables changed by, per table. */
   changes: Record<string, TableChanges>;
+  /**
+   * The entries the projector could not apply, parked (as the live runner parks them) and passed
+   * over; dismissed ones are not among them.
+   */
+  parkedEntries: ParkedEntry[];
+  /** Entries parked before that this rebuild applied (the projector was fixed): parked no more. */
+  unparked: number;
   /** With `dryRun`: nothing changed; the payments tables that differ from what the log builds. */
   drift?: Record<string, TableDrift>;
 }
@@ -104,7 +119,7 @@ export interface RebuildOptions {
 const applyLogAfter = async (
   client: pg.PoolClient,
   projector: Projector,
-  options: RebuildOptions,
+  options: RebuildOptions & ParkingReport & { skip: ReadonlySet<bigint> },
   from: LogCheckpoint,
   until?: LogCheckpoint,
 ): Promise<{ through: LogCheckpoint; read: number }> => {
@@ -116,11 +131,56 @@ const applyLogAfter = async (
     if (!last) return false;
     read += upTo.length;
     through = checkpointOf(last);
-    const mine = upTo.filter((entry) => projector.entryTypes.includes(entry.type));
+    const mine = upTo.filter(
+      (entry) => projector.entryTypes.includes(entry.type) && !options.skip.has(entry.position),
+    );
     if (mine.length > 0) await applyOrPark(client, projector, mine, options);
     return upTo.length === entries.length;
   });
   return { through, read };
+};
+
+/** The projection's parked entries, at most a hundred (dismissed ones left out). */
+const parkedEntriesOf = async (pool: pg.Pool, projector: Projector): Promise<ParkedEntry[]> =>
+  (await recentParkedEntries(pool, 100, projector.name)).filter((entry) => entry.dismissedAt === null);
+
+/**
+ * Builds the shadow tables from the whole log, in a transaction of its own, passing dismissed
+ * entries over. When the projector's build path fails in a way that would fail again (a row its
+ * table cannot build, say), the shadow is built again by batches, which park each entry that fails
+ * and apply the rest, as the live runner does: one bad entry never stops a rebuild.
+ */
+const buildShadow = async (
+  client: pg.PoolClient,
+  projector: Projector,
+  options: RebuildOptions & { skip: ReadonlySet<bigint> },
+): Promise<{ through: LogCheckpoint; read: number; parked: ReadonlySet<bigint> }> => {
+  for (const byBatches of [false, true]) {
+    await client.query('begin');
+    await client.query(buildStatements.unhurriedCommit);
+    const target: BuildTarget = {
+      projector,
+      client: shadowClient(client, projector),
+      byBatches,
+      skip: options.skip,
+    };
+    const built = await buildFromStart([target], {
+      ...options,
+      onRead: (entries) => options.onProgress?.({ projection: projector.name, phase: 'building', entries }),
+    });
+    if (!target.failed) {
+      await client.query('commit');
+      return { through: built.through ?? logStart, read: built.read, parked: target.parked ?? new Set() };
+    }
+    await client.query('rollback');
+    if (byBatches || !willAlwaysFail(target.failed)) throw target.failed;
+    options.logger.warn(
+      { projection: projector.name, err: { message: describeError(target.failed) } },
+      'rebuild: the build path failed; building by batches, which park what cannot be applied',
+    );
+    await options.pool.query(statements.prepareShadow, [projector.tables]);
+  }
+  throw new Error('unreachable');
 };
 
 /**
@@ -208,16 +268,15 @@ const rebuildOne = async (projector: Projector, options: RebuildOptions): Promis
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query('begin');
-    await client.query(buildStatements.unhurriedCommit);
-    // Into shadow copies, while the live tables keep serving and the live runner keeps projecting.
-    const target: BuildTarget = { projector, client: shadowClient(client, projector) };
-    const built = await buildFromStart([target], {
+    const skip = await dismissedPositions(pool, projector.name);
+    const built = await buildShadow(client, projector, { ...options, skip });
+    // Every entry this rebuild parks, in the build and in the catch-up after it.
+    const parked = new Set(built.parked);
+    const parking = {
       ...options,
-      onRead: (entries) => options.onProgress?.({ projection: projector.name, phase: 'building', entries }),
-    });
-    if (target.failed) throw target.failed;
-    await client.query('commit');
+      skip,
+      onParked: (entry: { position: bigint }) => parked.add(entry.position),
+    };
 
     options.onProgress?.({ projection: projector.name, phase: 'applying' });
     await client.query('begin');
@@ -226,12 +285,7 @@ const rebuildOne = async (projector: Projector, options: RebuildOptions): Promis
       checkpointStatements.lock,
       [projector.name],
     );
-    const more = await applyLogAfter(
-      shadowClient(client, projector),
-      projector,
-      options,
-      built.through ?? logStart,
-    );
+    const more = await applyLogAfter(shadowClient(client, projector), projector, parking, built.through);
     const { through } = more;
     const entries = built.read + more.read;
     if (options.dryRun) {
@@ -240,7 +294,7 @@ const rebuildOne = async (projector: Projector, options: RebuildOptions): Promis
       const live = locked[0];
       if (live && !isAtOrBefore(through, checkpointOfRow(live))) {
         await client.query(checkpointStatements.markLogPosition, [through.position.toString()]);
-        await applyLogAfter(client, projector, options, checkpointOfRow(live), through);
+        await applyLogAfter(client, projector, parking, checkpointOfRow(live), through);
       }
       const drift = await driftOfLiveTables(client, projector);
       await client.query('rollback');
@@ -252,10 +306,13 @@ const rebuildOne = async (projector: Projector, options: RebuildOptions): Promis
         entriesPerSecond: Math.round(entries / seconds),
         changes: {},
         drift,
+        parkedEntries: await parkedEntriesOf(pool, projector),
+        unparked: 0,
       };
     }
     await client.query(checkpointStatements.markLogPosition, [through.position.toString()]);
     const changes = await applyShadows(client, projector, options.quiet === true);
+    const unparked = await clearAppliedEntries(client, projector.name, through, parked);
     await client.query(checkpointStatements.saveRebuilt, [
       projector.name,
       through.transactionId.toString(),
@@ -272,13 +329,18 @@ const rebuildOne = async (projector: Projector, options: RebuildOptions): Promis
     ]);
     await client.query('commit');
     const seconds = (performance.now() - started) / 1000;
-    options.logger.info({ projection: projector.name, entries, seconds, changes }, 'projection rebuilt');
+    options.logger.info(
+      { projection: projector.name, entries, seconds, changes, unparked },
+      'projection rebuilt',
+    );
     return {
       projection: projector.name,
       entries,
       seconds: Number(seconds.toFixed(2)),
       entriesPerSecond: Math.round(entries / seconds),
       changes,
+      parkedEntries: await parkedEntriesOf(pool, projector),
+      unparked,
     };
   } catch (error) {
     broken = error as Error;

@@ -10,8 +10,11 @@ export interface ProjectionStatus {
   position: number;
   /** Entries in the log after that position (committed ones, readable or not yet). */
   behind: number;
-  updatedAt: Date;
+  /** When its checkpoint last moved; null before it first ran. */
+  updatedAt: Date | null;
   parkedEntries: number;
+  /** Parked entries an admin dismissed (`payfold projections dismiss`): never applied, still in the log. */
+  dismissedEntries: number;
 }
 
 export interface ParkedEntry {
@@ -20,6 +23,8 @@ export interface ParkedEntry {
   entryType: string;
   error: string;
   occurredAt: Date;
+  /** When an admin dismissed it; null while it is parked. */
+  dismissedAt: Date | null;
 }
 
 export interface ProjectionsReport {
@@ -27,26 +32,37 @@ export interface ProjectionsReport {
   parkedEntries: ParkedEntry[];
 }
 
+// Every projection named, whether it has run yet or not (no checkpoint: at the start of the log).
 const checkpointsSql = `
-  select c.projection as name, c.transaction_id::text, c.position::text as position, c.updated_at,
-         (select count(*) from payfold.projection_errors p where p.projection = c.projection)::int as parked,
+  select n.projection as name, coalesce(c.transaction_id, '0')::text as transaction_id,
+         coalesce(c.position, 0)::text as position, c.updated_at,
+                  (select count(*) from payfold.projection_errors p
+                    where p.projection = n.projection and p.dismissed_at is null)::int as parked,
+         (select count(*) from payfold.projection_errors p
+          where p.projection = n.projection and p.dismissed_at is not null)::int as dismissed,
          r.finished_at as rebuilt_at, r.reason as rebuild_reason, r.quiet as rebuild_quiet, r.entries as rebuild_entries
-  from payfold.projection_checkpoints c
+    from unnest($1::text[]) as n(projection)
+  left join payfold.projection_checkpoints c on c.projection = n.projection
   left join lateral (
     select finished_at, reason, quiet, entries from payfold.projection_rebuilds b
-    where b.projection = c.projection order by b.id desc limit 1
+    where b.projection = n.projection order by b.id desc limit 1
   ) r on true
-  order by c.projection`;
+  order by n.projection`;
 const recentParkedSql = `
-  select e.projection, e.position::text as position, e.entry_type, e.error, e.occurred_at
-  from payfold.projection_errors e order by e.occurred_at desc, e.position desc limit $1`;
+  select e.projection, e.position::text as position, e.entry_type, e.error, e.occurred_at, e.dismissed_at
+  from payfold.projection_errors e where $2::text is null or e.projection = $2
+  order by e.occurred_at desc, e.position desc limit $1`;
 
 /**
  * Where each projection stands: its checkpoint and parked entries (projection state, in
  * Postgres), and how far behind the log it is, asked of the log itself, whichever store holds it.
  */
-export const projectionStatuses = async (pool: pg.Pool, log: EventLog): Promise<ProjectionStatus[]> => {
-  const { rows } = await pool.query(checkpointsSql);
+export const projectionStatuses = async (
+  pool: pg.Pool,
+  log: EventLog,
+  projections: readonly string[],
+): Promise<ProjectionStatus[]> => {
+  const { rows } = await pool.query(checkpointsSql, [projections]);
   return Promise.all(
     rows.map(async (row) => ({
       name: row.name,
@@ -62,18 +78,25 @@ export const projectionStatuses = async (pool: pg.Pool, log: EventLog): Promise<
       behind: await log.countEntriesAfter(checkpointOfRow(row)),
       updatedAt: row.updated_at,
       parkedEntries: row.parked,
+      dismissedEntries: row.dismissed,
     })),
   );
 };
 
-export const recentParkedEntries = async (pool: pg.Pool, limit = 20): Promise<ParkedEntry[]> => {
-  const { rows } = await pool.query(recentParkedSql, [limit]);
+/** The latest parked entries (dismissed ones too), of every projection or of one. */
+export const recentParkedEntries = async (
+  pool: pg.Pool,
+  limit = 20,
+  projection?: string,
+): Promise<ParkedEntry[]> => {
+  const { rows } = await pool.query(recentParkedSql, [limit, projection ?? null]);
   return rows.map((row) => ({
     projection: row.projection,
     position: Number(row.position),
     entryType: row.entry_type,
     error: row.error,
     occurredAt: row.occurred_at,
+    dismissedAt: row.dismissed_at,
   }));
 };
 
@@ -81,8 +104,9 @@ export const recentParkedEntries = async (pool: pg.Pool, limit = 20): Promise<Pa
 export const projectionsReport = async (
   pool: pg.Pool,
   log: EventLog,
+  projections: readonly string[],
   parkedLimit = 20,
 ): Promise<ProjectionsReport> => ({
-  projections: await projectionStatuses(pool, log),
+  projections: await projectionStatuses(pool, log, projections),
   parkedEntries: await recentParkedEntries(pool, parkedLimit),
 });

@@ -5,7 +5,7 @@ import { type Candidate, candidatesOfEntry } from '../../domain/stripe/candidate
 import { linksOf } from '../../domain/stripe/links.js';
 import { pairingOf } from '../../domain/stripe/pairings.js';
 import { distinctCandidates, winningSnapshot } from '../../domain/stripe/winner.js';
-import type { ProjectionRebuild, Rescan } from '../engine/index.js';
+import type { ParkEntry, ProjectionRebuild, Rescan } from '../engine/index.js';
 import { rootsAffectedBy, writeRowsOfRoots } from './recompute.js';
 import { type PaymentsStore, paymentsStore, type StoredPairing } from './store.js';
 import { storedMappings } from './tables/customer-mappings.js';
@@ -85,8 +85,20 @@ type EnvironmentPairing = StoredPairing & { environment: Environment };
  * 3. Customer mappings from every pairing.
  * 4. The rows of every table, root by root, each root once.
  */
-export const rebuildPayments = (client: PoolClient): ProjectionRebuild => {
+export const rebuildPayments = (client: PoolClient, park: ParkEntry): ProjectionRebuild => {
   const store = paymentsStore(client);
+  /** Entries whose Stripe objects cannot be read: parked once, passed over in both passes. */
+  const unreadable = new Set<bigint>();
+  const candidatesOf = async (entry: LogEntry): Promise<Candidate[]> => {
+    if (unreadable.has(entry.position)) return [];
+    try {
+      return candidatesOfEntry(entry);
+    } catch (error) {
+      await park(entry, error);
+      unreadable.add(entry.position);
+      return [];
+    }
+  };
   const objects = new ObjectTracks();
   const pairings = new Map<string, EnvironmentPairing>();
   let ordinal = 0;
@@ -107,7 +119,7 @@ export const rebuildPayments = (client: PoolClient): ProjectionRebuild => {
   return {
     async add(entries: readonly LogEntry[]) {
       for (const entry of entries) {
-        for (const candidate of candidatesOfEntry(entry)) {
+        for (const candidate of await candidatesOf(entry)) {
           objects.track(candidate, ordinal);
           pair(candidate);
         }
@@ -116,7 +128,7 @@ export const rebuildPayments = (client: PoolClient): ProjectionRebuild => {
     },
 
     async finish(rescan: Rescan) {
-      await writeWinners(store, objects, rescan);
+      await writeWinners(store, objects, rescan, candidatesOf);
       await writeMappings(store, [...pairings.values()]);
       pairings.clear();
       await writeRows(store, objects);
@@ -125,7 +137,12 @@ export const rebuildPayments = (client: PoolClient): ProjectionRebuild => {
 };
 
 /** Step 2: every object's winner, from a second pass over the entries. */
-const writeWinners = async (store: PaymentsStore, objects: ObjectTracks, rescan: Rescan): Promise<void> => {
+const writeWinners = async (
+  store: PaymentsStore,
+  objects: ObjectTracks,
+  rescan: Rescan,
+  candidatesOf: (entry: LogEntry) => Promise<Candidate[]>,
+): Promise<void> => {
   const waiting = new Map<number, Candidate[]>();
   let decided: Array<{ candidates: Candidate[]; object: number }> = [];
   const flush = async () => {
@@ -160,7 +177,7 @@ const writeWinners = async (store: PaymentsStore, objects: ObjectTracks, rescan:
   let ordinal = 0;
   await rescan(async (entries) => {
     for (const entry of entries) {
-      for (const candidate of candidatesOfEntry(entry)) {
+      for (const candidate of await candidatesOf(entry)) {
         const object = objects.numberOf(objectKey(candidate)) as number;
         if (candidate.observedAt === objects.winningSecond(object, candidate.isDeletion)) {
           const candidates = waiting.get(object) ?? [];
