@@ -123,6 +123,7 @@ describe('/docs: the API reference, and every answer as it documents it', { shuf
   it('takes its request bodies from the schemas that validate them, and shows the answers', () => {
     const checkout = document.paths['/api/payments/checkout-sessions'].post;
     expect(checkout.security).toEqual([{ userToken: [] }]);
+    expect(checkout.tags).toEqual(['Sessions']);
     const body = checkout.requestBody.content['application/json'].schema;
     expect(body.required).toEqual(
       expect.arrayContaining(['environment', 'mode', 'subject', 'lineItems', 'successUrl', 'cancelUrl']),
@@ -136,6 +137,7 @@ describe('/docs: the API reference, and every answer as it documents it', { shuf
     });
     const setKey = document.paths['/api/admin/payments/config/{environment}'].put;
     expect(setKey.security).toEqual([{ adminToken: [] }]);
+    expect(setKey.tags).toEqual(['Admin']);
     expect(setKey.parameters).toEqual([
       {
         name: 'environment',

@@ -42,6 +42,14 @@ export interface RegisteredRoute {
   doc: RouteDoc | undefined;
 }
 
+/** The reference groups routes by who calls them. */
+const tagOf: Record<RouteAuth, string> = {
+  none: 'Service',
+  stripe_signature: 'Stripe webhooks',
+  user: 'Sessions',
+  admin: 'Admin',
+};
+
 const securityOf: Record<RouteAuth, Array<Record<string, string[]>>> = {
   none: [],
   stripe_signature: [{ stripeSignature: [] }],
@@ -108,6 +116,7 @@ export const routeCatalog = () => {
         paths[openApiPath(url)] = path;
         path[method] = {
           summary: doc.summary,
+          tags: [tagOf[doc.auth]],
           security: securityOf[doc.auth],
           parameters: [...parametersIn('path', doc.params), ...parametersIn('query', doc.query)],
           ...(doc.body && {
