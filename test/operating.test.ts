@@ -123,6 +123,9 @@ describe('operating Payfold from the command line', { shuffle: false }, () => {
     ]);
     expect(refused.code).toBe(1);
     expectOneLineError(refused.err);
+    expect(refused.err).toBe(
+      'payfold: --tax-behavior: Invalid option: expected one of "exclusive"|"inclusive"|"unspecified"',
+    );
   });
 
   it('waits for a running serve to project what a command appended', async () => {

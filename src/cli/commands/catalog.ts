@@ -85,18 +85,18 @@ const registerProductCommands = (program: Command): void => {
     .option(...environmentFlag)
     .requiredOption('--name <name>', 'the name customers see')
     .option('--description <text>', 'a description customers see')
-    .action(function (this: Command, options: { environment?: string; name: string; description?: string }) {
+    .action(async function (
+      this: Command,
+      options: { environment?: string; name: string; description?: string },
+    ) {
+      const input = parsed((await catalogSchemas()).productCreateSchema, {
+        name: options.name,
+        description: options.description,
+      });
       return catalogChange(
         this,
         options.environment,
-        async (stripe, environment) =>
-          stripe.catalog.createProduct(
-            environment,
-            parsed((await catalogSchemas()).productCreateSchema, {
-              name: options.name,
-              description: options.description,
-            }),
-          ),
+        (stripe, environment) => stripe.catalog.createProduct(environment, input),
         (id) => `created product ${id}`,
       );
     });
@@ -107,23 +107,19 @@ const registerProductCommands = (program: Command): void => {
     .option(...environmentFlag)
     .option('--name <name>', 'the new name')
     .option('--description <text>', 'the new description')
-    .action(function (
+    .action(async function (
       this: Command,
       id: string,
       options: { environment?: string; name?: string; description?: string },
     ) {
+      const input = parsed((await catalogSchemas()).productUpdateSchema, {
+        name: options.name,
+        description: options.description,
+      });
       return catalogChange(
         this,
         options.environment,
-        async (stripe, environment) =>
-          stripe.catalog.updateProduct(
-            environment,
-            id,
-            parsed((await catalogSchemas()).productUpdateSchema, {
-              name: options.name,
-              description: options.description,
-            }),
-          ),
+        (stripe, environment) => stripe.catalog.updateProduct(environment, id, input),
         (updated) => `updated product ${updated}`,
       );
     });
@@ -183,24 +179,22 @@ const registerPriceCommands = (program: Command): void => {
     .option('--lookup-key <key>', 'a key your app finds the price by')
     .option('--nickname <text>', 'a name for the price, not shown to customers')
     .option('--tax-behavior <behavior>', 'exclusive, inclusive or unspecified')
-    .action(function (this: Command, options: PriceCreateOptions) {
+    .action(async function (this: Command, options: PriceCreateOptions) {
+      // A mistake of the command line is told before any database or Stripe is touched.
+      const input = parsed((await catalogSchemas()).priceCreateSchema, {
+        product: options.product,
+        currency: options.currency,
+        unitAmount: Number(options.unitAmount),
+        ...(options.interval && { interval: options.interval }),
+        ...(options.intervalCount && { intervalCount: Number(options.intervalCount) }),
+        ...(options.lookupKey && { lookupKey: options.lookupKey }),
+        ...(options.nickname && { nickname: options.nickname }),
+        ...(options.taxBehavior && { taxBehavior: options.taxBehavior }),
+      });
       return catalogChange(
         this,
         options.environment,
-        async (stripe, environment) =>
-          stripe.catalog.createPrice(
-            environment,
-            parsed((await catalogSchemas()).priceCreateSchema, {
-              product: options.product,
-              currency: options.currency,
-              unitAmount: Number(options.unitAmount),
-              ...(options.interval && { interval: options.interval }),
-              ...(options.intervalCount && { intervalCount: Number(options.intervalCount) }),
-              ...(options.lookupKey && { lookupKey: options.lookupKey }),
-              ...(options.nickname && { nickname: options.nickname }),
-              ...(options.taxBehavior && { taxBehavior: options.taxBehavior }),
-            }),
-          ),
+        (stripe, environment) => stripe.catalog.createPrice(environment, input),
         (id) => `created price ${id}`,
       );
     });
