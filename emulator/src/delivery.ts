@@ -7,6 +7,8 @@ export interface DeliveryTarget {
   secret: string;
   /** Event types to send, or `*`. */
   enabledEvents: readonly string[];
+  /** The API version the endpoint was created with: the envelope says it. Null: the account's. */
+  apiVersion?: string | null;
 }
 
 export interface DeliveryOptions {
@@ -24,6 +26,7 @@ export const endpointTargets = (endpoints: Iterable<StripeRecord>): DeliveryTarg
       url: endpoint.url as string,
       secret: endpoint.secret as string,
       enabledEvents: endpoint.enabled_events as string[],
+      apiVersion: endpoint.api_version as string | null,
     }));
 
 /**
@@ -37,7 +40,11 @@ export const deliverEvent = async (
 ) => {
   if (!target.enabledEvents.includes('*') && !target.enabledEvents.includes(event.type)) return;
   const attempts = options.attempts ?? 6;
-  const payload = JSON.stringify(event, null, 2);
+  const payload = JSON.stringify(
+    target.apiVersion ? { ...event, api_version: target.apiVersion } : event,
+    null,
+    2,
+  );
   for (let attempt = 1; attempt <= attempts; attempt += 1) {
     const signature = Stripe.webhooks.generateTestHeaderString({
       payload,

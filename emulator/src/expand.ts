@@ -18,6 +18,8 @@ const typesByPrefix: Record<string, string> = {
   re: 'refund',
   si: 'subscription_item',
   sub: 'subscription',
+  txn: 'balance_transaction',
+  pm: 'payment_method',
 };
 
 /** The `expand[]` paths of a request (`expand[]=customer`, `expand[0]=data.latest_invoice`). */
@@ -54,6 +56,19 @@ export const expand = (
   return result;
 };
 
+const cannotExpand = (path: string) => invalid('expand', `This property cannot be expanded (${path}).`);
+
+/** The object an id names, by its prefix (`cus_…` a customer), or undefined. */
+const objectOfId = (store: EmulatorStore, id: string): StripeRecord | undefined => {
+  const type = typesByPrefix[id.split('_')[0] as string];
+  return type ? store.get(type, id) : undefined;
+};
+
+/**
+ * Expands one path. An id on the way is expanded too (`latest_charge.balance_transaction`
+ * expands the charge, then its balance transaction), as Stripe does, so the result does not
+ * depend on the order of the `expand[]` entries.
+ */
 const expandPath = (
   node: unknown,
   segments: string[],
@@ -68,26 +83,22 @@ const expandPath = (
   if (!node || typeof node !== 'object') return;
   const record = node as Record<string, unknown>;
   const [field, ...rest] = segments as [string, ...string[]];
-  if (rest.length > 0) {
-    expandPath(record[field], rest, path, store, resources);
-    return;
-  }
   const value = record[field];
   const resource = resources.find((candidate) => candidate.type === record.object);
   const includable = resource?.lists?.[field];
   if (resource && includable && (value === undefined || value === null || typeof value !== 'object')) {
-    const data = includable(record as StripeRecord, store);
     record[field] = {
       object: 'list',
-      data,
+      data: includable(record as StripeRecord, store),
       has_more: false,
       url: `/v1/${resource.path}/${record.id}/${field}`,
     };
-    return;
+  } else if (typeof value === 'string') {
+    const target = objectOfId(store, value);
+    if (!target) throw cannotExpand(path);
+    record[field] = structuredClone(target);
+  } else if (value === undefined) {
+    throw cannotExpand(path);
   }
-  if (value === null || (typeof value === 'object' && value !== null)) return;
-  const type = typeof value === 'string' ? typesByPrefix[value.split('_')[0] as string] : undefined;
-  const target = type ? store.get(type, value as string) : undefined;
-  if (!target) throw invalid('expand', `This property cannot be expanded (${path}).`);
-  record[field] = structuredClone(target);
+  if (rest.length > 0) expandPath(record[field], rest, path, store, resources);
 };

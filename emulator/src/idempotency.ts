@@ -6,14 +6,17 @@ interface IdempotentResponse {
   fingerprint: string;
   status: number;
   body: unknown;
+  /** The request that ran: a replay names it in `Original-Request`, as Stripe's do. */
+  requestId: string;
 }
 
 export type MutationHandler = (params: Params, context: RequestContext, request: FastifyRequest) => unknown;
 
 /**
- * Route handlers for calls that change the account. Each runs once per `Idempotency-Key`: a retry
- * with the same parameters gets the first answer back (`Idempotent-Replayed: true`), one with
- * other parameters an `idempotency_error`. `changed` is called after every change.
+ * Route handlers for calls that change the account. Each runs once per `Idempotency-Key` (echoed
+ * in the answer): a retry with the same parameters gets the first answer back
+ * (`Idempotent-Replayed: true`, `Original-Request: req_…`), one with other parameters an
+ * `idempotency_error`. `changed` is called after every change.
  */
 export const idempotentMutations = (paramsOf: (request: FastifyRequest) => Params, changed: () => void) => {
   const answers = new Map<string, IdempotentResponse>();
@@ -22,7 +25,9 @@ export const idempotentMutations = (paramsOf: (request: FastifyRequest) => Param
     const key = request.headers['idempotency-key'];
     const idempotencyKey = typeof key === 'string' ? key : null;
     const fingerprint = paramsFingerprint(request.method, request.url, params);
+    const requestId = String(reply.getHeader('request-id'));
     if (idempotencyKey) {
+      reply.header('idempotency-key', idempotencyKey);
       const earlier = answers.get(idempotencyKey);
       if (earlier) {
         if (earlier.fingerprint !== fingerprint) {
@@ -33,10 +38,11 @@ export const idempotentMutations = (paramsOf: (request: FastifyRequest) => Param
           );
         }
         reply.header('idempotent-replayed', 'true');
+        reply.header('original-request', earlier.requestId);
         return reply.status(earlier.status).send(earlier.body);
       }
     }
-    const context = { requestId: String(reply.getHeader('request-id')), idempotencyKey };
+    const context = { requestId, idempotencyKey };
     let body: unknown;
     try {
       body = handler(params, context, request);
@@ -46,13 +52,18 @@ export const idempotentMutations = (paramsOf: (request: FastifyRequest) => Param
       if (error instanceof StripeApiError && error.type === 'card_error') {
         changed();
         if (idempotencyKey) {
-          answers.set(idempotencyKey, { fingerprint, status: error.status, body: stripeErrorBody(error) });
+          answers.set(idempotencyKey, {
+            fingerprint,
+            status: error.status,
+            body: stripeErrorBody(error),
+            requestId,
+          });
         }
       }
       throw error;
     }
     changed();
-    if (idempotencyKey) answers.set(idempotencyKey, { fingerprint, status: 200, body });
+    if (idempotencyKey) answers.set(idempotencyKey, { fingerprint, status: 200, body, requestId });
     return reply.status(200).send(body);
   };
 };

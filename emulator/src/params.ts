@@ -88,12 +88,17 @@ export const fieldFilter =
       return String(id) === String(wanted);
     });
 
-/** The body Stripe answers an error with. */
+/** The body Stripe answers an error with; one with a code links to that code's page, as Stripe's do. */
 export const stripeErrorBody = (error: StripeApiError) => ({
   error: {
     type: error.type,
     message: error.message,
-    ...(error.code ? { code: error.code } : {}),
+    ...(error.code
+      ? {
+          code: error.code,
+          doc_url: `https://stripe.com/docs/error-codes/${error.code.replaceAll('_', '-')}`,
+        }
+      : {}),
     ...(error.param ? { param: error.param } : {}),
   },
 });

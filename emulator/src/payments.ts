@@ -505,9 +505,10 @@ export const openDispute = (act: Act, charge: Stripe.Charge, reason: string): St
       currency: charge.currency,
       enhanced_eligibility_types: [],
       intended_submission_method: null,
-      evidence: Object.fromEntries(
-        evidenceFields.map((field) => [field, null]),
-      ) as unknown as Stripe.Dispute.Evidence,
+      evidence: {
+        ...Object.fromEntries(evidenceFields.map((field) => [field, null])),
+        enhanced_evidence: {},
+      } as unknown as Stripe.Dispute.Evidence,
       evidence_details: {
         due_by: now + 21 * day,
         enhanced_eligibility: {},

@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { knownApiVersion } from './api-version.js';
 import {
   bool,
   fieldFilter,
@@ -319,7 +320,11 @@ export const webhookEndpoints = resource({
       return {
         id: store.id('we'),
         object: 'webhook_endpoint',
-        api_version: null,
+        // Events sent to it say this version in their envelope (their objects stay in the emulator's).
+        api_version:
+          params.api_version === undefined
+            ? null
+            : knownApiVersion(String(params.api_version), 'api_version'),
         application: null,
         created: store.now(),
         description: text(params, 'description'),
@@ -481,7 +486,7 @@ export const checkoutSessions = resource({
         subscription: null,
         success_url: text(params, 'success_url'),
         total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
-        ui_mode: 'hosted',
+        ui_mode: 'hosted_page',
         url: `https://checkout.stripe.com/c/pay/${id}`,
         wallet_options: null,
       };

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import qs from 'qs';
 import { apiFaultsHook } from './api-faults.js';
+import { knownApiVersion } from './api-version.js';
 import { refusedApiKey } from './auth.js';
 import { type DeliveryOptions, type DroppedDelivery, deliverEmittedEvents } from './delivery.js';
 import { apiFaultPicker, deliveryPlanner, type Faults, faultsSchema } from './faults.js';
@@ -10,7 +11,8 @@ import { idempotentMutations } from './idempotency.js';
 import { type Params, replyWithStripeError, StripeApiError } from './params.js';
 import { faultsRoute, registerApiRoutes } from './routes.js';
 import { openStateFile } from './state-file.js';
-import { EmulatorStore, type StoreOptions, stripeId } from './store.js';
+import { EmulatorStore, emulatorApiVersion, type StoreOptions, stripeId } from './store.js';
+import { refuseUnknownParameters } from './stripe-shapes/parameters.js';
 
 export type { DroppedDelivery } from './delivery.js';
 
@@ -112,10 +114,24 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
   app.addHook('onRequest', async (request, reply) => {
     reply.header('date', new Date().toUTCString());
     reply.header('request-id', stripeId('req'));
+    reply.header('stripe-version', emulatorApiVersion);
+    const version = request.headers['stripe-version'];
+    if (typeof version === 'string') {
+      try {
+        knownApiVersion(version);
+      } catch (error) {
+        return replyWithStripeError(reply, error as StripeApiError);
+      }
+    }
     const refused = refusedApiKey(request.headers.authorization, request.url, options.restrictedKeys);
     if (refused) return replyWithStripeError(reply, refused);
     if (request.url.startsWith(faultsRoute)) return;
     return injectApiFaults(request, reply);
+  });
+  // Checked before any handler runs: an unknown parameter changes nothing, as with Stripe.
+  app.addHook('preHandler', async (request) => {
+    if (request.routeOptions.url)
+      refuseUnknownParameters(request.method, request.routeOptions.url, paramsOf(request));
   });
   app.setErrorHandler((error, _request, reply) =>
     replyWithStripeError(

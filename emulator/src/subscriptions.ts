@@ -292,6 +292,7 @@ export const updateSubscription = (
             cancellation_details: {
               comment: null,
               feedback: null,
+              feedback_option: null,
               reason: 'cancellation_requested' as const,
             },
           }

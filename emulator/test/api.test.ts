@@ -5,6 +5,7 @@ import path from 'node:path';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../src/server.js';
+import { expectStripeShapes } from './payload-check.js';
 import { firstLine, receiver, stripeFor } from './support.js';
 
 describe('the Stripe emulator, through the real stripe package', () => {
@@ -15,6 +16,7 @@ describe('the Stripe emulator, through the real stripe package', () => {
     stripe = stripeFor(emulator);
   });
   afterAll(async () => {
+    expectStripeShapes(emulator);
     await emulator.stop();
   });
 

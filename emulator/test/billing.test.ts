@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../src/server.js';
+import { expectStripeShapes } from './payload-check.js';
 import { openApiFixturesFile, priceFor, stripeFor } from './support.js';
 
 const day = 24 * 60 * 60;
@@ -21,6 +22,7 @@ describe('the emulator moves money as Stripe does, through the real stripe packa
     yearly = await priceFor(stripe, product.id, 15000, 'year');
   });
   afterAll(async () => {
+    expectStripeShapes(emulator);
     await emulator.stop();
   });
 
