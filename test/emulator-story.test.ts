@@ -270,6 +270,7 @@ describe('the helpers emit the bursts Stripe emits', () => {
     const types = await typesDuring(() => emulatorTestHelpers(stripe).completeCheckoutSession(session.id));
     expect(types).toEqual([
       'customer.created',
+      'payment_method.attached',
       'customer.subscription.created',
       'invoice.created',
       'payment_intent.created',
@@ -297,6 +298,7 @@ describe('the helpers emit the bursts Stripe emits', () => {
     );
     expect(declined).toEqual([
       'customer.created',
+      'payment_method.attached',
       'customer.subscription.created',
       'invoice.created',
       'payment_intent.created',
@@ -310,6 +312,7 @@ describe('the helpers emit the bursts Stripe emits', () => {
     expect((await stripe.subscriptions.retrieve(open.subscription as string)).status).toBe('incomplete');
     const paid = await typesDuring(() => emulator.helpers.completeCheckoutSession(session.id));
     expect(paid).toEqual([
+      'payment_method.attached',
       'charge.succeeded',
       'payment_intent.succeeded',
       'invoice_payment.paid',

@@ -50,6 +50,28 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     return found;
   };
   const rows = async (sql: string) => (await db.pool.query(sql)).rows;
+  /** The log of a process that dies as it makes its `n`-th append. */
+  const dyingAtAppend = (n: number): EventLog => {
+    let appends = 0;
+    return {
+      append: (entry) => {
+        appends += 1;
+        if (appends === n) return Promise.reject(new Error('the process died'));
+        return db.log.append(entry);
+      },
+    } as Pick<EventLog, 'append'> as EventLog;
+  };
+  /**
+   * Every customer or subscription of the account: Stripe's unfiltered lists leave out the demo's
+   * test clock's, which only a list by `test_clock` shows.
+   */
+  const clocks = async () => all(stripe.testHelpers.testClocks.list({ limit: 100 }));
+  const everyCustomer = async () => [
+    ...(await all(stripe.customers.list({ limit: 100 }))),
+    ...(
+      await Promise.all((await clocks()).map((clock) => all(stripe.customers.list({ test_clock: clock.id }))))
+    ).flat(),
+  ];
 
   it('refuses an environment that is not connected', async () => {
     expect(await syncStripe(deps, 'live')).toEqual({
@@ -67,15 +89,7 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
       },
     });
     // The process "dies" at its fourth append: the sync stops with it.
-    let appends = 0;
-    const dying = {
-      append: (entry) => {
-        appends += 1;
-        if (appends === 4) return Promise.reject(new Error('the process died'));
-        return db.log.append(entry);
-      },
-    } as Pick<EventLog, 'append'> as EventLog;
-    await expect(syncStripe({ ...deps, log: dying }, 'test')).rejects.toThrow('the process died');
+    await expect(syncStripe({ ...deps, log: dyingAtAppend(4) }, 'test')).rejects.toThrow('the process died');
 
     const resumed = await syncStripe(deps, 'test');
     emulator.setFaults({});
@@ -83,10 +97,13 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     if (!resumed.ok) throw new Error(resumed.message);
     expect(resumed.summary.kinds.map((kind) => kind.objectKind).sort()).toEqual([...syncObjectKinds].sort());
     expect(resumed.summary.kinds.some((kind) => kind.resumed)).toBe(true);
-    const customers = await all(stripe.customers.list({ limit: 100 }));
+    const unfiltered = await all(stripe.customers.list({ limit: 100 }));
+    const customers = await everyCustomer();
+    expect(customers.length).toBe(unfiltered.length + 1);
+    // The account's pages, then one for the test clock.
     expect(resumed.summary.kinds.find((kind) => kind.objectKind === 'customer')).toMatchObject({
       objects: customers.length,
-      pages: Math.ceil(customers.length / 100),
+      pages: Math.ceil(unfiltered.length / 100) + (await clocks()).length,
       done: true,
     });
 
@@ -96,7 +113,16 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
         .map((customer) => ({ customer_id: customer.id, email: customer.email }))
         .sort((a, b) => (a.customer_id < b.customer_id ? -1 : 1)),
     );
-    const subscriptions = await all(stripe.subscriptions.list({ status: 'all', limit: 100 }));
+    const subscriptions = [
+      ...(await all(stripe.subscriptions.list({ status: 'all', limit: 100 }))),
+      ...(
+        await Promise.all(
+          (
+            await clocks()
+          ).map((clock) => all(stripe.subscriptions.list({ status: 'all', test_clock: clock.id }))),
+        )
+      ).flat(),
+    ];
     expect(subscriptions.length).toBeGreaterThan(0);
     expect(await rows('select subscription_id, status from payments.subscriptions order by 1')).toEqual(
       subscriptions
@@ -153,7 +179,7 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
       await rows(`select name, deleted from payments.products where product_id = '${retired.id}'`),
     ).toEqual([{ name: 'Retired', deleted: true }]);
     expect(await rows('select count(*)::int as live from payments.customers where not deleted')).toEqual([
-      { live: (await all(stripe.customers.list({ limit: 100 }))).length },
+      { live: (await everyCustomer()).length },
     ]);
   }, 60_000);
 
@@ -169,10 +195,26 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     const after = await rows(
       "select count(*)::int as entries from payfold.events where type = 'stripe.sync.page'",
     );
-    expect(after[0].entries).toBe(before[0].entries + 3);
+    // Three pages of the account's customers, one of the test clock's.
+    expect(after[0].entries).toBe(before[0].entries + 4);
     const updatedBefore = await rows('select max(updated_at) as at from payments.customers');
     await new ProjectionRunner({ pool: db.pool, log: db.log, projectors, logger }).catchUp();
     expect(await rows('select max(updated_at) as at from payments.customers')).toEqual(updatedBefore);
+  }, 60_000);
+  it('resumes a sync stopped in a test clock’s list where it stopped', async () => {
+    const [clock] = await clocks();
+    // The account's three pages are appended; the process dies appending the clock's page.
+    await expect(syncStripe({ ...deps, log: dyingAtAppend(4) }, 'test', ['customer'])).rejects.toThrow(
+      'the process died',
+    );
+    expect(
+      await rows("select next_cursor from payfold.stripe_sync_cursors where object_kind = 'customer'"),
+    ).toEqual([{ next_cursor: `test_clock=${clock?.id} ` }]);
+    const resumed = await syncStripe(deps, 'test', ['customer']);
+    expect(resumed).toMatchObject({
+      ok: true,
+      summary: { kinds: [{ objectKind: 'customer', resumed: true, pages: 4, done: true }] },
+    });
   }, 60_000);
 });
 

@@ -34,6 +34,31 @@ const candidate = (
   return result;
 };
 
+describe('what an event observes', () => {
+  it('takes nothing from invoice.upcoming: its invoice is a preview that does not exist', () => {
+    const preview = { id: 'upcoming_in_1', object: 'invoice', status: 'draft', customer: 'cus_1' };
+    expect(
+      candidateOfStripeEvent(
+        'test',
+        { id: 'evt_upcoming', type: 'invoice.upcoming', created: 100, data: { object: preview } },
+        recordedAt,
+      ),
+    ).toBeUndefined();
+    expect(
+      candidateOfStripeEvent(
+        'test',
+        {
+          id: 'evt_created',
+          type: 'invoice.created',
+          created: 100,
+          data: { object: { ...preview, id: 'in_1' } },
+        },
+        recordedAt,
+      ),
+    ).toMatchObject({ objectType: 'invoice', objectId: 'in_1' });
+  });
+});
+
 describe('the winner rule', () => {
   it('lets the latest second win outright, whatever the statuses', () => {
     const early = candidate('customer.subscription.deleted', 100, { status: 'canceled' });

@@ -13,6 +13,7 @@ import {
   StripeApiError,
   text,
 } from './params.js';
+import { attachPaymentMethod, paymentMethodOf } from './payment-methods.js';
 import {
   cancelPaymentIntent,
   closeDispute,
@@ -77,6 +78,12 @@ const subscriptionStatuses = new Set([
 
 const paymentBehaviors = new Set(['allow_incomplete', 'default_incomplete']);
 
+/** A subscription's `default_payment_method`: attached to its customer first (a test card becomes one). */
+const defaultPaymentMethodOf = (act: Act, params: Params, customer: string): string | null => {
+  const given = text(params, 'default_payment_method');
+  return given ? paymentMethodOf(act, given, 'default_payment_method', customer).id : null;
+};
+
 const itemChanges = (params: Params): SubscriptionChange['items'] => {
   const items = params.items;
   if (items === undefined) return [];
@@ -114,7 +121,7 @@ export const subscriptions = resource({
         return { price: item.price, quantity: item.quantity ?? 1 };
       }),
       metadata: mergeMetadata({}, params.metadata),
-      defaultPaymentMethod: text(params, 'default_payment_method'),
+      defaultPaymentMethod: defaultPaymentMethodOf(onClock, params, customer),
       trialEnd: trialEnd ?? (trialDays ? now + trialDays * 24 * 60 * 60 : null),
       paymentBehavior: behavior as 'allow_incomplete' | 'default_incomplete',
     });
@@ -125,7 +132,9 @@ export const subscriptions = resource({
       cancelAtPeriodEnd: bool(params, 'cancel_at_period_end'),
       metadata: 'metadata' in params ? mergeMetadata(subscription.metadata, params.metadata) : null,
       defaultPaymentMethod:
-        'default_payment_method' in params ? text(params, 'default_payment_method') : undefined,
+        'default_payment_method' in params
+          ? defaultPaymentMethodOf(act, params, referencedId(subscription.customer) ?? '')
+          : undefined,
     }),
   remove: (subscription, _params, act) => cancelSubscription(onClockOf(act, subscription), subscription),
   matches: (subscription, params) => {
@@ -147,6 +156,7 @@ export const subscriptions = resource({
       fieldFilter('customer', 'test_clock')(subscription, params)
     );
   },
+  searchFields: ['created', 'metadata', 'status'],
 });
 
 /** Items change through their subscription: every change is a `customer.subscription.updated`. */
@@ -228,6 +238,16 @@ export const invoices = resource({
       fieldFilter('customer', 'status')(invoice, params)
     );
   },
+  searchFields: [
+    'created',
+    'currency',
+    'customer',
+    'metadata',
+    'number',
+    'receipt_number',
+    'status',
+    'total',
+  ],
 });
 
 export const invoicePayments = resource({
@@ -250,13 +270,16 @@ export const paymentIntents = resource({
     const customer = text(params, 'customer');
     if (customer) existing(act.store, 'customer', customer, 'customer');
     const onClock = onCustomerClock(act, customer);
+    const paymentMethodGiven = text(params, 'payment_method');
     const intent = createPaymentIntent(onClock, {
       amount,
       currency: required(params, 'currency').toLowerCase(),
       customer,
       description: text(params, 'description'),
       metadata: mergeMetadata({}, params.metadata),
-      paymentMethod: text(params, 'payment_method'),
+      paymentMethod: paymentMethodGiven
+        ? paymentMethodOf(onClock, paymentMethodGiven, 'payment_method').id
+        : null,
     });
     if (bool(params, 'confirm')) confirmPaymentIntent(onClock, intent, null);
     return existing(act.store, 'payment_intent', intent.id, 'id');
@@ -274,6 +297,7 @@ export const paymentIntents = resource({
       cancelPaymentIntent(onClockOf(act, intent), intent, cancellationReason(params)),
   },
   matches: fieldFilter('customer'),
+  searchFields: ['amount', 'created', 'currency', 'customer', 'metadata', 'status'],
 });
 
 export const charges = resource({
@@ -291,6 +315,22 @@ export const charges = resource({
         .reverse(),
   },
   matches: fieldFilter('customer', 'payment_intent'),
+  searchFields: [
+    'amount',
+    'billing_details.address.postal_code',
+    'created',
+    'currency',
+    'customer',
+    'disputed',
+    'metadata',
+    'payment_method_details.card.brand',
+    'payment_method_details.card.exp_month',
+    'payment_method_details.card.exp_year',
+    'payment_method_details.card.fingerprint',
+    'payment_method_details.card.last4',
+    'refunded',
+    'status',
+  ],
 });
 
 const refundReasons = new Set(['duplicate', 'fraudulent', 'requested_by_customer']);
@@ -398,6 +438,45 @@ export const testClocks = resource({
   },
 });
 
+/** Cards (made from Stripe's test cards when used), attached to customers or not. */
+export const paymentMethods = resource({
+  type: 'payment_method',
+  path: 'payment_methods',
+  update: descriptiveUpdate('payment_method', 'payment_method.updated', () => ({})),
+  actions: {
+    attach: (paymentMethod, params, act) => {
+      const customer = required(params, 'customer');
+      existing(act.store, 'customer', customer, 'customer');
+      return attachPaymentMethod(onCustomerClock(act, customer), paymentMethod, customer);
+    },
+    detach: (paymentMethod, _params, act) => {
+      if (!paymentMethod.customer) {
+        throw new StripeApiError(
+          400,
+          'invalid_request_error',
+          `The payment method you provided is not attached to a customer so detachment is impossible.`,
+          'payment_method_unexpected_state',
+        );
+      }
+      return act.store.update(
+        'payment_method',
+        paymentMethod.id,
+        { customer: null },
+        'payment_method.detached',
+        onClockOf(act, paymentMethod).context,
+      );
+    },
+  },
+  matches: fieldFilter('customer', 'type'),
+});
+
+/** What moved the balance: charges (with their fees), refunds, disputes. Read only, as in Stripe. */
+export const balanceTransactions = resource({
+  type: 'balance_transaction',
+  path: 'balance_transactions',
+  matches: fieldFilter('type', 'source', 'currency'),
+});
+
 export const billingResources: readonly Resource[] = [
   subscriptions,
   subscriptionItems,
@@ -408,4 +487,6 @@ export const billingResources: readonly Resource[] = [
   refunds,
   disputes,
   testClocks,
+  paymentMethods,
+  balanceTransactions,
 ];

@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import { attemptInvoicePayment } from './invoices.js';
 import { StripeApiError } from './params.js';
+import { paymentMethodOf } from './payment-methods.js';
 import { confirmPaymentIntent, createPaymentIntent, existing, onCustomerClock } from './payments.js';
 import { checkoutSessionExtras, customerRecord } from './resources.js';
 import { type Act, referencedId } from './store.js';
@@ -49,16 +50,18 @@ export const completeCheckoutSession = (
   const onClock = onCustomerClock(act, customerId);
   let paid: boolean;
   if (session.mode === 'subscription') {
+    // Checkout saves the card to the customer for the subscription's renewals.
+    const card = paymentMethodOf(onClock, payer.paymentMethod, 'payment_method', customerId).id;
     // A session declined before already has its incomplete subscription: its invoice is paid now.
     const declinedBefore =
       typeof session.subscription === 'string' ? store.get('subscription', session.subscription) : undefined;
     if (declinedBefore) {
       const invoice = latestInvoice(store, declinedBefore);
-      paid = invoice ? attemptInvoicePayment(onClock, invoice, payer.paymentMethod, null) : false;
+      paid = invoice ? attemptInvoicePayment(onClock, invoice, card, null) : false;
       if (paid) {
         subscriptionChanged(onClock, declinedBefore, {
           status: 'active',
-          default_payment_method: payer.paymentMethod,
+          default_payment_method: card,
         });
       }
     } else {
@@ -69,7 +72,7 @@ export const completeCheckoutSession = (
           quantity: item.quantity ?? 1,
         })),
         metadata: extras.subscription_metadata,
-        defaultPaymentMethod: payer.paymentMethod,
+        defaultPaymentMethod: card,
         trialEnd: null,
         paymentBehavior: 'allow_incomplete',
       });

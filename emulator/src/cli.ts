@@ -6,6 +6,7 @@ interface EmulatorCommandOptions {
   stateFile?: string;
   forwardSecret?: string;
   seed?: string;
+  settlementDelay: string;
   json?: boolean;
 }
 
@@ -22,6 +23,11 @@ export const emulatorCommand = (): Command =>
     .option('--state-file <path>', 'keep the account in this JSON file across restarts')
     .option('--forward-secret <whsec>', 'sign --forward-to deliveries with this secret (default: a new one)')
     .option('--seed <n>', 'make ids reproducible: the same calls give the same ids')
+    .option(
+      '--settlement-delay <ms>',
+      "how long after a charge succeeds its balance transaction appears (charge.updated), as Stripe's comes seconds later",
+      '2000',
+    )
     .option('--json', 'print what it started as JSON')
     .action(async function (this: Command) {
       const options = this.optsWithGlobals<EmulatorCommandOptions>();
@@ -35,12 +41,17 @@ export const emulatorCommand = (): Command =>
       }
       const seed = z.coerce.number().int().optional().safeParse(options.seed);
       if (!seed.success) throw new Error('--seed must be an integer');
+      const settlementDelay = z.coerce.number().int().min(0).max(600_000).safeParse(options.settlementDelay);
+      if (!settlementDelay.success) throw new Error('--settlement-delay must be milliseconds (0 to 600000)');
       const emulator = await startEmulator({
         port: port.data,
         forwardTo: options.forwardTo,
         forwardSecret: options.forwardSecret,
         stateFile: options.stateFile,
-        store: seed.data === undefined ? {} : { seed: seed.data },
+        store: {
+          settlementDelayMs: settlementDelay.data,
+          ...(seed.data === undefined ? {} : { seed: seed.data }),
+        },
       });
       // A secret the user chose is theirs to know; one made here is printed so it can be configured.
       const started = {

@@ -21,7 +21,7 @@ export const money = (amount: number, currency: string) =>
 export const subscriptionInvoice = (
   act: Act,
   subscription: Stripe.Subscription,
-  billingReason: 'subscription_create' | 'subscription_cycle',
+  billingReason: 'subscription_create' | 'subscription_cycle' | 'upcoming',
   period: { start: number; end: number },
   trial: boolean,
   previousPeriodStart: number = period.start,

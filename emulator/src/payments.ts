@@ -1,5 +1,13 @@
 import type Stripe from 'stripe';
+import { disputeTransaction, refundTransaction, settleCharge } from './balance-transactions.js';
 import { invalid, type Params, resourceMissing, StripeApiError } from './params.js';
+import {
+  type CardOutcome,
+  cardOutcome,
+  noBillingDetails,
+  paymentMethodOf,
+  testCardOf,
+} from './payment-methods.js';
 import {
   type Act,
   type EmulatorStore,
@@ -51,37 +59,6 @@ export const existing = <T extends ObjectType>(
   const record = store.get(type, id);
   if (!record) throw resourceMissing(type, id, param);
   return record;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Cards
-
-interface CardOutcome {
-  succeeds: boolean;
-  declineCode: string | null;
-  /** Cards whose payments succeed and are then disputed by the cardholder. */
-  disputes: boolean;
-  brand: string;
-  last4: string;
-}
-
-/**
- * Stripe's test payment methods: `pm_card_visa` and the like succeed; `pm_card_chargeDeclined…`
- * are declined; `pm_card_createDispute` succeeds and is disputed as fraudulent.
- */
-export const cardOutcome = (paymentMethod: string): CardOutcome => {
-  const brand = /mastercard/i.test(paymentMethod) ? 'mastercard' : 'visa';
-  const last4 = brand === 'mastercard' ? '4444' : '4242';
-  if (/chargeDeclinedInsufficientFunds/i.test(paymentMethod)) {
-    return { succeeds: false, declineCode: 'insufficient_funds', disputes: false, brand, last4: '9995' };
-  }
-  if (/chargeDeclined/i.test(paymentMethod)) {
-    return { succeeds: false, declineCode: 'generic_decline', disputes: false, brand, last4: '0002' };
-  }
-  if (/createDispute/i.test(paymentMethod)) {
-    return { succeeds: true, declineCode: null, disputes: true, brand, last4: '0259' };
-  }
-  return { succeeds: true, declineCode: null, disputes: false, brand, last4 };
 };
 
 const declineMessages: Record<string, string> = {
@@ -163,11 +140,29 @@ export const createPaymentIntent = (act: Act, input: PaymentIntentInput): Stripe
   );
 };
 
-const createCharge = (act: Act, intent: Stripe.PaymentIntent, paymentMethod: string, card: CardOutcome) => {
+/**
+ * A charge's balance transaction comes a while after it succeeded, outside the request. On a test
+ * clock it comes seconds later in the clock's time, when an advance passes it (see test-clocks.ts).
+ */
+export const settleLater = (act: Act, charge: Stripe.Charge) => {
+  const { store } = act;
+  const customer = store.get('customer', referencedId(charge.customer) ?? '');
+  if (customer?.test_clock) return;
+  store.schedule(store.settlementDelayMs, () =>
+    settleCharge(onClockOf({ store, context: { requestId: null, idempotencyKey: null } }, charge), charge.id),
+  );
+};
+
+const createCharge = (
+  act: Act,
+  intent: Stripe.PaymentIntent,
+  paymentMethod: Stripe.PaymentMethod,
+  card: CardOutcome,
+) => {
   const id = act.store.id('ch');
   const succeeds = card.succeeds;
   const amount = intent.amount;
-  return act.store.create(
+  const charge = act.store.create(
     'charge',
     {
       id,
@@ -178,14 +173,9 @@ const createCharge = (act: Act, intent: Stripe.PaymentIntent, paymentMethod: str
       application: null,
       application_fee: null,
       application_fee_amount: null,
-      balance_transaction: succeeds ? act.store.id('txn') : null,
-      billing_details: {
-        address: { city: null, country: null, line1: null, line2: null, postal_code: null, state: null },
-        email: null,
-        name: null,
-        phone: null,
-        tax_id: null,
-      },
+      // Since API 2024-04-10 the balance transaction comes later (`charge.updated`).
+      balance_transaction: null,
+      billing_details: noBillingDetails(),
       calculated_statement_descriptor: 'PAYFOLD EMULATOR',
       captured: succeeds,
       created: timeOf(act),
@@ -215,7 +205,7 @@ const createCharge = (act: Act, intent: Stripe.PaymentIntent, paymentMethod: str
       },
       paid: succeeds,
       payment_intent: intent.id,
-      payment_method: paymentMethod,
+      payment_method: paymentMethod.id,
       payment_method_details: {
         card: {
           amount_authorized: succeeds ? amount : null,
@@ -257,6 +247,8 @@ const createCharge = (act: Act, intent: Stripe.PaymentIntent, paymentMethod: str
     succeeds ? 'charge.succeeded' : 'charge.failed',
     act.context,
   );
+  if (succeeds) settleLater(act, charge);
+  return charge;
 };
 
 /**
@@ -286,9 +278,10 @@ export const confirmPaymentIntent = (
       'payment_intent_unexpected_state',
     );
   }
-  const card = cardOutcome(method);
-  const charge = createCharge(act, intent, method, card);
-  if (card.succeeds) {
+  const card = paymentMethodOf(act, method, 'payment_method');
+  const outcome = cardOutcome(testCardOf(act.store, card.id));
+  const charge = createCharge(act, intent, card, outcome);
+  if (outcome.succeeds) {
     act.store.update(
       'payment_intent',
       intent.id,
@@ -296,13 +289,13 @@ export const confirmPaymentIntent = (
         status: 'succeeded',
         amount_received: intent.amount,
         latest_charge: charge.id,
-        payment_method: method,
+        payment_method: card.id,
         last_payment_error: null,
       },
       'payment_intent.succeeded',
       act.context,
     );
-    if (card.disputes) openDispute(act, charge, 'fraudulent');
+    if (outcome.disputes) openDispute(act, charge, 'fraudulent');
     return { succeeded: true, charge };
   }
   act.store.update(
@@ -315,20 +308,10 @@ export const confirmPaymentIntent = (
       last_payment_error: {
         charge: charge.id,
         code: 'card_declined',
-        decline_code: card.declineCode ?? 'generic_decline',
+        decline_code: outcome.declineCode ?? 'generic_decline',
         doc_url: 'https://stripe.com/docs/error-codes/card-declined',
         message: charge.failure_message ?? 'Your card was declined.',
-        payment_method: {
-          id: method,
-          object: 'payment_method',
-          billing_details: charge.billing_details,
-          created: charge.created,
-          customer: referencedId(intent.customer),
-          customer_account: null,
-          livemode: false,
-          metadata: {},
-          type: 'card',
-        },
+        payment_method: structuredClone(card),
         type: 'card_error',
       },
     },
@@ -404,13 +387,14 @@ export const refundCharge = (
       'amount',
     );
   }
+  const refundId = act.store.id('re');
   const refund = act.store.create(
     'refund',
     {
-      id: act.store.id('re'),
+      id: refundId,
       object: 'refund',
       amount,
-      balance_transaction: act.store.id('txn'),
+      balance_transaction: refundTransaction(act, refundId, amount, charge.currency).id,
       charge: charge.id,
       created: timeOf(act),
       currency: charge.currency,
@@ -493,13 +477,21 @@ export const openDispute = (act: Act, charge: Stripe.Charge, reason: string): St
   const now = timeOf(act);
   act.store.update('charge', charge.id, { disputed: true }, null, act.context);
   const brand = charge.payment_method_details?.card?.brand ?? 'visa';
+  const id = act.store.id('dp');
+  const amount = charge.amount - charge.amount_refunded;
+  // The funds leave the balance as the dispute opens: both of its events carry the withdrawal.
+  const withdrawal = disputeTransaction(
+    act,
+    { id, amount, currency: charge.currency, charge: charge.id },
+    'withdrawn',
+  );
   const dispute = act.store.create(
     'dispute',
     {
-      id: act.store.id('dp'),
+      id,
       object: 'dispute',
-      amount: charge.amount - charge.amount_refunded,
-      balance_transactions: [],
+      amount,
+      balance_transactions: [withdrawal],
       charge: charge.id,
       created: now,
       currency: charge.currency,
@@ -584,10 +576,15 @@ export const updateDispute = (act: Act, dispute: Stripe.Dispute, params: Params)
  */
 export const closeDispute = (act: Act, dispute: Stripe.Dispute, outcome: 'won' | 'lost'): Stripe.Dispute => {
   assertDisputeOpen(dispute);
+  // A won dispute's funds come back as it closes: both of its events carry the reinstatement.
+  const balanceTransactions =
+    outcome === 'won'
+      ? [...dispute.balance_transactions, disputeTransaction(act, dispute, 'reinstated')]
+      : dispute.balance_transactions;
   const closed = act.store.update(
     'dispute',
     dispute.id,
-    { status: outcome },
+    { status: outcome, balance_transactions: balanceTransactions },
     'charge.dispute.closed',
     act.context,
   );

@@ -14,6 +14,7 @@ import {
   StripeApiError,
   text,
 } from './params.js';
+import { attachPaymentMethod, paymentMethodOf } from './payment-methods.js';
 import {
   type Act,
   type EmulatorStore,
@@ -51,6 +52,8 @@ export interface Resource {
   secretFields?: readonly string[];
   /** Whether a deleted object still answers retrieval, with `{id, object, deleted: true}`. */
   answersWhenDeleted?: boolean;
+  /** The fields `GET /v1/<path>/search` may query, as Stripe lists them for the resource. */
+  searchFields?: readonly string[];
 }
 
 /** A resource whose handlers take and give its object's own Stripe type. */
@@ -65,11 +68,17 @@ export interface TypedResource<T extends ObjectType> {
   matches?(record: StoredObjects[T], params: Params): boolean;
   secretFields?: readonly string[];
   answersWhenDeleted?: boolean;
+  searchFields?: readonly string[];
 }
 
-/** Typed handlers behind the routes' one shape: the one place a stored object loses its type. */
-export const resource = <T extends ObjectType>(definition: TypedResource<T>): Resource =>
-  definition as unknown as Resource;
+/**
+ * Typed handlers behind the routes' one shape: the one place a stored object loses its type.
+ * `searchFields` may come apart from a definition made by `plainResource`.
+ */
+export const resource = <T extends ObjectType>(
+  definition: TypedResource<T>,
+  searchFields?: readonly string[],
+): Resource => ({ ...definition, ...(searchFields && { searchFields }) }) as unknown as Resource;
 
 /**
  * A resource whose changes are one store operation each: created with `build`, updated with the
@@ -110,7 +119,11 @@ const plainResource = <T extends ObjectType>(definition: {
 };
 
 /** A new customer from the customers API's parameters (also the customer Checkout creates). */
-export const customerRecord = (params: Params, store: EmulatorStore): Stripe.Customer => {
+export const customerRecord = (
+  params: Params,
+  store: EmulatorStore,
+  defaultPaymentMethod: string | null = null,
+): Stripe.Customer => {
   const testClock = text(params, 'test_clock');
   if (testClock && !store.get(testClockType, testClock))
     throw resourceMissing(testClockType, testClock, 'test_clock');
@@ -129,9 +142,7 @@ export const customerRecord = (params: Params, store: EmulatorStore): Stripe.Cus
     invoice_prefix: store.id('').slice(1, 9).toUpperCase(),
     invoice_settings: {
       custom_fields: null,
-      default_payment_method:
-        text((params.invoice_settings as Params | undefined) ?? {}, 'default_payment_method') ??
-        text(params, 'payment_method'),
+      default_payment_method: defaultPaymentMethod,
       footer: null,
       rendering_options: null,
     },
@@ -147,35 +158,83 @@ export const customerRecord = (params: Params, store: EmulatorStore): Stripe.Cus
   };
 };
 
-export const customers = resource({
-  ...plainResource({
-    type: 'customer',
-    path: 'customers',
-    emitsEvents: true,
-    build: customerRecord,
-    changes: (record, params) => ({
-      ...named(params, {
-        email: text(params, 'email'),
-        name: text(params, 'name'),
-        description: text(params, 'description'),
-        phone: text(params, 'phone'),
-      }),
-      ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
-      ...(params.invoice_settings && typeof params.invoice_settings === 'object'
-        ? {
-            invoice_settings: {
-              ...record.invoice_settings,
-              ...named(params.invoice_settings as Params, {
-                default_payment_method: text(params.invoice_settings as Params, 'default_payment_method'),
-              }),
-            },
-          }
-        : {}),
-    }),
-    deletable: () => undefined,
+/**
+ * A customer's payment methods as a request names them: `payment_method` (attached) and
+ * `invoice_settings[default_payment_method]`; the attached one is also the default when no other
+ * is named (the emulator's shortcut: Stripe would leave the default unset). Test cards
+ * (`pm_card_visa`) become payment methods of their own, as in Stripe.
+ */
+const customerPaymentMethods = (params: Params, act: Act) => {
+  const given = text(params, 'payment_method');
+  const attached = given ? paymentMethodOf(act, given, 'payment_method') : null;
+  const settings = (params.invoice_settings as Params | undefined) ?? {};
+  const named = text(settings, 'default_payment_method');
+  const defaultMethod =
+    named === null || named === given
+      ? attached
+      : paymentMethodOf(act, named, 'invoice_settings[default_payment_method]');
+  return { attached, defaultMethod, defaultNamed: 'default_payment_method' in settings };
+};
+
+const customerChanges = (record: Stripe.Customer, params: Params): Partial<Stripe.Customer> => ({
+  ...named(params, {
+    email: text(params, 'email'),
+    name: text(params, 'name'),
+    description: text(params, 'description'),
+    phone: text(params, 'phone'),
   }),
+  ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
+});
+
+export const customers = resource({
+  type: 'customer',
+  path: 'customers',
+  // Created, then its payment methods attached (`customer.created`, `payment_method.attached`).
+  create: (params, act) => {
+    const { attached, defaultMethod } = customerPaymentMethods(params, act);
+    const customer = act.store.create(
+      'customer',
+      customerRecord(params, act.store, defaultMethod?.id ?? null),
+      'customer.created',
+      act.context,
+    );
+    for (const method of new Set([attached, defaultMethod])) {
+      if (method) attachPaymentMethod(act, method, customer.id);
+    }
+    return act.store.get('customer', customer.id) ?? customer;
+  },
+  update: (record, params, act) => {
+    const { attached, defaultMethod, defaultNamed } = customerPaymentMethods(params, act);
+    for (const method of new Set([attached, defaultMethod])) {
+      if (method) attachPaymentMethod(act, method, record.id);
+    }
+    const invoiceSettings = defaultNamed
+      ? {
+          invoice_settings: { ...record.invoice_settings, default_payment_method: defaultMethod?.id ?? null },
+        }
+      : {};
+    return act.store.update(
+      'customer',
+      record.id,
+      { ...customerChanges(record, params), ...invoiceSettings },
+      'customer.updated',
+      act.context,
+    );
+  },
+  remove: (record, _params, { store, context }) => {
+    store.remove('customer', record.id, 'customer.deleted', context);
+    return { id: record.id, object: 'customer', deleted: true };
+  },
+  lists: {
+    payment_methods: (customer, store) =>
+      store
+        .all('payment_method')
+        .filter((paymentMethod) => paymentMethod.customer === customer.id)
+        .reverse(),
+  },
   answersWhenDeleted: true,
   matches: fieldFilter('email', 'test_clock'),
+  searchFields: ['created', 'email', 'metadata', 'name', 'phone'],
 });
 
 export const products = resource(
@@ -232,6 +291,7 @@ export const products = resource(
       }
     },
   }),
+  ['active', 'description', 'metadata', 'name', 'shippable', 'url'],
 );
 
 const intervals = new Set(['day', 'week', 'month', 'year']);
@@ -305,6 +365,7 @@ export const prices = resource(
       ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
     }),
   }),
+  ['active', 'currency', 'lookup_key', 'metadata', 'product', 'type'],
 );
 
 export const webhookEndpoints = resource({

@@ -7,6 +7,7 @@ import type { Mutation } from './idempotency.js';
 import { listPage, newestFirst } from './lists.js';
 import { type Params, resourceMissing, StripeApiError } from './params.js';
 import { type Resource, resources } from './resources.js';
+import { searchPage } from './search.js';
 import type { EmulatorStore, RequestContext, StripeRecord } from './store.js';
 
 const thirtyDays = 30 * 24 * 60 * 60;
@@ -15,6 +16,18 @@ const thirtyDays = 30 * 24 * 60 * 60;
 export const faultsRoute = '/v1/test_helpers/emulator/faults';
 
 const allResources: readonly Resource[] = [...resources, ...billingResources];
+
+/**
+ * As in Stripe, objects of a test clock's customers are left out of these lists unless the request
+ * names a test clock, a customer or a subscription.
+ */
+const clockScopedTypes = new Set(['customer', 'subscription', 'invoice']);
+const listedWithoutScope = (type: string, record: StripeRecord, params: Params): boolean =>
+  !clockScopedTypes.has(type) ||
+  record.test_clock == null ||
+  ['test_clock', 'customer', 'subscription'].some(
+    (scope) => params[scope] !== undefined && params[scope] !== '',
+  );
 
 /** `customer.*` matches every customer event, as in Stripe's `types[]` filter. */
 const matchesType = (pattern: string, type: string): boolean =>
@@ -72,6 +85,18 @@ export const registerApiRoutes = (
       }
       return shown(resource, found(resource, request.params.id), params);
     });
+    const { searchFields } = resource;
+    if (searchFields) {
+      app.get(`${base}/search`, async (request) => {
+        const params = paramsOf(request);
+        const page = searchPage(newestFirst(store.collection(resource.type).values()), params, {
+          fields: searchFields,
+          resource: resource.path,
+          url: `${base}/search`,
+        });
+        return expand(store, allResources, page, expansionsOf(params));
+      });
+    }
     app.get(base, async (request) => {
       const params = paramsOf(request);
       const page = listPage(
@@ -80,7 +105,8 @@ export const registerApiRoutes = (
         ),
         params,
         base,
-        matches ? (record) => matches(record, params) : undefined,
+        (record) =>
+          listedWithoutScope(resource.type, record, params) && (matches ? matches(record, params) : true),
       );
       return expand(store, allResources, page, expansionsOf(params));
     });

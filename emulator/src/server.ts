@@ -9,6 +9,7 @@ import { apiFaultPicker, deliveryPlanner, type Faults, faultsSchema } from './fa
 import { type TestHelpers, testHelpers } from './helpers.js';
 import { idempotentMutations } from './idempotency.js';
 import { type Params, replyWithStripeError, StripeApiError } from './params.js';
+import { settleLater } from './payments.js';
 import { faultsRoute, registerApiRoutes } from './routes.js';
 import { openStateFile } from './state-file.js';
 import { EmulatorStore, emulatorApiVersion, type StoreOptions, stripeId } from './store.js';
@@ -86,6 +87,11 @@ const paramsOf = (request: FastifyRequest): Params =>
 export const startEmulator = async (options: EmulatorOptions = {}): Promise<RunningEmulator> => {
   const store = new EmulatorStore(options.store);
   const stateFile = options.stateFile ? await openStateFile(options.stateFile, store) : undefined;
+  // Charges a stopped emulator had not settled yet get their balance transactions now.
+  for (const charge of store.all('charge')) {
+    if (charge.status === 'succeeded' && !charge.balance_transaction)
+      settleLater({ store, context: { requestId: null, idempotencyKey: null } }, charge);
+  }
   const changed = () => stateFile?.changed();
   const forwardSecret = options.forwardSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
   const injectedApiFaults: RunningEmulator['injectedApiFaults'] = [];
@@ -164,7 +170,11 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     url: address,
     store,
     forwardSecret,
-    settled: deliveries.settled,
+    // What Stripe does later (a charge's balance transaction) happens first, then its deliveries.
+    settled: async () => {
+      await store.laterDone();
+      await deliveries.settled();
+    },
     helpers: watched(testHelpers(store), changed),
     setFaults,
     forwardTo: (url: string) => {
@@ -173,6 +183,7 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     dropped: deliveries.dropped,
     injectedApiFaults,
     stop: async () => {
+      store.cancelLater();
       await app.close();
       await stateFile?.flush();
     },

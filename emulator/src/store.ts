@@ -35,7 +35,18 @@ export interface StoredObjects {
   dispute: Stripe.Dispute;
   webhook_endpoint: Stripe.WebhookEndpoint;
   'test_helpers.test_clock': Stripe.TestHelpers.TestClock;
+  payment_method: Stripe.PaymentMethod;
+  balance_transaction: Stripe.BalanceTransaction;
   'checkout.session.extras': CheckoutSessionExtras;
+  'payment_method.extras': PaymentMethodExtras;
+}
+
+/** The Stripe test card a payment method was made from (the emulator's own, not Stripe's). */
+export interface PaymentMethodExtras {
+  id: string;
+  object: 'payment_method.extras';
+  created: number;
+  test_card: string;
 }
 
 /**
@@ -106,6 +117,11 @@ export interface StoreOptions {
   now?: () => number;
   /** Makes object and event ids reproducible: the same calls give the same ids. */
   seed?: number;
+  /**
+   * How long after a charge succeeds Stripe's balance transaction for it appears (`charge.updated`);
+   * 300 ms by default (Stripe takes seconds).
+   */
+  settlementDelayMs?: number;
 }
 
 /**
@@ -145,11 +161,41 @@ export class EmulatorStore {
   private readonly listeners: Array<(event: EmittedEvent) => void> = [];
 
   readonly now: () => number;
+  readonly settlementDelayMs: number;
   private readonly random: (() => number) | null;
+  /** What Stripe does a while after a request, not during it (a charge's balance transaction). */
+  private readonly later = new Map<Promise<void>, () => void>();
 
   constructor(options: StoreOptions = {}) {
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.settlementDelayMs = options.settlementDelayMs ?? 300;
     this.random = options.seed === undefined ? null : seededRandom(options.seed);
+  }
+
+  /** Runs `task` after `delayMs`, outside any request; `laterDone` waits for it, `cancelLater` drops it. */
+  schedule(delayMs: number, task: () => void): void {
+    let cancel: () => void = () => undefined;
+    const pending = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(true), delayMs);
+      cancel = () => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+    }).then((due) => {
+      if (due) task();
+    });
+    this.later.set(pending, cancel);
+    void pending.finally(() => this.later.delete(pending));
+  }
+
+  /** Resolves when every task scheduled so far (and any they scheduled) has run. */
+  async laterDone(): Promise<void> {
+    while (this.later.size > 0) await Promise.allSettled([...this.later.keys()]);
+  }
+
+  /** Drops the tasks not yet run (the emulator stops). */
+  cancelLater(): void {
+    for (const cancel of this.later.values()) cancel();
   }
 
   /** A new object id with Stripe's prefix: random, or from the seed when the store has one. */

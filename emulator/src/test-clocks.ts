@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { settleCharge } from './balance-transactions.js';
 import { nextBoundary, recurrenceOf } from './billing-cycles.js';
 import { attemptInvoicePayment, finalizeInvoice, subscriptionInvoice, voidInvoice } from './invoices.js';
 import { invalid } from './params.js';
@@ -22,11 +23,45 @@ import {
 } from './subscriptions.js';
 
 /**
- * What time does on a test clock: periods ending (renewals, cancellations at period end), trials
- * ending, declined renewals retried, incomplete subscriptions expiring, in time order.
+ * What time does on a test clock: next invoices announced, periods ending (renewals, cancellations
+ * at period end), renewal invoices collected an hour later, trials ending, declined renewals
+ * retried, incomplete subscriptions expiring, in time order.
  */
 
-/** A period ends: the subscription ends if it was to, else renews and bills the next period. */
+/** How long Stripe keeps a renewal invoice a draft before it finalizes and collects it. */
+const draftHour = 60 * 60;
+
+/** The period after the current one, by the subscription's price. */
+const nextPeriod = (store: EmulatorStore, subscription: Stripe.Subscription, start: number) => {
+  const price = itemsList(store, subscription.id).data[0]?.price;
+  // A subscription always keeps an item (updates refuse to remove the last one).
+  if (!price) return undefined;
+  return { start, end: nextBoundary(subscription.billing_cycle_anchor, recurrenceOf(price), start) };
+};
+
+/**
+ * Three days before a period ends, Stripe tells what the next invoice will be (`invoice.upcoming`):
+ * a preview (`upcoming_in_…`) that nothing stores and no API call returns by that id.
+ */
+const announceUpcoming = (act: Act, subscription: Stripe.Subscription) => {
+  const current = periodOf(subscription);
+  const period = nextPeriod(act.store, subscription, current.end);
+  if (!period) return;
+  const draft = subscriptionInvoice(act, subscription, 'upcoming', period, false, current.start);
+  const id = `upcoming_${draft.id}`;
+  const lines = draft.lines.data.map((line) => ({ ...line, invoice: id }));
+  act.store.emit(
+    'invoice.upcoming',
+    { ...draft, id, lines: { ...draft.lines, data: lines, url: `/v1/invoices/${id}/lines` } },
+    undefined,
+    act.context,
+  );
+};
+
+/**
+ * A period ends: the subscription ends if it was to, else moves to the next period with a draft
+ * invoice for it (`invoice.created`), which Stripe finalizes and collects about an hour later.
+ */
 const renew = (act: Act, subscription: Stripe.Subscription) => {
   const { store } = act;
   const now = timeOf(act);
@@ -35,27 +70,27 @@ const renew = (act: Act, subscription: Stripe.Subscription) => {
     return;
   }
   const previous = periodOf(subscription);
-  const price = itemsList(store, subscription.id).data[0]?.price;
-  // A subscription always keeps an item (updates refuse to remove the last one).
-  if (!price) return;
-  const period = {
-    start: now,
-    end: nextBoundary(subscription.billing_cycle_anchor, recurrenceOf(price), now),
-  };
+  const period = nextPeriod(store, subscription, now);
+  if (!period) return;
   for (const item of store.all(subscriptionItemType)) {
     if (item.subscription !== subscription.id) continue;
     item.current_period_start = period.start;
     item.current_period_end = period.end;
   }
   const draft = subscriptionInvoice(act, subscription, 'subscription_cycle', period, false, previous.start);
-  const renewed = subscriptionChanged(act, subscription, {
+  subscriptionChanged(act, subscription, {
     items: itemsList(store, subscription.id),
     latest_invoice: draft.id,
     ...(subscription.status === 'trialing' ? { status: 'active' } : {}),
   });
-  const invoice = finalizeInvoice(act, store.create('invoice', draft, 'invoice.created', act.context));
-  const paid = attemptInvoicePayment(act, invoice, null, (retryDelays[0] ?? day) + now);
-  afterCollection(act, renewed, paid);
+  store.create('invoice', draft, 'invoice.created', act.context);
+};
+
+/** An hour after a renewal: its invoice is finalized and collected (declined: retried later). */
+const collectRenewal = (act: Act, subscription: Stripe.Subscription, draft: Stripe.Invoice) => {
+  const invoice = finalizeInvoice(act, draft);
+  const paid = attemptInvoicePayment(act, invoice, null, (retryDelays[0] ?? day) + timeOf(act));
+  afterCollection(act, subscription, paid);
 };
 
 /** A scheduled retry of a declined renewal; after the last one the subscription is canceled. */
@@ -85,15 +120,33 @@ interface DueChange {
   /** Names the change, so that each happens once. */
   key: string;
   at: number;
-  subscription: Stripe.Subscription;
   run: (act: Act) => void;
 }
+
+/** How long after a charge on a clock its balance transaction comes, in the clock's time. */
+const settlementSeconds = 2;
+
+/** The clock's customers' charges whose balance transaction is still to come (`charge.updated`). */
+const unsettledCharges = (store: EmulatorStore, customers: ReadonlySet<string>): DueChange[] =>
+  store
+    .all('charge')
+    .filter(
+      (charge) =>
+        charge.status === 'succeeded' &&
+        !charge.balance_transaction &&
+        customers.has(referencedId(charge.customer) ?? ''),
+    )
+    .map((charge) => ({
+      key: `${charge.id}/settle`,
+      at: charge.created + settlementSeconds,
+      run: (act: Act) => settleCharge(act, charge.id),
+    }));
 
 /** What time will do to a subscription, each change at the second it is due. */
 const dueChanges = (store: EmulatorStore, subscription: Stripe.Subscription): DueChange[] => {
   const changes: DueChange[] = [];
   const due = (kind: string, at: number, run: (act: Act) => void) =>
-    changes.push({ key: `${subscription.id}/${kind}/${at}`, at, subscription, run });
+    changes.push({ key: `${subscription.id}/${kind}/${at}`, at, run });
   const { status } = subscription;
   if (status === 'incomplete') {
     due('expire', subscription.created + 23 * 60 * 60, (act) => expire(act, subscription));
@@ -104,11 +157,18 @@ const dueChanges = (store: EmulatorStore, subscription: Stripe.Subscription): Du
     );
   }
   if (status === 'active' || status === 'trialing' || status === 'past_due') {
-    due('renew', periodOf(subscription).end, (act) => renew(act, subscription));
+    const periodEnd = periodOf(subscription).end;
+    if (subscription.cancel_at == null) {
+      due('upcoming', periodEnd - 3 * day, (act) => announceUpcoming(act, subscription));
+    }
+    due('renew', periodEnd, (act) => renew(act, subscription));
     if (subscription.cancel_at != null) {
       due('cancel', subscription.cancel_at, (act) => cancelSubscription(act, subscription));
     }
     const invoice = latestInvoice(store, subscription);
+    if (invoice?.status === 'draft' && invoice.billing_reason === 'subscription_cycle') {
+      due('collect', invoice.created + draftHour, (act) => collectRenewal(act, subscription, invoice));
+    }
     if (status === 'past_due' && invoice?.status === 'open' && invoice.next_payment_attempt != null) {
       due('retry', invoice.next_payment_attempt, (act) => retry(act, subscription, invoice));
     }
@@ -155,10 +215,13 @@ export const advanceTestClock = (
   );
   const done = new Set<string>();
   for (let step = 0; step < 10_000; step += 1) {
-    const due = store
-      .all('subscription')
-      .filter((subscription) => customers.has(referencedId(subscription.customer) ?? ''))
-      .flatMap((subscription) => dueChanges(store, subscription))
+    const due = [
+      ...store
+        .all('subscription')
+        .filter((subscription) => customers.has(referencedId(subscription.customer) ?? ''))
+        .flatMap((subscription) => dueChanges(store, subscription)),
+      ...unsettledCharges(store, customers),
+    ]
       .filter((change) => change.at > from && change.at <= frozenTime && !done.has(change.key))
       .sort((a, b) => a.at - b.at || (a.key < b.key ? -1 : 1))[0];
     if (!due) break;

@@ -379,6 +379,7 @@ describe('the emulator moves money as Stripe does, through the real stripe packa
     }
     expect(compared.sort()).toEqual(
       [
+        'balance_transaction',
         'billing_portal.configuration',
         'billing_portal.session',
         'charge',
@@ -388,6 +389,7 @@ describe('the emulator moves money as Stripe does, through the real stripe packa
         'invoice',
         'invoice_payment',
         'payment_intent',
+        'payment_method',
         'price',
         'product',
         'refund',
@@ -429,10 +431,36 @@ describe('the emulator moves money as Stripe does, through the real stripe packa
       const renewed = await stripe.subscriptions.retrieve(subscription.id);
       expect(renewed.items.data[0]?.current_period_start).toBe(Date.UTC(2031, 2, 31, 12) / 1000);
       expect(renewed.items.data[0]?.current_period_end).toBe(Date.UTC(2031, 3, 30, 12) / 1000);
-      const renewalEvents = emulator.store.events.filter(
-        (event) => event.type === 'invoice.paid' && event.created === Date.UTC(2031, 1, 28, 12) / 1000,
+      // As Stripe: the next invoice announced three days ahead, a draft at the period's end,
+      // finalized and collected an hour later; the charge's balance transaction after that.
+      const renewal = Date.UTC(2031, 1, 28, 12) / 1000;
+      const timeline = emulator.store.events
+        .filter((event) => event.created >= renewal - 3 * day && event.created <= renewal + 3602)
+        .map((event) => [event.created - renewal, event.type]);
+      expect(timeline).toEqual([
+        [-3 * day, 'invoice.upcoming'],
+        [0, 'customer.subscription.updated'],
+        [0, 'invoice.created'],
+        [3600, 'payment_intent.created'],
+        [3600, 'invoice.finalized'],
+        [3600, 'charge.succeeded'],
+        [3600, 'payment_intent.succeeded'],
+        [3600, 'invoice_payment.paid'],
+        [3600, 'invoice.paid'],
+        [3600, 'invoice.payment_succeeded'],
+        [3602, 'charge.updated'],
+      ]);
+      const upcoming = emulator.store.events.find((event) => event.type === 'invoice.upcoming');
+      expect(upcoming?.data.object).toMatchObject({
+        id: expect.stringMatching(/^upcoming_in_/),
+        status: 'draft',
+        billing_reason: 'upcoming',
+        amount_due: 1500,
+      });
+      const draft = emulator.store.events.find(
+        (event) => event.type === 'invoice.created' && event.created === renewal,
       );
-      expect(renewalEvents).toHaveLength(1);
+      expect(draft?.data.object).toMatchObject({ status: 'draft', billing_reason: 'subscription_cycle' });
       const behind = await stripe.testHelpers.testClocks
         .advance(clock.id, { frozen_time: start })
         .catch((e) => e);
@@ -454,7 +482,8 @@ describe('the emulator moves money as Stripe does, through the real stripe packa
       expect(pastDue.status).toBe('past_due');
       const invoice = await stripe.invoices.retrieve(pastDue.latest_invoice as string);
       expect(invoice).toMatchObject({ status: 'open', attempt_count: 1 });
-      expect(invoice.next_payment_attempt).toBe((invoice.created as number) + 3 * day);
+      // Collected an hour after the renewal; retried three days after that attempt.
+      expect(invoice.next_payment_attempt).toBe((invoice.created as number) + 60 * 60 + 3 * day);
       await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: start + 40 * day });
       const ended = await stripe.subscriptions.retrieve(subscription.id);
       expect(ended).toMatchObject({ status: 'canceled', cancellation_details: { reason: 'payment_failed' } });

@@ -7,14 +7,22 @@ import {
   stripeSyncPageLogEntry,
   stripeSyncStream,
 } from '../domain/event-log.js';
-import { type SyncObjectKind, syncObjectKinds } from '../domain/sync-kinds.js';
+import {
+  clockScopedKinds,
+  decodeSyncCursor,
+  encodeSyncCursor,
+  type ListScope,
+  type SyncObjectKind,
+  scopeKey,
+  syncObjectKinds,
+} from '../domain/sync-kinds.js';
 import type { EventLog } from '../ports/event-log.js';
 import type { StripeSyncCursorsStore } from '../ports/stores.js';
 import type { StripeGateway } from '../ports/stripe.js';
 import { observationOf, StripeGatewayError, type WithResponse } from '../ports/stripe.js';
 import { notConnectedMessage, type StripeConnections } from './stripe-connections/index.js';
 
-type ListParams = { limit: number; starting_after?: string };
+type ListParams = { limit: number; starting_after?: string; test_clock?: string; customer?: string };
 type Page = Stripe.ApiList<{ id: string }> & WithResponse;
 
 /** Every kind of object a sync lists, and how (prices and products active or not, subscriptions of any status). */
@@ -43,37 +51,95 @@ const retrievals = {
   price: (stripe: Stripe, id: string) => stripe.prices.retrieve(id),
 } as const;
 
+/** Objects per page: Stripe's most. */
+const pageSize = 100;
+
+type StripeObjects = Array<Record<string, unknown> & { id: string; object: string }>;
+
+/** One page of a kind's list in a scope, after the object `after` (from the start when null). */
+const listPage = async (
+  gateway: StripeGateway,
+  environment: Environment,
+  secretKey: string,
+  objectKind: SyncObjectKind,
+  scope: ListScope,
+  after: string | null,
+): Promise<Page> => {
+  const list: (stripe: Stripe, params: ListParams) => Promise<unknown> = lists[objectKind];
+  return (await gateway.call(environment, secretKey, ({ stripe }) =>
+    list(stripe, { limit: pageSize, ...scope, ...(after && { starting_after: after }) }),
+  )) as Page;
+};
+
+/** Every page of a small list (test clocks, a clock's customers), as one array. */
+const everyObject = async (
+  gateway: StripeGateway,
+  environment: Environment,
+  secretKey: string,
+  list: (stripe: Stripe, params: { limit: number; starting_after?: string }) => Promise<unknown>,
+): Promise<Array<{ id: string }>> => {
+  const objects: Array<{ id: string }> = [];
+  let after: string | null = null;
+  do {
+    const from: string | null = after;
+    const page = (await gateway.call(environment, secretKey, ({ stripe }) =>
+      list(stripe, { limit: pageSize, ...(from && { starting_after: from }) }),
+    )) as Page;
+    objects.push(...page.data);
+    after = page.has_more ? (page.data.at(-1)?.id ?? null) : null;
+  } while (after);
+  return objects;
+};
+
+/**
+ * Where a kind is listed: the account's list, then, in test mode, each test clock's (Stripe leaves
+ * a clock's customers, subscriptions and invoices out of the account's lists; invoices are listed
+ * per customer of each clock).
+ */
+const listScopes = async (
+  gateway: StripeGateway,
+  environment: Environment,
+  secretKey: string,
+  objectKind: SyncObjectKind,
+): Promise<ListScope[]> => {
+  const filter = clockScopedKinds[objectKind];
+  if (environment !== 'test' || !filter) return [{}];
+  const clocks = await everyObject(gateway, environment, secretKey, (stripe, params) =>
+    stripe.testHelpers.testClocks.list(params),
+  );
+  if (filter === 'test_clock') return [{}, ...clocks.map((clock) => ({ test_clock: clock.id }))];
+  const customers = [];
+  for (const clock of clocks) {
+    customers.push(
+      ...(await everyObject(gateway, environment, secretKey, (stripe, params) =>
+        stripe.customers.list({ ...params, test_clock: clock.id }),
+      )),
+    );
+  }
+  return [{}, ...customers.map((customer) => ({ customer: customer.id }))];
+};
+
 /**
  * Every object of a kind, page by page, as Stripe lists it now (each page with Stripe's clock when
- * it answered). Reconcile reads the account with it; sync appends the same pages, resumably.
+ * it answered), test clocks' included. Reconcile reads the account with it; sync appends the same
+ * pages, resumably.
  */
 export const listEveryObject = async (
   gateway: StripeGateway,
   environment: Environment,
   secretKey: string,
   objectKind: SyncObjectKind,
-  visit: (
-    objects: Array<Record<string, unknown> & { id: string; object: string }>,
-    observedAt: number,
-  ) => Promise<void>,
+  visit: (objects: StripeObjects, observedAt: number) => Promise<void>,
 ): Promise<void> => {
-  const list: (stripe: Stripe, params: ListParams) => Promise<unknown> = lists[objectKind];
-  let cursor: string | null = null;
-  do {
-    const after = cursor;
-    const page = (await gateway.call(environment, secretKey, ({ stripe }) =>
-      list(stripe, { limit: pageSize, ...(after && { starting_after: after }) }),
-    )) as Page;
-    await visit(
-      page.data as unknown as Array<Record<string, unknown> & { id: string; object: string }>,
-      observedAtOf(page),
-    );
-    cursor = page.has_more ? (page.data.at(-1)?.id ?? null) : null;
-  } while (cursor);
+  for (const scope of await listScopes(gateway, environment, secretKey, objectKind)) {
+    let after: string | null = null;
+    do {
+      const page = await listPage(gateway, environment, secretKey, objectKind, scope, after);
+      await visit(page.data as unknown as StripeObjects, observedAtOf(page));
+      after = page.has_more ? (page.data.at(-1)?.id ?? null) : null;
+    } while (after);
+  }
 };
-
-/** Objects per page: Stripe's most. */
-const pageSize = 100;
 
 export interface SyncProgress {
   objectKind: SyncObjectKind;
@@ -133,7 +199,12 @@ export const syncStripe = async (
         const resumed = previous !== undefined && previous.finishedAt === null;
         const syncId = resumed ? previous.syncId : randomUUID();
         if (!resumed) await cursors.start(environment, objectKind, syncId);
-        let cursor = resumed ? previous.nextCursor : null;
+        const scopes = await listScopes(gateway, environment, secretKey, objectKind);
+        // A resumed sync goes on in the scope it stopped in (from the start if that clock is gone).
+        const stopped = decodeSyncCursor(resumed ? previous.nextCursor : null);
+        const resumedAt = scopes.findIndex((scope) => scopeKey(scope) === stopped.scopeKey);
+        let scopeIndex = Math.max(0, resumedAt);
+        let after = resumedAt >= 0 ? stopped.after : null;
         const listed = new Set<string>();
         const progress: SyncProgress = {
           objectKind,
@@ -142,25 +213,28 @@ export const syncStripe = async (
           done: false,
         };
         while (!progress.done) {
-          const list: (stripe: Stripe, params: ListParams) => Promise<unknown> = lists[objectKind];
-          const page = (await gateway.call(environment, secretKey, ({ stripe }) =>
-            list(stripe, { limit: pageSize, ...(cursor && { starting_after: cursor }) }),
-          )) as Page;
+          const scope = scopes[scopeIndex] as ListScope;
+          const page = await listPage(gateway, environment, secretKey, objectKind, scope, after);
           const objects = page.data as unknown as Array<Record<string, unknown>>;
           for (const object of page.data) listed.add(object.id);
           await log.append(
             stripeSyncPageLogEntry(environment, {
               syncId,
               objectKind,
-              cursor,
+              cursor: encodeSyncCursor(scope, after),
               observedAt: observedAtOf(page),
               objects,
               hasMore: page.has_more,
             }),
           );
-          const next = page.has_more ? (page.data.at(-1)?.id ?? null) : null;
+          after = page.has_more ? (page.data.at(-1)?.id ?? null) : null;
+          let next: string | null = null;
+          if (after !== null) next = encodeSyncCursor(scope, after);
+          else if (scopeIndex + 1 < scopes.length) {
+            scopeIndex += 1;
+            next = encodeSyncCursor(scopes[scopeIndex] as ListScope, null);
+          }
           await cursors.advance(environment, objectKind, syncId, next, objects.length);
-          cursor = next;
           progress.pages += 1;
           progress.objects += objects.length;
           progress.done = next === null;

@@ -13,3 +13,40 @@ export const syncObjectKinds = [
 ] as const;
 
 export type SyncObjectKind = (typeof syncObjectKinds)[number];
+
+/**
+ * Where a sync lists a kind: the account's list (`{}`), or, in test mode, one test clock's
+ * (`{test_clock}`) or one of its customers' (`{customer}`). Stripe leaves a test clock's
+ * customers, subscriptions and invoices out of the account's lists.
+ */
+export type ListScope = Readonly<Partial<Record<'test_clock' | 'customer', string>>>;
+
+/** The kinds Stripe lists without test clock objects, and the filter that lists a clock's. */
+export const clockScopedKinds: Partial<Record<SyncObjectKind, 'test_clock' | 'customer'>> = {
+  customer: 'test_clock',
+  subscription: 'test_clock',
+  invoice: 'customer',
+};
+
+export const scopeKey = (scope: ListScope): string =>
+  Object.entries(scope)
+    .map(([name, value]) => `${name}=${value}`)
+    .join('&');
+
+/**
+ * Where a kind's sync goes on: the scope and the last object listed in it, as one text
+ * (`test_clock=clock_1 sub_9`). The account's scope is the plain object id, as cursors were before
+ * scopes, so a sync stopped by an older Payfold resumes where it stopped.
+ */
+export const encodeSyncCursor = (scope: ListScope, after: string | null): string | null => {
+  const key = scopeKey(scope);
+  if (key === '') return after;
+  return `${key} ${after ?? ''}`;
+};
+
+export const decodeSyncCursor = (cursor: string | null): { scopeKey: string; after: string | null } => {
+  if (cursor === null) return { scopeKey: '', after: null };
+  const space = cursor.indexOf(' ');
+  if (space < 0) return { scopeKey: '', after: cursor };
+  return { scopeKey: cursor.slice(0, space), after: cursor.slice(space + 1) || null };
+};

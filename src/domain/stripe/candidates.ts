@@ -79,6 +79,8 @@ export const candidateOfStripeEvent = (
   if (event.account != null) return undefined;
   const sent = event.data.object;
   if (!isStripeObject(sent)) return undefined;
+  // `invoice.upcoming` carries a preview of an invoice that does not exist yet (`upcoming_in_…`).
+  if (event.type === 'invoice.upcoming' || sent.id.startsWith('upcoming_')) return undefined;
   const objectType = objectTypeOf(sent.object);
   const snapshot = withDerivedFields(objectType, event.type, sent);
   const isDeletion =

@@ -1,0 +1,325 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateStripeShapes, shapesDirectory } from '../scripts/stripe-shapes.js';
+import { type RunningEmulator, startEmulator } from '../src/server.js';
+import { expectStripeShapes } from './payload-check.js';
+import { priceFor, receiver, stripeFor } from './support.js';
+
+const day = 24 * 60 * 60;
+
+// Where a developer testing against the emulator would be misled if it behaved otherwise than Stripe.
+describe('the emulator says no where Stripe says no, and sends what Stripe sends when it sends it', () => {
+  let emulator: RunningEmulator;
+  let stripe: Stripe;
+  let monthly: Stripe.Price;
+  beforeAll(async () => {
+    emulator = await startEmulator({ store: { settlementDelayMs: 50 }, delivery: { firstRetryMs: 20 } });
+    stripe = stripeFor(emulator);
+    const product = await stripe.products.create({ name: 'Team plan' });
+    monthly = await priceFor(stripe, product.id, 2000);
+  });
+  afterAll(async () => {
+    await emulator.settled();
+    expectStripeShapes(emulator);
+    await emulator.stop();
+  });
+
+  const refusal = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+  const eventsAbout = (id: string) =>
+    emulator.store.events.filter((event) => event.data.object.id === id).map((event) => event.type);
+
+  it('keeps the parameters it checks in step with the pinned stripe package', () => {
+    const { params, objects } = generateStripeShapes();
+    const committed = (name: string) => JSON.parse(readFileSync(path.join(shapesDirectory, name), 'utf8'));
+    // Stale after a `stripe` upgrade: run `npx tsx emulator/scripts/stripe-shapes.ts`.
+    expect(committed('params.json')).toEqual(params);
+    expect(committed('objects.json')).toEqual(objects);
+    expect(Object.keys(params.roots)).toEqual(
+      expect.arrayContaining(['POST /v1/customers', 'POST /v1/subscriptions/{}', 'GET /v1/customers/search']),
+    );
+  });
+
+  it('refuses a parameter a route does not take, naming it, and changes nothing', async () => {
+    const unknown = await refusal(
+      stripe.customers.create({ bogus_param: '1' } as Stripe.CustomerCreateParams),
+    );
+    expect(unknown).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect(unknown).toMatchObject({
+      statusCode: 400,
+      code: 'parameter_unknown',
+      param: 'bogus_param',
+      message: 'Received unknown parameter: bogus_param',
+      doc_url: 'https://stripe.com/docs/error-codes/parameter-unknown',
+    });
+    const customer = await stripe.customers.create({
+      email: 'typo@example.test',
+      payment_method: 'pm_card_visa',
+    });
+    const subscriptions = emulator.store.all('subscription').length;
+    const typo = await refusal(
+      stripe.subscriptions.create({
+        customer: customer.id,
+        items: [{ price: monthly.id }],
+        cancel_at_periodend: true,
+      } as Stripe.SubscriptionCreateParams),
+    );
+    expect(typo).toMatchObject({ statusCode: 400, code: 'parameter_unknown', param: 'cancel_at_periodend' });
+    expect(emulator.store.all('subscription')).toHaveLength(subscriptions);
+    const nested = await refusal(
+      stripe.prices.create({
+        currency: 'usd',
+        unit_amount: 100,
+        product: monthly.product as string,
+        recurring: { interval: 'month', bogus: 1 },
+      } as Stripe.PriceCreateParams),
+    );
+    expect(nested).toMatchObject({ code: 'parameter_unknown', param: 'recurring[bogus]' });
+    expect(await refusal(stripe.customers.list({ limitt: 3 } as Stripe.CustomerListParams))).toMatchObject({
+      code: 'parameter_unknown',
+      param: 'limitt',
+    });
+  });
+
+  it('fills a charge’s balance transaction seconds after charge.succeeded, with charge.updated', async () => {
+    const intent = await stripe.paymentIntents.create({
+      amount: 10_000,
+      currency: 'usd',
+      payment_method: 'pm_card_visa',
+      confirm: true,
+    });
+    const chargeId = intent.latest_charge as string;
+    const succeeded = emulator.store.events.find(
+      (event) => event.type === 'charge.succeeded' && event.data.object.id === chargeId,
+    );
+    expect(succeeded?.data.object.balance_transaction).toBeNull();
+    expect((await stripe.charges.retrieve(chargeId)).balance_transaction).toBeNull();
+    await emulator.settled();
+    expect(eventsAbout(chargeId)).toEqual(['charge.succeeded', 'charge.updated']);
+    const updated = emulator.store.events.find(
+      (event) => event.type === 'charge.updated' && event.data.object.id === chargeId,
+    );
+    expect(updated?.data.previous_attributes).toEqual({ balance_transaction: null });
+    const transactionId = (await stripe.charges.retrieve(chargeId)).balance_transaction as string;
+    expect(await stripe.balanceTransactions.retrieve(transactionId)).toMatchObject({
+      object: 'balance_transaction',
+      type: 'charge',
+      source: chargeId,
+      amount: 10_000,
+      fee: 320,
+      net: 9680,
+      fee_details: [{ amount: 320, type: 'stripe_fee' }],
+    });
+    const listed = await stripe.balanceTransactions.list({ source: chargeId });
+    expect(listed.data.map((transaction) => transaction.id)).toEqual([transactionId]);
+    const refund = await stripe.refunds.create({ charge: chargeId, amount: 4000 });
+    expect(await stripe.balanceTransactions.retrieve(refund.balance_transaction as string)).toMatchObject({
+      type: 'refund',
+      amount: -4000,
+      source: refund.id,
+    });
+  });
+
+  it('expands nested paths at every level, whatever the order of expand[], and refuses the others', async () => {
+    const intent = await stripe.paymentIntents.create({
+      amount: 2500,
+      currency: 'usd',
+      payment_method: 'pm_card_visa',
+      confirm: true,
+    });
+    await emulator.settled();
+    const nestedFirst = await stripe.paymentIntents.retrieve(intent.id, {
+      expand: ['latest_charge.balance_transaction', 'latest_charge'],
+    });
+    const parentFirst = await stripe.paymentIntents.retrieve(intent.id, {
+      expand: ['latest_charge', 'latest_charge.balance_transaction'],
+    });
+    const { lastResponse: _first, ...nested } = nestedFirst;
+    const { lastResponse: _second, ...parent } = parentFirst;
+    expect(nested).toEqual(parent);
+    const charge = nested.latest_charge as Stripe.Charge;
+    expect(charge.object).toBe('charge');
+    expect((charge.balance_transaction as Stripe.BalanceTransaction).object).toBe('balance_transaction');
+    expect(
+      await refusal(stripe.paymentIntents.retrieve(intent.id, { expand: ['latest_charge.nothing'] })),
+    ).toMatchObject({
+      statusCode: 400,
+      param: 'expand',
+    });
+    expect(await refusal(stripe.paymentIntents.retrieve(intent.id, { expand: ['a.b.c.d.e'] }))).toMatchObject(
+      { statusCode: 400, message: 'You cannot expand more than 4 levels of a property: a.b.c.d.e.' },
+    );
+  });
+
+  it('leaves a test clock’s objects out of lists that do not ask for its clock, customer or subscription', async () => {
+    const clock = await stripe.testHelpers.testClocks.create({ frozen_time: Date.UTC(2032, 0, 10) / 1000 });
+    const customer = await stripe.customers.create({ test_clock: clock.id, payment_method: 'pm_card_visa' });
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: monthly.id }],
+    });
+    const ids = <T extends { id: string }>(list: Stripe.ApiList<T>) => list.data.map((object) => object.id);
+    expect(ids(await stripe.customers.list({ limit: 100 }))).not.toContain(customer.id);
+    expect(ids(await stripe.customers.list({ test_clock: clock.id }))).toEqual([customer.id]);
+    expect(ids(await stripe.subscriptions.list({ limit: 100 }))).not.toContain(subscription.id);
+    expect(ids(await stripe.subscriptions.list({ test_clock: clock.id }))).toEqual([subscription.id]);
+    expect(ids(await stripe.subscriptions.list({ customer: customer.id }))).toEqual([subscription.id]);
+    expect(ids(await stripe.invoices.list({ limit: 100 }))).not.toContain(subscription.latest_invoice);
+    expect(ids(await stripe.invoices.list({ customer: customer.id }))).toEqual([subscription.latest_invoice]);
+  });
+
+  it('checks and echoes Stripe-Version, echoes Idempotency-Key and names the original request of a replay', async () => {
+    const current = await stripe.customers.create({ email: 'version@example.test' });
+    expect(current.lastResponse.headers['stripe-version']).toBe(Stripe.API_VERSION);
+    const future = stripeFor(emulator, { apiVersion: '2099-01-01.future' as Stripe.LatestApiVersion });
+    expect(await refusal(future.customers.create({}))).toMatchObject({
+      statusCode: 400,
+      message: 'Invalid Stripe API version: 2099-01-01.future',
+    });
+    const first = await stripe.customers.create(
+      { email: 'once@example.test' },
+      { idempotencyKey: 'create-once' },
+    );
+    const replay = await stripe.customers.create(
+      { email: 'once@example.test' },
+      { idempotencyKey: 'create-once' },
+    );
+    expect(first.lastResponse.headers['idempotency-key']).toBe('create-once');
+    expect(replay.id).toBe(first.id);
+    expect(replay.lastResponse.headers['idempotent-replayed']).toBe('true');
+    expect(replay.lastResponse.headers['original-request']).toBe(first.lastResponse.requestId);
+  });
+
+  it('makes payment methods of test cards, attaches the card Checkout saves, and serves them', async () => {
+    const session = await stripe.checkout.sessions.create({
+      mode: 'subscription',
+      line_items: [{ price: monthly.id, quantity: 1 }],
+      success_url: 'https://app.example/done',
+    });
+    const completed = await emulator.helpers.completeCheckoutSession(session.id, {
+      paymentMethod: 'pm_card_visa',
+    });
+    const customer = completed.customer as string;
+    const attached = emulator.store.events.find(
+      (event) => event.type === 'payment_method.attached' && event.data.object.customer === customer,
+    );
+    const paymentMethodId = attached?.data.object.id as string;
+    expect(paymentMethodId).toMatch(/^pm_(?!card_)/);
+    const subscription = await stripe.subscriptions.retrieve(completed.subscription as string, {
+      expand: ['latest_invoice.payments'],
+    });
+    expect(subscription.default_payment_method).toBe(paymentMethodId);
+    const charge = (await stripe.charges.list({ customer })).data[0] as Stripe.Charge;
+    expect(charge.payment_method).toBe(paymentMethodId);
+    expect(await stripe.paymentMethods.retrieve(paymentMethodId)).toMatchObject({
+      type: 'card',
+      customer,
+      card: { brand: 'visa', last4: '4242', exp_year: 2034 },
+    });
+    expect((await stripe.customers.listPaymentMethods(customer)).data.map((method) => method.id)).toEqual([
+      paymentMethodId,
+    ]);
+    const detached = await stripe.paymentMethods.detach(paymentMethodId);
+    expect(detached.customer).toBeNull();
+    expect((await stripe.paymentMethods.list({ customer })).data).toEqual([]);
+    const reattached = await stripe.paymentMethods.attach(paymentMethodId, { customer });
+    expect(reattached.customer).toBe(customer);
+    expect(eventsAbout(paymentMethodId)).toEqual([
+      'payment_method.attached',
+      'payment_method.detached',
+      'payment_method.attached',
+    ]);
+  });
+
+  it('searches with Stripe’s query language', async () => {
+    const ada = await stripe.customers.create({
+      email: 'ada@search.test',
+      name: 'Ada Lovelace',
+      metadata: { plan: 'team' },
+    });
+    await stripe.customers.create({
+      email: 'grace@search.test',
+      name: 'Grace Hopper',
+      metadata: { plan: 'solo' },
+    });
+    const found = async (query: string) =>
+      (await stripe.customers.search({ query })).data.map((customer) => customer.email);
+    expect(await found("email:'ada@search.test'")).toEqual(['ada@search.test']);
+    expect(await found("name~'hopper'")).toEqual(['grace@search.test']);
+    expect(await found("metadata['plan']:'team' AND email~'search.test'")).toEqual(['ada@search.test']);
+    expect(await found("email:'ada@search.test' OR email:'grace@search.test'")).toEqual([
+      'grace@search.test',
+      'ada@search.test',
+    ]);
+    expect(await found("-metadata['plan']:'solo' AND email~'search.test'")).toEqual(['ada@search.test']);
+    const paged = await stripe.customers.search({ query: "email~'search.test'", limit: 1 });
+    expect(paged).toMatchObject({ object: 'search_result', has_more: true });
+    const next = await stripe.customers.search({
+      query: "email~'search.test'",
+      limit: 1,
+      page: paged.next_page as string,
+    });
+    expect(next.data.map((customer) => customer.id)).toEqual([ada.id]);
+    expect(
+      (await stripe.prices.search({ query: "active:'true' AND currency:'usd'" })).data.length,
+    ).toBeGreaterThan(0);
+    expect(await refusal(stripe.customers.search({ query: "balance:'0'" }))).toMatchObject({
+      statusCode: 400,
+      message: 'Field `balance` is an unsupported search field for resource `customers`.',
+    });
+  });
+
+  it('keeps a webhook endpoint’s api_version and says it in the envelope of each event sent to it', async () => {
+    const hook = await receiver();
+    try {
+      const endpoint = await stripe.webhookEndpoints.create({
+        url: hook.url,
+        enabled_events: ['customer.created'],
+        api_version: '2025-09-30.clover',
+      });
+      expect(endpoint.api_version).toBe('2025-09-30.clover');
+      expect(
+        await refusal(
+          stripe.webhookEndpoints.create({
+            url: hook.url,
+            enabled_events: ['*'],
+            api_version: 'not-a-version' as Stripe.WebhookEndpointCreateParams.ApiVersion,
+          }),
+        ),
+      ).toMatchObject({ statusCode: 400, param: 'api_version' });
+      await stripe.customers.create({ email: 'versioned@example.test' });
+      await emulator.settled();
+      expect(hook.received.map((delivery) => JSON.parse(delivery.body).api_version)).toEqual([
+        '2025-09-30.clover',
+      ]);
+      await stripe.webhookEndpoints.del(endpoint.id);
+    } finally {
+      await hook.close();
+    }
+  });
+
+  it('announces a renewal three days ahead and keeps its invoice a draft for an hour', async () => {
+    const start = Date.UTC(2033, 0, 1, 9) / 1000;
+    const clock = await stripe.testHelpers.testClocks.create({ frozen_time: start });
+    const customer = await stripe.customers.create({ test_clock: clock.id, payment_method: 'pm_card_visa' });
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: monthly.id }],
+    });
+    const periodEnd = subscription.items.data[0]?.current_period_end as number;
+    await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: periodEnd - 3 * day });
+    expect(emulator.store.events.at(-2)?.type).toBe('invoice.upcoming');
+    await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: periodEnd + 30 * 60 });
+    const draft = await stripe.invoices.retrieve(
+      (await stripe.subscriptions.retrieve(subscription.id)).latest_invoice as string,
+    );
+    expect(draft).toMatchObject({ status: 'draft', billing_reason: 'subscription_cycle', amount_paid: 0 });
+    await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: periodEnd + 2 * 60 * 60 });
+    expect(await stripe.invoices.retrieve(draft.id)).toMatchObject({ status: 'paid', amount_paid: 2000 });
+  });
+});
