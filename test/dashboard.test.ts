@@ -155,6 +155,19 @@ describe.skipIf('skip' in chromium)('the dashboard, in Chromium', () => {
     expect(invoices.filter((row) => row.includes('paid') && row.includes('$60.00'))).toHaveLength(2);
     const payments = await page.getByRole('table', { name: 'Payment history' }).textContent();
     expect(payments).toMatch(/subscription_invoice/);
+    // Both of the team's cards, the one saved by a setup intent among them; the subscription ended,
+    // so no renewal charges either.
+    const cards = await page
+      .getByRole('table', { name: 'Payment methods' })
+      .locator('tbody tr')
+      .allTextContents();
+    expect(cards).toEqual([
+      expect.stringMatching(/^pm_\w+?mastercard •••• 444412\/2034—noyes$/),
+      expect.stringMatching(/^pm_\w+?visa •••• 424212\/2034—noyes$/),
+    ]);
+    expect(await page.getByRole('table', { name: 'Setup intents' }).textContent()).toMatch(
+      /succeeded.*off_session/,
+    );
     // Tokyo: the zone is named with each time.
     expect(await subscription.locator('time').first().textContent()).toMatch(/GMT\+9/);
 

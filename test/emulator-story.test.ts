@@ -23,7 +23,10 @@ interface StoryRun {
   demo: Awaited<ReturnType<typeof readDemoTables>>;
   disputes: Array<Record<string, unknown>>;
   /** After each step of the story, once delivered and projected: what an app would read. */
-  steps: Record<string, { subscriptions: string[]; invoices: string[]; payments: string[] }>;
+  steps: Record<
+    string,
+    { subscriptions: string[]; invoices: string[]; payments: string[]; renewalCards: string[] }
+  >;
   eventIds: string[];
   dropped: RunningEmulator['dropped'];
   deliveredEventIds: string[];
@@ -67,6 +70,10 @@ const runStory = async (faults: Faults = {}, networkRetries = 0): Promise<StoryR
           invoices: await column('select status as value from payments.invoices order by paid_at'),
           payments: await column(
             `select type || ':' || status as value from payments.payment_history order by type, paid_at`,
+          ),
+          renewalCards: await column(
+            `select card_brand || ' ' || card_last4 as value from payments.payment_methods
+             where subscription_defaults <> '[]'`,
           ),
         };
       },
@@ -129,16 +136,18 @@ describe('the emulator helpers, delivered to payfold serve', () => {
 
   it('goes through the rows each step implies', () => {
     expect(clean.steps).toEqual({
-      'catalog created': { subscriptions: [], invoices: [], payments: [] },
+      'catalog created': { subscriptions: [], invoices: [], payments: [], renewalCards: [] },
       'team subscribed through Checkout': {
         subscriptions: ['active'],
         invoices: ['paid'],
         payments: ['subscription_invoice:succeeded'],
+        renewalCards: ['visa 4242'],
       },
       'user paid once, after a declined card': {
         subscriptions: ['active'],
         invoices: ['paid'],
         payments: ['one_time_payment:succeeded', 'subscription_invoice:succeeded'],
+        renewalCards: ['visa 4242'],
       },
       'a month passed: subscription renewed': {
         subscriptions: ['active'],
@@ -148,6 +157,17 @@ describe('the emulator helpers, delivered to payfold serve', () => {
           'subscription_invoice:succeeded',
           'subscription_invoice:succeeded',
         ],
+        renewalCards: ['visa 4242'],
+      },
+      'team saved a new card for its renewals': {
+        subscriptions: ['active'],
+        invoices: ['paid', 'paid'],
+        payments: [
+          'one_time_payment:succeeded',
+          'subscription_invoice:succeeded',
+          'subscription_invoice:succeeded',
+        ],
+        renewalCards: ['mastercard 4444'],
       },
       'user refunded half': {
         subscriptions: ['active'],
@@ -157,6 +177,7 @@ describe('the emulator helpers, delivered to payfold serve', () => {
           'subscription_invoice:succeeded',
           'subscription_invoice:succeeded',
         ],
+        renewalCards: ['mastercard 4444'],
       },
       'team canceled at period end; the period ended': {
         subscriptions: ['canceled'],
@@ -166,6 +187,7 @@ describe('the emulator helpers, delivered to payfold serve', () => {
           'subscription_invoice:succeeded',
           'subscription_invoice:succeeded',
         ],
+        renewalCards: [],
       },
     });
   });
@@ -203,6 +225,23 @@ describe('the emulator helpers, delivered to payfold serve', () => {
     ).toEqual([
       ['subscription', 'completed', 'paid'],
       ['payment', 'completed', 'paid'],
+    ]);
+    // The team's renewals charged the Checkout card until it saved a new one; its subscription has
+    // ended, so neither is charged now. A payment-mode Checkout keeps no card (Ada has none).
+    expect(
+      rowsOf(clean, 'payments.payment_methods').map((row) => [
+        row.subject_id,
+        row.card_brand,
+        row.card_last4,
+        row.attached,
+        row.subscription_defaults,
+      ]),
+    ).toEqual([
+      ['acme', 'mastercard', '4444', true, []],
+      ['acme', 'visa', '4242', true, []],
+    ]);
+    expect(rowsOf(clean, 'payments.setup_intents')).toMatchObject([
+      { subject_type: 'team', subject_id: 'acme', status: 'succeeded', usage: 'off_session' },
     ]);
     expect(clean.disputes).toEqual([{ status: 'lost', reason: 'fraudulent', amount: 6000 }]);
     expect(clean.deliveredEventIds.sort()).toEqual([...clean.eventIds].sort());

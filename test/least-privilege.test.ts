@@ -147,6 +147,7 @@ describe('least privilege: serving as a role that does not own the log', () => {
     'payfold.require_projection_table(regclass)': [],
     'payfold.grant_serving_role(name)': [],
     'payfold.capture_row_changes()': [],
+    'payfold.capture_changes_of_new_tables()': [],
     'payfold.reject_event_change()': [],
     'payfold.notify_events_appended()': [],
   };

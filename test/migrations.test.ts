@@ -63,14 +63,50 @@ describe('migrations', () => {
       'payments.disputes',
       'payments.invoices',
       'payments.payment_history',
+      'payments.payment_methods',
       'payments.prices',
       'payments.products',
       'payments.refunds',
+      'payments.setup_intents',
       'payments.stripe_objects',
       'payments.subscription_items',
       'payments.subscriptions',
       'payments.webhook_events',
     ]);
+  });
+
+  it('give a payments table a later migration adds its change capture, as the stream is on or off', async () => {
+    await runMigrations(db.pool);
+    const captureStates = async (table: string) =>
+      (
+        await db.pool.query<{ tgname: string; tgenabled: string }>(
+          `select tgname, tgenabled from pg_trigger where tgrelid = $1::regclass and tgname like 'payfold\\_capture\\_%' order by 1`,
+          [table],
+        )
+      ).rows.map((row) => `${row.tgname}:${row.tgenabled === 'D' ? 'off' : 'on'}`);
+    expect(await captureStates('payments.payment_methods')).toEqual([
+      'payfold_capture_deletes:on',
+      'payfold_capture_inserts:on',
+      'payfold_capture_updates:on',
+    ]);
+    await db.pool.query('select payfold.switch_change_stream(false)');
+    await db.pool.query(
+      'create table payments.later_table (environment text not null, later_id text not null, primary key (environment, later_id))',
+    );
+    try {
+      await runMigrations(db.pool);
+      expect(await captureStates('payments.later_table')).toEqual([
+        'payfold_capture_deletes:off',
+        'payfold_capture_inserts:off',
+        'payfold_capture_updates:off',
+      ]);
+      expect((await db.pool.query('select payfold.change_stream_is_on() as on')).rows).toEqual([
+        { on: false },
+      ]);
+    } finally {
+      await db.pool.query('drop table payments.later_table');
+      await db.pool.query('select payfold.switch_change_stream(true)');
+    }
   });
 
   it('define every function of schema payfold in src/adapters/postgres/functions, the one place its live body is', async () => {

@@ -33,7 +33,14 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     for (let index = 0; index < 230; index += 1)
       await stripe.customers.create({ email: `customer${index}@example.test`, name: `Customer ${index}` });
     await emulator.settled();
-    const gateway = new StripeGateway({ logger, apiBase: emulator.url, retryBaseMs: 10, maxRetries: 10 });
+    // Payment methods are listed a customer at a time: a rate above test mode's default of 10/s.
+    const gateway = new StripeGateway({
+      logger,
+      apiBase: emulator.url,
+      requestsPerSecond: { test: 100 },
+      retryBaseMs: 10,
+      maxRetries: 10,
+    });
     const connections = testConnections(db, gateway);
     expect(await connections.connect('test', 'sk_test_the_synced_account')).toMatchObject({ ok: true });
     deps = { connections, gateway, cursors: stripeSyncCursorsStore(db.pool), log: db.log };
@@ -150,6 +157,31 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
           status: session.status === 'complete' ? 'completed' : session.status,
         }))
         .sort((a, b) => (a.checkout_session_id < b.checkout_session_id ? -1 : 1)),
+    );
+    // Payment methods are listed per customer, the test clock's customers included.
+    const methods = (
+      await Promise.all(customers.map((customer) => all(stripe.customers.listPaymentMethods(customer.id))))
+    ).flat();
+    expect(methods.length).toBeGreaterThan(1);
+    expect(
+      await rows(
+        'select payment_method_id, customer_id, card_last4 from payments.payment_methods order by 1',
+      ),
+    ).toEqual(
+      methods
+        .map((method) => ({
+          payment_method_id: method.id,
+          customer_id: method.customer,
+          card_last4: method.card?.last4,
+        }))
+        .sort((a, b) => (a.payment_method_id < b.payment_method_id ? -1 : 1)),
+    );
+    const setupIntents = await all(stripe.setupIntents.list({ limit: 100 }));
+    expect(setupIntents.length).toBeGreaterThan(0);
+    expect(await rows('select setup_intent_id, status from payments.setup_intents order by 1')).toEqual(
+      setupIntents
+        .map((intent) => ({ setup_intent_id: intent.id, status: intent.status }))
+        .sort((a, b) => (a.setup_intent_id < b.setup_intent_id ? -1 : 1)),
     );
   }, 120_000);
 
@@ -341,8 +373,10 @@ describe('a sync of a sizeable account', () => {
           return appends === 40 ? Promise.reject(new Error('the process died')) : db.log.append(entry);
         },
       } as Pick<EventLog, 'append'> as EventLog;
-      await expect(syncStripe({ ...deps, log: dying }, 'test')).rejects.toThrow('the process died');
-      const resumed = await syncStripe(deps, 'test');
+      // Payment methods are listed per customer, a call each: the story account above covers them.
+      const kinds = syncObjectKinds.filter((kind) => kind !== 'payment_method');
+      await expect(syncStripe({ ...deps, log: dying }, 'test', kinds)).rejects.toThrow('the process died');
+      const resumed = await syncStripe(deps, 'test', kinds);
       emulator.setFaults({});
       expect(resumed.ok).toBe(true);
       expect(emulator.injectedApiFaults.length).toBeGreaterThan(5);

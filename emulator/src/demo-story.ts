@@ -20,6 +20,7 @@ export type DemoStep =
   | 'team subscribed through Checkout'
   | 'user paid once, after a declined card'
   | 'a month passed: subscription renewed'
+  | 'team saved a new card for its renewals'
   | 'user refunded half'
   | 'team canceled at period end; the period ended';
 
@@ -27,8 +28,9 @@ export type DemoStep =
  * The demo's story, told to Stripe (or the emulator) through the `stripe` package: a product
  * with a monthly and a one-time price; a team subscribes through Checkout (on a test clock, so
  * that time can pass); a user buys the one-time price through Checkout, the first card declined;
- * a month passes and the subscription renews; the user gets part of their money back; the team
- * cancels at period end and the period ends.
+ * a month passes and the subscription renews; the team saves a new card without paying (a setup
+ * intent) and its renewals charge it; the user gets part of their money back; the team cancels at
+ * period end and the period ends.
  */
 export const runDemoStory = async (
   stripe: Stripe,
@@ -101,6 +103,17 @@ export const runDemoStory = async (
   const renewal = subscription.items.data[0]?.current_period_end as number;
   await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: renewal + day });
   await afterStep('a month passed: subscription renewed');
+
+  const saved = await stripe.setupIntents.create({
+    customer: team.id,
+    payment_method: 'pm_card_mastercard',
+    usage: 'off_session',
+    confirm: true,
+  });
+  await stripe.subscriptions.update(subscription.id, {
+    default_payment_method: saved.payment_method as string,
+  });
+  await afterStep('team saved a new card for its renewals');
 
   await stripe.refunds.create({
     payment_intent: bought.payment_intent as string,

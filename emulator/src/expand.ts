@@ -20,6 +20,7 @@ const typesByPrefix: Record<string, string> = {
   sub: 'subscription',
   txn: 'balance_transaction',
   pm: 'payment_method',
+  seti: 'setup_intent',
 };
 
 /** The `expand[]` paths of a request (`expand[]=customer`, `expand[0]=data.latest_invoice`). */

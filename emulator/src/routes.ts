@@ -8,6 +8,7 @@ import { listPage, newestFirst } from './lists.js';
 import { type Params, resourceMissing, StripeApiError } from './params.js';
 import { type Resource, resources } from './resources.js';
 import { searchPage } from './search.js';
+import { setupIntents } from './setup-intents.js';
 import type { EmulatorStore, RequestContext, StripeRecord } from './store.js';
 
 const thirtyDays = 30 * 24 * 60 * 60;
@@ -15,7 +16,7 @@ const thirtyDays = 30 * 24 * 60 * 60;
 /** Where tests set faults over HTTP; never itself hit by API faults. */
 export const faultsRoute = '/v1/test_helpers/emulator/faults';
 
-const allResources: readonly Resource[] = [...resources, ...billingResources];
+const allResources: readonly Resource[] = [...resources, ...billingResources, setupIntents];
 
 /**
  * As in Stripe, objects of a test clock's customers are left out of these lists unless the request

@@ -36,6 +36,7 @@ export interface StoredObjects {
   webhook_endpoint: Stripe.WebhookEndpoint;
   'test_helpers.test_clock': Stripe.TestHelpers.TestClock;
   payment_method: Stripe.PaymentMethod;
+  setup_intent: Stripe.SetupIntent;
   balance_transaction: Stripe.BalanceTransaction;
   'checkout.session.extras': CheckoutSessionExtras;
   'payment_method.extras': PaymentMethodExtras;

@@ -236,6 +236,35 @@ describe('the emulator says no where Stripe says no, and sends what Stripe sends
     ]);
   });
 
+  it('saves a card without a payment through a setup intent, and reports a declined one', async () => {
+    const customer = await stripe.customers.create({ email: 'saver@example.com' });
+    const declined = await stripe.setupIntents.create({
+      customer: customer.id,
+      payment_method: 'pm_card_chargeDeclined',
+      confirm: true,
+    });
+    expect(declined).toMatchObject({
+      status: 'requires_payment_method',
+      last_setup_error: { code: 'card_declined', decline_code: 'generic_decline' },
+    });
+    const intent = await stripe.setupIntents.create({ customer: customer.id, usage: 'off_session' });
+    expect(intent.status).toBe('requires_payment_method');
+    const succeeded = await stripe.setupIntents.confirm(intent.id, { payment_method: 'pm_card_visa' });
+    expect(succeeded).toMatchObject({ status: 'succeeded', usage: 'off_session', last_setup_error: null });
+    const saved = succeeded.payment_method as string;
+    expect(await stripe.paymentMethods.retrieve(saved)).toMatchObject({ customer: customer.id });
+    expect(eventsAbout(declined.id)).toEqual(['setup_intent.created', 'setup_intent.setup_failed']);
+    expect(eventsAbout(intent.id)).toEqual(['setup_intent.created', 'setup_intent.succeeded']);
+    expect(eventsAbout(saved)).toEqual(['payment_method.attached']);
+    const refused = await refusal(stripe.setupIntents.confirm(intent.id));
+    expect(refused).toMatchObject({ statusCode: 400, code: 'setup_intent_unexpected_state' });
+    const listed = await stripe.setupIntents.list({ customer: customer.id });
+    expect(listed.data.map((each) => each.id).sort()).toEqual([declined.id, intent.id].sort());
+    const abandoned = await stripe.setupIntents.create({ customer: customer.id });
+    expect((await stripe.setupIntents.cancel(abandoned.id)).status).toBe('canceled');
+    expect(eventsAbout(abandoned.id)).toEqual(['setup_intent.created', 'setup_intent.canceled']);
+  });
+
   it('searches with Stripe’s query language', async () => {
     const ada = await stripe.customers.create({
       email: 'ada@search.test',

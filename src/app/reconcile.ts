@@ -26,6 +26,8 @@ const retrievePaths: Record<string, string> = {
   refund: '/v1/refunds',
   dispute: '/v1/disputes',
   'checkout.session': '/v1/checkout/sessions',
+  payment_method: '/v1/payment_methods',
+  setup_intent: '/v1/setup_intents',
   invoice_payment: '/v1/invoice_payments',
 };
 

@@ -12,6 +12,7 @@ import {
   decodeSyncCursor,
   encodeSyncCursor,
   type ListScope,
+  perCustomerKinds,
   type SyncObjectKind,
   scopeKey,
   syncObjectKinds,
@@ -38,6 +39,9 @@ const lists = {
   refund: (stripe: Stripe, params: ListParams) => stripe.refunds.list(params),
   dispute: (stripe: Stripe, params: ListParams) => stripe.disputes.list(params),
   'checkout.session': (stripe: Stripe, params: ListParams) => stripe.checkout.sessions.list(params),
+  payment_method: (stripe: Stripe, { customer, ...params }: ListParams) =>
+    stripe.customers.listPaymentMethods(customer as string, params),
+  setup_intent: (stripe: Stripe, params: ListParams) => stripe.setupIntents.list(params),
 } as const satisfies Record<SyncObjectKind, (stripe: Stripe, params: ListParams) => Promise<unknown>>;
 
 /**
@@ -91,10 +95,38 @@ const everyObject = async (
   return objects;
 };
 
+/** Every test clock's id (none in live mode, where there are no test clocks). */
+const testClockIds = async (gateway: StripeGateway, environment: Environment, secretKey: string) =>
+  environment === 'test'
+    ? (
+        await everyObject(gateway, environment, secretKey, (stripe, params) =>
+          stripe.testHelpers.testClocks.list(params),
+        )
+      ).map((clock) => clock.id)
+    : [];
+
+/** Every customer's id: the account's, and each test clock's. */
+const everyCustomerId = async (
+  gateway: StripeGateway,
+  environment: Environment,
+  secretKey: string,
+  clocks: readonly string[],
+): Promise<string[]> => {
+  const customers = [];
+  for (const clock of [null, ...clocks]) {
+    customers.push(
+      ...(await everyObject(gateway, environment, secretKey, (stripe, params) =>
+        stripe.customers.list({ ...params, ...(clock && { test_clock: clock }) }),
+      )),
+    );
+  }
+  return customers.map((customer) => customer.id);
+};
+
 /**
  * Where a kind is listed: the account's list, then, in test mode, each test clock's (Stripe leaves
  * a clock's customers, subscriptions and invoices out of the account's lists; invoices are listed
- * per customer of each clock).
+ * per customer of each clock). Payment methods are listed per customer, for every customer.
  */
 const listScopes = async (
   gateway: StripeGateway,
@@ -102,17 +134,20 @@ const listScopes = async (
   secretKey: string,
   objectKind: SyncObjectKind,
 ): Promise<ListScope[]> => {
+  if (perCustomerKinds.has(objectKind)) {
+    const clocks = await testClockIds(gateway, environment, secretKey);
+    const customers = await everyCustomerId(gateway, environment, secretKey, clocks);
+    return customers.map((customer) => ({ customer }));
+  }
   const filter = clockScopedKinds[objectKind];
   if (environment !== 'test' || !filter) return [{}];
-  const clocks = await everyObject(gateway, environment, secretKey, (stripe, params) =>
-    stripe.testHelpers.testClocks.list(params),
-  );
-  if (filter === 'test_clock') return [{}, ...clocks.map((clock) => ({ test_clock: clock.id }))];
+  const clocks = await testClockIds(gateway, environment, secretKey);
+  if (filter === 'test_clock') return [{}, ...clocks.map((clock) => ({ test_clock: clock }))];
   const customers = [];
   for (const clock of clocks) {
     customers.push(
       ...(await everyObject(gateway, environment, secretKey, (stripe, params) =>
-        stripe.customers.list({ ...params, test_clock: clock.id }),
+        stripe.customers.list({ ...params, test_clock: clock }),
       )),
     );
   }
@@ -210,8 +245,9 @@ export const syncStripe = async (
           objectKind,
           pages: resumed ? previous.pages : 0,
           objects: resumed ? previous.objects : 0,
-          done: false,
+          done: scopes.length === 0,
         };
+        if (progress.done) await cursors.finish(environment, objectKind, syncId);
         while (!progress.done) {
           const scope = scopes[scopeIndex] as ListScope;
           const page = await listPage(gateway, environment, secretKey, objectKind, scope, after);

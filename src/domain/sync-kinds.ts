@@ -10,6 +10,8 @@ export const syncObjectKinds = [
   'refund',
   'dispute',
   'checkout.session',
+  'payment_method',
+  'setup_intent',
 ] as const;
 
 export type SyncObjectKind = (typeof syncObjectKinds)[number];
@@ -27,6 +29,12 @@ export const clockScopedKinds: Partial<Record<SyncObjectKind, 'test_clock' | 'cu
   subscription: 'test_clock',
   invoice: 'customer',
 };
+
+/**
+ * Kinds Stripe lists only per customer, for every customer (a customer's payment methods): a
+ * detached payment method is in no list.
+ */
+export const perCustomerKinds: ReadonlySet<SyncObjectKind> = new Set(['payment_method']);
 
 export const scopeKey = (scope: ListScope): string =>
   Object.entries(scope)

@@ -56,6 +56,17 @@ export const demoTables: ReadonlyArray<{ table: string; sql: string }> = [
     table: 'payments.refunds',
     sql: 'select refund_id, payment_intent_id, amount, status, reason from payments.refunds order by refund_id',
   },
+  {
+    table: 'payments.payment_methods',
+    sql: `select subject_type, subject_id, card_brand, card_last4, card_exp_month as exp_month,
+                 card_exp_year as exp_year, attached, customer_default, subscription_defaults
+          from payments.payment_methods order by subject_id, card_brand`,
+  },
+  {
+    table: 'payments.setup_intents',
+    sql: `select subject_type, subject_id, status, usage, payment_method_id
+          from payments.setup_intents order by setup_intent_id`,
+  },
 ];
 
 /** Rows as a plain text table: a header, a rule, and one line per row. */

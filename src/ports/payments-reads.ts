@@ -15,6 +15,8 @@ export interface BillingOverview {
   refunds: TableRow[];
   disputes: TableRow[];
   checkoutSessions: TableRow[];
+  paymentMethods: TableRow[];
+  setupIntents: TableRow[];
 }
 
 export interface WebhookActivity {

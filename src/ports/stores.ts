@@ -68,6 +68,8 @@ export interface StripeSyncCursorsStore {
     nextCursor: string | null,
     objects: number,
   ): Promise<void>;
+  /** Records that a kind is done with nothing to list (per-customer kinds of an account without customers). */
+  finish(environment: Environment, objectKind: string, syncId: string): Promise<void>;
 }
 
 /** What reconcile reads of the tables. */

@@ -137,6 +137,8 @@ export const projectedTableNames = [
   'disputes',
   'checkout_sessions',
   'payment_history',
+  'payment_methods',
+  'setup_intents',
 ] as const;
 
 /** The rows in which two sets of tables differ, as `table: -expected` / `table: +actual` lines. */

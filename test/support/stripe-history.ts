@@ -41,6 +41,10 @@ export interface StoryPlan {
    * its request, Stripe's answer (and before it a refusal, retried) are in the log beside the events.
    */
   throughPayfold: 'no' | 'created' | 'failed_then_created';
+  /** The card saved to the customer: its default for invoices, then maybe its subscription's; detached later or not. */
+  paymentMethod: 'none' | 'saved' | 'saved_then_detached';
+  /** A card set up without a payment, which succeeds or fails. */
+  setupIntent: 'none' | 'succeeded' | 'failed';
 }
 
 export interface HistoryPlan {
@@ -76,6 +80,8 @@ const storyArbitrary: fc.Arbitrary<StoryPlan> = fc.record({
   deleteCustomer: chance(0.15),
   quantityChange: fc.boolean(),
   throughPayfold: fc.constantFrom('no' as const, 'created' as const, 'failed_then_created' as const),
+  paymentMethod: fc.constantFrom('none' as const, 'saved' as const, 'saved_then_detached' as const),
+  setupIntent: fc.constantFrom('none' as const, 'succeeded' as const, 'failed' as const),
 });
 
 export const historyPlanArbitrary: fc.Arbitrary<HistoryPlan> = fc.record({
@@ -228,9 +234,45 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
       object: 'customer',
       email: `buyer${index}@example.com`,
       name: null,
+      invoice_settings: { default_payment_method: null },
       metadata: story.subjectOnCustomer ? { ...subjectMetadata } : {},
     };
     emit('customer.created', customer, basil);
+    const card: StripeObjectState = {
+      id: `pm_${tag}`,
+      object: 'payment_method',
+      type: 'card',
+      customer: customer.id,
+      card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2030, wallet: null },
+      billing_details: { address: { country: 'US' } },
+      metadata: {},
+    };
+    if (story.paymentMethod !== 'none') {
+      emit('payment_method.attached', card, basil);
+      update('customer.updated', customer, { invoice_settings: { default_payment_method: card.id } }, basil);
+    }
+    if (story.setupIntent !== 'none') {
+      const setup: StripeObjectState = {
+        id: `seti_${tag}`,
+        object: 'setup_intent',
+        customer: customer.id,
+        status: 'requires_payment_method',
+        usage: 'off_session',
+        payment_method: null,
+        last_setup_error: null,
+        metadata: {},
+      };
+      emit('setup_intent.created', setup, basil);
+      if (story.setupIntent === 'succeeded')
+        update('setup_intent.succeeded', setup, { status: 'succeeded', payment_method: card.id }, basil);
+      else
+        update(
+          'setup_intent.setup_failed',
+          setup,
+          { last_setup_error: { code: 'card_declined', message: 'Your card was declined.' } },
+          basil,
+        );
+    }
     const amount = 2500;
 
     const intent: StripeObjectState = {
@@ -284,6 +326,7 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
         trial_start: null,
         trial_end: null,
         latest_invoice: `in_${tag}`,
+        default_payment_method: null,
         metadata: { ...subjectMetadata },
         items: { object: 'list', data: [item], has_more: false },
         ...(basil ? {} : { current_period_start: second, current_period_end: second + 2_592_000 }),
@@ -411,6 +454,10 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
     emit('checkout.session.completed', session, basil);
 
     if (story.renameCustomer) update('customer.updated', customer, { name: `Buyer ${index}` }, basil);
+    if (subscription && story.paymentMethod !== 'none')
+      update('customer.subscription.updated', subscription, { default_payment_method: card.id }, basil);
+    if (story.paymentMethod === 'saved_then_detached')
+      update('payment_method.detached', card, { customer: null }, basil);
     if (subscription && story.quantityChange) {
       const items = structuredClone(subscription.items) as { data: Array<Record<string, unknown>> };
       (items.data[0] as Record<string, unknown>).quantity = 3;

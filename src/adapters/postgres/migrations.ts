@@ -26,6 +26,8 @@ const statements = {
    * transaction, whatever was created is the owner's until a grant says otherwise.
    */
   revokeFunctionsFromPublic: 'revoke all on all functions in schema payfold from public',
+  /** A payments table a migration added gets its change capture (functions/change-stream.sql). */
+  captureNewTables: 'select payfold.capture_changes_of_new_tables()',
 } as const;
 
 export interface Migration {
@@ -101,6 +103,7 @@ export const runMigrations = async (pool: pg.Pool): Promise<number[]> => {
           current = file;
           await client.query(sql);
         }
+        await client.query(statements.captureNewTables);
         await client.query(statements.revokeFunctionsFromPublic);
       });
     } catch (error) {

@@ -74,6 +74,18 @@ const overviewSql = `
       'k',
       'k.environment = $1 and (k.customer_id in (select customer_id from customer_ids) or (k.subject_type = $2 and k.subject_id = $3))',
       'k.created_at desc, k.id',
+    )},
+    'paymentMethods', ${rowsOf(
+      'payment_methods',
+      'pm',
+      'pm.environment = $1 and (pm.customer_id in (select customer_id from customer_ids) or (pm.subject_type = $2 and pm.subject_id = $3))',
+      'pm.attached desc, pm.created_at desc, pm.payment_method_id',
+    )},
+    'setupIntents', ${rowsOf(
+      'setup_intents',
+      'si',
+      'si.environment = $1 and (si.customer_id in (select customer_id from customer_ids) or (si.subject_type = $2 and si.subject_id = $3))',
+      'si.created_at desc, si.setup_intent_id',
     )}
   ) as overview`;
 

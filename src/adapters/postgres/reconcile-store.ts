@@ -9,6 +9,8 @@ const statements = {
   winnersNotListed: `
     select object_id from payments.stripe_objects
     where environment = $1 and object_type = $2 and not deleted and not (object_id = any($3::text[]))
+      -- Stripe lists payment methods per customer: a detached one is in no list, and not extra.
+      and not (object_type = 'payment_method' and snapshot->'customer' = 'null'::jsonb)
     order by object_id`,
   // A tie still matters while the object's winner comes from the tied second; a later snapshot
   // (a re-fetch, a new event) has settled it.

@@ -21,6 +21,9 @@ const statements = {
     set next_cursor = $4, pages = pages + 1, objects = objects + $5,
         finished_at = case when $4::text is null then now() end
     where environment = $1 and object_kind = $2 and sync_id = $3`,
+  finish: `
+    update payfold.stripe_sync_cursors set next_cursor = null, finished_at = now()
+    where environment = $1 and object_kind = $2 and sync_id = $3`,
 } as const;
 
 /** `payfold.stripe_sync_cursors` (migration 0005), by named statement. */
@@ -56,5 +59,9 @@ export const stripeSyncCursorsStore = (pool: pg.Pool): StripeSyncCursorsStore =>
     objects: number,
   ): Promise<void> {
     await pool.query(statements.advance, [environment, objectKind, syncId, nextCursor, objects]);
+  },
+
+  async finish(environment: Environment, objectKind: string, syncId: string): Promise<void> {
+    await pool.query(statements.finish, [environment, objectKind, syncId]);
   },
 });

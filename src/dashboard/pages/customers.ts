@@ -14,6 +14,8 @@ interface Overview {
   refunds: Row[];
   disputes: Row[];
   checkoutSessions: Row[];
+  paymentMethods: Row[];
+  setupIntents: Row[];
 }
 
 const subjectOf = (row: Row) =>
@@ -165,6 +167,51 @@ const subscriptionsSection = (overview: Overview) =>
         ),
   );
 
+/** The cards on file, which one renewals charge and when it expires; cards saved without a payment. */
+const paymentMethodTables = (overview: Overview) => [
+  dataTable(
+    'Payment methods',
+    [
+      { label: 'Payment method', value: (row) => code(row.payment_method_id) },
+      {
+        label: 'Card',
+        value: (row) =>
+          row.card_brand ? `${String(row.card_brand)} •••• ${String(row.card_last4)}` : text(row.type),
+      },
+      {
+        label: 'Expires',
+        value: (row) =>
+          row.card_exp_month
+            ? `${String(row.card_exp_month).padStart(2, '0')}/${String(row.card_exp_year)}`
+            : '—',
+      },
+      { label: 'Wallet', value: (row) => text(row.wallet) },
+      {
+        label: 'Renewals charge it',
+        value: (row) => {
+          const subscriptions = Array.isArray(row.subscription_defaults) ? row.subscription_defaults : [];
+          if (subscriptions.length > 0) return `default of ${subscriptions.join(', ')}`;
+          return row.customer_default ? 'customer default' : 'no';
+        },
+      },
+      { label: 'Attached', value: (row) => yesNo(row.attached) },
+    ],
+    overview.paymentMethods,
+  ),
+  dataTable(
+    'Setup intents',
+    [
+      { label: 'Setup intent', value: (row) => code(row.setup_intent_id) },
+      { label: 'Status', value: (row) => text(row.status) },
+      { label: 'Usage', value: (row) => text(row.usage) },
+      { label: 'Payment method', value: (row) => code(row.payment_method_id) },
+      { label: 'Last error', value: (row) => text(row.last_error_message) },
+      { label: 'Created', value: (row) => formatTime(row.created_at) },
+    ],
+    overview.setupIntents,
+  ),
+];
+
 /** Invoices, payments, refunds, disputes and checkout sessions. */
 const moneyTables = (overview: Overview) => [
   dataTable(
@@ -259,6 +306,7 @@ const overviewPage = async (
     nothing,
     ...customerTables(context, overview),
     subscriptionsSection(overview),
+    ...paymentMethodTables(overview),
     ...moneyTables(overview),
   );
 };

@@ -5,6 +5,8 @@ import {
   invoicePaymentSchema,
   invoiceSchema,
   paymentIntentSchema,
+  paymentMethodSchema,
+  subscriptionSchema,
 } from './objects.js';
 
 export interface Link {
@@ -48,6 +50,10 @@ export const linksOf = (objectType: string, snapshot: Record<string, unknown>): 
     }
     case 'payment_intent':
       return links([['invoice', paymentIntentSchema.parse(snapshot).invoice]]);
+    case 'payment_method':
+      return links([['customer', paymentMethodSchema.parse(snapshot).customer]]);
+    case 'subscription':
+      return links([['default_payment_method', subscriptionSchema.parse(snapshot).default_payment_method]]);
     default:
       return [];
   }

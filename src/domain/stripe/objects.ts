@@ -75,12 +75,22 @@ export const priceSchema = z.object({
   metadata: metadataSchema,
 });
 
-export const customerSchema = z.object({
-  id: z.string(),
-  email: text,
-  name: text,
-  metadata: metadataSchema,
-});
+export const customerSchema = z
+  .object({
+    id: z.string(),
+    email: text,
+    name: text,
+    invoice_settings: z
+      .object({ default_payment_method: reference })
+      .nullish()
+      .transform((value) => ({ default_payment_method: value?.default_payment_method ?? null })),
+    metadata: metadataSchema,
+  })
+  // The payment method invoices and subscriptions without their own charge, by its name.
+  .transform(({ invoice_settings, ...customer }) => ({
+    ...customer,
+    default_payment_method: invoice_settings.default_payment_method,
+  }));
 
 const priceReference = z
   .union([z.string(), z.object({ id: z.string(), product: reference })])
@@ -117,6 +127,7 @@ export const subscriptionSchema = z.object({
   trial_start: unixTime,
   trial_end: unixTime,
   latest_invoice: reference,
+  default_payment_method: reference,
   metadata: metadataSchema,
   items: list(subscriptionItemSchema),
 });
@@ -240,6 +251,43 @@ export const checkoutSessionSchema = z.object({
   metadata: metadataSchema,
 });
 
+export const paymentMethodSchema = z.object({
+  id: z.string(),
+  type: text,
+  customer: reference,
+  card: z
+    .object({
+      brand: text,
+      last4: text,
+      exp_month: integer,
+      exp_year: integer,
+      wallet: z
+        .object({ type: text })
+        .nullish()
+        .transform((value) => value?.type ?? null),
+    })
+    .nullish()
+    .transform((value) => value ?? null),
+  billing_details: z
+    .object({ address: z.object({ country: text }).nullish() })
+    .nullish()
+    .transform((value) => ({ country: value?.address?.country ?? null })),
+  metadata: metadataSchema,
+});
+
+export const setupIntentSchema = z.object({
+  id: z.string(),
+  customer: reference,
+  status: text,
+  usage: text,
+  payment_method: reference,
+  last_setup_error: z
+    .object({ code: text, message: text })
+    .nullish()
+    .transform((value) => value ?? null),
+  metadata: metadataSchema,
+});
+
 /** The reading of each object type a sync lists: the fields the payments tables are built from. */
 export const projectedReading: Record<string, z.ZodType<Record<string, unknown>>> = {
   product: productSchema,
@@ -252,6 +300,8 @@ export const projectedReading: Record<string, z.ZodType<Record<string, unknown>>
   refund: refundSchema,
   dispute: disputeSchema,
   'checkout.session': checkoutSessionSchema,
+  payment_method: paymentMethodSchema,
+  setup_intent: setupIntentSchema,
 };
 
 const differingKeys = (a: Record<string, unknown>, b: Record<string, unknown>): string[] =>

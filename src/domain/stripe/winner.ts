@@ -39,6 +39,14 @@ const statusProgress: Record<string, Record<string, number>> = {
     lost: 2,
   },
   invoice_payment: { open: 0, paid: 1, canceled: 1 },
+  setup_intent: {
+    requires_payment_method: 0,
+    requires_confirmation: 0,
+    requires_action: 1,
+    processing: 2,
+    succeeded: 3,
+    canceled: 3,
+  },
   // Payfold's own session requests: asked, then refused by Stripe (retryable), then created.
   'payfold.checkout_request': { initialized: 0, failed: 1, created: 2 },
   'payfold.portal_request': { initialized: 0, failed: 1, created: 2 },

@@ -209,6 +209,8 @@ export const overviewAnswer = z.strictObject({
     refunds: z.array(tableRow),
     disputes: z.array(tableRow),
     checkoutSessions: z.array(tableRow),
+    paymentMethods: z.array(tableRow),
+    setupIntents: z.array(tableRow),
   }),
 });
 

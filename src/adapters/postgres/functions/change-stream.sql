@@ -102,3 +102,47 @@ create or replace function payfold.change_stream_is_on() returns boolean languag
   join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'payments'
   where t.tgname like 'payfold\_capture\_%' and not t.tgisinternal
 $$;
+
+-- A migration that adds payments tables calls this: each table without capture triggers gets them
+-- (one per operation, with its key columns, as migration 0014 gave the first tables), enabled or
+-- disabled as the change stream is, so a stream switched off stays off.
+create or replace function payfold.capture_changes_of_new_tables() returns void language plpgsql
+set search_path = pg_catalog as $$
+declare
+  stream_on boolean := payfold.change_stream_is_on();
+  t record;
+  arguments text;
+  operation text;
+begin
+  for t in
+    select c.oid::regclass as live,
+           array_agg(a.attname::text order by array_position(i.indkey::int2[], a.attnum)) as keys
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'payments'
+    join pg_index i on i.indrelid = c.oid and i.indisprimary
+    join pg_attribute a on a.attrelid = c.oid and a.attnum = any(i.indkey)
+    where c.relkind = 'r'
+      and not exists (
+        select 1 from pg_trigger g where g.tgrelid = c.oid and g.tgname like 'payfold\_capture\_%')
+    group by c.oid
+  loop
+    arguments := (select string_agg(quote_literal(key), ', ') from unnest(t.keys) as key);
+    execute format(
+      'create trigger payfold_capture_inserts after insert on %s referencing new table as new_rows
+         for each statement execute function payfold.capture_row_changes(%s)', t.live, arguments);
+    execute format(
+      'create trigger payfold_capture_updates after update on %s
+         referencing old table as old_rows new table as new_rows
+         for each statement execute function payfold.capture_row_changes(%s)', t.live, arguments);
+    execute format(
+      'create trigger payfold_capture_deletes after delete on %s referencing old table as old_rows
+         for each statement execute function payfold.capture_row_changes(%s)', t.live, arguments);
+    if not stream_on then
+      foreach operation in array array['inserts', 'updates', 'deletes'] loop
+        execute format('alter table %s disable trigger %I', t.live, 'payfold_capture_' || operation);
+      end loop;
+    end if;
+  end loop;
+end
+$$;
+

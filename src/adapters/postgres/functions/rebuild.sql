@@ -24,6 +24,8 @@ language sql stable set search_path = pg_catalog as $$
     ('payments.payment_history'::regclass),
     ('payments.refunds'::regclass),
     ('payments.disputes'::regclass),
+    ('payments.payment_methods'::regclass),
+    ('payments.setup_intents'::regclass),
     ('payfold.stripe_object_candidates'::regclass),
     ('payfold.stripe_object_links'::regclass),
     ('payfold.subject_pairings'::regclass),

@@ -5,9 +5,11 @@ import { customersTable } from './customers.js';
 import { disputesTable } from './disputes.js';
 import { invoicesTable } from './invoices.js';
 import { paymentHistoryTable } from './payment-history.js';
+import { paymentMethodsTable } from './payment-methods.js';
 import { pricesTable } from './prices.js';
 import { productsTable } from './products.js';
 import { refundsTable } from './refunds.js';
+import { setupIntentsTable } from './setup-intents.js';
 import { stripeObjectsTable } from './stripe-objects.js';
 import { subscriptionItemsTable } from './subscription-items.js';
 import { subscriptionsTable } from './subscriptions.js';
@@ -28,6 +30,8 @@ export const derivedTables: ReadonlyArray<DerivedTable<Columns>> = [
   paymentHistoryTable,
   refundsTable,
   disputesTable,
+  paymentMethodsTable,
+  setupIntentsTable,
 ] as unknown as ReadonlyArray<DerivedTable<Columns>>;
 
 const shape = <C extends Columns>(table: TableShape<C>) => table as unknown as TableShape<Columns>;
