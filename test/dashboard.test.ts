@@ -155,6 +155,12 @@ describe.skipIf('skip' in chromium)('the dashboard, in Chromium', () => {
     expect(invoices.filter((row) => row.includes('paid') && row.includes('$60.00'))).toHaveLength(2);
     const payments = await page.getByRole('table', { name: 'Payment history' }).textContent();
     expect(payments).toMatch(/subscription_invoice/);
+    // The team canceled, so its features went with the subscription.
+    expect(
+      await page
+        .locator('section.empty-table', { has: page.getByRole('heading', { name: 'Entitlements' }) })
+        .textContent(),
+    ).toMatch(/None: no active subscription grants a feature\./);
     // Both of the team's cards, the one saved by a setup intent among them; the subscription ended,
     // so no renewal charges either.
     const cards = await page

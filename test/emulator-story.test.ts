@@ -25,7 +25,13 @@ interface StoryRun {
   /** After each step of the story, once delivered and projected: what an app would read. */
   steps: Record<
     string,
-    { subscriptions: string[]; invoices: string[]; payments: string[]; renewalCards: string[] }
+    {
+      subscriptions: string[];
+      invoices: string[];
+      payments: string[];
+      renewalCards: string[];
+      teamFeatures: string[];
+    }
   >;
   eventIds: string[];
   dropped: RunningEmulator['dropped'];
@@ -74,6 +80,10 @@ const runStory = async (faults: Faults = {}, networkRetries = 0): Promise<StoryR
           renewalCards: await column(
             `select card_brand || ' ' || card_last4 as value from payments.payment_methods
              where subscription_defaults <> '[]'`,
+          ),
+          teamFeatures: await column(
+            `select lookup_key as value from payments.entitlements
+             where subject_type = 'team' and subject_id = 'acme' order by lookup_key`,
           ),
         };
       },
@@ -136,18 +146,26 @@ describe('the emulator helpers, delivered to payfold serve', () => {
 
   it('goes through the rows each step implies', () => {
     expect(clean.steps).toEqual({
-      'catalog created': { subscriptions: [], invoices: [], payments: [], renewalCards: [] },
+      'catalog created': {
+        subscriptions: [],
+        invoices: [],
+        payments: [],
+        renewalCards: [],
+        teamFeatures: [],
+      },
       'team subscribed through Checkout': {
         subscriptions: ['active'],
         invoices: ['paid'],
         payments: ['subscription_invoice:succeeded'],
         renewalCards: ['visa 4242'],
+        teamFeatures: ['priority_support', 'team_workspace'],
       },
       'user paid once, after a declined card': {
         subscriptions: ['active'],
         invoices: ['paid'],
         payments: ['one_time_payment:succeeded', 'subscription_invoice:succeeded'],
         renewalCards: ['visa 4242'],
+        teamFeatures: ['priority_support', 'team_workspace'],
       },
       'a month passed: subscription renewed': {
         subscriptions: ['active'],
@@ -158,6 +176,7 @@ describe('the emulator helpers, delivered to payfold serve', () => {
           'subscription_invoice:succeeded',
         ],
         renewalCards: ['visa 4242'],
+        teamFeatures: ['priority_support', 'team_workspace'],
       },
       'team saved a new card for its renewals': {
         subscriptions: ['active'],
@@ -168,6 +187,7 @@ describe('the emulator helpers, delivered to payfold serve', () => {
           'subscription_invoice:succeeded',
         ],
         renewalCards: ['mastercard 4444'],
+        teamFeatures: ['priority_support', 'team_workspace'],
       },
       'user refunded half': {
         subscriptions: ['active'],
@@ -178,6 +198,7 @@ describe('the emulator helpers, delivered to payfold serve', () => {
           'subscription_invoice:succeeded',
         ],
         renewalCards: ['mastercard 4444'],
+        teamFeatures: ['priority_support', 'team_workspace'],
       },
       'team canceled at period end; the period ended': {
         subscriptions: ['canceled'],
@@ -188,6 +209,7 @@ describe('the emulator helpers, delivered to payfold serve', () => {
           'subscription_invoice:succeeded',
         ],
         renewalCards: [],
+        teamFeatures: [],
       },
     });
   });

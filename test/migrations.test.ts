@@ -61,6 +61,8 @@ describe('migrations', () => {
       'payments.customer_portal_sessions',
       'payments.customers',
       'payments.disputes',
+      'payments.entitlements',
+      'payments.features',
       'payments.invoices',
       'payments.payment_history',
       'payments.payment_methods',

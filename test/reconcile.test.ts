@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import type { ReconcileReport } from '../src/app/reconcile.js';
 import { projectedReading, snapshotDifferences } from '../src/domain/stripe/objects.js';
-import type { TestDatabase } from './support/database.js';
+import { syncObjectKinds } from '../src/domain/sync-kinds.js';
+import { eventually, type TestDatabase } from './support/database.js';
 import { adminClient, runPayfold, type TestServer } from './support/server.js';
 import { emulatorStripe, startServerWithEmulator } from './support/stripe-access.js';
 
@@ -162,12 +163,26 @@ describe('reconcile after a clean run', () => {
         secretKey: 'sk_test_clean',
       });
       expect(connected.status).toBe(200);
+      // A new account's first sync runs in the background: the story starts once it has finished.
+      await eventually(async () => {
+        const { rows } = await db.pool.query(
+          `select count(*)::int as finished from payfold.stripe_sync_cursors
+           where environment = 'test' and finished_at is not null`,
+        );
+        expect(rows[0].finished).toBe(syncObjectKinds.length);
+      });
       await runDemoStory(emulatorStripe(emulator), {
         afterStep: async () => {
           await emulator.settled();
           await server.payfold.runner.catchUp();
         },
       });
+      // Stripe sends no event about features: the catalog's reach the tables by a sync.
+      const synced = await runPayfold(['sync', '--objects', 'entitlements.feature'], {
+        databaseUrl: db.url,
+        stripeApiBase: emulator.url,
+      });
+      expect(synced.code, synced.out + synced.err).toBe(0);
       // Each invoice moved its customer's next_invoice_sequence on, and Stripe sends no event for that.
       const dryRun = await runPayfold(['reconcile', '--dry-run'], {
         databaseUrl: db.url,

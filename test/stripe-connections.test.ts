@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/adapters/postgres/embedded.js';
 import { masterKeyId, openSecret, SecretUnreadableError, sealSecret } from '../src/adapters/secret-box.js';
 import { StripeGateway } from '../src/adapters/stripe/gateway.js';
+import { syncObjectKinds } from '../src/domain/sync-kinds.js';
 import { StripeGatewayError } from '../src/ports/stripe.js';
 import { createTestDatabase, eventually, type TestDatabase, urlWithoutPassword } from './support/database.js';
 import { runPayfold, startTestServer, type TestServer, testMasterKey } from './support/server.js';
@@ -197,7 +198,7 @@ describe('connecting Stripe over the admin API', { shuffle: false }, () => {
     await eventually(async () => {
       const { syncs } = await json(await admin('/api/admin/payments/status'));
       expect(syncs.test.map((sync: { finishedAt: string | null }) => sync.finishedAt !== null)).toEqual(
-        Array(10).fill(true),
+        Array(syncObjectKinds.length).fill(true),
       );
     });
 
@@ -324,7 +325,7 @@ describe('payfold config and payfold status', { shuffle: false }, () => {
     expect(parsed.connections).toMatchObject([
       { environment: 'test', accountId: 'acct_cli', maskedKey: 'sk_test_…41c2', active: true },
     ]);
-    expect(parsed.syncs.test).toHaveLength(10);
+    expect(parsed.syncs.test).toHaveLength(syncObjectKinds.length);
     expect(parsed.syncs.test.every((sync: { finishedAt: string | null }) => sync.finishedAt !== null)).toBe(
       true,
     );

@@ -6,7 +6,7 @@ import { stripeSyncCursorsStore } from '../src/adapters/postgres/stripe-sync-cur
 import { StripeGateway } from '../src/adapters/stripe/gateway.js';
 import { type SyncStripeDeps, syncStripe } from '../src/app/sync-stripe.js';
 import { syncProgressReporter } from '../src/cli/sync-progress.js';
-import { syncObjectKinds } from '../src/domain/sync-kinds.js';
+import { perCustomerKinds, syncObjectKinds } from '../src/domain/sync-kinds.js';
 import type { EventLog } from '../src/ports/event-log.js';
 import { ProjectionRunner } from '../src/projections/engine/runner.js';
 import { projectors } from '../src/projections/index.js';
@@ -30,6 +30,16 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     // An account with a story (catalog, Checkout, a renewal, a refund, a cancellation) and
     // enough customers for several pages.
     await runDemoStory(stripe);
+    // A subscriber still entitled to the plan's features (the demo's team has canceled).
+    const [teamMonthly] = (await stripe.prices.list({ lookup_keys: ['team_monthly'] })).data;
+    const subscriber = await stripe.customers.create({
+      email: 'still@subscribed.test',
+      payment_method: 'pm_card_visa',
+    });
+    await stripe.subscriptions.create({
+      customer: subscriber.id,
+      items: [{ price: teamMonthly?.id as string }],
+    });
     for (let index = 0; index < 230; index += 1)
       await stripe.customers.create({ email: `customer${index}@example.test`, name: `Customer ${index}` });
     await emulator.settled();
@@ -175,6 +185,31 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
           card_last4: method.card?.last4,
         }))
         .sort((a, b) => (a.payment_method_id < b.payment_method_id ? -1 : 1)),
+    );
+    // The catalog's features, and what each customer may use now (the demo's team has canceled).
+    const features = await all(stripe.entitlements.features.list({ limit: 100 }));
+    expect(await rows('select feature_id, lookup_key from payments.features order by 1')).toEqual(
+      features
+        .map((feature) => ({ feature_id: feature.id, lookup_key: feature.lookup_key }))
+        .sort((a, b) => (a.feature_id < b.feature_id ? -1 : 1)),
+    );
+    const entitlements = (
+      await Promise.all(
+        customers.map(async (customer) =>
+          (
+            await all(stripe.entitlements.activeEntitlements.list({ customer: customer.id }))
+          ).map((entitlement) => ({ customer_id: customer.id, lookup_key: entitlement.lookup_key })),
+        ),
+      )
+    ).flat();
+    expect(entitlements.map((entitlement) => entitlement.lookup_key).sort()).toEqual([
+      'priority_support',
+      'team_workspace',
+    ]);
+    expect(await rows('select customer_id, lookup_key from payments.entitlements order by 1, 2')).toEqual(
+      entitlements.sort((a, b) =>
+        `${a.customer_id} ${a.lookup_key}` < `${b.customer_id} ${b.lookup_key}` ? -1 : 1,
+      ),
     );
     const setupIntents = await all(stripe.setupIntents.list({ limit: 100 }));
     expect(setupIntents.length).toBeGreaterThan(0);
@@ -373,8 +408,8 @@ describe('a sync of a sizeable account', () => {
           return appends === 40 ? Promise.reject(new Error('the process died')) : db.log.append(entry);
         },
       } as Pick<EventLog, 'append'> as EventLog;
-      // Payment methods are listed per customer, a call each: the story account above covers them.
-      const kinds = syncObjectKinds.filter((kind) => kind !== 'payment_method');
+      // Payment methods and entitlements are read per customer, a call each: the story account above covers them.
+      const kinds = syncObjectKinds.filter((kind) => !perCustomerKinds.has(kind));
       await expect(syncStripe({ ...deps, log: dying }, 'test', kinds)).rejects.toThrow('the process died');
       const resumed = await syncStripe(deps, 'test', kinds);
       emulator.setFaults({});

@@ -26,7 +26,7 @@ export type DemoStep =
 
 /**
  * The demo's story, told to Stripe (or the emulator) through the `stripe` package: a product
- * with a monthly and a one-time price; a team subscribes through Checkout (on a test clock, so
+ * with a monthly and a one-time price and two features its subscribers are entitled to; a team subscribes through Checkout (on a test clock, so
  * that time can pass); a user buys the one-time price through Checkout, the first card declined;
  * a month passes and the subscription renews; the team saves a new card without paying (a setup
  * intent) and its renewals charge it; the user gets part of their money back; the team cancels at
@@ -58,6 +58,14 @@ export const runDemoStory = async (
     lookup_key: 'lifetime_pass',
   });
   await stripe.products.update(product.id, { default_price: monthly.id });
+  // What a subscriber may use, for the app to read from payments.entitlements.
+  for (const [lookupKey, name] of [
+    ['team_workspace', 'Shared workspace'],
+    ['priority_support', 'Priority support'],
+  ] as const) {
+    const feature = await stripe.entitlements.features.create({ lookup_key: lookupKey, name });
+    await stripe.products.createFeature(product.id, { entitlement_feature: feature.id });
+  }
   await afterStep('catalog created');
 
   const clock = await stripe.testHelpers.testClocks.create({

@@ -15,6 +15,7 @@ import {
   text,
 } from './params.js';
 import { attachPaymentMethod, paymentMethodOf } from './payment-methods.js';
+import { attachProductFeature, productFeaturesOf } from './product-features.js';
 import {
   type Act,
   type EmulatorStore,
@@ -47,7 +48,7 @@ export interface Resource {
   /** `GET /v1/<path>/:id/<name>`: lists inside an object (a session's `line_items`, an invoice's `lines`). */
   lists?: Record<string, (record: StripeRecord, store: EmulatorStore) => StripeRecord[]>;
   /** The list filters the resource takes besides `created` (`customer`, `status`…). */
-  matches?(record: StripeRecord, params: Params): boolean;
+  matches?(record: StripeRecord, params: Params, store: EmulatorStore): boolean;
   /** Fields shown only in the response to the create call (a webhook endpoint's secret). */
   secretFields?: readonly string[];
   /** Whether a deleted object still answers retrieval, with `{id, object, deleted: true}`. */
@@ -65,7 +66,7 @@ export interface TypedResource<T extends ObjectType> {
   remove?(record: StoredObjects[T], params: Params, act: Act): object;
   actions?: Record<string, (record: StoredObjects[T], params: Params, act: Act) => object>;
   lists?: Record<string, (record: StoredObjects[T], store: EmulatorStore) => object[]>;
-  matches?(record: StoredObjects[T], params: Params): boolean;
+  matches?(record: StoredObjects[T], params: Params, store: EmulatorStore): boolean;
   secretFields?: readonly string[];
   answersWhenDeleted?: boolean;
   searchFields?: readonly string[];
@@ -238,59 +239,63 @@ export const customers = resource({
 });
 
 export const products = resource(
-  plainResource({
-    type: 'product',
-    path: 'products',
-    emitsEvents: true,
-    build: (params, store) => ({
-      id: text(params, 'id') ?? store.id('prod'),
-      object: 'product',
-      active: bool(params, 'active') ?? true,
-      created: store.now(),
-      default_price: null,
-      description: text(params, 'description'),
-      images: [],
-      livemode: false,
-      marketing_features: [],
-      metadata: mergeMetadata({}, params.metadata),
-      name: required(params, 'name'),
-      package_dimensions: null,
-      shippable: null,
-      statement_descriptor: null,
-      tax_code: null,
-      tax_details: null,
-      type: 'service',
-      unit_label: null,
-      updated: store.now(),
-      url: null,
-    }),
-    changes: (record, params, store) => {
-      const defaultPrice = text(params, 'default_price');
-      if (defaultPrice && !store.get('price', defaultPrice))
-        throw resourceMissing('price', defaultPrice, 'default_price');
-      return {
-        ...named(params, {
-          name: text(params, 'name') ?? undefined,
-          description: text(params, 'description'),
-          active: bool(params, 'active') ?? undefined,
-          default_price: defaultPrice,
-        }),
-        ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
+  {
+    ...plainResource({
+      type: 'product',
+      path: 'products',
+      emitsEvents: true,
+      build: (params, store) => ({
+        id: text(params, 'id') ?? store.id('prod'),
+        object: 'product',
+        active: bool(params, 'active') ?? true,
+        created: store.now(),
+        default_price: null,
+        description: text(params, 'description'),
+        images: [],
+        livemode: false,
+        marketing_features: [],
+        metadata: mergeMetadata({}, params.metadata),
+        name: required(params, 'name'),
+        package_dimensions: null,
+        shippable: null,
+        statement_descriptor: null,
+        tax_code: null,
+        tax_details: null,
+        type: 'service',
+        unit_label: null,
         updated: store.now(),
-      };
-    },
-    deletable: (record, store) => {
-      const prices = [...store.collection('price').values()].some((price) => price.product === record.id);
-      if (prices) {
-        throw new StripeApiError(
-          400,
-          'invalid_request_error',
-          'This product cannot be deleted because it has one or more user-created prices.',
-          'product_has_prices',
-        );
-      }
-    },
-  }),
+        url: null,
+      }),
+      changes: (record, params, store) => {
+        const defaultPrice = text(params, 'default_price');
+        if (defaultPrice && !store.get('price', defaultPrice))
+          throw resourceMissing('price', defaultPrice, 'default_price');
+        return {
+          ...named(params, {
+            name: text(params, 'name') ?? undefined,
+            description: text(params, 'description'),
+            active: bool(params, 'active') ?? undefined,
+            default_price: defaultPrice,
+          }),
+          ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
+          updated: store.now(),
+        };
+      },
+      deletable: (record, store) => {
+        const prices = [...store.collection('price').values()].some((price) => price.product === record.id);
+        if (prices) {
+          throw new StripeApiError(
+            400,
+            'invalid_request_error',
+            'This product cannot be deleted because it has one or more user-created prices.',
+            'product_has_prices',
+          );
+        }
+      },
+    }),
+    actions: { features: (product, params, { store }) => attachProductFeature(store, product, params) },
+    lists: { features: (product, store) => productFeaturesOf(store, product) },
+  },
   ['active', 'description', 'metadata', 'name', 'shippable', 'url'],
 );
 
@@ -310,61 +315,68 @@ const taxBehavior = (params: Params): Stripe.Price.TaxBehavior => {
 };
 
 export const prices = resource(
-  plainResource({
-    type: 'price',
-    path: 'prices',
-    emitsEvents: true,
-    build: (params, store) => {
-      const product = required(params, 'product');
-      if (!store.get('product', product)) throw resourceMissing('product', product, 'product');
-      const recurring = params.recurring as Params | undefined;
-      const unitAmount = integer(params, 'unit_amount');
-      if (recurring && !isInterval(recurring.interval)) {
-        throw invalid(
-          'recurring[interval]',
-          'Invalid recurring[interval]: must be one of day, week, month, or year',
-        );
-      }
-      return {
-        id: store.id('price'),
-        object: 'price',
-        active: bool(params, 'active') ?? true,
-        billing_scheme: 'per_unit',
-        created: store.now(),
-        currency: required(params, 'currency').toLowerCase(),
-        custom_unit_amount: null,
-        livemode: false,
-        lookup_key: text(params, 'lookup_key'),
-        metadata: mergeMetadata({}, params.metadata),
-        nickname: text(params, 'nickname'),
-        product,
-        recurring:
-          recurring && isInterval(recurring.interval)
-            ? {
-                interval: recurring.interval,
-                interval_count: Number(recurring.interval_count ?? 1),
-                meter: null,
-                trial_period_days: null,
-                usage_type: 'licensed',
-              }
-            : null,
-        tax_behavior: taxBehavior(params),
-        tiers_mode: null,
-        transform_quantity: null,
-        type: recurring ? 'recurring' : 'one_time',
-        unit_amount: unitAmount,
-        unit_amount_decimal: unitAmount === null ? null : wireDecimal(String(unitAmount)),
-      };
-    },
-    changes: (record, params) => ({
-      ...named(params, {
-        active: bool(params, 'active') ?? undefined,
-        nickname: text(params, 'nickname'),
-        lookup_key: text(params, 'lookup_key'),
+  {
+    ...plainResource({
+      type: 'price',
+      path: 'prices',
+      emitsEvents: true,
+      build: (params, store) => {
+        const product = required(params, 'product');
+        if (!store.get('product', product)) throw resourceMissing('product', product, 'product');
+        const recurring = params.recurring as Params | undefined;
+        const unitAmount = integer(params, 'unit_amount');
+        if (recurring && !isInterval(recurring.interval)) {
+          throw invalid(
+            'recurring[interval]',
+            'Invalid recurring[interval]: must be one of day, week, month, or year',
+          );
+        }
+        return {
+          id: store.id('price'),
+          object: 'price',
+          active: bool(params, 'active') ?? true,
+          billing_scheme: 'per_unit',
+          created: store.now(),
+          currency: required(params, 'currency').toLowerCase(),
+          custom_unit_amount: null,
+          livemode: false,
+          lookup_key: text(params, 'lookup_key'),
+          metadata: mergeMetadata({}, params.metadata),
+          nickname: text(params, 'nickname'),
+          product,
+          recurring:
+            recurring && isInterval(recurring.interval)
+              ? {
+                  interval: recurring.interval,
+                  interval_count: Number(recurring.interval_count ?? 1),
+                  meter: null,
+                  trial_period_days: null,
+                  usage_type: 'licensed',
+                }
+              : null,
+          tax_behavior: taxBehavior(params),
+          tiers_mode: null,
+          transform_quantity: null,
+          type: recurring ? 'recurring' : 'one_time',
+          unit_amount: unitAmount,
+          unit_amount_decimal: unitAmount === null ? null : wireDecimal(String(unitAmount)),
+        };
+      },
+      changes: (record, params) => ({
+        ...named(params, {
+          active: bool(params, 'active') ?? undefined,
+          nickname: text(params, 'nickname'),
+          lookup_key: text(params, 'lookup_key'),
+        }),
+        ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
       }),
-      ...('metadata' in params ? { metadata: mergeMetadata(record.metadata, params.metadata) } : {}),
     }),
-  }),
+    // Stripe's list filters: `lookup_keys[]` any of, the others equal.
+    matches: (price, params) =>
+      fieldFilter('active', 'currency', 'product', 'type')(price, params) &&
+      (params.lookup_keys === undefined ||
+        ([] as unknown[]).concat(params.lookup_keys).map(String).includes(String(price.lookup_key))),
+  },
   ['active', 'currency', 'lookup_key', 'metadata', 'product', 'type'],
 );
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { billingResources } from './billing-resources.js';
+import { activeEntitlements, features } from './entitlements.js';
 import { expand, expansionsOf } from './expand.js';
 import { type Faults, faultsSchema } from './faults.js';
 import { testHelperRoutes, testHelpers } from './helpers.js';
@@ -16,7 +17,13 @@ const thirtyDays = 30 * 24 * 60 * 60;
 /** Where tests set faults over HTTP; never itself hit by API faults. */
 export const faultsRoute = '/v1/test_helpers/emulator/faults';
 
-const allResources: readonly Resource[] = [...resources, ...billingResources, setupIntents];
+const allResources: readonly Resource[] = [
+  ...resources,
+  ...billingResources,
+  setupIntents,
+  features,
+  activeEntitlements,
+];
 
 /**
  * As in Stripe, objects of a test clock's customers are left out of these lists unless the request
@@ -107,7 +114,8 @@ export const registerApiRoutes = (
         params,
         base,
         (record) =>
-          listedWithoutScope(resource.type, record, params) && (matches ? matches(record, params) : true),
+          listedWithoutScope(resource.type, record, params) &&
+          (matches ? matches(record, params, store) : true),
       );
       return expand(store, allResources, page, expansionsOf(params));
     });

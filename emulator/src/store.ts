@@ -38,8 +38,29 @@ export interface StoredObjects {
   payment_method: Stripe.PaymentMethod;
   setup_intent: Stripe.SetupIntent;
   balance_transaction: Stripe.BalanceTransaction;
+  'entitlements.feature': Stripe.Entitlements.Feature;
+  'entitlements.active_entitlement': Stripe.Entitlements.ActiveEntitlement;
   'checkout.session.extras': CheckoutSessionExtras;
   'payment_method.extras': PaymentMethodExtras;
+  'product_feature.extras': ProductFeatureExtras;
+  'entitlements.active_entitlement.extras': ActiveEntitlementExtras;
+}
+
+/** A feature attached to a product (Stripe's `product_feature` names neither). */
+export interface ProductFeatureExtras {
+  id: string;
+  object: 'product_feature.extras';
+  created: number;
+  product: string;
+  feature: string;
+}
+
+/** Whose an active entitlement is (Stripe's object does not say). */
+export interface ActiveEntitlementExtras {
+  id: string;
+  object: 'entitlements.active_entitlement.extras';
+  created: number;
+  customer: string;
 }
 
 /** The Stripe test card a payment method was made from (the emulator's own, not Stripe's). */
@@ -160,6 +181,8 @@ export class EmulatorStore {
   readonly deleted = new Map<string, Set<string>>();
   readonly events: EmittedEvent[] = [];
   private readonly listeners: Array<(event: EmittedEvent) => void> = [];
+  /** What Stripe changes because of an event, in the same request (a customer's entitlements). */
+  private readonly consequences: Array<(event: EmittedEvent, context: RequestContext) => void> = [];
 
   readonly now: () => number;
   readonly settlementDelayMs: number;
@@ -242,6 +265,11 @@ export class EmulatorStore {
 
   onEvent(listener: (event: EmittedEvent) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Runs `consequence` after each event, in its request: what it emits comes right after. */
+  afterEvent(consequence: (event: EmittedEvent, context: RequestContext) => void): void {
+    this.consequences.push(consequence);
   }
 
   /** Everything the account holds, as JSON-ready data (for a state file). */
@@ -336,6 +364,7 @@ export class EmulatorStore {
     };
     this.events.push(event);
     for (const listener of this.listeners) listener(event);
+    for (const consequence of this.consequences) consequence(event, context);
     return event;
   }
 }

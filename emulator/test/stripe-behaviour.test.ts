@@ -265,6 +265,60 @@ describe('the emulator says no where Stripe says no, and sends what Stripe sends
     expect(eventsAbout(abandoned.id)).toEqual(['setup_intent.created', 'setup_intent.canceled']);
   });
 
+  it('entitles a subscription’s customer to its product’s features, and takes them back when it ends', async () => {
+    const product = await stripe.products.create({ name: 'Analytics plan' });
+    const price = await priceFor(stripe, product.id, 4000);
+    const reports = await stripe.entitlements.features.create({ name: 'Reports', lookup_key: 'reports' });
+    const exports = await stripe.entitlements.features.create({
+      name: 'CSV export',
+      lookup_key: 'csv_export',
+    });
+    expect(
+      await refusal(stripe.entitlements.features.create({ name: 'Again', lookup_key: 'reports' })),
+    ).toMatchObject({ statusCode: 400, param: 'lookup_key' });
+    await stripe.products.createFeature(product.id, { entitlement_feature: reports.id });
+    await stripe.products.createFeature(product.id, { entitlement_feature: exports.id });
+    expect(
+      (await stripe.products.listFeatures(product.id)).data.map(
+        (each) => each.entitlement_feature.lookup_key,
+      ),
+    ).toEqual(['reports', 'csv_export']);
+
+    const customer = await stripe.customers.create({ payment_method: 'pm_card_visa' });
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+    });
+    const entitled = await stripe.entitlements.activeEntitlements.list({ customer: customer.id });
+    expect(entitled.data.map((entitlement) => [entitlement.lookup_key, entitlement.feature]).sort()).toEqual([
+      ['csv_export', exports.id],
+      ['reports', reports.id],
+    ]);
+    await stripe.subscriptions.cancel(subscription.id);
+    expect((await stripe.entitlements.activeEntitlements.list({ customer: customer.id })).data).toEqual([]);
+
+    const summaries = emulator.store.events.filter(
+      (event) =>
+        event.type === 'entitlements.active_entitlement_summary.updated' &&
+        event.data.object.customer === customer.id,
+    );
+    expect(
+      summaries.map((event) =>
+        (event.data.object.entitlements as Stripe.ApiList<Stripe.Entitlements.ActiveEntitlement>).data.map(
+          (entitlement) => entitlement.lookup_key,
+        ),
+      ),
+    ).toEqual([['csv_export', 'reports'], []]);
+    // Each right after the subscription event that changed it.
+    const types = emulator.store.events.map((event) => event.type);
+    for (const summary of summaries) {
+      expect(types[emulator.store.events.indexOf(summary) - 1]).toMatch(/^customer\.subscription\./);
+    }
+    expect(summaries[1]?.data.previous_attributes).toMatchObject({
+      entitlements: { data: [{ lookup_key: 'csv_export' }, { lookup_key: 'reports' }] },
+    });
+  });
+
   it('searches with Stripe’s query language', async () => {
     const ada = await stripe.customers.create({
       email: 'ada@search.test',

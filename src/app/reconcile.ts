@@ -1,7 +1,8 @@
 import type Stripe from 'stripe';
 import type { Environment } from '../domain/environment.js';
 import { stripeEventDedupeKey, stripeEventLogEntry } from '../domain/event-log.js';
-import { snapshotDifferences } from '../domain/stripe/objects.js';
+import { activeEntitlementSummaryType } from '../domain/stripe/candidates.js';
+import { showsNothing, snapshotDifferences } from '../domain/stripe/objects.js';
 import { stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
 import { type SyncObjectKind, syncObjectKinds } from '../domain/sync-kinds.js';
 import type { ReconcileStore } from '../ports/stores.js';
@@ -9,7 +10,7 @@ import { StripeGatewayError, type WithResponse } from '../ports/stripe.js';
 import type { ParkedEntry, ProjectionEngine, TableDrift } from '../projections/engine/index.js';
 import { appendFetchedObject } from './fetched-objects.js';
 import { notConnectedMessage, type StripeConnections } from './stripe-connections/index.js';
-import { listEveryObject, type SyncStripeDeps, syncStripe } from './sync-stripe.js';
+import { activeEntitlementSummary, listEveryObject, type SyncStripeDeps, syncStripe } from './sync-stripe.js';
 
 /** How far back Stripe keeps events (`GET /v1/events` lists the last 30 days). */
 const eventsWindowSeconds = 30 * 24 * 3600;
@@ -28,6 +29,7 @@ const retrievePaths: Record<string, string> = {
   'checkout.session': '/v1/checkout/sessions',
   payment_method: '/v1/payment_methods',
   setup_intent: '/v1/setup_intents',
+  'entitlements.feature': '/v1/entitlements/features',
   invoice_payment: '/v1/invoice_payments',
 };
 
@@ -119,8 +121,9 @@ export const reconcileStripe = async (
         for (const object of page) {
           listed.push(object.id);
           const winner = winners.get(object.id);
-          if (!winner) drift.missing.push(object.id);
-          else {
+          if (!winner) {
+            if (!showsNothing(objectKind, object)) drift.missing.push(object.id);
+          } else {
             // As the log would keep it: the package's decimals (and other values) as their JSON.
             const { projected, elsewhere } = snapshotDifferences(
               objectKind,
@@ -231,6 +234,18 @@ const refetch = async (
   objectType: string,
   objectId: string,
 ): Promise<void> => {
+  if (objectType === activeEntitlementSummaryType) {
+    const read = await gateway.call(environment, secretKey, ({ stripe }) =>
+      activeEntitlementSummary(stripe, objectId),
+    );
+    const summary = read.data[0] as Stripe.Entitlements.ActiveEntitlementSummary;
+    await appendFetchedObject(log, environment, {
+      ...summary,
+      id: objectId,
+      lastResponse: read.lastResponse,
+    });
+    return;
+  }
   const path = retrievePaths[objectType];
   if (!path) return;
   const fetched = (await gateway.call(environment, secretKey, ({ stripe }) =>

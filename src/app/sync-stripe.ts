@@ -42,7 +42,46 @@ const lists = {
   payment_method: (stripe: Stripe, { customer, ...params }: ListParams) =>
     stripe.customers.listPaymentMethods(customer as string, params),
   setup_intent: (stripe: Stripe, params: ListParams) => stripe.setupIntents.list(params),
+  'entitlements.feature': (stripe: Stripe, params: ListParams) => stripe.entitlements.features.list(params),
+  'entitlements.active_entitlement_summary': (stripe: Stripe, { customer }: ListParams) =>
+    activeEntitlementSummary(stripe, customer as string),
 } as const satisfies Record<SyncObjectKind, (stripe: Stripe, params: ListParams) => Promise<unknown>>;
+
+/**
+ * A customer's active entitlements as one summary, the object Stripe's
+ * `entitlements.active_entitlement_summary.updated` events carry (with the customer as its id):
+ * every page of the customer's list, answered as a one-object page observed when the last page
+ * was read.
+ */
+export const activeEntitlementSummary = async (stripe: Stripe, customer: string) => {
+  const entitlements: Stripe.Entitlements.ActiveEntitlement[] = [];
+  let page: Stripe.Response<Stripe.ApiList<Stripe.Entitlements.ActiveEntitlement>>;
+  let after: string | undefined;
+  do {
+    page = await stripe.entitlements.activeEntitlements.list({
+      customer,
+      limit: pageSize,
+      ...(after && { starting_after: after }),
+    });
+    entitlements.push(...page.data);
+    after = page.has_more ? page.data.at(-1)?.id : undefined;
+  } while (after);
+  // Named by its customer, as Payfold names the summaries of Stripe's events.
+  const summary: Stripe.Entitlements.ActiveEntitlementSummary & { id: string } = {
+    id: customer,
+    object: 'entitlements.active_entitlement_summary',
+    customer,
+    entitlements: {
+      object: 'list',
+      data: entitlements,
+      has_more: false,
+      url: '/v1/entitlements/active_entitlements',
+    },
+    // No entitlement, no livemode to copy: Payfold reads the environment from the log entry.
+    livemode: page.data[0]?.livemode ?? false,
+  };
+  return { object: 'list', data: [summary], has_more: false, url: page.url, lastResponse: page.lastResponse };
+};
 
 /**
  * Kinds whose objects Stripe can delete (a deleted price cannot be listed once its product is

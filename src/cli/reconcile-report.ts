@@ -5,14 +5,15 @@ const some = (ids: readonly string[]) =>
 
 /** A reconcile report as a person reads it: one line per finding, a table per kind of object. */
 export const reconcileReportText = (report: ReconcileReport): string => {
+  const width = Math.max('objects'.length, ...report.objects.map((kind) => kind.objectKind.length));
   const lines = [
     `reconcile ${report.environment}${report.dryRun ? ' (dry run: nothing changed)' : ''}: ${report.drift} difference${report.drift === 1 ? '' : 's'} in ${report.seconds} s`,
     `missed webhooks: ${report.missedEvents.missing.length} of ${report.missedEvents.listed} events of the last 30 days${report.missedEvents.missing.length > 0 ? ` (${some(report.missedEvents.missing)})` : ''}`,
     '',
-    `${'objects'.padEnd(18)} ${'listed'.padStart(7)} ${'missing'.padStart(8)} ${'stale'.padStart(6)} ${'extra'.padStart(6)}  stale fields`,
+    `${'objects'.padEnd(width)} ${'listed'.padStart(7)} ${'missing'.padStart(8)} ${'stale'.padStart(6)} ${'extra'.padStart(6)}  stale fields`,
     ...report.objects.map(
       (kind) =>
-        `${kind.objectKind.padEnd(18)} ${String(kind.listed).padStart(7)} ${String(kind.missing.length).padStart(8)} ${String(kind.stale.length).padStart(6)} ${String(kind.extra.length).padStart(6)}  ${[...new Set(kind.stale.flatMap((stale) => stale.fields))].join(', ')}`,
+        `${kind.objectKind.padEnd(width)} ${String(kind.listed).padStart(7)} ${String(kind.missing.length).padStart(8)} ${String(kind.stale.length).padStart(6)} ${String(kind.extra.length).padStart(6)}  ${[...new Set(kind.stale.flatMap((stale) => stale.fields))].join(', ')}`,
     ),
     ...report.objects
       .filter((kind) => kind.informational.length > 0)

@@ -12,6 +12,8 @@ export const syncObjectKinds = [
   'checkout.session',
   'payment_method',
   'setup_intent',
+  'entitlements.feature',
+  'entitlements.active_entitlement_summary',
 ] as const;
 
 export type SyncObjectKind = (typeof syncObjectKinds)[number];
@@ -31,10 +33,14 @@ export const clockScopedKinds: Partial<Record<SyncObjectKind, 'test_clock' | 'cu
 };
 
 /**
- * Kinds Stripe lists only per customer, for every customer (a customer's payment methods): a
- * detached payment method is in no list.
+ * Kinds Stripe lists only per customer, for every customer: a customer's payment methods (a
+ * detached one is in no list) and active entitlements (read whole, as the summary Stripe's events
+ * carry).
  */
-export const perCustomerKinds: ReadonlySet<SyncObjectKind> = new Set(['payment_method']);
+export const perCustomerKinds: ReadonlySet<SyncObjectKind> = new Set([
+  'payment_method',
+  'entitlements.active_entitlement_summary',
+]);
 
 export const scopeKey = (scope: ListScope): string =>
   Object.entries(scope)

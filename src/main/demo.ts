@@ -57,6 +57,11 @@ export const demoTables: ReadonlyArray<{ table: string; sql: string }> = [
     sql: 'select refund_id, payment_intent_id, amount, status, reason from payments.refunds order by refund_id',
   },
   {
+    table: 'payments.entitlements',
+    sql: `select subject_type, subject_id, lookup_key, feature_id
+          from payments.entitlements order by subject_id, lookup_key`,
+  },
+  {
     table: 'payments.payment_methods',
     sql: `select subject_type, subject_id, card_brand, card_last4, card_exp_month as exp_month,
                  card_exp_year as exp_year, attached, customer_default, subscription_defaults
@@ -68,6 +73,13 @@ export const demoTables: ReadonlyArray<{ table: string; sql: string }> = [
           from payments.setup_intents order by setup_intent_id`,
   },
 ];
+
+const statements = {
+  // What an app asks before it lets the team use a feature.
+  teamEntitlements: `
+    select lookup_key from payments.entitlements
+    where environment = 'test' and subject_type = 'team' and subject_id = 'acme' order by lookup_key`,
+} as const;
 
 /** Rows as a plain text table: a header, a rule, and one line per row. */
 export const formatTable = (rows: Record<string, unknown>[]): string => {
@@ -131,7 +143,9 @@ export const runDemo = async (write: (text: string) => void): Promise<void> => {
       afterStep: async (step) => {
         await emulator.settled();
         await payfold.runner.catchUp();
-        write(`  - ${step}\n`);
+        const { rows } = await pool.query<{ lookup_key: string }>(statements.teamEntitlements);
+        const features = rows.map((row) => row.lookup_key).join(', ');
+        write(`  - ${step} (team:acme may use: ${features || 'nothing'})\n`);
       },
     });
     const events = emulator.store.events.length;

@@ -17,6 +17,8 @@ export interface BillingOverview {
   checkoutSessions: TableRow[];
   paymentMethods: TableRow[];
   setupIntents: TableRow[];
+  /** The features the customers may use now (`payments.entitlements`). */
+  entitlements: TableRow[];
 }
 
 export interface WebhookActivity {

@@ -139,6 +139,8 @@ export const projectedTableNames = [
   'payment_history',
   'payment_methods',
   'setup_intents',
+  'features',
+  'entitlements',
 ] as const;
 
 /** The rows in which two sets of tables differ, as `table: -expected` / `table: +actual` lines. */

@@ -19,7 +19,8 @@ export interface GeneratedEvent {
   created: number;
   livemode: false;
   data: {
-    object: Record<string, unknown> & { id: string; object: string };
+    /** Without an id for the one object Stripe sends without (a customer's entitlement summary). */
+    object: Record<string, unknown> & { object: string };
     previous_attributes?: Record<string, unknown>;
   };
 }
@@ -45,6 +46,8 @@ export interface StoryPlan {
   paymentMethod: 'none' | 'saved' | 'saved_then_detached';
   /** A card set up without a payment, which succeeds or fails. */
   setupIntent: 'none' | 'succeeded' | 'failed';
+  /** An active subscription's features: the plan's one, a second added, and that one taken back. */
+  features: 'one' | 'upgraded' | 'upgraded_then_downgraded';
 }
 
 export interface HistoryPlan {
@@ -57,6 +60,15 @@ export interface HistoryPlan {
   /** 0: the next event shares the second, 1: the next second, etc. */
   steps: number[];
 }
+
+const summaryType = 'entitlements.active_entitlement_summary';
+
+/** Stripe sends a customer's entitlement summary without an id; the truth names it by its customer. */
+const withoutIdOfSummary = (object: StripeObjectState): Record<string, unknown> & { object: string } => {
+  if (object.object !== summaryType) return object;
+  const { id: _customer, ...sent } = object;
+  return sent;
+};
 
 /** True with the given probability. */
 const chance = (probability: number) => fc.integer({ min: 0, max: 99 }).map((n) => n < probability * 100);
@@ -82,6 +94,13 @@ const storyArbitrary: fc.Arbitrary<StoryPlan> = fc.record({
   throughPayfold: fc.constantFrom('no' as const, 'created' as const, 'failed_then_created' as const),
   paymentMethod: fc.constantFrom('none' as const, 'saved' as const, 'saved_then_detached' as const),
   setupIntent: fc.constantFrom('none' as const, 'succeeded' as const, 'failed' as const),
+  // A feature taken back is the case that needs the whole list read: half the stories have it.
+  features: fc.constantFrom(
+    'one' as const,
+    'upgraded' as const,
+    'upgraded_then_downgraded' as const,
+    'upgraded_then_downgraded' as const,
+  ),
 });
 
 export const historyPlanArbitrary: fc.Arbitrary<HistoryPlan> = fc.record({
@@ -126,7 +145,7 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
       created: tick(),
       livemode: false,
       data: {
-        object: structuredClone(object),
+        object: withoutIdOfSummary(structuredClone(object)),
         ...(previous ? { previous_attributes: structuredClone(previous) } : {}),
       },
     });
@@ -238,6 +257,28 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
       metadata: story.subjectOnCustomer ? { ...subjectMetadata } : {},
     };
     emit('customer.created', customer, basil);
+    /** The customer's active entitlements: the product's features while the subscription grants them. */
+    const entitlementsOf = (lookupKeys: string[]) => ({
+      object: 'list',
+      data: lookupKeys.map((lookupKey) => ({
+        id: `ent_${tag}_${lookupKey}`,
+        object: 'entitlements.active_entitlement',
+        feature: `feat_${runId}_${lookupKey}`,
+        livemode: false,
+        lookup_key: lookupKey,
+      })),
+      has_more: false,
+      url: '/v1/entitlements/active_entitlements',
+    });
+    const summary: StripeObjectState = {
+      id: customer.id,
+      object: summaryType,
+      customer: customer.id,
+      entitlements: entitlementsOf([]),
+      livemode: false,
+    };
+    const entitle = (lookupKeys: string[]) =>
+      update(`${summaryType}.updated`, summary, { entitlements: entitlementsOf(lookupKeys) }, basil);
     const card: StripeObjectState = {
       id: `pm_${tag}`,
       object: 'payment_method',
@@ -411,6 +452,7 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
         );
       }
       update('customer.subscription.updated', subscription, { status: 'active' }, basil);
+      entitle(['team_workspace']);
     }
     const session: StripeObjectState = {
       id: `cs_test_${tag}`,
@@ -463,6 +505,8 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
       (items.data[0] as Record<string, unknown>).quantity = 3;
       update('customer.subscription.updated', subscription, { items }, basil);
     }
+    if (subscription?.status === 'active' && story.features !== 'one')
+      entitle(['priority_support', 'team_workspace']);
     if (story.refund !== 'none') {
       const refunded = story.refund === 'full' ? amount : 1000;
       const refund: StripeObjectState = {
@@ -494,6 +538,11 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
       emit('charge.dispute.created', dispute, basil);
       update('charge.dispute.closed', dispute, { status: 'lost' }, basil);
     }
+    if (
+      story.features === 'upgraded_then_downgraded' &&
+      (summary.entitlements as { data: unknown[] }).data.length > 1
+    )
+      entitle(['team_workspace']);
     if (subscription && story.cancel === 'period_end') {
       update(
         'customer.subscription.updated',
@@ -509,6 +558,7 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
         { status: 'canceled', canceled_at: second, ended_at: second },
         basil,
       );
+      if ((summary.entitlements as { data: unknown[] }).data.length > 0) entitle([]);
     }
     if (story.deleteCustomer)
       emit('customer.deleted', { id: customer.id, object: 'customer', deleted: true }, basil);

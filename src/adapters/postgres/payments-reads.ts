@@ -86,7 +86,15 @@ const overviewSql = `
       'si',
       'si.environment = $1 and (si.customer_id in (select customer_id from customer_ids) or (si.subject_type = $2 and si.subject_id = $3))',
       'si.created_at desc, si.setup_intent_id',
-    )}
+    )},
+    'entitlements', (
+      select coalesce(jsonb_agg(to_jsonb(e) || jsonb_build_object('feature_name', f.name)
+        order by e.lookup_key, e.customer_id), '[]')
+      from payments.entitlements e
+      left join payments.features f on f.environment = e.environment and f.feature_id = e.feature_id
+      where e.environment = $1
+        and (e.customer_id in (select customer_id from customer_ids) or (e.subject_type = $2 and e.subject_id = $3))
+    )
   ) as overview`;
 
 const statements = {

@@ -63,6 +63,7 @@ export const managedWebhookEvents = [
   'setup_intent.succeeded',
   'setup_intent.setup_failed',
   'setup_intent.canceled',
+  'entitlements.active_entitlement_summary.updated',
 ] as const;
 
 const managedMetadata = (environment: Environment) => ({

@@ -16,6 +16,7 @@ interface Overview {
   checkoutSessions: Row[];
   paymentMethods: Row[];
   setupIntents: Row[];
+  entitlements: Row[];
 }
 
 const subjectOf = (row: Row) =>
@@ -167,6 +168,20 @@ const subscriptionsSection = (overview: Overview) =>
         ),
   );
 
+/** What the subject may use now: its customers' active entitlements (Stripe Entitlements). */
+const entitlementsTable = (context: PageContext, overview: Overview) =>
+  dataTable(
+    'Entitlements',
+    [
+      { label: 'Feature', value: (row) => code(row.lookup_key) },
+      { label: 'Name', value: (row) => text(row.feature_name) },
+      { label: 'Customer', value: (row) => customerLink(context, row.customer_id) },
+      { label: 'Since', value: (row) => formatTime(row.created_at) },
+    ],
+    overview.entitlements,
+    'None: no active subscription grants a feature.',
+  );
+
 /** The cards on file, which one renewals charge and when it expires; cards saved without a payment. */
 const paymentMethodTables = (overview: Overview) => [
   dataTable(
@@ -306,6 +321,7 @@ const overviewPage = async (
     nothing,
     ...customerTables(context, overview),
     subscriptionsSection(overview),
+    entitlementsTable(context, overview),
     ...paymentMethodTables(overview),
     ...moneyTables(overview),
   );

@@ -54,6 +54,19 @@ const deletableTypes = new Set(['customer', 'product', 'price', 'invoice', 'coup
 /** Legacy plans are prices under another shape; they share ids and one winner. */
 export const objectTypeOf = (object: string): string => (object === 'plan' ? 'price' : object);
 
+export const activeEntitlementSummaryType = 'entitlements.active_entitlement_summary';
+
+/**
+ * Objects Stripe sends without an id, named by what they are about: a customer's active
+ * entitlements summary is its customer's (one per customer, replaced by each new one).
+ */
+const identified = (value: unknown): unknown => {
+  if (typeof value !== 'object' || value === null) return value;
+  const object = value as Record<string, unknown>;
+  if (object.object !== activeEntitlementSummaryType || object.id !== undefined) return value;
+  return typeof object.customer === 'string' ? { ...object, id: object.customer } : value;
+};
+
 const isStripeObject = (value: unknown): value is StripeObject =>
   typeof value === 'object' &&
   value !== null &&
@@ -77,7 +90,7 @@ export const candidateOfStripeEvent = (
   // Payfold keeps one account's payments: an event about a connected account's objects is kept in
   // the log but projects nothing, so a connected account cannot claim a subject through metadata.
   if (event.account != null) return undefined;
-  const sent = event.data.object;
+  const sent = identified(event.data.object);
   if (!isStripeObject(sent)) return undefined;
   // `invoice.upcoming` carries a preview of an invoice that does not exist yet (`upcoming_in_…`).
   if (event.type === 'invoice.upcoming' || sent.id.startsWith('upcoming_')) return undefined;
@@ -115,21 +128,22 @@ export const candidateOfApiRead = (
   observedAt: number,
   recordedAt: Date,
 ): Candidate | undefined => {
-  if (!isStripeObject(snapshot)) return undefined;
-  const objectType = objectTypeOf(snapshot.object);
+  const read = identified(snapshot);
+  if (!isStripeObject(read)) return undefined;
+  const objectType = objectTypeOf(read.object);
   return {
     environment,
     objectType,
-    objectId: snapshot.id,
+    objectId: read.id,
     observedAt,
     source: 'api',
     eventId: null,
     eventType: null,
     isCreated: false,
-    isDeletion: deletableTypes.has(objectType) && snapshot.deleted === true,
+    isDeletion: deletableTypes.has(objectType) && read.deleted === true,
     previousAttributes: null,
-    snapshot,
-    key: snapshotKey('api', snapshot),
+    snapshot: read,
+    key: snapshotKey('api', read),
     recordedAt,
   };
 };

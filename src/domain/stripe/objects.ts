@@ -288,6 +288,31 @@ export const setupIntentSchema = z.object({
   metadata: metadataSchema,
 });
 
+/** A catalog feature (`entitlements.feature`), which products grant and entitlements name. */
+export const featureSchema = z.object({
+  id: z.string(),
+  name: text,
+  lookup_key: text,
+  active: flag,
+  metadata: metadataSchema,
+});
+
+/**
+ * A customer's active entitlements as a whole (`entitlements.active_entitlement_summary`): Stripe
+ * gives it no id, Payfold names it by its customer (`activeEntitlementSummaryType`).
+ */
+export const activeEntitlementSummarySchema = z.object({
+  id: z.string(),
+  customer: z.string(),
+  entitlements: list(
+    z.object({
+      id: z.string(),
+      lookup_key: z.string(),
+      feature: reference,
+    }),
+  ),
+});
+
 /** The reading of each object type a sync lists: the fields the payments tables are built from. */
 export const projectedReading: Record<string, z.ZodType<Record<string, unknown>>> = {
   product: productSchema,
@@ -302,6 +327,19 @@ export const projectedReading: Record<string, z.ZodType<Record<string, unknown>>
   'checkout.session': checkoutSessionSchema,
   payment_method: paymentMethodSchema,
   setup_intent: setupIntentSchema,
+  'entitlements.feature': featureSchema,
+  'entitlements.active_entitlement_summary': activeEntitlementSummarySchema,
+};
+
+/**
+ * Whether the tables show an object the same whether they hold it or not: a customer's entitlement
+ * summary that lists nothing (Stripe sends one only when entitlements change), so reconcile does
+ * not count it as missing.
+ */
+export const showsNothing = (objectType: string, object: Record<string, unknown>): boolean => {
+  if (objectType !== 'entitlements.active_entitlement_summary') return false;
+  const summary = activeEntitlementSummarySchema.safeParse(object);
+  return summary.success && summary.data.entitlements.complete && summary.data.entitlements.data.length === 0;
 };
 
 const differingKeys = (a: Record<string, unknown>, b: Record<string, unknown>): string[] =>

@@ -211,6 +211,7 @@ export const overviewAnswer = z.strictObject({
     checkoutSessions: z.array(tableRow),
     paymentMethods: z.array(tableRow),
     setupIntents: z.array(tableRow),
+    entitlements: z.array(tableRow),
   }),
 });
 

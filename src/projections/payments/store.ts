@@ -130,8 +130,11 @@ interface TableStatements {
   upsert: string;
   rowsOfCustomers: string;
   deleteUnbuilt: (groupColumn: string) => string;
-  /** The key column that is not `environment`. */
-  idColumn: string;
+  /**
+   * The key column that tells a group's rows apart: neither `environment` nor the group's column
+   * (a subscription's items by item id, a customer's entitlements by lookup key).
+   */
+  memberColumn: (groupColumn: string) => string;
 }
 
 /** Statements built once per table from its definition. */
@@ -143,7 +146,8 @@ const statementsOf = (table: TableShape<Columns>): TableStatements => {
   const key = table.key as readonly string[];
   const others = Object.keys(table.columns).filter((column) => !key.includes(column));
   const all = [...key, ...others];
-  const idColumn = key.find((column) => column !== 'environment') as string;
+  const memberColumn = (groupColumn: string) =>
+    key.find((column) => column !== 'environment' && column !== groupColumn) as string;
   const built: TableStatements = {
     /**
      * Inserts new rows and updates changed ones; a row whose columns are all equal is not written,
@@ -169,8 +173,9 @@ const statementsOf = (table: TableShape<Columns>): TableStatements => {
     deleteUnbuilt: (groupColumn) => `
       delete from ${table.name} t
       using jsonb_to_recordset($1::jsonb) as s(environment text, root_id text, ids text[])
-      where t.environment = s.environment and t.${groupColumn} = s.root_id and not (t.${idColumn} = any(s.ids))`,
-    idColumn,
+      where t.environment = s.environment and t.${groupColumn} = s.root_id
+        and not (t.${memberColumn(groupColumn)} = any(s.ids))`,
+    memberColumn,
   };
   tableStatements.set(table, built);
   return built;
@@ -467,7 +472,7 @@ const rowStatements = (client: StatementRunner) => ({
             .map((entry) => ({
               environment: entry.root.environment,
               root_id: entry.root.objectId,
-              ids: entry.rows.map(({ row }) => (row as Record<string, unknown>)[shape.idColumn]),
+              ids: entry.rows.map(({ row }) => (row as Record<string, unknown>)[shape.memberColumn(group)]),
             })),
         ),
       ]);

@@ -26,6 +26,8 @@ language sql stable set search_path = pg_catalog as $$
     ('payments.disputes'::regclass),
     ('payments.payment_methods'::regclass),
     ('payments.setup_intents'::regclass),
+    ('payments.features'::regclass),
+    ('payments.entitlements'::regclass),
     ('payfold.stripe_object_candidates'::regclass),
     ('payfold.stripe_object_links'::regclass),
     ('payfold.subject_pairings'::regclass),

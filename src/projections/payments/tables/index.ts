@@ -3,6 +3,8 @@ import { customerMappingsTable } from './customer-mappings.js';
 import { customerPortalSessionsTable } from './customer-portal-sessions.js';
 import { customersTable } from './customers.js';
 import { disputesTable } from './disputes.js';
+import { entitlementsTable } from './entitlements.js';
+import { featuresTable } from './features.js';
 import { invoicesTable } from './invoices.js';
 import { paymentHistoryTable } from './payment-history.js';
 import { paymentMethodsTable } from './payment-methods.js';
@@ -32,6 +34,8 @@ export const derivedTables: ReadonlyArray<DerivedTable<Columns>> = [
   disputesTable,
   paymentMethodsTable,
   setupIntentsTable,
+  featuresTable,
+  entitlementsTable,
 ] as unknown as ReadonlyArray<DerivedTable<Columns>>;
 
 const shape = <C extends Columns>(table: TableShape<C>) => table as unknown as TableShape<Columns>;
