@@ -94,6 +94,10 @@ const runStory = async (faults: Faults = {}, networkRetries = 0): Promise<StoryR
     );
     const dispute = await helpers.openDispute(payment?.payment.payment_intent as string);
     await helpers.closeDispute(dispute.id, 'lost');
+    // A warning of fraud on the user's payment, and the team's VAT number, checked a moment later.
+    await helpers.openEarlyFraudWarning(story.oneTimePaymentIntentId, 'made_with_stolen_card');
+    const team = (await stripe.subscriptions.retrieve(story.subscriptionId)).customer as string;
+    await stripe.customers.createTaxId(team, { type: 'eu_vat', value: 'DE123456789' });
     expect(story.subscriptionId).toMatch(/^sub_/);
     await emulator.settled();
     await server.payfold.runner.catchUp();
@@ -266,6 +270,24 @@ describe('the emulator helpers, delivered to payfold serve', () => {
       { subject_type: 'team', subject_id: 'acme', status: 'succeeded', usage: 'off_session' },
     ]);
     expect(clean.disputes).toEqual([{ status: 'lost', reason: 'fraudulent', amount: 6000 }]);
+    const rowsIn = (table: string) => (clean.tables[table] ?? []).map((row) => JSON.parse(row));
+    expect(rowsIn('tax_ids')).toMatchObject([
+      {
+        subject_type: 'team',
+        subject_id: 'acme',
+        type: 'eu_vat',
+        country: 'DE',
+        verification_status: 'verified',
+      },
+    ]);
+    // Partly refunded, not disputed: a refund could still head off a dispute.
+    expect(rowsIn('early_fraud_warnings')).toMatchObject([
+      {
+        fraud_type: 'made_with_stolen_card',
+        actionable: true,
+        payment_intent_id: expect.stringMatching(/^pi_/),
+      },
+    ]);
     expect(clean.deliveredEventIds.sort()).toEqual([...clean.eventIds].sort());
   });
 

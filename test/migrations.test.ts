@@ -61,6 +61,7 @@ describe('migrations', () => {
       'payments.customer_portal_sessions',
       'payments.customers',
       'payments.disputes',
+      'payments.early_fraud_warnings',
       'payments.entitlements',
       'payments.features',
       'payments.invoices',
@@ -73,6 +74,7 @@ describe('migrations', () => {
       'payments.stripe_objects',
       'payments.subscription_items',
       'payments.subscriptions',
+      'payments.tax_ids',
       'payments.webhook_events',
     ]);
   });

@@ -1,4 +1,4 @@
-import { runDemoStory, startEmulator } from 'payfold-stripe-emulator';
+import { emulatorTestHelpers, runDemoStory, startEmulator } from 'payfold-stripe-emulator';
 import { pino } from 'pino';
 import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +29,8 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     stripe = emulatorStripe(emulator, 'sk_test_building_the_account');
     // An account with a story (catalog, Checkout, a renewal, a refund, a cancellation) and
     // enough customers for several pages.
-    await runDemoStory(stripe);
+    const story = await runDemoStory(stripe);
+    await emulatorTestHelpers(stripe).openEarlyFraudWarning(story.oneTimePaymentIntentId);
     // A subscriber still entitled to the plan's features (the demo's team has canceled).
     const [teamMonthly] = (await stripe.prices.list({ lookup_keys: ['team_monthly'] })).data;
     const subscriber = await stripe.customers.create({
@@ -40,6 +41,8 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
       customer: subscriber.id,
       items: [{ price: teamMonthly?.id as string }],
     });
+    await stripe.customers.createTaxId(subscriber.id, { type: 'eu_vat', value: 'DE123456789' });
+    await stripe.customers.createTaxId(subscriber.id, { type: 'us_ein', value: '12-3456789' });
     for (let index = 0; index < 230; index += 1)
       await stripe.customers.create({ email: `customer${index}@example.test`, name: `Customer ${index}` });
     await emulator.settled();
@@ -211,6 +214,35 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
         `${a.customer_id} ${a.lookup_key}` < `${b.customer_id} ${b.lookup_key}` ? -1 : 1,
       ),
     );
+    const taxIds = (
+      await Promise.all(customers.map((customer) => all(stripe.customers.listTaxIds(customer.id))))
+    ).flat();
+    expect(taxIds.map((taxId) => taxId.type).sort()).toEqual(['eu_vat', 'us_ein']);
+    expect(
+      await rows('select tax_id_id, type, value, verification_status from payments.tax_ids order by 1'),
+    ).toEqual(
+      taxIds
+        .map((taxId) => ({
+          tax_id_id: taxId.id,
+          type: taxId.type,
+          value: taxId.value,
+          verification_status: taxId.verification?.status,
+        }))
+        .sort((a, b) => (a.tax_id_id < b.tax_id_id ? -1 : 1)),
+    );
+    const warnings = await all(stripe.radar.earlyFraudWarnings.list({ limit: 100 }));
+    expect(warnings).toHaveLength(1);
+    expect(
+      await rows(
+        'select early_fraud_warning_id, payment_intent_id, actionable from payments.early_fraud_warnings',
+      ),
+    ).toEqual(
+      warnings.map((warning) => ({
+        early_fraud_warning_id: warning.id,
+        payment_intent_id: warning.payment_intent,
+        actionable: warning.actionable,
+      })),
+    );
     const setupIntents = await all(stripe.setupIntents.list({ limit: 100 }));
     expect(setupIntents.length).toBeGreaterThan(0);
     expect(await rows('select setup_intent_id, status from payments.setup_intents order by 1')).toEqual(
@@ -227,14 +259,19 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     await new ProjectionRunner({ pool: db.pool, log: db.log, projectors, logger }).catchUp();
     await stripe.customers.del(leaving.id);
     await stripe.products.del(retired.id);
+    const [removedTaxId] = (await all(stripe.taxIds.list({ limit: 100 }))).filter(
+      (taxId) => taxId.type === 'us_ein',
+    );
+    await stripe.taxIds.del(removedTaxId?.id as string);
 
-    const synced = await syncStripe(deps, 'test', ['customer', 'product']);
+    const synced = await syncStripe(deps, 'test', ['customer', 'product', 'tax_id']);
     expect(synced).toMatchObject({
       ok: true,
       summary: {
         kinds: [
           { objectKind: 'customer', deleted: 1 },
           { objectKind: 'product', deleted: 1 },
+          { objectKind: 'tax_id', deleted: 1 },
         ],
       },
     });
@@ -245,6 +282,9 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     expect(
       await rows(`select name, deleted from payments.products where product_id = '${retired.id}'`),
     ).toEqual([{ name: 'Retired', deleted: true }]);
+    expect(
+      await rows(`select deleted from payments.tax_ids where tax_id_id = '${removedTaxId?.id}'`),
+    ).toEqual([{ deleted: true }]);
     expect(await rows('select count(*)::int as live from payments.customers where not deleted')).toEqual([
       { live: (await everyCustomer()).length },
     ]);

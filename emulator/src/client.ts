@@ -23,6 +23,11 @@ export const emulatorTestHelpers = (stripe: Stripe) => {
       post<Stripe.Dispute>(`payments/${paymentId}/dispute`, { reason }),
     closeDispute: (disputeId: string, outcome: 'won' | 'lost') =>
       post<Stripe.Dispute>(`disputes/${disputeId}/close`, { outcome }),
+    /** The card network warns that a payment (intent or charge) looks fraudulent. */
+    openEarlyFraudWarning: (paymentId: string, fraudType = 'made_with_stolen_card') =>
+      post<Stripe.Radar.EarlyFraudWarning>(`payments/${paymentId}/early_fraud_warning`, {
+        fraud_type: fraudType,
+      }),
     setFaults: (faults: Faults) => post<Faults>('emulator/faults', faults as Record<string, unknown>),
   };
 };

@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import { type CheckoutPayer, completeCheckoutSession } from './checkout.js';
+import { openEarlyFraudWarning } from './early-fraud-warnings.js';
 import { invalid, type Params, text } from './params.js';
 import { closeDispute, disputedCharge, existing, onClockOf, openDispute, refundCharge } from './payments.js';
 import { type EmulatorStore, type RequestContext, testClockType } from './store.js';
@@ -19,6 +20,11 @@ export interface TestHelpers {
   openDispute(paymentId: string, reason?: string): Stripe.Dispute;
   /** The bank decides a dispute. */
   closeDispute(disputeId: string, outcome: 'won' | 'lost'): Stripe.Dispute;
+  /** The card network warns that a payment looks fraudulent, before any dispute. */
+  openEarlyFraudWarning(
+    paymentId: string,
+    fraudType?: Stripe.Radar.EarlyFraudWarning['fraud_type'],
+  ): Stripe.Radar.EarlyFraudWarning;
 }
 
 /** The charge a payment stands on: the charge itself, or a payment intent's latest charge. */
@@ -63,10 +69,23 @@ export const testHelpers = (
       const dispute = existing(store, 'dispute', disputeId, 'id');
       return closeDispute(onClockOf(act, disputedCharge(store, dispute)), dispute, outcome);
     },
+    openEarlyFraudWarning: (paymentId, fraudType = 'made_with_stolen_card') => {
+      const charge = chargeOf(store, paymentId);
+      return openEarlyFraudWarning(onClockOf(act, charge), charge, fraudType);
+    },
   };
 };
 
 const outcomes = new Set(['won', 'lost']);
+const fraudTypes = new Set([
+  'card_never_received',
+  'fraudulent_card_application',
+  'made_with_counterfeit_card',
+  'made_with_lost_card',
+  'made_with_stolen_card',
+  'misc',
+  'unauthorized_use_of_card',
+]);
 
 /** The HTTP test helpers: `POST /v1/test_helpers/<path>` with the object id in `:id`. */
 export const testHelperRoutes: Record<string, (helpers: TestHelpers, id: string, params: Params) => object> =
@@ -84,6 +103,11 @@ export const testHelperRoutes: Record<string, (helpers: TestHelpers, id: string,
     },
     'payments/:id/dispute': (helpers, id, params) =>
       helpers.openDispute(id, text(params, 'reason') ?? 'fraudulent'),
+    'payments/:id/early_fraud_warning': (helpers, id, params) => {
+      const fraudType = text(params, 'fraud_type') ?? 'made_with_stolen_card';
+      if (!fraudTypes.has(fraudType)) throw invalid('fraud_type', `Invalid fraud_type: ${fraudType}`);
+      return helpers.openEarlyFraudWarning(id, fraudType as Stripe.Radar.EarlyFraudWarning['fraud_type']);
+    },
     'disputes/:id/close': (helpers, id, params) => {
       const outcome = text(params, 'outcome') ?? 'lost';
       if (!outcomes.has(outcome)) throw invalid('outcome', 'outcome must be won or lost.');

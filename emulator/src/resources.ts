@@ -20,12 +20,14 @@ import {
   type Act,
   type EmulatorStore,
   type ObjectType,
+  referencedId,
   type StoredObjects,
   type StripeRecord,
   stripeId,
   testClockType,
   wireDecimal,
 } from './store.js';
+import { addTaxId, deleteTaxId, ownerCustomer, taxIdsOfCustomer } from './tax-ids.js';
 
 /**
  * What a Checkout Session was created with but does not show: its line items (listed by
@@ -226,7 +228,9 @@ export const customers = resource({
     store.remove('customer', record.id, 'customer.deleted', context);
     return { id: record.id, object: 'customer', deleted: true };
   },
+  actions: { tax_ids: (customer, params, act) => addTaxId(act, customer, params) },
   lists: {
+    tax_ids: (customer, store) => taxIdsOfCustomer(store, customer),
     payment_methods: (customer, store) =>
       store
         .all('payment_method')
@@ -697,6 +701,18 @@ export const billingPortalSessions = resource(
   }),
 );
 
+/** Tax ids at the top level (`/v1/tax_ids`), of customers: created with `owner`, retrieved, listed, deleted. */
+const taxIds = resource({
+  type: 'tax_id',
+  path: 'tax_ids',
+  create: (params, act) => addTaxId(act, ownerCustomer(act.store, params), params),
+  remove: (taxId, _params, act) => deleteTaxId(act, taxId),
+  matches: (taxId, params) => {
+    const owner = (params.owner as Params | undefined) ?? {};
+    return !text(owner, 'customer') || referencedId(taxId.customer) === text(owner, 'customer');
+  },
+});
+
 export const resources: readonly Resource[] = [
   customers,
   products,
@@ -705,4 +721,5 @@ export const resources: readonly Resource[] = [
   checkoutSessions,
   billingPortalConfigurations,
   billingPortalSessions,
+  taxIds,
 ];

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { billingResources } from './billing-resources.js';
+import { earlyFraudWarnings } from './early-fraud-warnings.js';
 import { activeEntitlements, features } from './entitlements.js';
 import { expand, expansionsOf } from './expand.js';
 import { type Faults, faultsSchema } from './faults.js';
@@ -23,6 +24,7 @@ const allResources: readonly Resource[] = [
   setupIntents,
   features,
   activeEntitlements,
+  earlyFraudWarnings,
 ];
 
 /**

@@ -5,6 +5,7 @@ import { apiFaultsHook } from './api-faults.js';
 import { knownApiVersion } from './api-version.js';
 import { refusedApiKey } from './auth.js';
 import { type DeliveryOptions, type DroppedDelivery, deliverEmittedEvents } from './delivery.js';
+import { followEarlyFraudWarnings } from './early-fraud-warnings.js';
 import { followEntitlements } from './entitlements.js';
 import { apiFaultPicker, deliveryPlanner, type Faults, faultsSchema } from './faults.js';
 import { type TestHelpers, testHelpers } from './helpers.js';
@@ -88,6 +89,7 @@ const paramsOf = (request: FastifyRequest): Params =>
 export const startEmulator = async (options: EmulatorOptions = {}): Promise<RunningEmulator> => {
   const store = new EmulatorStore(options.store);
   followEntitlements(store);
+  followEarlyFraudWarnings(store);
   const stateFile = options.stateFile ? await openStateFile(options.stateFile, store) : undefined;
   // Charges a stopped emulator had not settled yet get their balance transactions now.
   for (const charge of store.all('charge')) {

@@ -40,6 +40,8 @@ export interface StoredObjects {
   balance_transaction: Stripe.BalanceTransaction;
   'entitlements.feature': Stripe.Entitlements.Feature;
   'entitlements.active_entitlement': Stripe.Entitlements.ActiveEntitlement;
+  tax_id: Stripe.TaxId;
+  'radar.early_fraud_warning': Stripe.Radar.EarlyFraudWarning;
   'checkout.session.extras': CheckoutSessionExtras;
   'payment_method.extras': PaymentMethodExtras;
   'product_feature.extras': ProductFeatureExtras;

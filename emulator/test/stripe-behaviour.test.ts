@@ -319,6 +319,57 @@ describe('the emulator says no where Stripe says no, and sends what Stripe sends
     });
   });
 
+  it('keeps customers’ tax ids, checks an EU VAT number later, and deletes them with the object in the event', async () => {
+    const customer = await stripe.customers.create({ name: 'Acme GmbH' });
+    const vat = await stripe.customers.createTaxId(customer.id, { type: 'eu_vat', value: 'DE123456789' });
+    expect(vat).toMatchObject({ country: 'DE', customer: customer.id, verification: { status: 'pending' } });
+    const ein = await stripe.taxIds.create({
+      type: 'us_ein',
+      value: '12-3456789',
+      owner: { type: 'customer', customer: customer.id },
+    });
+    expect(ein.verification?.status).toBe('unavailable');
+    expect(
+      await refusal(stripe.customers.createTaxId(customer.id, { type: 'xx_tax' as 'eu_vat', value: '1' })),
+    ).toMatchObject({ statusCode: 400, param: 'type' });
+    await emulator.settled();
+    expect((await stripe.taxIds.retrieve(vat.id)).verification?.status).toBe('verified');
+    expect((await stripe.customers.listTaxIds(customer.id)).data.map((taxId) => taxId.id).sort()).toEqual(
+      [vat.id, ein.id].sort(),
+    );
+    expect(await stripe.taxIds.del(ein.id)).toEqual(expect.objectContaining({ id: ein.id, deleted: true }));
+    expect(eventsAbout(vat.id)).toEqual(['customer.tax_id.created', 'customer.tax_id.updated']);
+    expect(eventsAbout(ein.id)).toEqual(['customer.tax_id.created', 'customer.tax_id.deleted']);
+    const deletion = emulator.store.events.find((event) => event.type === 'customer.tax_id.deleted');
+    expect(deletion?.data.object).toMatchObject({ id: ein.id, value: '12-3456789' });
+  });
+
+  it('warns of fraud on a charge, and the warning stops being actionable once the charge is refunded', async () => {
+    const customer = await stripe.customers.create({ payment_method: 'pm_card_visa' });
+    const intent = await stripe.paymentIntents.create({
+      amount: 3000,
+      currency: 'usd',
+      customer: customer.id,
+      payment_method: 'pm_card_visa',
+      confirm: true,
+    });
+    const warning = await emulator.helpers.openEarlyFraudWarning(intent.id, 'made_with_stolen_card');
+    expect(warning).toMatchObject({
+      actionable: true,
+      charge: intent.latest_charge,
+      payment_intent: intent.id,
+    });
+    expect(
+      (await stripe.radar.earlyFraudWarnings.list({ payment_intent: intent.id })).data.map((each) => each.id),
+    ).toEqual([warning.id]);
+    await stripe.refunds.create({ payment_intent: intent.id });
+    expect((await stripe.radar.earlyFraudWarnings.retrieve(warning.id)).actionable).toBe(false);
+    expect(eventsAbout(warning.id)).toEqual([
+      'radar.early_fraud_warning.created',
+      'radar.early_fraud_warning.updated',
+    ]);
+  });
+
   it('searches with Stripe’s query language', async () => {
     const ada = await stripe.customers.create({
       email: 'ada@search.test',

@@ -30,6 +30,8 @@ const retrievePaths: Record<string, string> = {
   payment_method: '/v1/payment_methods',
   setup_intent: '/v1/setup_intents',
   'entitlements.feature': '/v1/entitlements/features',
+  tax_id: '/v1/tax_ids',
+  'radar.early_fraud_warning': '/v1/radar/early_fraud_warnings',
   invoice_payment: '/v1/invoice_payments',
 };
 

@@ -45,6 +45,10 @@ const lists = {
   'entitlements.feature': (stripe: Stripe, params: ListParams) => stripe.entitlements.features.list(params),
   'entitlements.active_entitlement_summary': (stripe: Stripe, { customer }: ListParams) =>
     activeEntitlementSummary(stripe, customer as string),
+  tax_id: (stripe: Stripe, { customer, ...params }: ListParams) =>
+    stripe.customers.listTaxIds(customer as string, params),
+  'radar.early_fraud_warning': (stripe: Stripe, params: ListParams) =>
+    stripe.radar.earlyFraudWarnings.list(params),
 } as const satisfies Record<SyncObjectKind, (stripe: Stripe, params: ListParams) => Promise<unknown>>;
 
 /**
@@ -92,6 +96,7 @@ const retrievals = {
   customer: (stripe: Stripe, id: string) => stripe.customers.retrieve(id),
   product: (stripe: Stripe, id: string) => stripe.products.retrieve(id),
   price: (stripe: Stripe, id: string) => stripe.prices.retrieve(id),
+  tax_id: (stripe: Stripe, id: string) => stripe.taxIds.retrieve(id),
 } as const;
 
 /** Objects per page: Stripe's most. */

@@ -14,6 +14,8 @@ export const syncObjectKinds = [
   'setup_intent',
   'entitlements.feature',
   'entitlements.active_entitlement_summary',
+  'tax_id',
+  'radar.early_fraud_warning',
 ] as const;
 
 export type SyncObjectKind = (typeof syncObjectKinds)[number];
@@ -34,12 +36,13 @@ export const clockScopedKinds: Partial<Record<SyncObjectKind, 'test_clock' | 'cu
 
 /**
  * Kinds Stripe lists only per customer, for every customer: a customer's payment methods (a
- * detached one is in no list) and active entitlements (read whole, as the summary Stripe's events
- * carry).
+ * detached one is in no list), active entitlements (read whole, as the summary Stripe's events
+ * carry) and tax ids.
  */
 export const perCustomerKinds: ReadonlySet<SyncObjectKind> = new Set([
   'payment_method',
   'entitlements.active_entitlement_summary',
+  'tax_id',
 ]);
 
 export const scopeKey = (scope: ListScope): string =>

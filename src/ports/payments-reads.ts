@@ -19,6 +19,8 @@ export interface BillingOverview {
   setupIntents: TableRow[];
   /** The features the customers may use now (`payments.entitlements`). */
   entitlements: TableRow[];
+  taxIds: TableRow[];
+  earlyFraudWarnings: TableRow[];
 }
 
 export interface WebhookActivity {

@@ -141,6 +141,8 @@ export const projectedTableNames = [
   'setup_intents',
   'features',
   'entitlements',
+  'tax_ids',
+  'early_fraud_warnings',
 ] as const;
 
 /** The rows in which two sets of tables differ, as `table: -expected` / `table: +actual` lines. */

@@ -48,6 +48,10 @@ export interface StoryPlan {
   setupIntent: 'none' | 'succeeded' | 'failed';
   /** An active subscription's features: the plan's one, a second added, and that one taken back. */
   features: 'one' | 'upgraded' | 'upgraded_then_downgraded';
+  /** A VAT number of the customer's, verified later; deleted or not. */
+  taxId: 'none' | 'added' | 'added_then_deleted';
+  /** A card network warns of fraud on the charge; a refund or dispute makes it not actionable. */
+  earlyFraudWarning: boolean;
 }
 
 export interface HistoryPlan {
@@ -101,6 +105,8 @@ const storyArbitrary: fc.Arbitrary<StoryPlan> = fc.record({
     'upgraded_then_downgraded' as const,
     'upgraded_then_downgraded' as const,
   ),
+  taxId: fc.constantFrom('none' as const, 'added' as const, 'added_then_deleted' as const),
+  earlyFraudWarning: fc.boolean(),
 });
 
 export const historyPlanArbitrary: fc.Arbitrary<HistoryPlan> = fc.record({
@@ -150,7 +156,7 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
       },
     });
     const key = `${object.object === 'plan' ? 'price' : object.object}:${object.id}`;
-    if (type.endsWith('.deleted') && ['customer', 'product', 'price'].includes(object.object))
+    if (type.endsWith('.deleted') && ['customer', 'product', 'price', 'tax_id'].includes(object.object))
       deleted.add(key);
     else truth.set(key, structuredClone(object));
   };
@@ -291,6 +297,24 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
     if (story.paymentMethod !== 'none') {
       emit('payment_method.attached', card, basil);
       update('customer.updated', customer, { invoice_settings: { default_payment_method: card.id } }, basil);
+    }
+    const taxId: StripeObjectState = {
+      id: `txi_${tag}`,
+      object: 'tax_id',
+      customer: customer.id,
+      type: 'eu_vat',
+      value: `DE${String(index).padStart(9, '1')}`,
+      country: 'DE',
+      verification: { status: 'pending', verified_address: null, verified_name: null },
+    };
+    if (story.taxId !== 'none') {
+      emit('customer.tax_id.created', taxId, basil);
+      update(
+        'customer.tax_id.updated',
+        taxId,
+        { verification: { status: 'verified', verified_address: null, verified_name: 'Buyer' } },
+        basil,
+      );
     }
     if (story.setupIntent !== 'none') {
       const setup: StripeObjectState = {
@@ -507,6 +531,16 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
     }
     if (subscription?.status === 'active' && story.features !== 'one')
       entitle(['priority_support', 'team_workspace']);
+    const warning: StripeObjectState = {
+      id: `issfr_${tag}`,
+      object: 'radar.early_fraud_warning',
+      actionable: true,
+      charge: charge.id,
+      payment_intent: intent.id,
+      fraud_type: 'made_with_stolen_card',
+    };
+    const warned = story.earlyFraudWarning && charge.status === 'succeeded';
+    if (warned) emit('radar.early_fraud_warning.created', warning, basil);
     if (story.refund !== 'none') {
       const refunded = story.refund === 'full' ? amount : 1000;
       const refund: StripeObjectState = {
@@ -523,6 +557,8 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
       emit('refund.created', refund, basil);
       update('charge.refunded', charge, { amount_refunded: refunded, refunded: refunded === amount }, basil);
       update('refund.updated', refund, { status: 'succeeded' }, basil);
+      if (warned && story.refund === 'full')
+        update('radar.early_fraud_warning.updated', warning, { actionable: false }, basil);
     }
     if (story.dispute) {
       const dispute: StripeObjectState = {
@@ -536,6 +572,8 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
         reason: 'fraudulent',
       };
       emit('charge.dispute.created', dispute, basil);
+      if (warned && warning.actionable)
+        update('radar.early_fraud_warning.updated', warning, { actionable: false }, basil);
       update('charge.dispute.closed', dispute, { status: 'lost' }, basil);
     }
     if (
@@ -560,6 +598,7 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
       );
       if ((summary.entitlements as { data: unknown[] }).data.length > 0) entitle([]);
     }
+    if (story.taxId === 'added_then_deleted') emit('customer.tax_id.deleted', taxId, basil);
     if (story.deleteCustomer)
       emit('customer.deleted', { id: customer.id, object: 'customer', deleted: true }, basil);
   });

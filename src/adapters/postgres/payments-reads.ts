@@ -10,6 +10,12 @@ import type {
 const rowsOf = (table: string, alias: string, where: string, order: string) =>
   `(select coalesce(jsonb_agg(to_jsonb(${alias}) order by ${order}), '[]') from payments.${table} ${alias} where ${where})`;
 
+/** Rows (refunds, disputes, warnings) about a payment of the subject's or of its customers'. */
+const onPaymentsOfSubject = (alias: string) =>
+  `${alias}.environment = $1 and exists (select 1 from payments.payment_history p where p.environment = $1
+     and (p.customer_id in (select customer_id from customer_ids) or (p.subject_type = $2 and p.subject_id = $3))
+     and (p.payment_intent_id = ${alias}.payment_intent_id or p.charge_id = ${alias}.charge_id))`;
+
 // A subject's customers: its mapping, customers naming it in their metadata, and the customers of
 // the subscriptions and payments that name it. A customer overview ($4) starts from that customer.
 const overviewSql = `
@@ -53,22 +59,8 @@ const overviewSql = `
       'p.environment = $1 and (p.customer_id in (select customer_id from customer_ids) or (p.subject_type = $2 and p.subject_id = $3))',
       'p.created_at desc, p.payment_intent_id',
     )},
-    'refunds', ${rowsOf(
-      'refunds',
-      'r',
-      `r.environment = $1 and exists (select 1 from payments.payment_history p where p.environment = $1
-         and (p.customer_id in (select customer_id from customer_ids) or (p.subject_type = $2 and p.subject_id = $3))
-         and (p.payment_intent_id = r.payment_intent_id or p.charge_id = r.charge_id))`,
-      'r.created_at desc, r.refund_id',
-    )},
-    'disputes', ${rowsOf(
-      'disputes',
-      'd',
-      `d.environment = $1 and exists (select 1 from payments.payment_history p where p.environment = $1
-         and (p.customer_id in (select customer_id from customer_ids) or (p.subject_type = $2 and p.subject_id = $3))
-         and (p.payment_intent_id = d.payment_intent_id or p.charge_id = d.charge_id))`,
-      'd.created_at desc, d.dispute_id',
-    )},
+    'refunds', ${rowsOf('refunds', 'r', onPaymentsOfSubject('r'), 'r.created_at desc, r.refund_id')},
+    'disputes', ${rowsOf('disputes', 'd', onPaymentsOfSubject('d'), 'd.created_at desc, d.dispute_id')},
     'checkoutSessions', ${rowsOf(
       'checkout_sessions',
       'k',
@@ -94,7 +86,19 @@ const overviewSql = `
       left join payments.features f on f.environment = e.environment and f.feature_id = e.feature_id
       where e.environment = $1
         and (e.customer_id in (select customer_id from customer_ids) or (e.subject_type = $2 and e.subject_id = $3))
-    )
+    ),
+    'taxIds', ${rowsOf(
+      'tax_ids',
+      'x',
+      'x.environment = $1 and (x.customer_id in (select customer_id from customer_ids) or (x.subject_type = $2 and x.subject_id = $3))',
+      'x.deleted, x.created_at, x.tax_id_id',
+    )},
+    'earlyFraudWarnings', ${rowsOf(
+      'early_fraud_warnings',
+      'w',
+      onPaymentsOfSubject('w'),
+      'w.created_at desc, w.early_fraud_warning_id',
+    )}
   ) as overview`;
 
 const statements = {

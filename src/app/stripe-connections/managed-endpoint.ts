@@ -64,6 +64,11 @@ export const managedWebhookEvents = [
   'setup_intent.setup_failed',
   'setup_intent.canceled',
   'entitlements.active_entitlement_summary.updated',
+  'customer.tax_id.created',
+  'customer.tax_id.updated',
+  'customer.tax_id.deleted',
+  'radar.early_fraud_warning.created',
+  'radar.early_fraud_warning.updated',
 ] as const;
 
 const managedMetadata = (environment: Environment) => ({

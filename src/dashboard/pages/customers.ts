@@ -17,6 +17,8 @@ interface Overview {
   paymentMethods: Row[];
   setupIntents: Row[];
   entitlements: Row[];
+  taxIds: Row[];
+  earlyFraudWarnings: Row[];
 }
 
 const subjectOf = (row: Row) =>
@@ -124,6 +126,18 @@ const customerTables = (context: PageContext, overview: Overview) => [
       { label: 'Deleted', value: (row) => yesNo(row.deleted) },
     ],
     overview.customers,
+  ),
+  dataTable(
+    'Tax ids',
+    [
+      { label: 'Tax id', value: (row) => code(row.value) },
+      { label: 'Type', value: (row) => text(row.type) },
+      { label: 'Country', value: (row) => text(row.country) },
+      { label: 'Verification', value: (row) => text(row.verification_status) },
+      { label: 'Customer', value: (row) => customerLink(context, row.customer_id) },
+      { label: 'Deleted', value: (row) => yesNo(row.deleted) },
+    ],
+    overview.taxIds,
   ),
 ];
 
@@ -281,6 +295,17 @@ const moneyTables = (overview: Overview) => [
       { label: 'Reason', value: (row) => text(row.reason) },
     ],
     overview.disputes,
+  ),
+  dataTable(
+    'Early fraud warnings',
+    [
+      { label: 'Warning', value: (row) => code(row.early_fraud_warning_id) },
+      { label: 'Payment', value: (row) => code(row.payment_intent_id ?? row.charge_id) },
+      { label: 'Fraud type', value: (row) => text(row.fraud_type) },
+      { label: 'Actionable', value: (row) => yesNo(row.actionable) },
+      { label: 'Warned', value: (row) => formatTime(row.created_at) },
+    ],
+    overview.earlyFraudWarnings,
   ),
   dataTable(
     'Checkout sessions',

@@ -288,6 +288,28 @@ export const setupIntentSchema = z.object({
   metadata: metadataSchema,
 });
 
+/** A customer's tax id (`tax_id`: VAT, EIN…); a deleted one comes whole in its deletion event. */
+export const taxIdSchema = z.object({
+  id: z.string(),
+  customer: reference,
+  type: text,
+  value: text,
+  country: text,
+  verification: z
+    .object({ status: text })
+    .nullish()
+    .transform((value) => ({ status: value?.status ?? null })),
+});
+
+/** A card network's warning that a charge looks fraudulent (`radar.early_fraud_warning`). */
+export const earlyFraudWarningSchema = z.object({
+  id: z.string(),
+  charge: reference,
+  payment_intent: reference,
+  fraud_type: text,
+  actionable: flag,
+});
+
 /** A catalog feature (`entitlements.feature`), which products grant and entitlements name. */
 export const featureSchema = z.object({
   id: z.string(),
@@ -329,6 +351,8 @@ export const projectedReading: Record<string, z.ZodType<Record<string, unknown>>
   setup_intent: setupIntentSchema,
   'entitlements.feature': featureSchema,
   'entitlements.active_entitlement_summary': activeEntitlementSummarySchema,
+  tax_id: taxIdSchema,
+  'radar.early_fraud_warning': earlyFraudWarningSchema,
 };
 
 /**

@@ -212,6 +212,8 @@ export const overviewAnswer = z.strictObject({
     paymentMethods: z.array(tableRow),
     setupIntents: z.array(tableRow),
     entitlements: z.array(tableRow),
+    taxIds: z.array(tableRow),
+    earlyFraudWarnings: z.array(tableRow),
   }),
 });
 

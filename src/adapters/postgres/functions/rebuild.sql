@@ -28,6 +28,8 @@ language sql stable set search_path = pg_catalog as $$
     ('payments.setup_intents'::regclass),
     ('payments.features'::regclass),
     ('payments.entitlements'::regclass),
+    ('payments.tax_ids'::regclass),
+    ('payments.early_fraud_warnings'::regclass),
     ('payfold.stripe_object_candidates'::regclass),
     ('payfold.stripe_object_links'::regclass),
     ('payfold.subject_pairings'::regclass),

@@ -3,6 +3,7 @@ import { customerMappingsTable } from './customer-mappings.js';
 import { customerPortalSessionsTable } from './customer-portal-sessions.js';
 import { customersTable } from './customers.js';
 import { disputesTable } from './disputes.js';
+import { earlyFraudWarningsTable } from './early-fraud-warnings.js';
 import { entitlementsTable } from './entitlements.js';
 import { featuresTable } from './features.js';
 import { invoicesTable } from './invoices.js';
@@ -16,6 +17,7 @@ import { stripeObjectsTable } from './stripe-objects.js';
 import { subscriptionItemsTable } from './subscription-items.js';
 import { subscriptionsTable } from './subscriptions.js';
 import type { Columns, DerivedTable, TableShape } from './table.js';
+import { taxIdsTable } from './tax-ids.js';
 
 // Each definition keeps its own column types; the lists below hold them side by side.
 
@@ -36,6 +38,8 @@ export const derivedTables: ReadonlyArray<DerivedTable<Columns>> = [
   setupIntentsTable,
   featuresTable,
   entitlementsTable,
+  taxIdsTable,
+  earlyFraudWarningsTable,
 ] as unknown as ReadonlyArray<DerivedTable<Columns>>;
 
 const shape = <C extends Columns>(table: TableShape<C>) => table as unknown as TableShape<Columns>;
