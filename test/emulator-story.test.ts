@@ -98,6 +98,14 @@ const runStory = async (faults: Faults = {}, networkRetries = 0): Promise<StoryR
     await helpers.openEarlyFraudWarning(story.oneTimePaymentIntentId, 'made_with_stolen_card');
     const team = (await stripe.subscriptions.retrieve(story.subscriptionId)).customer as string;
     await stripe.customers.createTaxId(team, { type: 'eu_vat', value: 'DE123456789' });
+    // Part of the team's first invoice credited back: refunded 1000, settled out of band 500.
+    const [firstInvoice] = (await stripe.invoices.list({ customer: team, limit: 100 })).data.slice(-1);
+    await stripe.creditNotes.create({
+      invoice: firstInvoice?.id as string,
+      refund_amount: 1000,
+      out_of_band_amount: 500,
+      reason: 'order_change',
+    });
     expect(story.subscriptionId).toMatch(/^sub_/);
     await emulator.settled();
     await server.payfold.runner.catchUp();
@@ -236,10 +244,18 @@ describe('the emulator helpers, delivered to payfold serve', () => {
       ]),
     ).toEqual([
       ['one_time_payment', 'partially_refunded', 'ada', '4900'],
-      ['subscription_invoice', 'succeeded', 'acme', '0'],
+      // The first invoice's credit note refunded 1000 of it.
+      ['subscription_invoice', 'partially_refunded', 'acme', '1000'],
       ['subscription_invoice', 'succeeded', 'acme', '0'],
     ]);
-    expect(rowsOf(clean, 'payments.refunds')).toMatchObject([{ amount: '4900', status: 'succeeded' }]);
+    expect(
+      rowsOf(clean, 'payments.refunds')
+        .map((row) => [row.amount, row.status])
+        .sort(),
+    ).toEqual([
+      ['1000', 'succeeded'],
+      ['4900', 'succeeded'],
+    ]);
     expect(
       rowsOf(clean, 'payments.customer_mappings').map((row) => [row.subject_type, row.subject_id]),
     ).toEqual([
@@ -279,6 +295,19 @@ describe('the emulator helpers, delivered to payfold serve', () => {
         country: 'DE',
         verification_status: 'verified',
       },
+    ]);
+    const [note] = rowsIn('credit_notes');
+    expect(note).toMatchObject({
+      subject_id: 'acme',
+      amount: 1500,
+      status: 'issued',
+      type: 'post_payment',
+      reason: 'order_change',
+      out_of_band_amount: 500,
+      refund_ids: [expect.stringMatching(/^re_/)],
+    });
+    expect(rowsIn('invoices').filter((invoice) => invoice.invoice_id === note.invoice_id)).toMatchObject([
+      { amount_paid: 6000, amount_credited: 1500 },
     ]);
     // Partly refunded, not disputed: a refund could still head off a dispute.
     expect(rowsIn('early_fraud_warnings')).toMatchObject([

@@ -57,6 +57,7 @@ describe('migrations', () => {
       'payfold.subscriber_errors',
       'payfold.webhook_redeliveries',
       'payments.checkout_sessions',
+      'payments.credit_notes',
       'payments.customer_mappings',
       'payments.customer_portal_sessions',
       'payments.customers',

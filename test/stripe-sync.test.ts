@@ -41,6 +41,8 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
       customer: subscriber.id,
       items: [{ price: teamMonthly?.id as string }],
     });
+    const [subscriberInvoice] = (await stripe.invoices.list({ customer: subscriber.id })).data;
+    await stripe.creditNotes.create({ invoice: subscriberInvoice?.id as string, refund_amount: 500 });
     await stripe.customers.createTaxId(subscriber.id, { type: 'eu_vat', value: 'DE123456789' });
     await stripe.customers.createTaxId(subscriber.id, { type: 'us_ein', value: '12-3456789' });
     for (let index = 0; index < 230; index += 1)
@@ -230,6 +232,23 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
         }))
         .sort((a, b) => (a.tax_id_id < b.tax_id_id ? -1 : 1)),
     );
+    const creditNotes = await all(stripe.creditNotes.list({ limit: 100 }));
+    expect(creditNotes).toHaveLength(1);
+    expect(
+      await rows('select credit_note_id, invoice_id, amount::int, refund_ids from payments.credit_notes'),
+    ).toEqual(
+      creditNotes.map((note) => ({
+        credit_note_id: note.id,
+        invoice_id: note.invoice,
+        amount: note.amount,
+        refund_ids: note.refunds.map((refund) => refund.refund),
+      })),
+    );
+    expect(
+      await rows(
+        `select amount_credited::int from payments.invoices where invoice_id = '${creditNotes[0]?.invoice}'`,
+      ),
+    ).toEqual([{ amount_credited: 500 }]);
     const warnings = await all(stripe.radar.earlyFraudWarnings.list({ limit: 100 }));
     expect(warnings).toHaveLength(1);
     expect(

@@ -21,6 +21,7 @@ const typesByPrefix: Record<string, string> = {
   txn: 'balance_transaction',
   pm: 'payment_method',
   seti: 'setup_intent',
+  cn: 'credit_note',
 };
 
 /** The `expand[]` paths of a request (`expand[]=customer`, `expand[0]=data.latest_invoice`). */

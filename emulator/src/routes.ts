@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { billingResources } from './billing-resources.js';
+import { creditNotes } from './credit-notes.js';
 import { earlyFraudWarnings } from './early-fraud-warnings.js';
 import { activeEntitlements, features } from './entitlements.js';
 import { expand, expansionsOf } from './expand.js';
@@ -25,6 +26,7 @@ const allResources: readonly Resource[] = [
   features,
   activeEntitlements,
   earlyFraudWarnings,
+  creditNotes,
 ];
 
 /**

@@ -41,6 +41,7 @@ export interface StoredObjects {
   'entitlements.feature': Stripe.Entitlements.Feature;
   'entitlements.active_entitlement': Stripe.Entitlements.ActiveEntitlement;
   tax_id: Stripe.TaxId;
+  credit_note: Stripe.CreditNote;
   'radar.early_fraud_warning': Stripe.Radar.EarlyFraudWarning;
   'checkout.session.extras': CheckoutSessionExtras;
   'payment_method.extras': PaymentMethodExtras;

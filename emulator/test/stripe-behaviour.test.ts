@@ -370,6 +370,45 @@ describe('the emulator says no where Stripe says no, and sends what Stripe sends
     ]);
   });
 
+  it('credits a paid invoice with a refund and an out-of-band part, and voids the note', async () => {
+    const customer = await stripe.customers.create({ payment_method: 'pm_card_visa' });
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: monthly.id }],
+      expand: ['latest_invoice'],
+    });
+    const invoice = subscription.latest_invoice as Stripe.Invoice;
+    expect(invoice.status).toBe('paid');
+    expect(
+      await refusal(stripe.creditNotes.create({ invoice: invoice.id, amount: 1500, refund_amount: 500 })),
+    ).toMatchObject({ statusCode: 400, param: 'amount' });
+    const note = await stripe.creditNotes.create({
+      invoice: invoice.id,
+      refund_amount: 500,
+      out_of_band_amount: 300,
+      reason: 'product_unsatisfactory',
+    });
+    expect(note).toMatchObject({
+      amount: 800,
+      status: 'issued',
+      type: 'post_payment',
+      out_of_band_amount: 300,
+    });
+    const refund = await stripe.refunds.retrieve(note.refunds[0]?.refund as string);
+    expect(refund.amount).toBe(500);
+    expect((await stripe.invoices.retrieve(invoice.id)).post_payment_credit_notes_amount).toBe(800);
+    expect((await stripe.creditNotes.list({ invoice: invoice.id })).data.map((each) => each.id)).toEqual([
+      note.id,
+    ]);
+    const voided = await stripe.creditNotes.voidCreditNote(note.id);
+    expect(voided).toMatchObject({ status: 'void', voided_at: expect.any(Number) });
+    expect((await stripe.invoices.retrieve(invoice.id)).post_payment_credit_notes_amount).toBe(0);
+    expect(eventsAbout(note.id)).toEqual(['credit_note.created', 'credit_note.voided']);
+    expect(
+      await refusal(stripe.creditNotes.create({ invoice: invoice.id, refund_amount: 5000 })),
+    ).toMatchObject({ statusCode: 400, param: 'amount' });
+  });
+
   it('searches with Stripe’s query language', async () => {
     const ada = await stripe.customers.create({
       email: 'ada@search.test',

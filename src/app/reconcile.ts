@@ -31,6 +31,7 @@ const retrievePaths: Record<string, string> = {
   setup_intent: '/v1/setup_intents',
   'entitlements.feature': '/v1/entitlements/features',
   tax_id: '/v1/tax_ids',
+  credit_note: '/v1/credit_notes',
   'radar.early_fraud_warning': '/v1/radar/early_fraud_warnings',
   invoice_payment: '/v1/invoice_payments',
 };

@@ -49,6 +49,7 @@ const lists = {
     stripe.customers.listTaxIds(customer as string, params),
   'radar.early_fraud_warning': (stripe: Stripe, params: ListParams) =>
     stripe.radar.earlyFraudWarnings.list(params),
+  credit_note: (stripe: Stripe, params: ListParams) => stripe.creditNotes.list(params),
 } as const satisfies Record<SyncObjectKind, (stripe: Stripe, params: ListParams) => Promise<unknown>>;
 
 /**

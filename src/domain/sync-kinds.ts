@@ -16,6 +16,7 @@ export const syncObjectKinds = [
   'entitlements.active_entitlement_summary',
   'tax_id',
   'radar.early_fraud_warning',
+  'credit_note',
 ] as const;
 
 export type SyncObjectKind = (typeof syncObjectKinds)[number];

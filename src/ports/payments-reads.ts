@@ -21,6 +21,7 @@ export interface BillingOverview {
   entitlements: TableRow[];
   taxIds: TableRow[];
   earlyFraudWarnings: TableRow[];
+  creditNotes: TableRow[];
 }
 
 export interface WebhookActivity {

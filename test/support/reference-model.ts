@@ -143,6 +143,7 @@ export const projectedTableNames = [
   'entitlements',
   'tax_ids',
   'early_fraud_warnings',
+  'credit_notes',
 ] as const;
 
 /** The rows in which two sets of tables differ, as `table: -expected` / `table: +actual` lines. */

@@ -52,6 +52,8 @@ export interface StoryPlan {
   taxId: 'none' | 'added' | 'added_then_deleted';
   /** A card network warns of fraud on the charge; a refund or dispute makes it not actionable. */
   earlyFraudWarning: boolean;
+  /** Part of a paid invoice credited out of band; the note voided later or not. */
+  creditNote: 'none' | 'issued' | 'issued_then_voided';
 }
 
 export interface HistoryPlan {
@@ -107,6 +109,7 @@ const storyArbitrary: fc.Arbitrary<StoryPlan> = fc.record({
   ),
   taxId: fc.constantFrom('none' as const, 'added' as const, 'added_then_deleted' as const),
   earlyFraudWarning: fc.boolean(),
+  creditNote: fc.constantFrom('none' as const, 'issued' as const, 'issued_then_voided' as const),
 });
 
 export const historyPlanArbitrary: fc.Arbitrary<HistoryPlan> = fc.record({
@@ -406,6 +409,8 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
         amount_paid: 0,
         currency: 'usd',
         hosted_invoice_url: null,
+        post_payment_credit_notes_amount: 0,
+        pre_payment_credit_notes_amount: 0,
         status_transitions: { paid_at: null },
         metadata: {},
         ...(basil
@@ -531,6 +536,30 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
     }
     if (subscription?.status === 'active' && story.features !== 'one')
       entitle(['priority_support', 'team_workspace']);
+    if (invoice?.status === 'paid' && story.creditNote !== 'none') {
+      const note: StripeObjectState = {
+        id: `cn_${tag}`,
+        object: 'credit_note',
+        invoice: invoice.id,
+        customer: customer.id,
+        amount: 500,
+        currency: 'usd',
+        status: 'issued',
+        type: 'post_payment',
+        reason: 'product_unsatisfactory',
+        out_of_band_amount: 500,
+        memo: null,
+        voided_at: null,
+        refunds: [],
+        metadata: {},
+      };
+      emit('credit_note.created', note, basil);
+      update('invoice.updated', invoice, { post_payment_credit_notes_amount: 500 }, basil);
+      if (story.creditNote === 'issued_then_voided') {
+        update('credit_note.voided', note, { status: 'void', voided_at: second }, basil);
+        update('invoice.updated', invoice, { post_payment_credit_notes_amount: 0 }, basil);
+      }
+    }
     const warning: StripeObjectState = {
       id: `issfr_${tag}`,
       object: 'radar.early_fraud_warning',

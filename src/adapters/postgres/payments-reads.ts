@@ -98,6 +98,12 @@ const overviewSql = `
       'w',
       onPaymentsOfSubject('w'),
       'w.created_at desc, w.early_fraud_warning_id',
+    )},
+    'creditNotes', ${rowsOf(
+      'credit_notes',
+      'n',
+      'n.environment = $1 and (n.customer_id in (select customer_id from customer_ids) or (n.subject_type = $2 and n.subject_id = $3))',
+      'n.created_at desc, n.credit_note_id',
     )}
   ) as overview`;
 

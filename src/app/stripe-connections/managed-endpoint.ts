@@ -69,6 +69,9 @@ export const managedWebhookEvents = [
   'customer.tax_id.deleted',
   'radar.early_fraud_warning.created',
   'radar.early_fraud_warning.updated',
+  'credit_note.created',
+  'credit_note.updated',
+  'credit_note.voided',
 ] as const;
 
 const managedMetadata = (environment: Environment) => ({

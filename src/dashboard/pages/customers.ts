@@ -19,6 +19,7 @@ interface Overview {
   entitlements: Row[];
   taxIds: Row[];
   earlyFraudWarnings: Row[];
+  creditNotes: Row[];
 }
 
 const subjectOf = (row: Row) =>
@@ -250,6 +251,7 @@ const moneyTables = (overview: Overview) => [
       { label: 'Status', value: (row) => text(row.status) },
       { label: 'Due', value: money('amount_due'), numeric: true },
       { label: 'Paid', value: money('amount_paid'), numeric: true },
+      { label: 'Credited', value: money('amount_credited'), numeric: true },
       { label: 'Paid at', value: (row) => formatTime(row.paid_at) },
       {
         label: 'Hosted page',
@@ -260,6 +262,18 @@ const moneyTables = (overview: Overview) => [
       },
     ],
     overview.invoices,
+  ),
+  dataTable(
+    'Credit notes',
+    [
+      { label: 'Credit note', value: (row) => code(row.credit_note_id) },
+      { label: 'Invoice', value: (row) => code(row.invoice_id) },
+      { label: 'Amount', value: money('amount'), numeric: true },
+      { label: 'Status', value: (row) => text(row.status) },
+      { label: 'Reason', value: (row) => text(row.reason) },
+      { label: 'Out of band', value: money('out_of_band_amount'), numeric: true },
+    ],
+    overview.creditNotes,
   ),
   dataTable(
     'Payment history',

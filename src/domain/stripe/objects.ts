@@ -141,6 +141,9 @@ export const invoiceSchema = z
     amount_paid: integer,
     currency: text,
     hosted_invoice_url: text,
+    /** What credit notes took off, after and before payment. */
+    post_payment_credit_notes_amount: integer,
+    pre_payment_credit_notes_amount: integer,
     /** Before basil. */
     subscription: reference,
     payment_intent: reference,
@@ -157,11 +160,23 @@ export const invoiceSchema = z
     metadata: metadataSchema,
   })
   // One place for the subscription, whatever the version; the paid time by its name.
-  .transform(({ parent, status_transitions, ...invoice }) => ({
-    ...invoice,
-    subscription: invoice.subscription ?? parent,
-    paid_at: status_transitions,
-  }));
+  .transform(
+    ({
+      parent,
+      status_transitions,
+      post_payment_credit_notes_amount,
+      pre_payment_credit_notes_amount,
+      ...invoice
+    }) => ({
+      ...invoice,
+      subscription: invoice.subscription ?? parent,
+      paid_at: status_transitions,
+      amount_credited:
+        post_payment_credit_notes_amount === null && pre_payment_credit_notes_amount === null
+          ? null
+          : (post_payment_credit_notes_amount ?? 0) + (pre_payment_credit_notes_amount ?? 0),
+    }),
+  );
 
 export const invoicePaymentSchema = z.object({
   id: z.string(),
@@ -288,6 +303,33 @@ export const setupIntentSchema = z.object({
   metadata: metadataSchema,
 });
 
+/** A credit note on an invoice: what it took off, why, and how it was settled. */
+export const creditNoteSchema = z
+  .object({
+    id: z.string(),
+    invoice: reference,
+    customer: reference,
+    amount: integer,
+    currency: text,
+    status: text,
+    type: text,
+    reason: text,
+    out_of_band_amount: integer,
+    memo: text,
+    voided_at: unixTime,
+    /** Since 2024: one entry per refund; before, `refund`. */
+    refunds: z
+      .array(z.object({ refund: reference }))
+      .nullish()
+      .transform((value) => value ?? []),
+    refund: reference,
+    metadata: metadataSchema,
+  })
+  .transform(({ refunds, refund, ...note }) => ({
+    ...note,
+    refund_ids: refunds.length > 0 ? refunds.flatMap((entry) => entry.refund ?? []) : refund ? [refund] : [],
+  }));
+
 /** A customer's tax id (`tax_id`: VAT, EIN…); a deleted one comes whole in its deletion event. */
 export const taxIdSchema = z.object({
   id: z.string(),
@@ -351,6 +393,7 @@ export const projectedReading: Record<string, z.ZodType<Record<string, unknown>>
   setup_intent: setupIntentSchema,
   'entitlements.feature': featureSchema,
   'entitlements.active_entitlement_summary': activeEntitlementSummarySchema,
+  credit_note: creditNoteSchema,
   tax_id: taxIdSchema,
   'radar.early_fraud_warning': earlyFraudWarningSchema,
 };

@@ -214,6 +214,7 @@ export const overviewAnswer = z.strictObject({
     entitlements: z.array(tableRow),
     taxIds: z.array(tableRow),
     earlyFraudWarnings: z.array(tableRow),
+    creditNotes: z.array(tableRow),
   }),
 });
 

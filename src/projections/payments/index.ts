@@ -22,7 +22,9 @@ export { firstRowOfRequest } from './session-rows.js';
 
 export const paymentsProjector: Projector = {
   name: 'payments',
-  version: 1,
+  // 2: payment methods, setup intents, features, entitlements, tax ids, early fraud warnings,
+  // credit notes and invoices' credited amounts, built from logs that already hold their events.
+  version: 2,
   tables: [...paymentsProjectionTables.map((table) => table.name), ...paymentsProjectionStateTables],
   entryTypes: [
     logEntryType.stripeEvent,

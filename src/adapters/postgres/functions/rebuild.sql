@@ -30,6 +30,7 @@ language sql stable set search_path = pg_catalog as $$
     ('payments.entitlements'::regclass),
     ('payments.tax_ids'::regclass),
     ('payments.early_fraud_warnings'::regclass),
+    ('payments.credit_notes'::regclass),
     ('payfold.stripe_object_candidates'::regclass),
     ('payfold.stripe_object_links'::regclass),
     ('payfold.subject_pairings'::regclass),

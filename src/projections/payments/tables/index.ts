@@ -1,4 +1,5 @@
 import { checkoutSessionsTable } from './checkout-sessions.js';
+import { creditNotesTable } from './credit-notes.js';
 import { customerMappingsTable } from './customer-mappings.js';
 import { customerPortalSessionsTable } from './customer-portal-sessions.js';
 import { customersTable } from './customers.js';
@@ -40,6 +41,7 @@ export const derivedTables: ReadonlyArray<DerivedTable<Columns>> = [
   entitlementsTable,
   taxIdsTable,
   earlyFraudWarningsTable,
+  creditNotesTable,
 ] as unknown as ReadonlyArray<DerivedTable<Columns>>;
 
 const shape = <C extends Columns>(table: TableShape<C>) => table as unknown as TableShape<Columns>;
