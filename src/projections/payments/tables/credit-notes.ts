@@ -1,50 +1,41 @@
-import type { Environment } from '../../../domain/environment.js';
 import { creditNoteSchema } from '../../../domain/stripe/objects.js';
-import { type DerivedTable, subjectColumns, timestamp } from './table.js';
-
-const columns = {
-  environment: 'text not null',
-  credit_note_id: 'text not null',
-  invoice_id: 'text',
-  customer_id: 'text',
-  subject_type: 'text',
-  subject_id: 'text',
-  amount: 'bigint',
-  currency: 'text',
-  status: 'text',
-  type: 'text',
-  reason: 'text',
-  refund_ids: 'jsonb not null',
-  out_of_band_amount: 'bigint',
-  memo: 'text',
-  voided_at: 'timestamptz',
-  metadata: 'jsonb not null',
-} as const;
+import { customerMirrorTable, timestamp } from './table.js';
 
 /**
  * `payments.credit_notes`: what each credit note took off its invoice, why, and how it was settled
  * (refunds, out of band), with the subject through the customer.
  */
-export const creditNotesTable: DerivedTable<typeof columns> = {
-  name: 'payments.credit_notes',
-  key: ['environment', 'credit_note_id'],
-  columns,
-  rootsAffectedBy: async (changed) => (changed.objectType === 'credit_note' ? [changed] : []),
-  mappedRowRoot: (row) => ({
-    environment: row.environment as Environment,
-    objectType: 'credit_note',
-    objectId: row.credit_note_id,
-  }),
-  rowsOf: async ({ environment, objectId }, source) => {
-    const winner = await source.winner(environment, 'credit_note', objectId);
-    if (!winner) return { rows: [] };
-    const note = creditNoteSchema.parse(winner.snapshot);
-    const row = {
+export const creditNotesTable = customerMirrorTable(
+  {
+    name: 'payments.credit_notes',
+    key: ['environment', 'credit_note_id'],
+    columns: {
+      environment: 'text not null',
+      credit_note_id: 'text not null',
+      invoice_id: 'text',
+      customer_id: 'text',
+      subject_type: 'text',
+      subject_id: 'text',
+      amount: 'bigint',
+      currency: 'text',
+      status: 'text',
+      type: 'text',
+      reason: 'text',
+      refund_ids: 'jsonb not null',
+      out_of_band_amount: 'bigint',
+      memo: 'text',
+      voided_at: 'timestamptz',
+      metadata: 'jsonb not null',
+    },
+  },
+  'credit_note',
+  ({ environment, snapshot }) => {
+    const note = creditNoteSchema.parse(snapshot);
+    return {
       environment,
       credit_note_id: note.id,
       invoice_id: note.invoice,
       customer_id: note.customer,
-      ...subjectColumns(await source.mappedSubject(environment, note.customer)),
       amount: note.amount,
       currency: note.currency,
       status: note.status,
@@ -56,6 +47,5 @@ export const creditNotesTable: DerivedTable<typeof columns> = {
       voided_at: timestamp(note.voided_at),
       metadata: note.metadata,
     };
-    return { rows: [{ row, createdAt: winner.createdAt }] };
   },
-};
+);

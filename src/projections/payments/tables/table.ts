@@ -103,3 +103,31 @@ export const mirrorTable = <C extends Columns>(
     return { rows: winner ? [{ row: rowOf(winner), createdAt: winner.createdAt }] : [] };
   },
 });
+
+/**
+ * A table that mirrors one type of a customer's Stripe objects, one row per object, with the
+ * subject of the customer's mapping: built from its winner, and again when the mapping changes.
+ */
+export const customerMirrorTable = <C extends Columns>(
+  shape: TableShape<C>,
+  objectType: string,
+  rowOf: (winner: Winner) => Omit<RowOf<C>, 'subject_type' | 'subject_id'> & { customer_id: string | null },
+): DerivedTable<C> => {
+  const idColumn = shape.key.find((column) => column !== 'environment') as keyof RowOf<C>;
+  return {
+    ...shape,
+    rootsAffectedBy: async (changed) => (changed.objectType === objectType ? [changed] : []),
+    mappedRowRoot: (row) => ({
+      environment: row.environment as Environment,
+      objectType,
+      objectId: String(row[idColumn]),
+    }),
+    rowsOf: async (root, source) => {
+      const winner = await source.winner(root.environment, objectType, root.objectId);
+      if (!winner) return { rows: [] };
+      const row = rowOf(winner);
+      const subject = subjectColumns(await source.mappedSubject(root.environment, row.customer_id));
+      return { rows: [{ row: { ...row, ...subject } as unknown as RowOf<C>, createdAt: winner.createdAt }] };
+    },
+  };
+};
