@@ -484,12 +484,17 @@ describe('a restricted key', () => {
       '/v1/refunds',
       '/v1/disputes',
       '/v1/checkout/sessions',
+      '/v1/setup_intents',
+      '/v1/entitlements',
+      '/v1/radar/early_fraud_warnings',
+      '/v1/credit_notes',
     ];
     const emulator = await startEmulator({
       accountId: 'acct_restricted',
       restrictedKeys: {
         rk_test_reads_all: everything,
         rk_test_no_prices: everything.filter((path) => path !== '/v1/prices'),
+        rk_test_no_entitlements: everything.filter((path) => path !== '/v1/entitlements'),
       },
     });
     try {
@@ -503,6 +508,12 @@ describe('a restricted key', () => {
         },
       });
       expect(await connections.list()).toEqual([]);
+      // Entitlements are read per customer too: checked on the newest customer.
+      await emulatorStripe(emulator).customers.create({ email: 'someone@example.com' });
+      expect(await connections.connect('test', 'rk_test_no_entitlements')).toMatchObject({
+        ok: false,
+        refusal: { message: 'the restricted key cannot read entitlement features: give it read access' },
+      });
       expect(await connections.connect('test', 'rk_test_reads_all')).toMatchObject({
         ok: true,
         connection: { maskedKey: 'rk_test_…_all', accountId: 'acct_restricted' },

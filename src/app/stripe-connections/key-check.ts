@@ -18,6 +18,22 @@ const readsNeeded: ReadonlyArray<[string, (stripe: Stripe) => Promise<unknown>]>
   ['refunds', (stripe) => stripe.refunds.list({ limit: 1 })],
   ['disputes', (stripe) => stripe.disputes.list({ limit: 1 })],
   ['checkout sessions', (stripe) => stripe.checkout.sessions.list({ limit: 1 })],
+  ['setup intents', (stripe) => stripe.setupIntents.list({ limit: 1 })],
+  ['entitlement features', (stripe) => stripe.entitlements.features.list({ limit: 1 })],
+  ['early fraud warnings', (stripe) => stripe.radar.earlyFraudWarnings.list({ limit: 1 })],
+  ['credit notes', (stripe) => stripe.creditNotes.list({ limit: 1 })],
+];
+
+/** What Payfold reads per customer: checked on the account's newest customer, when it has one. */
+const readsNeededPerCustomer: ReadonlyArray<
+  [string, (stripe: Stripe, customer: string) => Promise<unknown>]
+> = [
+  ['payment methods', (stripe, customer) => stripe.customers.listPaymentMethods(customer, { limit: 1 })],
+  ['tax ids', (stripe, customer) => stripe.customers.listTaxIds(customer, { limit: 1 })],
+  [
+    'active entitlements',
+    (stripe, customer) => stripe.entitlements.activeEntitlements.list({ customer, limit: 1 }),
+  ],
 ];
 
 class MissingPermission extends Error {}
@@ -42,7 +58,17 @@ export const checkStripeKey = async (
     const accountId = await gateway.call(environment, key, async ({ stripe }) => {
       const account = await stripe.accounts.retrieveCurrent();
       if (key.startsWith('rk_')) {
-        for (const [what, read] of readsNeeded) {
+        const [newest] = (await stripe.customers.list({ limit: 1 })).data;
+        const reads = [
+          ...readsNeeded,
+          ...(newest
+            ? readsNeededPerCustomer.map(([what, read]): [string, (stripe: Stripe) => Promise<unknown>] => [
+                what,
+                (client) => read(client, newest.id),
+              ])
+            : []),
+        ];
+        for (const [what, read] of reads) {
           try {
             await read(stripe);
           } catch (error) {
