@@ -159,7 +159,9 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     );
     const refunds = await all(stripe.refunds.list({ limit: 100 }));
     expect(await rows('select refund_id, status from payments.refunds order by 1')).toEqual(
-      refunds.map((refund) => ({ refund_id: refund.id, status: refund.status })),
+      refunds
+        .map((refund) => ({ refund_id: refund.id, status: refund.status }))
+        .sort((a, b) => (a.refund_id < b.refund_id ? -1 : 1)),
     );
     const sessions = await all(stripe.checkout.sessions.list({ limit: 100 }));
     expect(
