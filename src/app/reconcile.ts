@@ -1,8 +1,7 @@
 import type Stripe from 'stripe';
 import type { Environment } from '../domain/environment.js';
 import { stripeEventDedupeKey, stripeEventLogEntry } from '../domain/event-log.js';
-import { activeEntitlementSummaryType } from '../domain/stripe/candidates.js';
-import { showsNothing, snapshotDifferences } from '../domain/stripe/objects.js';
+import { activeEntitlementSummaryType, showsNothing, snapshotDifferences } from '../domain/stripe/objects.js';
 import { stripeEventEnvelopeSchema } from '../domain/stripe-event.js';
 import { type SyncObjectKind, syncObjectKinds } from '../domain/sync-kinds.js';
 import type { ReconcileStore } from '../ports/stores.js';

@@ -150,15 +150,15 @@ const testClockIds = async (gateway: StripeGateway, environment: Environment, se
       ).map((clock) => clock.id)
     : [];
 
-/** Every customer's id: the account's, and each test clock's. */
-const everyCustomerId = async (
+/** The ids of the customers of these lists: the account's (null) or a test clock's. */
+const customerIdsOf = async (
   gateway: StripeGateway,
   environment: Environment,
   secretKey: string,
-  clocks: readonly string[],
+  clocks: ReadonlyArray<string | null>,
 ): Promise<string[]> => {
   const customers = [];
-  for (const clock of [null, ...clocks]) {
+  for (const clock of clocks) {
     customers.push(
       ...(await everyObject(gateway, environment, secretKey, (stripe, params) =>
         stripe.customers.list({ ...params, ...(clock && { test_clock: clock }) }),
@@ -171,7 +171,8 @@ const everyCustomerId = async (
 /**
  * Where a kind is listed: the account's list, then, in test mode, each test clock's (Stripe leaves
  * a clock's customers, subscriptions and invoices out of the account's lists; invoices are listed
- * per customer of each clock). Payment methods are listed per customer, for every customer.
+ * per customer of each clock). The per-customer kinds (payment methods, active entitlements, tax
+ * ids) are listed for every customer, the test clocks' included.
  */
 const listScopes = async (
   gateway: StripeGateway,
@@ -181,22 +182,15 @@ const listScopes = async (
 ): Promise<ListScope[]> => {
   if (perCustomerKinds.has(objectKind)) {
     const clocks = await testClockIds(gateway, environment, secretKey);
-    const customers = await everyCustomerId(gateway, environment, secretKey, clocks);
+    const customers = await customerIdsOf(gateway, environment, secretKey, [null, ...clocks]);
     return customers.map((customer) => ({ customer }));
   }
   const filter = clockScopedKinds[objectKind];
   if (environment !== 'test' || !filter) return [{}];
   const clocks = await testClockIds(gateway, environment, secretKey);
   if (filter === 'test_clock') return [{}, ...clocks.map((clock) => ({ test_clock: clock }))];
-  const customers = [];
-  for (const clock of clocks) {
-    customers.push(
-      ...(await everyObject(gateway, environment, secretKey, (stripe, params) =>
-        stripe.customers.list({ ...params, test_clock: clock }),
-      )),
-    );
-  }
-  return [{}, ...customers.map((customer) => ({ customer: customer.id }))];
+  const customers = await customerIdsOf(gateway, environment, secretKey, clocks);
+  return [{}, ...customers.map((customer) => ({ customer }))];
 };
 
 /**

@@ -9,6 +9,7 @@ import {
   sessionEntryType,
 } from '../session-requests.js';
 import { canonicalJson } from './canonical.js';
+import { activeEntitlementSummaryType } from './objects.js';
 import { withDerivedFields } from './older-shapes.js';
 import { textPostgresCanHold } from './postgres-text.js';
 
@@ -53,8 +54,6 @@ const deletableTypes = new Set(['customer', 'product', 'price', 'invoice', 'coup
 
 /** Legacy plans are prices under another shape; they share ids and one winner. */
 export const objectTypeOf = (object: string): string => (object === 'plan' ? 'price' : object);
-
-export const activeEntitlementSummaryType = 'entitlements.active_entitlement_summary';
 
 /**
  * Objects Stripe sends without an id, named by what they are about: a customer's active

@@ -361,9 +361,12 @@ export const featureSchema = z.object({
   metadata: metadataSchema,
 });
 
+/** The object Stripe sends a customer's active entitlements in, whole, each time they change. */
+export const activeEntitlementSummaryType = 'entitlements.active_entitlement_summary';
+
 /**
- * A customer's active entitlements as a whole (`entitlements.active_entitlement_summary`): Stripe
- * gives it no id, Payfold names it by its customer (`activeEntitlementSummaryType`).
+ * A customer's active entitlements as a whole: Stripe gives the summary no id, Payfold names it by
+ * its customer (`src/domain/stripe/candidates.ts`).
  */
 export const activeEntitlementSummarySchema = z.object({
   id: z.string(),
@@ -392,7 +395,7 @@ export const projectedReading: Record<string, z.ZodType<Record<string, unknown>>
   payment_method: paymentMethodSchema,
   setup_intent: setupIntentSchema,
   'entitlements.feature': featureSchema,
-  'entitlements.active_entitlement_summary': activeEntitlementSummarySchema,
+  [activeEntitlementSummaryType]: activeEntitlementSummarySchema,
   credit_note: creditNoteSchema,
   tax_id: taxIdSchema,
   'radar.early_fraud_warning': earlyFraudWarningSchema,
@@ -404,7 +407,7 @@ export const projectedReading: Record<string, z.ZodType<Record<string, unknown>>
  * not count it as missing.
  */
 export const showsNothing = (objectType: string, object: Record<string, unknown>): boolean => {
-  if (objectType !== 'entitlements.active_entitlement_summary') return false;
+  if (objectType !== activeEntitlementSummaryType) return false;
   const summary = activeEntitlementSummarySchema.safeParse(object);
   return summary.success && summary.data.entitlements.complete && summary.data.entitlements.data.length === 0;
 };

@@ -103,9 +103,9 @@ create or replace function payfold.change_stream_is_on() returns boolean languag
   where t.tgname like 'payfold\_capture\_%' and not t.tgisinternal
 $$;
 
--- A migration that adds payments tables calls this: each table without capture triggers gets them
--- (one per operation, with its key columns, as migration 0014 gave the first tables), enabled or
--- disabled as the change stream is, so a stream switched off stays off.
+-- The migrator calls this after every migrate: each payments table a migration added without
+-- capture triggers gets them (one per operation, with its key columns, as migration 0014 gave the
+-- first tables), enabled or disabled as the change stream is, so a stream switched off stays off.
 create or replace function payfold.capture_changes_of_new_tables() returns void language plpgsql
 set search_path = pg_catalog as $$
 declare

@@ -1,6 +1,8 @@
 import type { Environment } from '../../../domain/environment.js';
-import { activeEntitlementSummaryType } from '../../../domain/stripe/candidates.js';
-import { activeEntitlementSummarySchema } from '../../../domain/stripe/objects.js';
+import {
+  activeEntitlementSummarySchema,
+  activeEntitlementSummaryType,
+} from '../../../domain/stripe/objects.js';
 import { type DerivedTable, subjectColumns } from './table.js';
 
 const columns = {
