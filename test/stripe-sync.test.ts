@@ -405,9 +405,11 @@ describe('sync progress on a terminal', () => {
     const screen = written.join('');
     // The third report moved up over both lines and drew them again.
     expect(screen.split('\u001b[2A')).toHaveLength(2);
+    // Columns line up whatever the kind's name: each as wide as the longest kind's.
+    const width = Math.max(...syncObjectKinds.map((kind) => kind.length));
     expect(
       screen.endsWith(
-        '\u001b[2Ktest customer          done       150 objects     2 pages\n\u001b[2Ktest price             done         3 objects     1 pages\n',
+        `\u001b[2Ktest ${'customer'.padEnd(width)} done       150 objects     2 pages\n\u001b[2Ktest ${'price'.padEnd(width)} done         3 objects     1 pages\n`,
       ),
     ).toBe(true);
 

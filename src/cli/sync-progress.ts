@@ -1,4 +1,10 @@
 import type { SyncProgress } from '../app/sync-stripe.js';
+import { syncObjectKinds } from '../domain/sync-kinds.js';
+
+const kindWidth = Math.max(...syncObjectKinds.map((kind) => kind.length));
+
+/** A sync kind as a column of a table on a terminal: as wide as the longest kind's name. */
+export const kindColumn = (kind: string): string => kind.padEnd(kindWidth);
 
 /**
  * How a sync reports progress. On a terminal: one live line per kind, redrawn in place (Stripe's
@@ -29,7 +35,7 @@ export const syncProgressReporter = (
     for (const line of lines.values()) {
       const state = line.done ? 'done' : (spinner[ticks % spinner.length] as string);
       output.write(
-        `\u001b[2K${environment} ${line.objectKind.padEnd(17)} ${state.padEnd(5)} ${String(line.objects).padStart(8)} objects ${String(line.pages).padStart(5)} pages\n`,
+        `\u001b[2K${environment} ${kindColumn(line.objectKind)} ${state.padEnd(5)} ${String(line.objects).padStart(8)} objects ${String(line.pages).padStart(5)} pages\n`,
       );
     }
     drawn = lines.size;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { PayfoldStatus } from '../../app/operations.js';
 import { configured, parkedLines, print, UsageError, withOperations } from '../command-context.js';
+import { kindColumn } from '../sync-progress.js';
 
 /**
  * Stops a long-running command cleanly on SIGTERM or SIGINT. The listeners stay registered while
@@ -38,7 +39,7 @@ const statusText = (status: PayfoldStatus): string =>
     ...(['test', 'live'] as const).flatMap((environment) =>
       status.syncs[environment].map(
         (sync) =>
-          `sync ${environment} ${sync.objectKind.padEnd(16)} ${String(sync.objects).padEnd(8)} objects ${sync.finishedAt ? `done ${sync.finishedAt.toISOString()}` : `under way since ${sync.startedAt.toISOString()}`}`,
+          `sync ${environment} ${kindColumn(sync.objectKind)} ${String(sync.objects).padEnd(8)} objects ${sync.finishedAt ? `done ${sync.finishedAt.toISOString()}` : `under way since ${sync.startedAt.toISOString()}`}`,
       ),
     ),
     `log head: position ${status.logHeadPosition}`,
