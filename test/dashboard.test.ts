@@ -225,6 +225,33 @@ describe.skipIf('skip' in chromium)('the dashboard, in Chromium', () => {
       "select unit_amount::int from payments.prices where currency = 'jpy' and environment = 'test'",
     );
     expect(rows).toEqual([{ unit_amount: 500 }]);
+
+    // A coupon and its code arrive by webhook; features (Stripe sends no event for them) by a sync.
+    const stripe = emulatorStripe(emulator, secretKey);
+    const coupon = await stripe.coupons.create({
+      percent_off: 25,
+      duration: 'repeating',
+      duration_in_months: 3,
+    });
+    await stripe.promotionCodes.create({
+      promotion: { type: 'coupon', coupon: coupon.id },
+      code: 'LAUNCH25',
+    });
+    await open('/test/connection');
+    await page.getByRole('button', { name: 'Run a sync' }).click();
+    await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toMatch(/Sync done/);
+    await open('/test/catalog');
+    await expect
+      .poll(() =>
+        page
+          .getByRole('table', { name: 'Coupons' })
+          .textContent()
+          .catch(() => ''),
+      )
+      .toMatch(/25% off, for 3 months.*LAUNCH25/);
+    expect(await page.getByRole('table', { name: 'Features' }).textContent()).toMatch(
+      /team_workspace.*Shared workspace/,
+    );
   });
 
   it('shows a parked entry with its reason, and applies it on retry once the cause is fixed', async () => {

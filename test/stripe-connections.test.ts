@@ -488,6 +488,8 @@ describe('a restricted key', () => {
       '/v1/entitlements',
       '/v1/radar/early_fraud_warnings',
       '/v1/credit_notes',
+      '/v1/coupons',
+      '/v1/promotion_codes',
     ];
     const emulator = await startEmulator({
       accountId: 'acct_restricted',

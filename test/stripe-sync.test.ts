@@ -43,6 +43,14 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     });
     const [subscriberInvoice] = (await stripe.invoices.list({ customer: subscriber.id })).data;
     await stripe.creditNotes.create({ invoice: subscriberInvoice?.id as string, refund_amount: 500 });
+    const launch = await stripe.coupons.create({
+      id: 'LAUNCH',
+      amount_off: 500,
+      currency: 'usd',
+      name: 'Launch',
+    });
+    await stripe.promotionCodes.create({ promotion: { type: 'coupon', coupon: launch.id }, code: 'HELLO' });
+    await stripe.coupons.create({ id: 'RETIRING', percent_off: 10 });
     await stripe.customers.createTaxId(subscriber.id, { type: 'eu_vat', value: 'DE123456789' });
     await stripe.customers.createTaxId(subscriber.id, { type: 'us_ein', value: '12-3456789' });
     for (let index = 0; index < 230; index += 1)
@@ -234,6 +242,17 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
         }))
         .sort((a, b) => (a.tax_id_id < b.tax_id_id ? -1 : 1)),
     );
+    expect(
+      await rows(
+        'select coupon_id, amount_off::int, percent_off::float, deleted from payments.coupons order by 1',
+      ),
+    ).toEqual([
+      { coupon_id: 'LAUNCH', amount_off: 500, percent_off: null, deleted: false },
+      { coupon_id: 'RETIRING', amount_off: null, percent_off: 10, deleted: false },
+    ]);
+    expect(await rows('select code, coupon_id, active from payments.promotion_codes')).toEqual([
+      { code: 'HELLO', coupon_id: 'LAUNCH', active: true },
+    ]);
     const creditNotes = await all(stripe.creditNotes.list({ limit: 100 }));
     expect(creditNotes).toHaveLength(1);
     expect(
@@ -284,8 +303,9 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
       (taxId) => taxId.type === 'us_ein',
     );
     await stripe.taxIds.del(removedTaxId?.id as string);
+    await stripe.coupons.del('RETIRING');
 
-    const synced = await syncStripe(deps, 'test', ['customer', 'product', 'tax_id']);
+    const synced = await syncStripe(deps, 'test', ['customer', 'product', 'tax_id', 'coupon']);
     expect(synced).toMatchObject({
       ok: true,
       summary: {
@@ -293,6 +313,7 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
           { objectKind: 'customer', deleted: 1 },
           { objectKind: 'product', deleted: 1 },
           { objectKind: 'tax_id', deleted: 1 },
+          { objectKind: 'coupon', deleted: 1 },
         ],
       },
     });
@@ -306,6 +327,9 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     expect(
       await rows(`select deleted from payments.tax_ids where tax_id_id = '${removedTaxId?.id}'`),
     ).toEqual([{ deleted: true }]);
+    expect(await rows(`select valid, deleted from payments.coupons where coupon_id = 'RETIRING'`)).toEqual([
+      { valid: false, deleted: true },
+    ]);
     expect(await rows('select count(*)::int as live from payments.customers where not deleted')).toEqual([
       { live: (await everyCustomer()).length },
     ]);

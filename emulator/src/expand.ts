@@ -22,6 +22,7 @@ const typesByPrefix: Record<string, string> = {
   pm: 'payment_method',
   seti: 'setup_intent',
   cn: 'credit_note',
+  promo: 'promotion_code',
 };
 
 /** The `expand[]` paths of a request (`expand[]=customer`, `expand[0]=data.latest_invoice`). */

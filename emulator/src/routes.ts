@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { billingResources } from './billing-resources.js';
+import { coupons, promotionCodes } from './coupons.js';
 import { creditNotes } from './credit-notes.js';
 import { earlyFraudWarnings } from './early-fraud-warnings.js';
 import { activeEntitlements, features } from './entitlements.js';
@@ -27,6 +28,8 @@ const allResources: readonly Resource[] = [
   activeEntitlements,
   earlyFraudWarnings,
   creditNotes,
+  coupons,
+  promotionCodes,
 ];
 
 /**

@@ -42,6 +42,8 @@ export interface StoredObjects {
   'entitlements.active_entitlement': Stripe.Entitlements.ActiveEntitlement;
   tax_id: Stripe.TaxId;
   credit_note: Stripe.CreditNote;
+  coupon: Stripe.Coupon;
+  promotion_code: Stripe.PromotionCode;
   'radar.early_fraud_warning': Stripe.Radar.EarlyFraudWarning;
   'checkout.session.extras': CheckoutSessionExtras;
   'payment_method.extras': PaymentMethodExtras;

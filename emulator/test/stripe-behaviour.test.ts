@@ -409,6 +409,40 @@ describe('the emulator says no where Stripe says no, and sends what Stripe sends
     ).toMatchObject({ statusCode: 400, param: 'amount' });
   });
 
+  it('keeps coupons and promotion codes of the catalog, with the events Stripe sends', async () => {
+    const coupon = await stripe.coupons.create({
+      percent_off: 25,
+      duration: 'repeating',
+      duration_in_months: 3,
+      name: 'Launch',
+    });
+    expect(coupon).toMatchObject({ percent_off: 25, amount_off: null, duration_in_months: 3, valid: true });
+    expect(
+      await refusal(stripe.coupons.create({ percent_off: 10, amount_off: 500, currency: 'usd' })),
+    ).toMatchObject({ statusCode: 400, param: 'percent_off' });
+    expect(await refusal(stripe.coupons.create({ duration: 'repeating', percent_off: 10 }))).toMatchObject({
+      statusCode: 400,
+      param: 'duration_in_months',
+    });
+    const code = await stripe.promotionCodes.create({
+      promotion: { type: 'coupon', coupon: coupon.id },
+      code: 'LAUNCH25',
+    });
+    expect(code).toMatchObject({
+      code: 'LAUNCH25',
+      active: true,
+      promotion: { coupon: coupon.id, type: 'coupon' },
+    });
+    expect((await stripe.promotionCodes.list({ code: 'LAUNCH25' })).data.map((each) => each.id)).toEqual([
+      code.id,
+    ]);
+    await stripe.promotionCodes.update(code.id, { active: false });
+    await stripe.coupons.update(coupon.id, { name: 'Launch week' });
+    expect(await stripe.coupons.del(coupon.id)).toMatchObject({ id: coupon.id, deleted: true });
+    expect(eventsAbout(coupon.id)).toEqual(['coupon.created', 'coupon.updated', 'coupon.deleted']);
+    expect(eventsAbout(code.id)).toEqual(['promotion_code.created', 'promotion_code.updated']);
+  });
+
   it('searches with Stripe’s query language', async () => {
     const ada = await stripe.customers.create({
       email: 'ada@search.test',

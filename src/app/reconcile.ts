@@ -31,6 +31,8 @@ const retrievePaths: Record<string, string> = {
   'entitlements.feature': '/v1/entitlements/features',
   tax_id: '/v1/tax_ids',
   credit_note: '/v1/credit_notes',
+  coupon: '/v1/coupons',
+  promotion_code: '/v1/promotion_codes',
   'radar.early_fraud_warning': '/v1/radar/early_fraud_warnings',
   invoice_payment: '/v1/invoice_payments',
 };

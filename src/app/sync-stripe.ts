@@ -50,6 +50,8 @@ const lists = {
   'radar.early_fraud_warning': (stripe: Stripe, params: ListParams) =>
     stripe.radar.earlyFraudWarnings.list(params),
   credit_note: (stripe: Stripe, params: ListParams) => stripe.creditNotes.list(params),
+  coupon: (stripe: Stripe, params: ListParams) => stripe.coupons.list(params),
+  promotion_code: (stripe: Stripe, params: ListParams) => stripe.promotionCodes.list(params),
 } as const satisfies Record<SyncObjectKind, (stripe: Stripe, params: ListParams) => Promise<unknown>>;
 
 /**
@@ -98,6 +100,7 @@ const retrievals = {
   product: (stripe: Stripe, id: string) => stripe.products.retrieve(id),
   price: (stripe: Stripe, id: string) => stripe.prices.retrieve(id),
   tax_id: (stripe: Stripe, id: string) => stripe.taxIds.retrieve(id),
+  coupon: (stripe: Stripe, id: string) => stripe.coupons.retrieve(id),
 } as const;
 
 /** Objects per page: Stripe's most. */

@@ -17,6 +17,8 @@ export const syncObjectKinds = [
   'tax_id',
   'radar.early_fraud_warning',
   'credit_note',
+  'coupon',
+  'promotion_code',
 ] as const;
 
 export type SyncObjectKind = (typeof syncObjectKinds)[number];

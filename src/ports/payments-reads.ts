@@ -24,6 +24,13 @@ export interface BillingOverview {
   creditNotes: TableRow[];
 }
 
+/** The catalog as the tables hold it: the dashboard's catalog page. */
+export interface Catalog {
+  products: TableRow[];
+  features: TableRow[];
+  coupons: TableRow[];
+}
+
 export interface WebhookActivity {
   /** The newest deliveries, with how many times Stripe delivered each again. */
   deliveries: TableRow[];
@@ -39,8 +46,8 @@ export interface PaymentsReads {
   ): Promise<BillingOverview>;
   /** Customers by subject (`type:id`), customer id, or part of an email or name; the newest 50. */
   searchCustomers(environment: Environment, search: string): Promise<TableRow[]>;
-  /** Products not deleted, each with its `prices`. */
-  catalog(environment: Environment): Promise<TableRow[]>;
+  /** Products not deleted, each with its `prices`; the features; coupons not deleted, each with its `promotion_codes`. */
+  catalog(environment: Environment): Promise<Catalog>;
   webhookActivity(environment: Environment, limit: number): Promise<WebhookActivity>;
   /** When the last webhook of each environment arrived (null: none yet). */
   lastWebhooks(): Promise<Record<Environment, Date | null>>;

@@ -4,7 +4,7 @@
  */
 
 /** Column types as the migrations declare them. */
-type SqlType = 'text' | 'uuid' | 'boolean' | 'integer' | 'bigint' | 'timestamptz' | 'jsonb';
+type SqlType = 'text' | 'uuid' | 'boolean' | 'integer' | 'bigint' | 'numeric' | 'timestamptz' | 'jsonb';
 /** A column as its DDL says it: the type, and `not null` where the migration says so. */
 export type ColumnSpec = SqlType | `${SqlType} not null`;
 export type Columns = Readonly<Record<string, ColumnSpec>>;
@@ -13,7 +13,7 @@ type ValueOfType<T extends SqlType> = T extends 'text' | 'uuid'
   ? string
   : T extends 'boolean'
     ? boolean
-    : T extends 'integer' | 'bigint'
+    : T extends 'integer' | 'bigint' | 'numeric'
       ? number
       : T extends 'timestamptz'
         ? Date

@@ -144,6 +144,8 @@ export const projectedTableNames = [
   'tax_ids',
   'early_fraud_warnings',
   'credit_notes',
+  'coupons',
+  'promotion_codes',
 ] as const;
 
 /** The rows in which two sets of tables differ, as `table: -expected` / `table: +actual` lines. */

@@ -63,6 +63,8 @@ export interface HistoryPlan {
   abandonedRequest: boolean;
   renameProduct: boolean;
   deleteProduct: boolean;
+  /** A coupon with a promotion code: the code deactivated, the coupon deleted, or neither. */
+  coupon: 'none' | 'kept' | 'code_deactivated' | 'deleted';
   /** 0: the next event shares the second, 1: the next second, etc. */
   steps: number[];
 }
@@ -118,6 +120,7 @@ export const historyPlanArbitrary: fc.Arbitrary<HistoryPlan> = fc.record({
   abandonedRequest: chance(0.3),
   renameProduct: fc.boolean(),
   deleteProduct: chance(0.2),
+  coupon: fc.constantFrom('none' as const, 'kept' as const, 'code_deactivated' as const, 'deleted' as const),
   steps: fc.array(fc.constantFrom(0, 0, 0, 1, 1, 2), { minLength: 120, maxLength: 120 }),
 });
 
@@ -159,7 +162,10 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
       },
     });
     const key = `${object.object === 'plan' ? 'price' : object.object}:${object.id}`;
-    if (type.endsWith('.deleted') && ['customer', 'product', 'price', 'tax_id'].includes(object.object))
+    if (
+      type.endsWith('.deleted') &&
+      ['customer', 'product', 'price', 'tax_id', 'coupon'].includes(object.object)
+    )
       deleted.add(key);
     else truth.set(key, structuredClone(object));
   };
@@ -632,6 +638,39 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
       emit('customer.deleted', { id: customer.id, object: 'customer', deleted: true }, basil);
   });
 
+  if (plan.coupon !== 'none') {
+    const coupon: StripeObjectState = {
+      id: `launch_${runId}`,
+      object: 'coupon',
+      name: 'Launch',
+      percent_off: 12.5,
+      amount_off: null,
+      currency: null,
+      duration: 'repeating',
+      duration_in_months: 3,
+      max_redemptions: null,
+      times_redeemed: 0,
+      redeem_by: null,
+      valid: true,
+      metadata: {},
+    };
+    emit('coupon.created', coupon, true);
+    const code: StripeObjectState = {
+      id: `promo_${runId}`,
+      object: 'promotion_code',
+      code: 'LAUNCH',
+      active: true,
+      customer: null,
+      expires_at: null,
+      max_redemptions: null,
+      times_redeemed: 0,
+      promotion: { coupon: coupon.id, type: 'coupon' },
+      metadata: {},
+    };
+    emit('promotion_code.created', code, true);
+    if (plan.coupon === 'code_deactivated') update('promotion_code.updated', code, { active: false }, true);
+    if (plan.coupon === 'deleted') emit('coupon.deleted', coupon, true);
+  }
   if (plan.archivePrice) update('price.updated', price, { active: false }, false);
   if (plan.deleteProduct) emit('product.deleted', product, false);
   return { events, sessionEntries, truth, deleted };

@@ -1,11 +1,6 @@
 import type pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
-import type {
-  BillingOverview,
-  PaymentsReads,
-  TableRow,
-  WebhookActivity,
-} from '../../ports/payments-reads.js';
+import type { BillingOverview, Catalog, PaymentsReads, WebhookActivity } from '../../ports/payments-reads.js';
 
 const rowsOf = (table: string, alias: string, where: string, order: string) =>
   `(select coalesce(jsonb_agg(to_jsonb(${alias}) order by ${order}), '[]') from payments.${table} ${alias} where ${where})`;
@@ -122,13 +117,22 @@ const statements = {
     order by c.updated_at desc, c.customer_id
     limit 50`,
   catalog: `
-    select coalesce(jsonb_agg(to_jsonb(p) || jsonb_build_object('prices', ${rowsOf(
-      'prices',
-      'r',
-      'r.environment = p.environment and r.product_id = p.product_id',
-      'r.active desc, r.created_at, r.price_id',
-    )}) order by p.active desc, p.created_at, p.product_id), '[]') as products
-    from payments.products p where p.environment = $1 and not p.deleted`,
+    select
+      (select coalesce(jsonb_agg(to_jsonb(p) || jsonb_build_object('prices', ${rowsOf(
+        'prices',
+        'r',
+        'r.environment = p.environment and r.product_id = p.product_id',
+        'r.active desc, r.created_at, r.price_id',
+      )}) order by p.active desc, p.created_at, p.product_id), '[]')
+       from payments.products p where p.environment = $1 and not p.deleted) as products,
+      ${rowsOf('features', 'f', 'f.environment = $1', 'f.active desc, f.lookup_key')} as features,
+      (select coalesce(jsonb_agg(to_jsonb(c) || jsonb_build_object('promotion_codes', ${rowsOf(
+        'promotion_codes',
+        'k',
+        'k.environment = c.environment and k.coupon_id = c.coupon_id',
+        'k.active desc, k.code',
+      )}) order by c.valid desc, c.created_at, c.coupon_id), '[]')
+       from payments.coupons c where c.environment = $1 and not c.deleted) as coupons`,
   recentDeliveries: `
     select w.event_id, w.event_type, w.object_type, w.object_id, w.received_at, w.log_position,
            coalesce(r.redeliveries, 0) as redeliveries
@@ -174,8 +178,8 @@ export const paymentsReads = (pool: pg.Pool): PaymentsReads => ({
   },
 
   async catalog(environment) {
-    const { rows } = await pool.query<{ products: TableRow[] }>(statements.catalog, [environment]);
-    return rows[0]?.products ?? [];
+    const { rows } = await pool.query<Catalog>(statements.catalog, [environment]);
+    return rows[0] ?? { products: [], features: [], coupons: [] };
   },
 
   async webhookActivity(environment, limit): Promise<WebhookActivity> {

@@ -22,6 +22,8 @@ const readsNeeded: ReadonlyArray<[string, (stripe: Stripe) => Promise<unknown>]>
   ['entitlement features', (stripe) => stripe.entitlements.features.list({ limit: 1 })],
   ['early fraud warnings', (stripe) => stripe.radar.earlyFraudWarnings.list({ limit: 1 })],
   ['credit notes', (stripe) => stripe.creditNotes.list({ limit: 1 })],
+  ['coupons', (stripe) => stripe.coupons.list({ limit: 1 })],
+  ['promotion codes', (stripe) => stripe.promotionCodes.list({ limit: 1 })],
 ];
 
 /** What Payfold reads per customer: checked on the account's newest customer, when it has one. */

@@ -72,6 +72,11 @@ export const managedWebhookEvents = [
   'credit_note.created',
   'credit_note.updated',
   'credit_note.voided',
+  'coupon.created',
+  'coupon.updated',
+  'coupon.deleted',
+  'promotion_code.created',
+  'promotion_code.updated',
 ] as const;
 
 const managedMetadata = (environment: Environment) => ({

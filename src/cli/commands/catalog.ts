@@ -47,10 +47,12 @@ const catalogChange = async (
   print(command, `${done(result.object.id)}\n${tables}`, result.object);
 };
 
-/** The catalog as the tables hold it (products with their prices). */
+/** The catalog's products as the tables hold them, with their prices. */
 const listCatalog = async (command: Command, given: string | undefined): Promise<TableRow[]> => {
   const environment = await environmentOf(command, given);
-  return withOperations((operations) => operations.reads.catalog(environment), { readOnly: true });
+  return withOperations(async (operations) => (await operations.reads.catalog(environment)).products, {
+    readOnly: true,
+  });
 };
 
 const priceAmount = (price: TableRow) =>

@@ -28,6 +28,58 @@ const priceLabel = (price: Row) =>
       : ' once'
   }`;
 
+interface Catalog {
+  products: Product[];
+  features: Row[];
+  coupons: Array<Row & { promotion_codes: Row[] }>;
+}
+
+/** What a coupon takes off, for how long. */
+const couponTerms = (coupon: Row) => {
+  const off =
+    coupon.percent_off != null
+      ? `${String(coupon.percent_off)}% off`
+      : `${formatMoney(coupon.amount_off, coupon.currency)} off`;
+  const duration =
+    coupon.duration === 'repeating'
+      ? `for ${String(coupon.duration_in_months)} months`
+      : text(coupon.duration);
+  return `${off}, ${duration}`;
+};
+
+/** The catalog's features and coupons, read-only: Stripe's dashboard or API changes them. */
+const featureAndCouponTables = (catalog: Catalog) => [
+  dataTable(
+    'Features',
+    [
+      { label: 'Lookup key', value: (row) => h('code', {}, String(row.lookup_key)) },
+      { label: 'Name', value: (row) => text(row.name) },
+      { label: 'Active', value: (row) => yesNo(row.active) },
+    ],
+    catalog.features,
+    'No features: attach features to products in Stripe to grant them through entitlements.',
+  ),
+  dataTable(
+    'Coupons',
+    [
+      { label: 'Coupon', value: (row) => h('code', {}, String(row.coupon_id)) },
+      { label: 'Name', value: (row) => text(row.name) },
+      { label: 'Terms', value: couponTerms },
+      { label: 'Redeemed', value: (row) => text(row.times_redeemed), numeric: true },
+      {
+        label: 'Promotion codes',
+        value: (row) =>
+          row.promotion_codes
+            .map((code) => `${String(code.code)}${code.active ? '' : ' (inactive)'}`)
+            .join(', ') || '—',
+      },
+      { label: 'Valid', value: (row) => yesNo(row.valid) },
+    ],
+    catalog.coupons,
+    'No coupons.',
+  ),
+];
+
 /** A catalog change through the admin routes: done, or announced as failed. */
 type Change = (method: 'POST' | 'PATCH', path: string, body: Row, done: string) => Promise<boolean>;
 
@@ -227,10 +279,11 @@ const newPriceForm = (
 export const catalogPage: Page = async (context) => {
   const { environment, root, announce, left } = context;
   const list = h('div', {});
+  const others = h('div', {});
   const productChoice = h('select', { name: 'product', required: true });
   const load = async (): Promise<Product[] | undefined> => {
     const answer = orShowError(
-      await callAdmin<{ products: Product[] }>('GET', `/api/admin/payments/catalog${query({ environment })}`),
+      await callAdmin<Catalog>('GET', `/api/admin/payments/catalog${query({ environment })}`),
       list,
     );
     if (!answer || left()) return undefined;
@@ -248,12 +301,14 @@ export const catalogPage: Page = async (context) => {
         ? h('p', {}, 'No products yet.')
         : answer.products.map((product) => productSection(product, change)),
     );
+    show(others, ...featureAndCouponTables(answer));
     return answer.products;
   };
   const change = catalogChanges(context, load);
   show(
     root,
     section('Products', list),
+    others,
     section('New product', newProductForm(change)),
     section('New price', newPriceForm(productChoice, change, announce)),
   );

@@ -330,6 +330,44 @@ export const creditNoteSchema = z
     refund_ids: refunds.length > 0 ? refunds.flatMap((entry) => entry.refund ?? []) : refund ? [refund] : [],
   }));
 
+/** A coupon of the catalog: a percentage or an amount off, for a duration. */
+export const couponSchema = z.object({
+  id: z.string(),
+  name: text,
+  percent_off: z
+    .number()
+    .nullish()
+    .transform((value) => value ?? null),
+  amount_off: integer,
+  currency: text,
+  duration: text,
+  duration_in_months: integer,
+  max_redemptions: integer,
+  times_redeemed: integer,
+  redeem_by: unixTime,
+  valid: flag,
+  metadata: metadataSchema,
+});
+
+/** A code customers type to redeem a coupon; its coupon under `promotion` since 2025, before at the top. */
+export const promotionCodeSchema = z
+  .object({
+    id: z.string(),
+    code: text,
+    active: flag,
+    customer: reference,
+    expires_at: unixTime,
+    max_redemptions: integer,
+    times_redeemed: integer,
+    promotion: z
+      .object({ coupon: reference })
+      .nullish()
+      .transform((value) => value?.coupon ?? null),
+    coupon: reference,
+    metadata: metadataSchema,
+  })
+  .transform(({ promotion, coupon, ...code }) => ({ ...code, coupon: promotion ?? coupon }));
+
 /** A customer's tax id (`tax_id`: VAT, EIN…); a deleted one comes whole in its deletion event. */
 export const taxIdSchema = z.object({
   id: z.string(),
@@ -397,6 +435,8 @@ export const projectedReading: Record<string, z.ZodType<Record<string, unknown>>
   'entitlements.feature': featureSchema,
   [activeEntitlementSummaryType]: activeEntitlementSummarySchema,
   credit_note: creditNoteSchema,
+  coupon: couponSchema,
+  promotion_code: promotionCodeSchema,
   tax_id: taxIdSchema,
   'radar.early_fraud_warning': earlyFraudWarningSchema,
 };

@@ -195,6 +195,10 @@ export const catalogAnswer = z.strictObject({
   products: z
     .array(tableRow)
     .describe('payments.products rows, each with `prices`, its payments.prices rows'),
+  features: z.array(tableRow).describe('payments.features rows'),
+  coupons: z
+    .array(tableRow)
+    .describe('payments.coupons rows, each with `promotion_codes`, its payments.promotion_codes rows'),
 });
 
 export const customersAnswer = z.strictObject({ customers: z.array(tableRow) });

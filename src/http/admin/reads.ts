@@ -27,14 +27,17 @@ export const adminReadsPlugin: FastifyPluginAsync<AdminReadsPluginOptions> = asy
 ) => {
   app.get(
     '/api/admin/payments/catalog',
-    admin('Products (not deleted) with their prices, as payments.products and payments.prices hold them', {
-      query: environmentQuery,
-      answer: catalogAnswer,
-    }),
+    admin(
+      'Products (not deleted) with their prices, the features, and coupons (not deleted) with their promotion codes, as the payments tables hold them',
+      {
+        query: environmentQuery,
+        answer: catalogAnswer,
+      },
+    ),
     async (request, reply) => {
       const query = environmentQuery.safeParse(request.query);
       if (!query.success) return reply.status(400).send(invalid(query.error));
-      return { products: await reads.catalog(query.data.environment) };
+      return reads.catalog(query.data.environment);
     },
   );
 

@@ -31,6 +31,8 @@ language sql stable set search_path = pg_catalog as $$
     ('payments.tax_ids'::regclass),
     ('payments.early_fraud_warnings'::regclass),
     ('payments.credit_notes'::regclass),
+    ('payments.coupons'::regclass),
+    ('payments.promotion_codes'::regclass),
     ('payfold.stripe_object_candidates'::regclass),
     ('payfold.stripe_object_links'::regclass),
     ('payfold.subject_pairings'::regclass),

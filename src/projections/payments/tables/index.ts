@@ -1,4 +1,5 @@
 import { checkoutSessionsTable } from './checkout-sessions.js';
+import { couponsTable, promotionCodesTable } from './coupons.js';
 import { creditNotesTable } from './credit-notes.js';
 import { customerMappingsTable } from './customer-mappings.js';
 import { customerPortalSessionsTable } from './customer-portal-sessions.js';
@@ -42,6 +43,8 @@ export const derivedTables: ReadonlyArray<DerivedTable<Columns>> = [
   taxIdsTable,
   earlyFraudWarningsTable,
   creditNotesTable,
+  couponsTable,
+  promotionCodesTable,
 ] as unknown as ReadonlyArray<DerivedTable<Columns>>;
 
 const shape = <C extends Columns>(table: TableShape<C>) => table as unknown as TableShape<Columns>;
