@@ -2,8 +2,20 @@ import type pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
 import type { BillingOverview, Catalog, PaymentsReads, WebhookActivity } from '../../ports/payments-reads.js';
 
-const rowsOf = (table: string, alias: string, where: string, order: string) =>
-  `(select coalesce(jsonb_agg(to_jsonb(${alias}) order by ${order}), '[]') from payments.${table} ${alias} where ${where})`;
+/** The rows of a table as one jsonb array; `children` adds to each row arrays of rows it holds. */
+const rowsOf = (
+  table: string,
+  alias: string,
+  where: string,
+  order: string,
+  children: Record<string, string> = {},
+) => {
+  const row = Object.entries(children).reduce(
+    (built, [name, rows]) => `${built} || jsonb_build_object('${name}', ${rows})`,
+    `to_jsonb(${alias})`,
+  );
+  return `(select coalesce(jsonb_agg(${row} order by ${order}), '[]') from payments.${table} ${alias} where ${where})`;
+};
 
 /** Rows (refunds, disputes, warnings) about a payment of the subject's or of its customers'. */
 const onPaymentsOfSubject = (alias: string) =>
@@ -31,17 +43,20 @@ const overviewSql = `
       'm.environment = $1 and (m.customer_id in (select customer_id from customer_ids) or (m.subject_type = $2 and m.subject_id = $3))',
       'm.subject_type, m.subject_id',
     )},
-    'subscriptions', (
-      select coalesce(jsonb_agg(to_jsonb(s) || jsonb_build_object('items', ${rowsOf(
-        'subscription_items',
-        'i',
-        'i.environment = s.environment and i.subscription_id = s.subscription_id',
-        'i.subscription_item_id',
-      )}) order by s.created_at desc, s.subscription_id), '[]')
-      from payments.subscriptions s
-      where s.environment = $1
-        and (s.customer_id in (select customer_id from customer_ids) or (s.subject_type = $2 and s.subject_id = $3))
-    ),
+    'subscriptions', ${rowsOf(
+      'subscriptions',
+      's',
+      's.environment = $1 and (s.customer_id in (select customer_id from customer_ids) or (s.subject_type = $2 and s.subject_id = $3))',
+      's.created_at desc, s.subscription_id',
+      {
+        items: rowsOf(
+          'subscription_items',
+          'i',
+          'i.environment = s.environment and i.subscription_id = s.subscription_id',
+          'i.subscription_item_id',
+        ),
+      },
+    )},
     'invoices', ${rowsOf(
       'invoices',
       'v',
@@ -118,21 +133,35 @@ const statements = {
     limit 50`,
   catalog: `
     select
-      (select coalesce(jsonb_agg(to_jsonb(p) || jsonb_build_object('prices', ${rowsOf(
-        'prices',
-        'r',
-        'r.environment = p.environment and r.product_id = p.product_id',
-        'r.active desc, r.created_at, r.price_id',
-      )}) order by p.active desc, p.created_at, p.product_id), '[]')
-       from payments.products p where p.environment = $1 and not p.deleted) as products,
+      ${rowsOf(
+        'products',
+        'p',
+        'p.environment = $1 and not p.deleted',
+        'p.active desc, p.created_at, p.product_id',
+        {
+          prices: rowsOf(
+            'prices',
+            'r',
+            'r.environment = p.environment and r.product_id = p.product_id',
+            'r.active desc, r.created_at, r.price_id',
+          ),
+        },
+      )} as products,
       ${rowsOf('features', 'f', 'f.environment = $1', 'f.active desc, f.lookup_key')} as features,
-      (select coalesce(jsonb_agg(to_jsonb(c) || jsonb_build_object('promotion_codes', ${rowsOf(
-        'promotion_codes',
-        'k',
-        'k.environment = c.environment and k.coupon_id = c.coupon_id',
-        'k.active desc, k.code',
-      )}) order by c.valid desc, c.created_at, c.coupon_id), '[]')
-       from payments.coupons c where c.environment = $1 and not c.deleted) as coupons`,
+      ${rowsOf(
+        'coupons',
+        'c',
+        'c.environment = $1 and not c.deleted',
+        'c.valid desc, c.created_at, c.coupon_id',
+        {
+          promotion_codes: rowsOf(
+            'promotion_codes',
+            'k',
+            'k.environment = c.environment and k.coupon_id = c.coupon_id',
+            'k.active desc, k.code',
+          ),
+        },
+      )} as coupons`,
   recentDeliveries: `
     select w.event_id, w.event_type, w.object_type, w.object_id, w.received_at, w.log_position,
            coalesce(r.redeliveries, 0) as redeliveries
