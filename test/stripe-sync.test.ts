@@ -8,6 +8,7 @@ import { type SyncStripeDeps, syncStripe } from '../src/app/sync-stripe.js';
 import { syncProgressReporter } from '../src/cli/sync-progress.js';
 import { perCustomerKinds, syncObjectKinds } from '../src/domain/sync-kinds.js';
 import type { EventLog } from '../src/ports/event-log.js';
+import type { StripeGateway as StripeGatewayPort } from '../src/ports/stripe.js';
 import { ProjectionRunner } from '../src/projections/engine/runner.js';
 import { projectors } from '../src/projections/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -334,6 +335,30 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
       { live: (await everyCustomer()).length },
     ]);
   }, 60_000);
+
+  it('goes on when a customer is deleted between listing customers and reading its cards', async () => {
+    const leaving = await stripe.customers.create({
+      email: 'leaving@example.test',
+      payment_method: 'pm_card_visa',
+    });
+    // A gateway that deletes the customer in Stripe right after the sync has listed the customers.
+    let deleted = false;
+    const racing: StripeGatewayPort = {
+      ...deps.gateway,
+      call: async (environment, key, run, idempotencyKey) => {
+        const answer = await deps.gateway.call(environment, key, run, idempotencyKey);
+        const listed = (answer as { data?: Array<{ id: string }> }).data ?? [];
+        if (!deleted && listed.some((object) => object.id === leaving.id)) {
+          deleted = true;
+          await stripe.customers.del(leaving.id);
+        }
+        return answer;
+      },
+    };
+    const synced = await syncStripe({ ...deps, gateway: racing }, 'test', ['payment_method', 'tax_id']);
+    expect(deleted).toBe(true);
+    expect(synced).toMatchObject({ ok: true, summary: { kinds: [{ done: true }, { done: true }] } });
+  });
 
   it('syncing again appends new pages that change no row', async () => {
     const before = await rows(

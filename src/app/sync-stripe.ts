@@ -118,9 +118,21 @@ const listPage = async (
   after: string | null,
 ): Promise<Page> => {
   const list: (stripe: Stripe, params: ListParams) => Promise<unknown> = lists[objectKind];
-  return (await gateway.call(environment, secretKey, ({ stripe }) =>
-    list(stripe, { limit: pageSize, ...scope, ...(after && { starting_after: after }) }),
-  )) as Page;
+  try {
+    return (await gateway.call(environment, secretKey, ({ stripe }) =>
+      list(stripe, { limit: pageSize, ...scope, ...(after && { starting_after: after }) }),
+    )) as Page;
+  } catch (error) {
+    // A customer deleted since the sync listed it has nothing left to list: an empty page.
+    if (!(scope.customer && error instanceof StripeGatewayError && error.status === 404)) throw error;
+    return {
+      object: 'list',
+      data: [],
+      has_more: false,
+      url: '',
+      lastResponse: { headers: { date: new Date().toUTCString() } },
+    };
+  }
 };
 
 /** Every page of a small list (test clocks, a clock's customers), as one array. */
