@@ -166,6 +166,33 @@ describe('the projection runner', () => {
     expect(await total(db, 'growing')).toBe(265);
   });
 
+  it('starts small again after a catch-up whose last batch was full', async () => {
+    // 10 + 20 + 40 + 40: the catch-up ends on a full batch, then finds nothing more.
+    await appendEntries(110);
+    const sizes: number[] = [];
+    const runner = new ProjectionRunner({
+      pool: db.pool,
+      log,
+      projectors: [countingProjector('ends_full')],
+      logger,
+      batchSize: 10,
+      maxBatchSize: 40,
+      metrics: {
+        batchApplied: (_name, entries) => sizes.push(entries),
+        entryParked: () => undefined,
+        batchFailed: () => undefined,
+      },
+    });
+    await runner.catchUp();
+    expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(110);
+    for (let index = 0; index < 15; index += 1) await log.append(plainEntry(`late-${index}`));
+    sizes.length = 0;
+    await runner.catchUp();
+    // Bounds, not the exact sequence: other transactions in the cluster can hold entries back.
+    expect(sizes[0]).toBeLessThanOrEqual(10);
+    expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(15);
+  });
+
   it('parks an entry it cannot apply, records why, and goes on with the rest', async () => {
     await appendEntries(250);
     const poisoned = await log.append(plainEntry('poisoned', { poison: true }));

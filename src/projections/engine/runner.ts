@@ -279,7 +279,11 @@ export class ProjectionRunner {
     // every reader of the log until it ends.
     let from = await this.checkpoint(projector);
     let entries = await this.options.log.readAll(from, size);
-    if (entries.length === 0) return 0;
+    if (entries.length === 0) {
+      // Caught up (its last batch may have been full): the next entries come in small batches.
+      this.nextBatchSize.set(projector.name, this.batchSize);
+      return 0;
+    }
     const client = await this.options.pool.connect();
     // A connection that dies mid-batch reports here as well as through the failing query.
     client.on('error', ignoreConnectionError);
