@@ -65,6 +65,24 @@ describe('the projection runner', () => {
   const appendEntries = async (count: number) => {
     for (let index = 0; index < count; index += 1) await log.append(plainEntry(`entry-${index}`));
   };
+  /** A runner whose batches start at 10 entries and grow to 40, and the size of each it applied. */
+  const growingRunner = (projection: string) => {
+    const sizes: number[] = [];
+    const runner = new ProjectionRunner({
+      pool: db.pool,
+      log,
+      projectors: [countingProjector(projection)],
+      logger,
+      batchSize: 10,
+      maxBatchSize: 40,
+      metrics: {
+        batchApplied: (_name, entries) => sizes.push(entries),
+        entryParked: () => undefined,
+        batchFailed: () => undefined,
+      },
+    });
+    return { runner, sizes };
+  };
 
   beforeEach(async () => {
     db = await createTestDatabase();
@@ -138,20 +156,7 @@ describe('the projection runner', () => {
 
   it('reads larger batches while it is behind the log, and small ones again once it keeps up', async () => {
     await appendEntries(250);
-    const sizes: number[] = [];
-    const runner = new ProjectionRunner({
-      pool: db.pool,
-      log,
-      projectors: [countingProjector('growing')],
-      logger,
-      batchSize: 10,
-      maxBatchSize: 40,
-      metrics: {
-        batchApplied: (_name, entries) => sizes.push(entries),
-        entryParked: () => undefined,
-        batchFailed: () => undefined,
-      },
-    });
+    const { runner, sizes } = growingRunner('growing');
     await runner.catchUp();
     // Exact boundaries depend on what other transactions in the cluster hold back (a batch that
     // comes back short starts small again), so the test asserts the bounds, not the sequence.
@@ -169,20 +174,7 @@ describe('the projection runner', () => {
   it('starts small again after a catch-up whose last batch was full', async () => {
     // 10 + 20 + 40 + 40: the catch-up ends on a full batch, then finds nothing more.
     await appendEntries(110);
-    const sizes: number[] = [];
-    const runner = new ProjectionRunner({
-      pool: db.pool,
-      log,
-      projectors: [countingProjector('ends_full')],
-      logger,
-      batchSize: 10,
-      maxBatchSize: 40,
-      metrics: {
-        batchApplied: (_name, entries) => sizes.push(entries),
-        entryParked: () => undefined,
-        batchFailed: () => undefined,
-      },
-    });
+    const { runner, sizes } = growingRunner('ends_full');
     await runner.catchUp();
     expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(110);
     for (let index = 0; index < 15; index += 1) await log.append(plainEntry(`late-${index}`));
