@@ -24,6 +24,35 @@ import {
  * gives the same burst of events (most in the same second) as the real thing.
  */
 
+type IntentKind = 'PaymentIntent' | 'SetupIntent';
+
+const unexpectedState = (kind: IntentKind, message: string) =>
+  new StripeApiError(
+    400,
+    'invalid_request_error',
+    message,
+    kind === 'PaymentIntent' ? 'payment_intent_unexpected_state' : 'setup_intent_unexpected_state',
+  );
+
+/** An intent that succeeded or was canceled is done: Stripe refuses to confirm or cancel it. */
+export const refuseDoneIntent = (kind: IntentKind, status: string, action: 'confirm' | 'cancel'): void => {
+  if (status !== 'succeeded' && status !== 'canceled') return;
+  throw unexpectedState(
+    kind,
+    action === 'confirm'
+      ? `This ${kind}'s status is ${status}, so it cannot be confirmed.`
+      : `You cannot cancel this ${kind} because it has a status of ${status}.`,
+  );
+};
+
+/** What an intent is confirmed with: the payment method given, else its own; none is refused. */
+export const methodToConfirm = (kind: IntentKind, given: string | null, own: string | null): string => {
+  const method = given ?? own;
+  if (!method)
+    throw unexpectedState(kind, `You cannot confirm this ${kind} because it is missing a payment method.`);
+  return method;
+};
+
 export const day = 24 * 60 * 60;
 
 /** The account time of an act: the request's clock, else the store's. */
@@ -261,23 +290,8 @@ export const confirmPaymentIntent = (
   intent: Stripe.PaymentIntent,
   paymentMethod: string | null,
 ): { succeeded: boolean; charge: Stripe.Charge | null } => {
-  if (intent.status === 'succeeded' || intent.status === 'canceled') {
-    throw new StripeApiError(
-      400,
-      'invalid_request_error',
-      `This PaymentIntent's status is ${intent.status}, so it cannot be confirmed.`,
-      'payment_intent_unexpected_state',
-    );
-  }
-  const method = paymentMethod ?? (intent.payment_method as string | null);
-  if (!method) {
-    throw new StripeApiError(
-      400,
-      'invalid_request_error',
-      'You cannot confirm this PaymentIntent because it is missing a payment method.',
-      'payment_intent_unexpected_state',
-    );
-  }
+  refuseDoneIntent('PaymentIntent', intent.status, 'confirm');
+  const method = methodToConfirm('PaymentIntent', paymentMethod, intent.payment_method as string | null);
   const card = paymentMethodOf(act, method, 'payment_method');
   const outcome = cardOutcome(testCardOf(act.store, card.id));
   const charge = createCharge(act, intent, card, outcome);
@@ -326,14 +340,7 @@ export const cancelPaymentIntent = (
   intent: Stripe.PaymentIntent,
   reason: Stripe.PaymentIntent.CancellationReason | null,
 ): Stripe.PaymentIntent => {
-  if (intent.status === 'succeeded' || intent.status === 'canceled') {
-    throw new StripeApiError(
-      400,
-      'invalid_request_error',
-      `You cannot cancel this PaymentIntent because it has a status of ${intent.status}.`,
-      'payment_intent_unexpected_state',
-    );
-  }
+  refuseDoneIntent('PaymentIntent', intent.status, 'cancel');
   return act.store.update(
     'payment_intent',
     intent.id,

@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
-import { bool, invalid, mergeMetadata, type Params, StripeApiError, text } from './params.js';
+import { bool, invalid, mergeMetadata, type Params, text } from './params.js';
 import { attachPaymentMethod, cardOutcome, paymentMethodOf, testCardOf } from './payment-methods.js';
-import { existing, onClockOf, onCustomerClock } from './payments.js';
+import { existing, methodToConfirm, onClockOf, onCustomerClock, refuseDoneIntent } from './payments.js';
 import { type Resource, resource } from './resources.js';
 import { type Act, referencedId } from './store.js';
 
@@ -13,23 +13,8 @@ const usages = new Set(['off_session', 'on_session']);
  * (`setup_intent.setup_failed`, back to `requires_payment_method` with `last_setup_error`).
  */
 const confirmSetup = (act: Act, intent: Stripe.SetupIntent, given: string | null): Stripe.SetupIntent => {
-  if (intent.status === 'succeeded' || intent.status === 'canceled') {
-    throw new StripeApiError(
-      400,
-      'invalid_request_error',
-      `This SetupIntent's status is ${intent.status}, so it cannot be confirmed.`,
-      'setup_intent_unexpected_state',
-    );
-  }
-  const method = given ?? referencedId(intent.payment_method);
-  if (!method) {
-    throw new StripeApiError(
-      400,
-      'invalid_request_error',
-      'You cannot confirm this SetupIntent because it is missing a payment method.',
-      'setup_intent_unexpected_state',
-    );
-  }
+  refuseDoneIntent('SetupIntent', intent.status, 'confirm');
+  const method = methodToConfirm('SetupIntent', given, referencedId(intent.payment_method));
   const card = paymentMethodOf(act, method, 'payment_method');
   const outcome = cardOutcome(testCardOf(act.store, card.id));
   if (!outcome.succeeds) {
@@ -124,14 +109,7 @@ export const setupIntents: Resource = resource({
     confirm: (intent, params, act) =>
       confirmSetup(onClockOf(act, intent), intent, text(params, 'payment_method')),
     cancel: (intent, _params, act) => {
-      if (intent.status === 'succeeded' || intent.status === 'canceled') {
-        throw new StripeApiError(
-          400,
-          'invalid_request_error',
-          `You cannot cancel this SetupIntent because it has a status of ${intent.status}.`,
-          'setup_intent_unexpected_state',
-        );
-      }
+      refuseDoneIntent('SetupIntent', intent.status, 'cancel');
       return act.store.update(
         'setup_intent',
         intent.id,
