@@ -62,6 +62,7 @@ describe('migrations', () => {
       'payments.customer_mappings',
       'payments.customer_portal_sessions',
       'payments.customers',
+      'payments.discounts',
       'payments.disputes',
       'payments.early_fraud_warnings',
       'payments.entitlements',

@@ -52,6 +52,12 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     });
     await stripe.promotionCodes.create({ promotion: { type: 'coupon', coupon: launch.id }, code: 'HELLO' });
     await stripe.coupons.create({ id: 'RETIRING', percent_off: 10 });
+    // A second subscription of the subscriber's, with the launch coupon: $15.00 a month, not $20.00.
+    await stripe.subscriptions.create({
+      customer: subscriber.id,
+      items: [{ price: teamMonthly?.id as string }],
+      discounts: [{ coupon: launch.id }],
+    });
     await stripe.customers.createTaxId(subscriber.id, { type: 'eu_vat', value: 'DE123456789' });
     await stripe.customers.createTaxId(subscriber.id, { type: 'us_ein', value: '12-3456789' });
     for (let index = 0; index < 230; index += 1)
@@ -254,6 +260,34 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     expect(await rows('select code, coupon_id, active from payments.promotion_codes')).toEqual([
       { code: 'HELLO', coupon_id: 'LAUNCH', active: true },
     ]);
+    const discounted = (
+      await Promise.all(
+        customers.map((customer) =>
+          all(
+            stripe.subscriptions.list({ customer: customer.id, status: 'all', expand: ['data.discounts'] }),
+          ),
+        ),
+      )
+    )
+      .flat()
+      .filter((subscription) => subscription.discounts.length > 0);
+    expect(discounted).toHaveLength(1);
+    const [discount] = (discounted[0]?.discounts ?? []) as Stripe.Discount[];
+    expect(
+      await rows('select discount_id, coupon_id, subscription_id, deleted from payments.discounts'),
+    ).toEqual([
+      { discount_id: discount?.id, coupon_id: 'LAUNCH', subscription_id: discounted[0]?.id, deleted: false },
+    ]);
+    expect(
+      await rows(
+        `select discount_ids from payments.subscriptions where subscription_id = '${discounted[0]?.id}'`,
+      ),
+    ).toEqual([{ discount_ids: [discount?.id] }]);
+    expect(
+      await rows(
+        `select amount_paid::int, amount_discounted::int from payments.invoices where subscription_id = '${discounted[0]?.id}'`,
+      ),
+    ).toEqual([{ amount_paid: 1500, amount_discounted: 500 }]);
     const creditNotes = await all(stripe.creditNotes.list({ limit: 100 }));
     expect(creditNotes).toHaveLength(1);
     expect(
@@ -305,8 +339,12 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     );
     await stripe.taxIds.del(removedTaxId?.id as string);
     await stripe.coupons.del('RETIRING');
+    const [withDiscount] = (await all(stripe.subscriptions.list({ status: 'all', limit: 100 }))).filter(
+      (subscription) => subscription.discounts.length > 0,
+    );
+    await stripe.subscriptions.update(withDiscount?.id as string, { discounts: '' });
 
-    const synced = await syncStripe(deps, 'test', ['customer', 'product', 'tax_id', 'coupon']);
+    const synced = await syncStripe(deps, 'test', ['customer', 'product', 'tax_id', 'coupon', 'discount']);
     expect(synced).toMatchObject({
       ok: true,
       summary: {
@@ -315,6 +353,7 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
           { objectKind: 'product', deleted: 1 },
           { objectKind: 'tax_id', deleted: 1 },
           { objectKind: 'coupon', deleted: 1 },
+          { objectKind: 'discount', deleted: 1 },
         ],
       },
     });
@@ -331,6 +370,7 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     expect(await rows(`select valid, deleted from payments.coupons where coupon_id = 'RETIRING'`)).toEqual([
       { valid: false, deleted: true },
     ]);
+    expect(await rows('select deleted from payments.discounts')).toEqual([{ deleted: true }]);
     expect(await rows('select count(*)::int as live from payments.customers where not deleted')).toEqual([
       { live: (await everyCustomer()).length },
     ]);

@@ -53,6 +53,7 @@ const emittedObjects = new Set([
   'checkout.session',
   'coupon',
   'credit_note',
+  'discount',
   'customer',
   'dispute',
   'entitlements.active_entitlement',

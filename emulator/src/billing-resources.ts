@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { discountInputs } from './discounts.js';
 import { finalizeInvoice, voidInvoice } from './invoices.js';
 import {
   bool,
@@ -124,6 +125,7 @@ export const subscriptions = resource({
       defaultPaymentMethod: defaultPaymentMethodOf(onClock, params, customer),
       trialEnd: trialEnd ?? (trialDays ? now + trialDays * 24 * 60 * 60 : null),
       paymentBehavior: behavior as 'allow_incomplete' | 'default_incomplete',
+      discounts: discountInputs(params),
     });
   },
   update: (subscription, params, act) =>
@@ -135,6 +137,7 @@ export const subscriptions = resource({
         'default_payment_method' in params
           ? defaultPaymentMethodOf(act, params, referencedId(subscription.customer) ?? '')
           : undefined,
+      ...('discounts' in params && { discounts: discountInputs(params) }),
     }),
   remove: (subscription, _params, act) => cancelSubscription(onClockOf(act, subscription), subscription),
   matches: (subscription, params) => {

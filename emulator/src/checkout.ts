@@ -75,6 +75,10 @@ export const completeCheckoutSession = (
         defaultPaymentMethod: card,
         trialEnd: null,
         paymentBehavior: 'allow_incomplete',
+        discounts: (session.discounts ?? []).map((discount) => ({
+          coupon: discount.promotion_code ? null : referencedId(discount.coupon),
+          promotionCode: referencedId(discount.promotion_code),
+        })),
       });
       paid = subscription.status === 'active';
       store.update('checkout.session', session.id, { subscription: subscription.id }, null, act.context);

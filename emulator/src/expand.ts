@@ -23,6 +23,7 @@ const typesByPrefix: Record<string, string> = {
   seti: 'setup_intent',
   cn: 'credit_note',
   promo: 'promotion_code',
+  di: 'discount',
 };
 
 /** The `expand[]` paths of a request (`expand[]=customer`, `expand[0]=data.latest_invoice`). */
@@ -100,6 +101,13 @@ const expandPath = (
     const target = objectOfId(store, value);
     if (!target) throw cannotExpand(path);
     record[field] = structuredClone(target);
+  } else if (Array.isArray(value) && value.every((element) => typeof element === 'string')) {
+    // A list of ids (a subscription's `discounts`): each expanded.
+    record[field] = value.map((id: string) => {
+      const target = objectOfId(store, id);
+      if (!target) throw cannotExpand(path);
+      return structuredClone(target);
+    });
   } else if (value === undefined) {
     throw cannotExpand(path);
   }

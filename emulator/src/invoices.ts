@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import { recurrenceOf } from './billing-cycles.js';
+import { discountAmounts } from './discounts.js';
 import { embeddedList } from './lists.js';
 import { StripeApiError } from './params.js';
 import { cancelPaymentIntent, confirmPaymentIntent, createPaymentIntent, timeOf } from './payments.js';
@@ -78,7 +79,9 @@ export const subscriptionInvoice = (
         taxes: [],
       };
     });
-  const total = lines.reduce((sum, line) => sum + line.amount, 0);
+  const subtotal = lines.reduce((sum, line) => sum + line.amount, 0);
+  const discounted = discountAmounts(store, subscription, subtotal);
+  const total = subtotal - discounted.reduce((sum, entry) => sum + entry.amount, 0);
   return {
     id,
     object: 'invoice',
@@ -114,7 +117,7 @@ export const subscriptionInvoice = (
     default_source: null,
     default_tax_rates: [],
     description: null,
-    discounts: [],
+    discounts: discounted.map((entry) => referencedId(entry.discount) as string),
     due_date: null,
     effective_at: null,
     ending_balance: null,
@@ -149,11 +152,11 @@ export const subscriptionInvoice = (
     statement_descriptor: null,
     status: 'draft',
     status_transitions: { finalized_at: null, marked_uncollectible_at: null, paid_at: null, voided_at: null },
-    subtotal: total,
-    subtotal_excluding_tax: total,
+    subtotal,
+    subtotal_excluding_tax: subtotal,
     test_clock: customer?.test_clock ?? null,
     total,
-    total_discount_amounts: [],
+    total_discount_amounts: discounted,
     total_excluding_tax: total,
     total_pretax_credit_amounts: [],
     total_taxes: [],

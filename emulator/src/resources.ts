@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import { knownApiVersion } from './api-version.js';
+import { discountInputs } from './discounts.js';
 import {
   bool,
   fieldFilter,
@@ -518,7 +519,7 @@ export const checkoutSessions = resource({
         customer_details: null,
         customer_account: null,
         customer_email: text(params, 'customer_email'),
-        discounts: [],
+        discounts: sessionDiscounts(store, mode, params),
         expires_at: store.now() + 24 * 60 * 60,
         integration_identifier: null,
         invoice: null,
@@ -700,6 +701,29 @@ export const billingPortalSessions = resource(
     },
   }),
 );
+
+/**
+ * A Checkout Session's `discounts`: checked now, applied to the subscription it creates. The
+ * emulator takes them in subscription mode only.
+ */
+const sessionDiscounts = (store: EmulatorStore, mode: string, params: Params) => {
+  const inputs = discountInputs(params);
+  if (inputs.length > 0 && mode !== 'subscription') {
+    throw invalid('discounts', 'The emulator applies discounts to subscription-mode sessions only.');
+  }
+  return inputs.map((input, index) => {
+    if (input.promotionCode) {
+      const code = store.get('promotion_code', input.promotionCode);
+      if (!code?.active)
+        throw resourceMissing('promotion_code', input.promotionCode, `discounts[${index}][promotion_code]`);
+      return { coupon: null, promotion_code: code.id };
+    }
+    if (!store.get('coupon', input.coupon ?? '')) {
+      throw resourceMissing('coupon', input.coupon ?? '', `discounts[${index}][coupon]`);
+    }
+    return { coupon: input.coupon, promotion_code: null };
+  });
+};
 
 /** Tax ids at the top level (`/v1/tax_ids`), of customers: created with `owner`, retrieved, listed, deleted. */
 const taxIds = resource({

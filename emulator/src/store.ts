@@ -44,6 +44,7 @@ export interface StoredObjects {
   credit_note: Stripe.CreditNote;
   coupon: Stripe.Coupon;
   promotion_code: Stripe.PromotionCode;
+  discount: Stripe.Discount;
   'radar.early_fraud_warning': Stripe.Radar.EarlyFraudWarning;
   'checkout.session.extras': CheckoutSessionExtras;
   'payment_method.extras': PaymentMethodExtras;

@@ -1,10 +1,16 @@
 import type Stripe from 'stripe';
 import { cycleBoundary, planOf, recurrenceOf } from './billing-cycles.js';
+import {
+  announceDiscounts,
+  type DiscountInput,
+  removeDiscounts,
+  subscriptionDiscounts,
+} from './discounts.js';
 import { attemptInvoicePayment, finalizeInvoice, subscriptionInvoice } from './invoices.js';
 import { embeddedList } from './lists.js';
 import { invalid, resourceMissing, StripeApiError } from './params.js';
 import { day, existing, timeOf } from './payments.js';
-import { type Act, type EmulatorStore, subscriptionItemType } from './store.js';
+import { type Act, type EmulatorStore, referencedId, subscriptionItemType } from './store.js';
 
 /**
  * Subscriptions and their items: created, changed, canceled, and what collecting their invoices
@@ -85,6 +91,7 @@ export interface SubscriptionInput {
   trialEnd: number | null;
   /** `allow_incomplete` charges now and keeps a declined subscription `incomplete`; `default_incomplete` does not charge. */
   paymentBehavior: 'allow_incomplete' | 'default_incomplete';
+  discounts: DiscountInput[];
 }
 
 export const subscriptionChanged = (
@@ -127,6 +134,13 @@ export const createSubscription = (act: Act, input: SubscriptionInput): Stripe.S
     end: trial ? anchor : cycleBoundary(anchor, recurrence.interval, recurrence.interval_count, 1),
   };
   const id = store.id('sub');
+  // Made and stored before the first invoice, which they take their part off; announced after the subscription.
+  const discounts = subscriptionDiscounts(act, input.discounts, {
+    customer: customer.id,
+    subscription: id,
+    firstPeriodEnd: period.end,
+  });
+  for (const discount of discounts) store.put('discount', discount);
   input.items.forEach((item, index) => {
     newItem(store, id, prices[index] ?? firstPrice, item.quantity, period, now);
   });
@@ -155,7 +169,7 @@ export const createSubscription = (act: Act, input: SubscriptionInput): Stripe.S
     default_source: null,
     default_tax_rates: [],
     description: null,
-    discounts: [],
+    discounts: discounts.map((discount) => discount.id),
     ended_at: null,
     invoice_settings: {
       account_tax_ids: null,
@@ -195,6 +209,7 @@ export const createSubscription = (act: Act, input: SubscriptionInput): Stripe.S
   // The created event already names the first invoice, emitted right after it.
   record.latest_invoice = draft.id;
   const subscription = store.create('subscription', record, 'customer.subscription.created', act.context);
+  announceDiscounts(act, discounts);
   const invoice = finalizeInvoice(act, store.create('invoice', draft, 'invoice.created', act.context));
   if (input.paymentBehavior === 'default_incomplete' && !trial) return subscription;
   const paid = attemptInvoicePayment(act, invoice, null, null);
@@ -230,6 +245,8 @@ export interface SubscriptionChange {
   cancelAtPeriodEnd: boolean | null;
   metadata: Record<string, string> | null;
   defaultPaymentMethod: string | null | undefined;
+  /** New discounts, replacing the subscription's (undefined: unchanged). */
+  discounts?: DiscountInput[];
 }
 
 /**
@@ -306,7 +323,23 @@ export const updateSubscription = (
   }
   if (change.metadata) changes.metadata = change.metadata;
   if (change.defaultPaymentMethod !== undefined) changes.default_payment_method = change.defaultPaymentMethod;
-  return subscriptionChanged(act, subscription, changes);
+  let added: Stripe.Discount[] = [];
+  if (change.discounts !== undefined) {
+    added = subscriptionDiscounts(act, change.discounts, {
+      customer: referencedId(subscription.customer) as string,
+      subscription: subscription.id,
+      firstPeriodEnd: periodOf(subscription).end,
+    });
+    removeDiscounts(
+      act,
+      subscription.discounts.map((reference) => referencedId(reference) as string),
+    );
+    for (const discount of added) store.put('discount', discount);
+    changes.discounts = added.map((discount) => discount.id);
+  }
+  const changed = subscriptionChanged(act, subscription, changes);
+  announceDiscounts(act, added);
+  return changed;
 };
 
 /** Ends a subscription now: `customer.subscription.deleted`, status `canceled`. */

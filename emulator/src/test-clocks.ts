@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import { settleCharge } from './balance-transactions.js';
 import { nextBoundary, recurrenceOf } from './billing-cycles.js';
+import { endedDiscounts, removeDiscounts } from './discounts.js';
 import { attemptInvoicePayment, finalizeInvoice, subscriptionInvoice, voidInvoice } from './invoices.js';
 import { invalid } from './params.js';
 import { day, timeOf } from './payments.js';
@@ -77,9 +78,15 @@ const renew = (act: Act, subscription: Stripe.Subscription) => {
     item.current_period_start = period.start;
     item.current_period_end = period.end;
   }
+  // Discounts that ended with the period are taken off before the next invoice.
+  const ended = endedDiscounts(store, subscription, period.start);
+  removeDiscounts(act, ended);
   const draft = subscriptionInvoice(act, subscription, 'subscription_cycle', period, false, previous.start);
   subscriptionChanged(act, subscription, {
     items: itemsList(store, subscription.id),
+    ...(ended.length > 0 && {
+      discounts: subscription.discounts.filter((reference) => !ended.includes(referencedId(reference) ?? '')),
+    }),
     latest_invoice: draft.id,
     ...(subscription.status === 'trialing' ? { status: 'active' } : {}),
   });

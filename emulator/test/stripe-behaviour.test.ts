@@ -443,6 +443,66 @@ describe('the emulator says no where Stripe says no, and sends what Stripe sends
     expect(eventsAbout(code.id)).toEqual(['promotion_code.created', 'promotion_code.updated']);
   });
 
+  it('applies a coupon to a subscription’s invoices for its duration, and a promotion code at Checkout', async () => {
+    const clock = await stripe.testHelpers.testClocks.create({ frozen_time: Math.floor(Date.now() / 1000) });
+    const customer = await stripe.customers.create({ test_clock: clock.id, payment_method: 'pm_card_visa' });
+    const once = await stripe.coupons.create({ percent_off: 25, duration: 'once' });
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: monthly.id }],
+      discounts: [{ coupon: once.id }],
+      expand: ['latest_invoice'],
+    });
+    const first = subscription.latest_invoice as Stripe.Invoice;
+    expect(first).toMatchObject({ subtotal: 2000, total: 1500, amount_paid: 1500 });
+    const [discountId] = subscription.discounts as string[];
+    expect(first.total_discount_amounts).toEqual([{ amount: 500, discount: discountId }]);
+    expect((await stripe.coupons.retrieve(once.id)).times_redeemed).toBe(1);
+    // A month later the once-only discount has ended: the renewal is charged in full.
+    await stripe.testHelpers.testClocks.advance(clock.id, {
+      frozen_time: (subscription.items.data[0]?.current_period_end as number) + 2 * 3600,
+    });
+    const renewed = await stripe.subscriptions.retrieve(subscription.id, { expand: ['latest_invoice'] });
+    expect(renewed.discounts).toEqual([]);
+    expect((renewed.latest_invoice as Stripe.Invoice).total).toBe(2000);
+    expect(eventsAbout(discountId as string)).toEqual([
+      'customer.discount.created',
+      'customer.discount.deleted',
+    ]);
+
+    const amountOff = await stripe.coupons.create({ amount_off: 300, currency: 'usd', duration: 'forever' });
+    const code = await stripe.promotionCodes.create({
+      promotion: { type: 'coupon', coupon: amountOff.id },
+      code: 'TEAM3',
+    });
+    const session = await stripe.checkout.sessions.create({
+      mode: 'subscription',
+      line_items: [{ price: monthly.id, quantity: 1 }],
+      discounts: [{ promotion_code: code.id }],
+      success_url: 'https://app.example/done',
+    });
+    expect(session.discounts).toEqual([{ coupon: null, promotion_code: code.id }]);
+    const completed = await emulator.helpers.completeCheckoutSession(session.id, {
+      paymentMethod: 'pm_card_visa',
+    });
+    const bought = await stripe.subscriptions.retrieve(completed.subscription as string, {
+      expand: ['discounts', 'latest_invoice'],
+    });
+    expect(bought.discounts).toMatchObject([
+      { promotion_code: code.id, source: { coupon: amountOff.id }, end: null },
+    ]);
+    expect((bought.latest_invoice as Stripe.Invoice).total).toBe(1700);
+    expect(
+      await refusal(
+        stripe.subscriptions.create({
+          customer: customer.id,
+          items: [{ price: monthly.id }],
+          discounts: [{ coupon: 'NOPE' }],
+        }),
+      ),
+    ).toMatchObject({ statusCode: 404 });
+  });
+
   it('searches with Stripe’s query language', async () => {
     const ada = await stripe.customers.create({
       email: 'ada@search.test',

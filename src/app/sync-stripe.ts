@@ -52,6 +52,7 @@ const lists = {
   credit_note: (stripe: Stripe, params: ListParams) => stripe.creditNotes.list(params),
   coupon: (stripe: Stripe, params: ListParams) => stripe.coupons.list(params),
   promotion_code: (stripe: Stripe, params: ListParams) => stripe.promotionCodes.list(params),
+  discount: (stripe: Stripe, { customer }: ListParams) => discountsOfCustomer(stripe, customer as string),
 } as const satisfies Record<SyncObjectKind, (stripe: Stripe, params: ListParams) => Promise<unknown>>;
 
 /**
@@ -91,6 +92,33 @@ export const activeEntitlementSummary = async (stripe: Stripe, customer: string)
 };
 
 /**
+ * A customer's discounts, which Stripe lists nowhere: the customer's own and those of each of its
+ * subscriptions (expanded), as one page observed when the last subscriptions page was read.
+ */
+export const discountsOfCustomer = async (stripe: Stripe, customer: string) => {
+  const owner = await stripe.customers.retrieve(customer);
+  const discounts: Stripe.Discount[] = [];
+  if (!owner.deleted && owner.discount) discounts.push(owner.discount);
+  let page: Stripe.Response<Stripe.ApiList<Stripe.Subscription>>;
+  let after: string | undefined;
+  do {
+    page = await stripe.subscriptions.list({
+      customer,
+      status: 'all',
+      limit: pageSize,
+      expand: ['data.discounts'],
+      ...(after && { starting_after: after }),
+    });
+    for (const subscription of page.data) {
+      for (const discount of subscription.discounts)
+        if (typeof discount !== 'string') discounts.push(discount);
+    }
+    after = page.has_more ? page.data.at(-1)?.id : undefined;
+  } while (after);
+  return { object: 'list', data: discounts, has_more: false, url: page.url, lastResponse: page.lastResponse };
+};
+
+/**
  * Kinds whose objects Stripe can delete (a deleted price cannot be listed once its product is
  * deleted): after a finished sync, one the tables hold but the sync did not list is fetched, and
  * the answer (`deleted: true`, or a 404) is appended as a deletion.
@@ -101,6 +129,9 @@ const retrievals = {
   price: (stripe: Stripe, id: string) => stripe.prices.retrieve(id),
   tax_id: (stripe: Stripe, id: string) => stripe.taxIds.retrieve(id),
   coupon: (stripe: Stripe, id: string) => stripe.coupons.retrieve(id),
+  // Stripe cannot retrieve a discount; a finished read of every customer's is whole, so one not
+  // read is gone, as a 404 would say.
+  discount: null,
 } as const;
 
 /** Objects per page: Stripe's most. */
@@ -371,7 +402,7 @@ const appendDeletions = async (
   listed: ReadonlySet<string>,
 ): Promise<number> => {
   if (!(objectKind in retrievals)) return 0;
-  const retrieve: (stripe: Stripe, id: string) => Promise<unknown> =
+  const retrieve: ((stripe: Stripe, id: string) => Promise<unknown>) | null =
     retrievals[objectKind as keyof typeof retrievals];
   let deleted = 0;
   for (const id of await cursors.mirrored(environment, objectKind)) {
@@ -379,6 +410,13 @@ const appendDeletions = async (
     let object: Record<string, unknown> & { id: string; object: string };
     let observedAt: number;
     try {
+      if (!retrieve)
+        throw new StripeGatewayError(
+          `${objectKind} ${id} is not in Stripe's read`,
+          404,
+          undefined,
+          undefined,
+        );
       const fetched = (await gateway.call(environment, secretKey, ({ stripe }) =>
         retrieve(stripe, id),
       )) as typeof object & WithResponse;

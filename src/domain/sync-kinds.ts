@@ -19,6 +19,7 @@ export const syncObjectKinds = [
   'credit_note',
   'coupon',
   'promotion_code',
+  'discount',
 ] as const;
 
 export type SyncObjectKind = (typeof syncObjectKinds)[number];
@@ -40,12 +41,14 @@ export const clockScopedKinds: Partial<Record<SyncObjectKind, 'test_clock' | 'cu
 /**
  * Kinds Stripe lists only per customer, for every customer: a customer's payment methods (a
  * detached one is in no list), active entitlements (read whole, as the summary Stripe's events
- * carry) and tax ids.
+ * carry), tax ids and discounts (Stripe has no list of them: read from the customer and its
+ * subscriptions).
  */
 export const perCustomerKinds: ReadonlySet<SyncObjectKind> = new Set([
   'payment_method',
   'entitlements.active_entitlement_summary',
   'tax_id',
+  'discount',
 ]);
 
 export const scopeKey = (scope: ListScope): string =>

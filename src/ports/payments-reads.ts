@@ -22,6 +22,8 @@ export interface BillingOverview {
   taxIds: TableRow[];
   earlyFraudWarnings: TableRow[];
   creditNotes: TableRow[];
+  /** Each with the `coupon_name`, `percent_off`, `amount_off`, `currency` and `duration` of its coupon. */
+  discounts: TableRow[];
 }
 
 /** The catalog as the tables hold it: the dashboard's catalog page. */

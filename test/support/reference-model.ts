@@ -146,6 +146,7 @@ export const projectedTableNames = [
   'credit_notes',
   'coupons',
   'promotion_codes',
+  'discounts',
 ] as const;
 
 /** The rows in which two sets of tables differ, as `table: -expected` / `table: +actual` lines. */

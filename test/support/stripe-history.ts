@@ -54,6 +54,8 @@ export interface StoryPlan {
   earlyFraudWarning: boolean;
   /** Part of a paid invoice credited out of band; the note voided later or not. */
   creditNote: 'none' | 'issued' | 'issued_then_voided';
+  /** A coupon applied to the subscription; taken off later or not. */
+  discount: 'none' | 'applied' | 'applied_then_removed';
 }
 
 export interface HistoryPlan {
@@ -112,6 +114,7 @@ const storyArbitrary: fc.Arbitrary<StoryPlan> = fc.record({
   taxId: fc.constantFrom('none' as const, 'added' as const, 'added_then_deleted' as const),
   earlyFraudWarning: fc.boolean(),
   creditNote: fc.constantFrom('none' as const, 'issued' as const, 'issued_then_voided' as const),
+  discount: fc.constantFrom('none' as const, 'applied' as const, 'applied_then_removed' as const),
 });
 
 export const historyPlanArbitrary: fc.Arbitrary<HistoryPlan> = fc.record({
@@ -164,7 +167,7 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
     const key = `${object.object === 'plan' ? 'price' : object.object}:${object.id}`;
     if (
       type.endsWith('.deleted') &&
-      ['customer', 'product', 'price', 'tax_id', 'coupon'].includes(object.object)
+      ['customer', 'product', 'price', 'tax_id', 'coupon', 'discount'].includes(object.object)
     )
       deleted.add(key);
     else truth.set(key, structuredClone(object));
@@ -401,6 +404,7 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
         trial_end: null,
         latest_invoice: `in_${tag}`,
         default_payment_method: null,
+        discounts: [],
         metadata: { ...subjectMetadata },
         items: { object: 'list', data: [item], has_more: false },
         ...(basil ? {} : { current_period_start: second, current_period_end: second + 2_592_000 }),
@@ -542,6 +546,26 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
     }
     if (subscription?.status === 'active' && story.features !== 'one')
       entitle(['priority_support', 'team_workspace']);
+    if (subscription && story.discount !== 'none') {
+      const discount: StripeObjectState = {
+        id: `di_${tag}`,
+        object: 'discount',
+        customer: customer.id,
+        subscription: subscription.id,
+        invoice: null,
+        checkout_session: null,
+        promotion_code: null,
+        source: { coupon: `welcome_${tag}`, type: 'coupon' },
+        start: second,
+        end: null,
+      };
+      emit('customer.discount.created', discount, basil);
+      update('customer.subscription.updated', subscription, { discounts: [discount.id] }, basil);
+      if (story.discount === 'applied_then_removed') {
+        emit('customer.discount.deleted', discount, basil);
+        update('customer.subscription.updated', subscription, { discounts: [] }, basil);
+      }
+    }
     if (invoice?.status === 'paid' && story.creditNote !== 'none') {
       const note: StripeObjectState = {
         id: `cn_${tag}`,

@@ -114,7 +114,17 @@ const overviewSql = `
       'n',
       'n.environment = $1 and (n.customer_id in (select customer_id from customer_ids) or (n.subject_type = $2 and n.subject_id = $3))',
       'n.created_at desc, n.credit_note_id',
-    )}
+    )},
+    'discounts', (
+      select coalesce(jsonb_agg(to_jsonb(d) || jsonb_build_object(
+          'coupon_name', c.name, 'percent_off', c.percent_off, 'amount_off', c.amount_off,
+          'currency', c.currency, 'duration', c.duration)
+        order by d.deleted, d.start_at desc, d.discount_id), '[]')
+      from payments.discounts d
+      left join payments.coupons c on c.environment = d.environment and c.coupon_id = d.coupon_id
+      where d.environment = $1
+        and (d.customer_id in (select customer_id from customer_ids) or (d.subject_type = $2 and d.subject_id = $3))
+    )
   ) as overview`;
 
 const statements = {

@@ -77,6 +77,9 @@ export const managedWebhookEvents = [
   'coupon.deleted',
   'promotion_code.created',
   'promotion_code.updated',
+  'customer.discount.created',
+  'customer.discount.updated',
+  'customer.discount.deleted',
 ] as const;
 
 const managedMetadata = (environment: Environment) => ({

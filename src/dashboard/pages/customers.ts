@@ -20,6 +20,7 @@ interface Overview {
   taxIds: Row[];
   earlyFraudWarnings: Row[];
   creditNotes: Row[];
+  discounts: Row[];
 }
 
 const subjectOf = (row: Row) =>
@@ -197,6 +198,26 @@ const entitlementsTable = (context: PageContext, overview: Overview) =>
     'None: no active subscription grants a feature.',
   );
 
+/** The coupons applied to the subject's customers and subscriptions, with their terms. */
+const discountsTable = (overview: Overview) =>
+  dataTable(
+    'Discounts',
+    [
+      { label: 'Coupon', value: (row) => code(row.coupon_id) },
+      {
+        label: 'Off',
+        value: (row) =>
+          row.percent_off != null ? `${String(row.percent_off)}%` : formatMoney(row.amount_off, row.currency),
+      },
+      { label: 'Duration', value: (row) => text(row.duration) },
+      { label: 'Subscription', value: (row) => code(row.subscription_id) },
+      { label: 'Promotion code', value: (row) => code(row.promotion_code_id) },
+      { label: 'Ends', value: (row) => formatTime(row.end_at) },
+      { label: 'Removed', value: (row) => yesNo(row.deleted) },
+    ],
+    overview.discounts,
+  );
+
 /** The cards on file, which one renewals charge and when it expires; cards saved without a payment. */
 const paymentMethodTables = (overview: Overview) => [
   dataTable(
@@ -251,6 +272,7 @@ const moneyTables = (overview: Overview) => [
       { label: 'Status', value: (row) => text(row.status) },
       { label: 'Due', value: money('amount_due'), numeric: true },
       { label: 'Paid', value: money('amount_paid'), numeric: true },
+      { label: 'Discounted', value: money('amount_discounted'), numeric: true },
       { label: 'Credited', value: money('amount_credited'), numeric: true },
       { label: 'Paid at', value: (row) => formatTime(row.paid_at) },
       {
@@ -361,6 +383,7 @@ const overviewPage = async (
     ...customerTables(context, overview),
     subscriptionsSection(overview),
     entitlementsTable(context, overview),
+    discountsTable(overview),
     ...paymentMethodTables(overview),
     ...moneyTables(overview),
   );

@@ -47,10 +47,10 @@ export interface Candidate {
 }
 
 /**
- * Object types whose deletion is final. For products and prices the deleted event carries a full
- * object without `deleted: true`, so for these types (and only these) the event type says it.
+ * Object types whose deletion is final. Their deleted events (a product's, a price's, a tax id's…)
+ * carry a full object without `deleted: true`, so for these types the event type says it.
  */
-const deletableTypes = new Set(['customer', 'product', 'price', 'invoice', 'coupon', 'tax_id']);
+const deletableTypes = new Set(['customer', 'product', 'price', 'invoice', 'coupon', 'tax_id', 'discount']);
 
 /** Legacy plans are prices under another shape; they share ids and one winner. */
 export const objectTypeOf = (object: string): string => (object === 'plan' ? 'price' : object);

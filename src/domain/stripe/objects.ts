@@ -114,23 +114,37 @@ export const subscriptionItemSchema = z.object({
   current_period_end: unixTime,
 });
 
-export const subscriptionSchema = z.object({
-  id: z.string(),
-  customer: reference,
-  status: text,
-  current_period_start: unixTime,
-  current_period_end: unixTime,
-  cancel_at_period_end: flag,
-  cancel_at: unixTime,
-  canceled_at: unixTime,
-  ended_at: unixTime,
-  trial_start: unixTime,
-  trial_end: unixTime,
-  latest_invoice: reference,
-  default_payment_method: reference,
-  metadata: metadataSchema,
-  items: list(subscriptionItemSchema),
-});
+export const subscriptionSchema = z
+  .object({
+    id: z.string(),
+    customer: reference,
+    status: text,
+    current_period_start: unixTime,
+    current_period_end: unixTime,
+    cancel_at_period_end: flag,
+    cancel_at: unixTime,
+    canceled_at: unixTime,
+    ended_at: unixTime,
+    trial_start: unixTime,
+    trial_end: unixTime,
+    latest_invoice: reference,
+    default_payment_method: reference,
+    /** Since 2024: every discount, ids or expanded; before, the one `discount`. */
+    discounts: z
+      .array(reference)
+      .nullish()
+      .transform((value) => value ?? null),
+    discount: z
+      .object({ id: z.string() })
+      .nullish()
+      .transform((value) => value?.id ?? null),
+    metadata: metadataSchema,
+    items: list(subscriptionItemSchema),
+  })
+  .transform(({ discounts, discount, ...subscription }) => ({
+    ...subscription,
+    discount_ids: (discounts ?? (discount ? [discount] : [])).flatMap((id) => id ?? []),
+  }));
 
 export const invoiceSchema = z
   .object({
@@ -141,6 +155,11 @@ export const invoiceSchema = z
     amount_paid: integer,
     currency: text,
     hosted_invoice_url: text,
+    /** What discounts took off. */
+    total_discount_amounts: z
+      .array(z.object({ amount: integer }))
+      .nullish()
+      .transform((value) => (value ? value.reduce((sum, entry) => sum + (entry.amount ?? 0), 0) : null)),
     /** What credit notes took off, after and before payment. */
     post_payment_credit_notes_amount: integer,
     pre_payment_credit_notes_amount: integer,
@@ -164,6 +183,7 @@ export const invoiceSchema = z
     ({
       parent,
       status_transitions,
+      total_discount_amounts,
       post_payment_credit_notes_amount,
       pre_payment_credit_notes_amount,
       ...invoice
@@ -171,6 +191,7 @@ export const invoiceSchema = z
       ...invoice,
       subscription: invoice.subscription ?? parent,
       paid_at: status_transitions,
+      amount_discounted: total_discount_amounts,
       amount_credited:
         post_payment_credit_notes_amount === null && pre_payment_credit_notes_amount === null
           ? null
@@ -330,6 +351,26 @@ export const creditNoteSchema = z
     refund_ids: refunds.length > 0 ? refunds.flatMap((entry) => entry.refund ?? []) : refund ? [refund] : [],
   }));
 
+/** A coupon applied: to a customer, a subscription, an invoice or a Checkout Session. */
+export const discountSchema = z
+  .object({
+    id: z.string(),
+    customer: reference,
+    subscription: text,
+    invoice: text,
+    checkout_session: text,
+    promotion_code: reference,
+    /** Since 2025 under `source`; before, the coupon itself. */
+    source: z
+      .object({ coupon: reference })
+      .nullish()
+      .transform((value) => value?.coupon ?? null),
+    coupon: reference,
+    start: unixTime,
+    end: unixTime,
+  })
+  .transform(({ source, coupon, ...discount }) => ({ ...discount, coupon: source ?? coupon }));
+
 /** A coupon of the catalog: a percentage or an amount off, for a duration. */
 export const couponSchema = z.object({
   id: z.string(),
@@ -436,6 +477,7 @@ export const projectedReading: Record<string, z.ZodType<Record<string, unknown>>
   [activeEntitlementSummaryType]: activeEntitlementSummarySchema,
   credit_note: creditNoteSchema,
   coupon: couponSchema,
+  discount: discountSchema,
   promotion_code: promotionCodeSchema,
   tax_id: taxIdSchema,
   'radar.early_fraud_warning': earlyFraudWarningSchema,

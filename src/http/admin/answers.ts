@@ -219,6 +219,7 @@ export const overviewAnswer = z.strictObject({
     taxIds: z.array(tableRow),
     earlyFraudWarnings: z.array(tableRow),
     creditNotes: z.array(tableRow),
+    discounts: z.array(tableRow).describe('Each with its coupon’s terms'),
   }),
 });
 

@@ -33,6 +33,7 @@ language sql stable set search_path = pg_catalog as $$
     ('payments.credit_notes'::regclass),
     ('payments.coupons'::regclass),
     ('payments.promotion_codes'::regclass),
+    ('payments.discounts'::regclass),
     ('payfold.stripe_object_candidates'::regclass),
     ('payfold.stripe_object_links'::regclass),
     ('payfold.subject_pairings'::regclass),

@@ -4,6 +4,7 @@ import { creditNotesTable } from './credit-notes.js';
 import { customerMappingsTable } from './customer-mappings.js';
 import { customerPortalSessionsTable } from './customer-portal-sessions.js';
 import { customersTable } from './customers.js';
+import { discountsTable } from './discounts.js';
 import { disputesTable } from './disputes.js';
 import { earlyFraudWarningsTable } from './early-fraud-warnings.js';
 import { entitlementsTable } from './entitlements.js';
@@ -45,6 +46,7 @@ export const derivedTables: ReadonlyArray<DerivedTable<Columns>> = [
   creditNotesTable,
   couponsTable,
   promotionCodesTable,
+  discountsTable,
 ] as unknown as ReadonlyArray<DerivedTable<Columns>>;
 
 const shape = <C extends Columns>(table: TableShape<C>) => table as unknown as TableShape<Columns>;

@@ -18,6 +18,7 @@ const columns = {
   trial_start: 'timestamptz',
   trial_end: 'timestamptz',
   latest_invoice_id: 'text',
+  discount_ids: 'jsonb not null',
   metadata: 'jsonb not null',
 } as const;
 
@@ -66,6 +67,7 @@ export const subscriptionsTable: DerivedTable<typeof columns> = {
       trial_start: timestamp(subscription.trial_start),
       trial_end: timestamp(subscription.trial_end),
       latest_invoice_id: subscription.latest_invoice,
+      discount_ids: subscription.discount_ids,
       metadata: subscription.metadata,
     };
     return { rows: [{ row, createdAt: winner.createdAt }] };
