@@ -77,6 +77,7 @@ describe('migrations', () => {
       'payments.setup_intents',
       'payments.stripe_objects',
       'payments.subscription_items',
+      'payments.subscription_schedules',
       'payments.subscriptions',
       'payments.tax_ids',
       'payments.webhook_events',

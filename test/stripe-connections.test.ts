@@ -490,6 +490,7 @@ describe('a restricted key', () => {
       '/v1/credit_notes',
       '/v1/coupons',
       '/v1/promotion_codes',
+      '/v1/subscription_schedules',
     ];
     const emulator = await startEmulator({
       accountId: 'acct_restricted',

@@ -58,6 +58,25 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
       items: [{ price: teamMonthly?.id as string }],
       discounts: [{ coupon: launch.id }],
     });
+    // A customer on a schedule: one seat for a month, then three.
+    const seats = await stripe.products.create({ name: 'Seats' });
+    const seat = await stripe.prices.create({
+      product: seats.id,
+      currency: 'usd',
+      unit_amount: 700,
+      recurring: { interval: 'month' },
+    });
+    const scheduled = await stripe.customers.create({
+      email: 'scheduled@example.test',
+      payment_method: 'pm_card_visa',
+    });
+    await stripe.subscriptionSchedules.create({
+      customer: scheduled.id,
+      phases: [
+        { items: [{ price: seat.id, quantity: 1 }], duration: { interval: 'month', interval_count: 1 } },
+        { items: [{ price: seat.id, quantity: 3 }], duration: { interval: 'month', interval_count: 2 } },
+      ],
+    });
     await stripe.customers.createTaxId(subscriber.id, { type: 'eu_vat', value: 'DE123456789' });
     await stripe.customers.createTaxId(subscriber.id, { type: 'us_ein', value: '12-3456789' });
     for (let index = 0; index < 230; index += 1)
@@ -288,6 +307,21 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
         `select amount_paid::int, amount_discounted::int from payments.invoices where subscription_id = '${discounted[0]?.id}'`,
       ),
     ).toEqual([{ amount_paid: 1500, amount_discounted: 500 }]);
+    const schedules = await all(stripe.subscriptionSchedules.list({ limit: 100 }));
+    expect(schedules).toHaveLength(1);
+    expect(
+      await rows(
+        `select subscription_schedule_id, subscription_id, status, jsonb_path_query_array(phases, '$[*].items[*].quantity') as quantities
+         from payments.subscription_schedules`,
+      ),
+    ).toEqual(
+      schedules.map((schedule) => ({
+        subscription_schedule_id: schedule.id,
+        subscription_id: schedule.subscription,
+        status: 'active',
+        quantities: [1, 3],
+      })),
+    );
     const creditNotes = await all(stripe.creditNotes.list({ limit: 100 }));
     expect(creditNotes).toHaveLength(1);
     expect(

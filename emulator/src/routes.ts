@@ -14,6 +14,7 @@ import { type Resource, resources } from './resources.js';
 import { searchPage } from './search.js';
 import { setupIntents } from './setup-intents.js';
 import type { EmulatorStore, RequestContext, StripeRecord } from './store.js';
+import { subscriptionSchedules } from './subscription-schedules.js';
 
 const thirtyDays = 30 * 24 * 60 * 60;
 
@@ -30,6 +31,7 @@ const allResources: readonly Resource[] = [
   creditNotes,
   coupons,
   promotionCodes,
+  subscriptionSchedules,
 ];
 
 /**

@@ -45,6 +45,7 @@ export interface StoredObjects {
   coupon: Stripe.Coupon;
   promotion_code: Stripe.PromotionCode;
   discount: Stripe.Discount;
+  subscription_schedule: Stripe.SubscriptionSchedule;
   'radar.early_fraud_warning': Stripe.Radar.EarlyFraudWarning;
   'checkout.session.extras': CheckoutSessionExtras;
   'payment_method.extras': PaymentMethodExtras;

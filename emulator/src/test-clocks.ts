@@ -13,6 +13,7 @@ import {
   subscriptionItemType,
   testClockType,
 } from './store.js';
+import { followSchedule } from './subscription-schedules.js';
 import {
   afterCollection,
   cancelSubscription,
@@ -63,16 +64,18 @@ const announceUpcoming = (act: Act, subscription: Stripe.Subscription) => {
  * A period ends: the subscription ends if it was to, else moves to the next period with a draft
  * invoice for it (`invoice.created`), which Stripe finalizes and collects about an hour later.
  */
-const renew = (act: Act, subscription: Stripe.Subscription) => {
+const renew = (act: Act, renewing: Stripe.Subscription) => {
   const { store } = act;
   const now = timeOf(act);
-  if (subscription.cancel_at != null && subscription.cancel_at <= now) {
-    cancelSubscription(act, subscription);
+  if (renewing.cancel_at != null && renewing.cancel_at <= now) {
+    cancelSubscription(act, renewing);
     return;
   }
-  const previous = periodOf(subscription);
-  const period = nextPeriod(store, subscription, now);
+  const previous = periodOf(renewing);
+  const period = nextPeriod(store, renewing, now);
   if (!period) return;
+  // A schedule's next phase takes over with the period: its items are billed from now on.
+  const subscription = followSchedule(act, renewing, period.start);
   for (const item of store.all(subscriptionItemType)) {
     if (item.subscription !== subscription.id) continue;
     item.current_period_start = period.start;

@@ -503,6 +503,53 @@ describe('the emulator says no where Stripe says no, and sends what Stripe sends
     ).toMatchObject({ statusCode: 404 });
   });
 
+  it('runs a subscription schedule: its phases change the items as a test clock passes, then it releases', async () => {
+    const clock = await stripe.testHelpers.testClocks.create({ frozen_time: Math.floor(Date.now() / 1000) });
+    const customer = await stripe.customers.create({ test_clock: clock.id, payment_method: 'pm_card_visa' });
+    const product = await stripe.products.create({ name: 'Team plan, yearly seats' });
+    const introductory = await priceFor(stripe, product.id, 1000);
+    const schedule = await stripe.subscriptionSchedules.create({
+      customer: customer.id,
+      start_date: 'now',
+      end_behavior: 'release',
+      phases: [
+        {
+          items: [{ price: introductory.id, quantity: 1 }],
+          duration: { interval: 'month', interval_count: 1 },
+        },
+        { items: [{ price: monthly.id, quantity: 2 }], duration: { interval: 'month', interval_count: 1 } },
+      ],
+    });
+    expect(schedule).toMatchObject({
+      status: 'active',
+      current_phase: { start_date: schedule.phases[0]?.start_date },
+    });
+    const subscriptionId = schedule.subscription as string;
+    expect((await stripe.subscriptions.retrieve(subscriptionId)).schedule).toBe(schedule.id);
+    const advance = async (to: number) => {
+      await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: to + 2 * 3600 });
+    };
+    await advance(schedule.phases[0]?.end_date as number);
+    const secondPhase = await stripe.subscriptions.retrieve(subscriptionId, { expand: ['latest_invoice'] });
+    expect(secondPhase.items.data.map((item) => [item.price.id, item.quantity])).toEqual([[monthly.id, 2]]);
+    expect((secondPhase.latest_invoice as Stripe.Invoice).total).toBe(4000);
+    expect((await stripe.subscriptionSchedules.retrieve(schedule.id)).current_phase?.start_date).toBe(
+      schedule.phases[1]?.start_date,
+    );
+    await advance(schedule.phases[1]?.end_date as number);
+    expect(await stripe.subscriptionSchedules.retrieve(schedule.id)).toMatchObject({
+      status: 'released',
+      released_subscription: subscriptionId,
+      subscription: null,
+    });
+    expect((await stripe.subscriptions.retrieve(subscriptionId)).status).toBe('active');
+    expect(eventsAbout(schedule.id)).toEqual([
+      'subscription_schedule.created',
+      'subscription_schedule.updated',
+      'subscription_schedule.released',
+    ]);
+  });
+
   it('searches with Stripe’s query language', async () => {
     const ada = await stripe.customers.create({
       email: 'ada@search.test',

@@ -33,6 +33,7 @@ const retrievePaths: Record<string, string> = {
   credit_note: '/v1/credit_notes',
   coupon: '/v1/coupons',
   promotion_code: '/v1/promotion_codes',
+  subscription_schedule: '/v1/subscription_schedules',
   'radar.early_fraud_warning': '/v1/radar/early_fraud_warnings',
   invoice_payment: '/v1/invoice_payments',
 };

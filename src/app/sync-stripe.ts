@@ -53,6 +53,7 @@ const lists = {
   coupon: (stripe: Stripe, params: ListParams) => stripe.coupons.list(params),
   promotion_code: (stripe: Stripe, params: ListParams) => stripe.promotionCodes.list(params),
   discount: (stripe: Stripe, { customer }: ListParams) => discountsOfCustomer(stripe, customer as string),
+  subscription_schedule: (stripe: Stripe, params: ListParams) => stripe.subscriptionSchedules.list(params),
 } as const satisfies Record<SyncObjectKind, (stripe: Stripe, params: ListParams) => Promise<unknown>>;
 
 /**

@@ -20,6 +20,7 @@ export const syncObjectKinds = [
   'coupon',
   'promotion_code',
   'discount',
+  'subscription_schedule',
 ] as const;
 
 export type SyncObjectKind = (typeof syncObjectKinds)[number];

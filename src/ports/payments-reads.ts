@@ -24,6 +24,7 @@ export interface BillingOverview {
   creditNotes: TableRow[];
   /** Each with the `coupon_name`, `percent_off`, `amount_off`, `currency` and `duration` of its coupon. */
   discounts: TableRow[];
+  subscriptionSchedules: TableRow[];
 }
 
 /** The catalog as the tables hold it: the dashboard's catalog page. */

@@ -147,6 +147,7 @@ export const projectedTableNames = [
   'coupons',
   'promotion_codes',
   'discounts',
+  'subscription_schedules',
 ] as const;
 
 /** The rows in which two sets of tables differ, as `table: -expected` / `table: +actual` lines. */

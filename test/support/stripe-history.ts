@@ -56,6 +56,8 @@ export interface StoryPlan {
   creditNote: 'none' | 'issued' | 'issued_then_voided';
   /** A coupon applied to the subscription; taken off later or not. */
   discount: 'none' | 'applied' | 'applied_then_removed';
+  /** A schedule over the subscription: in its first phase, moved to its second, or released. */
+  schedule: 'none' | 'first_phase' | 'second_phase' | 'released';
 }
 
 export interface HistoryPlan {
@@ -115,6 +117,12 @@ const storyArbitrary: fc.Arbitrary<StoryPlan> = fc.record({
   earlyFraudWarning: fc.boolean(),
   creditNote: fc.constantFrom('none' as const, 'issued' as const, 'issued_then_voided' as const),
   discount: fc.constantFrom('none' as const, 'applied' as const, 'applied_then_removed' as const),
+  schedule: fc.constantFrom(
+    'none' as const,
+    'first_phase' as const,
+    'second_phase' as const,
+    'released' as const,
+  ),
 });
 
 export const historyPlanArbitrary: fc.Arbitrary<HistoryPlan> = fc.record({
@@ -564,6 +572,53 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
       if (story.discount === 'applied_then_removed') {
         emit('customer.discount.deleted', discount, basil);
         update('customer.subscription.updated', subscription, { discounts: [] }, basil);
+      }
+    }
+    if (subscription && story.schedule !== 'none') {
+      const month = 2_592_000;
+      const phase = (start: number, quantity: number) => ({
+        start_date: start,
+        end_date: start + month,
+        items: [{ price: price.id, quantity }],
+      });
+      const first = phase(second, 1);
+      const schedule: StripeObjectState = {
+        id: `sub_sched_${tag}`,
+        object: 'subscription_schedule',
+        customer: customer.id,
+        subscription: subscription.id,
+        released_subscription: null,
+        status: 'active',
+        end_behavior: 'release',
+        current_phase: { start_date: first.start_date, end_date: first.end_date },
+        phases: [first, phase(first.end_date, 2)],
+        metadata: {},
+      };
+      emit('subscription_schedule.created', schedule, basil);
+      if (story.schedule !== 'first_phase') {
+        const next = (schedule.phases as Array<{ start_date: number; end_date: number }>)[1] as {
+          start_date: number;
+          end_date: number;
+        };
+        update(
+          'subscription_schedule.updated',
+          schedule,
+          { current_phase: { start_date: next.start_date, end_date: next.end_date } },
+          basil,
+        );
+      }
+      if (story.schedule === 'released') {
+        update(
+          'subscription_schedule.released',
+          schedule,
+          {
+            status: 'released',
+            released_subscription: subscription.id,
+            subscription: null,
+            current_phase: null,
+          },
+          basil,
+        );
       }
     }
     if (invoice?.status === 'paid' && story.creditNote !== 'none') {

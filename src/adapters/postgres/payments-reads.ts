@@ -124,7 +124,13 @@ const overviewSql = `
       left join payments.coupons c on c.environment = d.environment and c.coupon_id = d.coupon_id
       where d.environment = $1
         and (d.customer_id in (select customer_id from customer_ids) or (d.subject_type = $2 and d.subject_id = $3))
-    )
+    ),
+    'subscriptionSchedules', ${rowsOf(
+      'subscription_schedules',
+      'h',
+      'h.environment = $1 and (h.customer_id in (select customer_id from customer_ids) or (h.subject_type = $2 and h.subject_id = $3))',
+      'h.created_at desc, h.subscription_schedule_id',
+    )}
   ) as overview`;
 
 const statements = {

@@ -24,6 +24,7 @@ const readsNeeded: ReadonlyArray<[string, (stripe: Stripe) => Promise<unknown>]>
   ['credit notes', (stripe) => stripe.creditNotes.list({ limit: 1 })],
   ['coupons', (stripe) => stripe.coupons.list({ limit: 1 })],
   ['promotion codes', (stripe) => stripe.promotionCodes.list({ limit: 1 })],
+  ['subscription schedules', (stripe) => stripe.subscriptionSchedules.list({ limit: 1 })],
 ];
 
 /** What Payfold reads per customer: checked on the account's newest customer, when it has one. */

@@ -80,6 +80,13 @@ export const managedWebhookEvents = [
   'customer.discount.created',
   'customer.discount.updated',
   'customer.discount.deleted',
+  'subscription_schedule.created',
+  'subscription_schedule.updated',
+  'subscription_schedule.released',
+  'subscription_schedule.canceled',
+  'subscription_schedule.completed',
+  'subscription_schedule.aborted',
+  'subscription_schedule.expiring',
 ] as const;
 
 const managedMetadata = (environment: Environment) => ({

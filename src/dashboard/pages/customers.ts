@@ -21,6 +21,7 @@ interface Overview {
   earlyFraudWarnings: Row[];
   creditNotes: Row[];
   discounts: Row[];
+  subscriptionSchedules: Row[];
 }
 
 const subjectOf = (row: Row) =>
@@ -218,6 +219,39 @@ const discountsTable = (overview: Overview) =>
     overview.discounts,
   );
 
+const sameTime = (a: unknown, b: unknown) =>
+  typeof a === 'string' && typeof b === 'string' && new Date(a).getTime() === new Date(b).getTime();
+
+/** Each schedule's phases, the current one marked. */
+const schedulesTable = (overview: Overview) =>
+  dataTable(
+    'Subscription schedules',
+    [
+      { label: 'Schedule', value: (row) => code(row.subscription_schedule_id) },
+      { label: 'Status', value: (row) => text(row.status) },
+      { label: 'Subscription', value: (row) => code(row.subscription_id ?? row.released_subscription_id) },
+      {
+        label: 'Phases',
+        value: (row) =>
+          h(
+            'ul',
+            {},
+            (Array.isArray(row.phases) ? (row.phases as Row[]) : []).map((phase) =>
+              h(
+                'li',
+                {},
+                formatTime(phase.start),
+                `: ${(phase.items as Row[]).map((item) => `${String(item.quantity ?? 1)} × ${String(item.price_id)}`).join(', ')}`,
+                sameTime(phase.start, row.current_phase_start) ? ' (current)' : '',
+              ),
+            ),
+          ),
+      },
+      { label: 'Current phase ends', value: (row) => formatTime(row.current_phase_end) },
+    ],
+    overview.subscriptionSchedules,
+  );
+
 /** The cards on file, which one renewals charge and when it expires; cards saved without a payment. */
 const paymentMethodTables = (overview: Overview) => [
   dataTable(
@@ -384,6 +418,7 @@ const overviewPage = async (
     subscriptionsSection(overview),
     entitlementsTable(context, overview),
     discountsTable(overview),
+    schedulesTable(overview),
     ...paymentMethodTables(overview),
     ...moneyTables(overview),
   );

@@ -371,6 +371,34 @@ export const discountSchema = z
   })
   .transform(({ source, coupon, ...discount }) => ({ ...discount, coupon: source ?? coupon }));
 
+/** A subscription schedule: its phases (prices, quantities, dates), the current one, its subscription. */
+export const subscriptionScheduleSchema = z.object({
+  id: z.string(),
+  customer: reference,
+  subscription: reference,
+  released_subscription: text,
+  status: text,
+  end_behavior: text,
+  current_phase: z
+    .object({ start_date: unixTime, end_date: unixTime })
+    .nullish()
+    .transform((value) => value ?? null),
+  phases: z
+    .array(
+      z.object({
+        start_date: unixTime,
+        end_date: unixTime,
+        items: z
+          .array(z.object({ price: reference, quantity: integer }))
+          .nullish()
+          .transform((value) => value ?? []),
+      }),
+    )
+    .nullish()
+    .transform((value) => value ?? []),
+  metadata: metadataSchema,
+});
+
 /** A coupon of the catalog: a percentage or an amount off, for a duration. */
 export const couponSchema = z.object({
   id: z.string(),
@@ -478,6 +506,7 @@ export const projectedReading: Record<string, z.ZodType<Record<string, unknown>>
   credit_note: creditNoteSchema,
   coupon: couponSchema,
   discount: discountSchema,
+  subscription_schedule: subscriptionScheduleSchema,
   promotion_code: promotionCodeSchema,
   tax_id: taxIdSchema,
   'radar.early_fraud_warning': earlyFraudWarningSchema,

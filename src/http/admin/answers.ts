@@ -220,6 +220,7 @@ export const overviewAnswer = z.strictObject({
     earlyFraudWarnings: z.array(tableRow),
     creditNotes: z.array(tableRow),
     discounts: z.array(tableRow).describe('Each with its coupon’s terms'),
+    subscriptionSchedules: z.array(tableRow),
   }),
 });
 

@@ -23,8 +23,8 @@ export { firstRowOfRequest } from './session-rows.js';
 export const paymentsProjector: Projector = {
   name: 'payments',
   // 2: payment methods, setup intents, features, entitlements, tax ids, early fraud warnings,
-  // credit notes and invoices' credited amounts, coupons, promotion codes and discounts, built from
-  // logs that already hold their events.
+  // credit notes and invoices' credited amounts, coupons, promotion codes, discounts and
+  // subscription schedules, built from logs that already hold their events.
   version: 2,
   tables: [...paymentsProjectionTables.map((table) => table.name), ...paymentsProjectionStateTables],
   entryTypes: [

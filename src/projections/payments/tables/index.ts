@@ -18,6 +18,7 @@ import { refundsTable } from './refunds.js';
 import { setupIntentsTable } from './setup-intents.js';
 import { stripeObjectsTable } from './stripe-objects.js';
 import { subscriptionItemsTable } from './subscription-items.js';
+import { subscriptionSchedulesTable } from './subscription-schedules.js';
 import { subscriptionsTable } from './subscriptions.js';
 import type { Columns, DerivedTable, TableShape } from './table.js';
 import { taxIdsTable } from './tax-ids.js';
@@ -47,6 +48,7 @@ export const derivedTables: ReadonlyArray<DerivedTable<Columns>> = [
   couponsTable,
   promotionCodesTable,
   discountsTable,
+  subscriptionSchedulesTable,
 ] as unknown as ReadonlyArray<DerivedTable<Columns>>;
 
 const shape = <C extends Columns>(table: TableShape<C>) => table as unknown as TableShape<Columns>;
