@@ -55,13 +55,13 @@ describe('rebuilding the live tables from the log', { shuffle: false }, () => {
       )
     ).rows;
   const appendHistory = async (plan: HistoryPlan, runId: string) => {
-    const { events, sessionEntries } = buildHistory(plan, runId);
+    const { events, sessionEntries, reads } = buildHistory(plan, runId);
     for (const event of events) {
       await db.log.append(
         stripeEventLogEntry('test', JSON.stringify(event), stripeEventEnvelopeSchema.parse(event)),
       );
     }
-    for (const entry of sessionEntries) await db.log.append(entry);
+    for (const entry of [...sessionEntries, ...reads]) await db.log.append(entry);
   };
   const expectTablesToEqualTheLog = async () => {
     const client = await db.pool.connect();

@@ -91,12 +91,13 @@ describe('the payments projection over the real log and runner', () => {
             const db = await createTestDatabase();
             const log = db.log;
             try {
-              const { events, sessionEntries } = buildHistory(plan, 'log');
+              const { events, sessionEntries, reads } = buildHistory(plan, 'log');
               const appends = [
                 ...events.map((event) =>
                   stripeEventLogEntry('test', JSON.stringify(event), stripeEventEnvelopeSchema.parse(event)),
                 ),
                 ...sessionEntries,
+                ...reads,
               ];
               // Delivered shuffled, with redeliveries, several at a time (as concurrent webhooks
               // and session requests).

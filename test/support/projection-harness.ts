@@ -34,11 +34,12 @@ export const entriesOf = (
   })),
 ];
 
-/** Every entry of a generated history. */
+/** Every entry of a generated history: its events, its session API entries and its API reads. */
 export const historyEntries = (history: {
   events: readonly GeneratedEvent[];
   sessionEntries: readonly NewLogEntry[];
-}) => entriesOf(history.events, history.sessionEntries);
+  reads: readonly NewLogEntry[];
+}) => entriesOf(history.events, [...history.sessionEntries, ...history.reads]);
 
 /**
  * Every entry of a generated history, plus every third object that still exists read from the API
@@ -58,7 +59,7 @@ export const historyEntriesWithRepeatedReads = (history: ReturnType<typeof build
         }),
       ),
     );
-  return entriesOf(history.events, [...history.sessionEntries, ...reads]);
+  return entriesOf(history.events, [...history.sessionEntries, ...history.reads, ...reads]);
 };
 
 /** Every projected table, as comparable rows. */

@@ -41,10 +41,16 @@ export const normaliseRow = (row: Record<string, unknown>): string => {
 
 export const referenceTables = async (entries: readonly LogEntry[]): Promise<Tables> => {
   const candidates = new Map<string, Candidate>();
-  // One candidate per key: a state read more than once holds at the latest second it was read.
+  // One candidate per key: a state read more than once holds at the latest second it was read,
+  // and its row was first recorded when the earliest of those reads was.
   for (const candidate of entries.flatMap(candidatesOfEntry)) {
     const known = candidates.get(candidate.key);
-    if (!known || candidate.observedAt > known.observedAt) candidates.set(candidate.key, candidate);
+    if (!known) candidates.set(candidate.key, candidate);
+    else
+      candidates.set(candidate.key, {
+        ...(candidate.observedAt > known.observedAt ? candidate : known),
+        recordedAt: earliest([known.recordedAt, candidate.recordedAt]),
+      });
   }
   const byObject = new Map<string, Candidate[]>();
   for (const candidate of candidates.values()) {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { NewLogEntry } from '../../src/domain/event-log.js';
+import { type NewLogEntry, stripeSyncPageLogEntry } from '../../src/domain/event-log.js';
 import { type CheckoutRequest, checkoutRequestLogEntry } from '../../src/domain/session-requests.js';
 import { nameBasedUuid } from '../../src/domain/subject.js';
 
@@ -67,6 +67,8 @@ export interface HistoryPlan {
   abandonedRequest: boolean;
   renameProduct: boolean;
   deleteProduct: boolean;
+  /** The catalog's features, read by a sync (Stripe sends no event about them); one archived later. */
+  archiveFeature: boolean;
   /** A coupon with a promotion code: the code deactivated, the coupon deleted, or neither. */
   coupon: 'none' | 'kept' | 'code_deactivated' | 'deleted';
   /** 0: the next event shares the second, 1: the next second, etc. */
@@ -131,6 +133,7 @@ export const historyPlanArbitrary: fc.Arbitrary<HistoryPlan> = fc.record({
   abandonedRequest: chance(0.3),
   renameProduct: fc.boolean(),
   deleteProduct: chance(0.2),
+  archiveFeature: fc.boolean(),
   coupon: fc.constantFrom('none' as const, 'kept' as const, 'code_deactivated' as const, 'deleted' as const),
   steps: fc.array(fc.constantFrom(0, 0, 0, 1, 1, 2), { minLength: 120, maxLength: 120 }),
 });
@@ -142,6 +145,8 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
   const events: GeneratedEvent[] = [];
   /** Entries of the session API, in the order Payfold would append them. */
   const sessionEntries: NewLogEntry[] = [];
+  /** API reads (sync pages) of objects Stripe sends no event about. */
+  const reads: NewLogEntry[] = [];
   const truth = new Map<string, StripeObjectState>();
   const deleted = new Set<string>();
   let second = 1_750_000_000;
@@ -752,5 +757,35 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
   }
   if (plan.archivePrice) update('price.updated', price, { active: false }, false);
   if (plan.deleteProduct) emit('product.deleted', product, false);
-  return { events, sessionEntries, truth, deleted };
+  // The catalog's features as a sync lists them, a page at a second of its own.
+  const features: StripeObjectState[] = ['priority_support', 'team_workspace'].map((lookupKey) => ({
+    id: `feat_${runId}_${lookupKey}`,
+    object: 'entitlements.feature',
+    name: lookupKey.replace('_', ' '),
+    lookup_key: lookupKey,
+    active: true,
+    livemode: false,
+    metadata: {},
+  }));
+  const syncRead = (objects: StripeObjectState[], observedAt: number) => {
+    reads.push(
+      stripeSyncPageLogEntry('test', {
+        syncId: nameBasedUuid(`sync:${runId}:${reads.length}`),
+        objectKind: 'entitlements.feature',
+        cursor: null,
+        observedAt,
+        objects: structuredClone(objects),
+        hasMore: false,
+      }),
+    );
+    for (const object of objects) truth.set(`${object.object}:${object.id}`, structuredClone(object));
+  };
+  syncRead(features, tick());
+  if (plan.archiveFeature) {
+    // A later sync, a second later at least: two reads of one second differ only by their hash.
+    (features[0] as StripeObjectState).active = false;
+    second += 1;
+    syncRead(features, second);
+  }
+  return { events, sessionEntries, reads, truth, deleted };
 };
