@@ -252,6 +252,9 @@ describe.skipIf('skip' in chromium)('the dashboard, in Chromium', () => {
     expect(await page.getByRole('table', { name: 'Features' }).textContent()).toMatch(
       /team_workspace.*Shared workspace/,
     );
+    expect(
+      await page.locator('article.product', { hasText: 'Team plan' }).locator('p.grants').textContent(),
+    ).toBe('Grants: priority_support, team_workspace');
   });
 
   it('shows a parked entry with its reason, and applies it on retry once the cause is fixed', async () => {

@@ -71,6 +71,7 @@ describe('migrations', () => {
       'payments.payment_history',
       'payments.payment_methods',
       'payments.prices',
+      'payments.product_features',
       'payments.products',
       'payments.promotion_codes',
       'payments.refunds',

@@ -177,8 +177,8 @@ describe('reconcile after a clean run', () => {
           await server.payfold.runner.catchUp();
         },
       });
-      // Stripe sends no event about features: the catalog's reach the tables by a sync.
-      const synced = await runPayfold(['sync', '--objects', 'entitlements.feature'], {
+      // Stripe sends no event about features or which products grant them: they reach the tables by a sync.
+      const synced = await runPayfold(['sync', '--objects', 'entitlements.feature,product_feature'], {
         databaseUrl: db.url,
         stripeApiBase: emulator.url,
       });

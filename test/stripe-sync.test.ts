@@ -234,6 +234,27 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
         .map((feature) => ({ feature_id: feature.id, lookup_key: feature.lookup_key }))
         .sort((a, b) => (a.feature_id < b.feature_id ? -1 : 1)),
     );
+    // Which features each product grants: the demo's Team plan both.
+    const products = await all(stripe.products.list({ limit: 100 }));
+    const grants = (
+      await Promise.all(
+        products.map(async (product) =>
+          (
+            await all(stripe.products.listFeatures(product.id))
+          ).map((attachment) => ({
+            product_feature_id: attachment.id,
+            product_id: product.id,
+            lookup_key: attachment.entitlement_feature.lookup_key,
+          })),
+        ),
+      )
+    ).flat();
+    expect(grants.map((grant) => grant.lookup_key).sort()).toEqual(['priority_support', 'team_workspace']);
+    expect(
+      await rows(
+        'select product_feature_id, product_id, lookup_key from payments.product_features order by 1',
+      ),
+    ).toEqual(grants.sort((a, b) => (a.product_feature_id < b.product_feature_id ? -1 : 1)));
     const entitlements = (
       await Promise.all(
         customers.map(async (customer) =>

@@ -13,6 +13,7 @@ import {
   encodeSyncCursor,
   type ListScope,
   perCustomerKinds,
+  perProductKinds,
   type SyncObjectKind,
   scopeKey,
   syncObjectKinds,
@@ -23,7 +24,13 @@ import type { StripeGateway } from '../ports/stripe.js';
 import { observationOf, StripeGatewayError, type WithResponse } from '../ports/stripe.js';
 import { notConnectedMessage, type StripeConnections } from './stripe-connections/index.js';
 
-type ListParams = { limit: number; starting_after?: string; test_clock?: string; customer?: string };
+type ListParams = {
+  limit: number;
+  starting_after?: string;
+  test_clock?: string;
+  customer?: string;
+  product?: string;
+};
 type Page = Stripe.ApiList<{ id: string }> & WithResponse;
 
 /** Every kind of object a sync lists, and how (prices and products active or not, subscriptions of any status). */
@@ -54,6 +61,8 @@ const lists = {
   promotion_code: (stripe: Stripe, params: ListParams) => stripe.promotionCodes.list(params),
   discount: (stripe: Stripe, { customer }: ListParams) => discountsOfCustomer(stripe, customer as string),
   subscription_schedule: (stripe: Stripe, params: ListParams) => stripe.subscriptionSchedules.list(params),
+  product_feature: (stripe: Stripe, { product, ...params }: ListParams) =>
+    featuresOfProduct(stripe, product as string, params),
 } as const satisfies Record<SyncObjectKind, (stripe: Stripe, params: ListParams) => Promise<unknown>>;
 
 /**
@@ -90,6 +99,21 @@ export const activeEntitlementSummary = async (stripe: Stripe, customer: string)
     livemode: page.data[0]?.livemode ?? false,
   };
   return { object: 'list', data: [summary], has_more: false, url: page.url, lastResponse: page.lastResponse };
+};
+
+/**
+ * A page of a product's features. Stripe's `product_feature` does not name its product: Payfold
+ * adds it (`product`), as it names an entitlement summary by its customer.
+ */
+const featuresOfProduct = async (stripe: Stripe, product: string, params: Omit<ListParams, 'product'>) => {
+  const page = await stripe.products.listFeatures(product, params);
+  return {
+    object: 'list',
+    data: page.data.map((feature) => ({ ...feature, product })),
+    has_more: page.has_more,
+    url: page.url,
+    lastResponse: page.lastResponse,
+  };
 };
 
 /**
@@ -130,9 +154,10 @@ const retrievals = {
   price: (stripe: Stripe, id: string) => stripe.prices.retrieve(id),
   tax_id: (stripe: Stripe, id: string) => stripe.taxIds.retrieve(id),
   coupon: (stripe: Stripe, id: string) => stripe.coupons.retrieve(id),
-  // Stripe cannot retrieve a discount; a finished read of every customer's is whole, so one not
-  // read is gone, as a 404 would say.
+  // Stripe cannot retrieve a discount or a product's feature; a finished read of every customer's
+  // or product's is whole, so one not read is gone, as a 404 would say.
   discount: null,
+  product_feature: null,
 } as const;
 
 /** Objects per page: Stripe's most. */
@@ -155,8 +180,9 @@ const listPage = async (
       list(stripe, { limit: pageSize, ...scope, ...(after && { starting_after: after }) }),
     )) as Page;
   } catch (error) {
-    // A customer deleted since the sync listed it has nothing left to list: an empty page.
-    if (!(scope.customer && error instanceof StripeGatewayError && error.status === 404)) throw error;
+    // A customer or product deleted since the sync listed it has nothing left to list: an empty page.
+    const perObject = scope.customer ?? scope.product;
+    if (!(perObject && error instanceof StripeGatewayError && error.status === 404)) throw error;
     return {
       object: 'list',
       data: [],
@@ -227,6 +253,12 @@ const listScopes = async (
   secretKey: string,
   objectKind: SyncObjectKind,
 ): Promise<ListScope[]> => {
+  if (perProductKinds.has(objectKind)) {
+    const products = await everyObject(gateway, environment, secretKey, (stripe, params) =>
+      stripe.products.list(params),
+    );
+    return products.map((product) => ({ product: product.id }));
+  }
   if (perCustomerKinds.has(objectKind)) {
     const clocks = await testClockIds(gateway, environment, secretKey);
     const customers = await customerIdsOf(gateway, environment, secretKey, [null, ...clocks]);

@@ -21,6 +21,7 @@ export const syncObjectKinds = [
   'promotion_code',
   'discount',
   'subscription_schedule',
+  'product_feature',
 ] as const;
 
 export type SyncObjectKind = (typeof syncObjectKinds)[number];
@@ -30,7 +31,7 @@ export type SyncObjectKind = (typeof syncObjectKinds)[number];
  * (`{test_clock}`) or one of its customers' (`{customer}`). Stripe leaves a test clock's
  * customers, subscriptions and invoices out of the account's lists.
  */
-export type ListScope = Readonly<Partial<Record<'test_clock' | 'customer', string>>>;
+export type ListScope = Readonly<Partial<Record<'test_clock' | 'customer' | 'product', string>>>;
 
 /** The kinds Stripe lists without test clock objects, and the filter that lists a clock's. */
 export const clockScopedKinds: Partial<Record<SyncObjectKind, 'test_clock' | 'customer'>> = {
@@ -45,6 +46,9 @@ export const clockScopedKinds: Partial<Record<SyncObjectKind, 'test_clock' | 'cu
  * carry), tax ids and discounts (Stripe has no list of them: read from the customer and its
  * subscriptions).
  */
+/** Kinds Stripe lists only per product, for every product: a product's features. */
+export const perProductKinds: ReadonlySet<SyncObjectKind> = new Set(['product_feature']);
+
 export const perCustomerKinds: ReadonlySet<SyncObjectKind> = new Set([
   'payment_method',
   'entitlements.active_entitlement_summary',

@@ -154,6 +154,7 @@ export const projectedTableNames = [
   'promotion_codes',
   'discounts',
   'subscription_schedules',
+  'product_features',
 ] as const;
 
 /** The rows in which two sets of tables differ, as `table: -expected` / `table: +actual` lines. */

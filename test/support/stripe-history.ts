@@ -768,10 +768,11 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
     metadata: {},
   }));
   const syncRead = (objects: StripeObjectState[], observedAt: number) => {
+    const objectKind = (objects[0] as StripeObjectState).object;
     reads.push(
       stripeSyncPageLogEntry('test', {
         syncId: nameBasedUuid(`sync:${runId}:${reads.length}`),
-        objectKind: 'entitlements.feature',
+        objectKind,
         cursor: null,
         observedAt,
         objects: structuredClone(objects),
@@ -780,7 +781,19 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
     );
     for (const object of objects) truth.set(`${object.object}:${object.id}`, structuredClone(object));
   };
-  syncRead(features, tick());
+  const readAt = tick();
+  syncRead(features, readAt);
+  // The product grants both, as a sync reads its features (Payfold names the product).
+  syncRead(
+    features.map((feature) => ({
+      id: `prodft_${feature.id}`,
+      object: 'product_feature',
+      entitlement_feature: structuredClone(feature),
+      livemode: false,
+      product: product.id,
+    })),
+    readAt,
+  );
   if (plan.archiveFeature) {
     // A later sync, a second later at least: two reads of one second differ only by their hash.
     (features[0] as StripeObjectState).active = false;

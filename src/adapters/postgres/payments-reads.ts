@@ -161,6 +161,12 @@ const statements = {
             'r.environment = p.environment and r.product_id = p.product_id',
             'r.active desc, r.created_at, r.price_id',
           ),
+          features: rowsOf(
+            'product_features',
+            'g',
+            'g.environment = p.environment and g.product_id = p.product_id and not g.deleted',
+            'g.lookup_key',
+          ),
         },
       )} as products,
       ${rowsOf('features', 'f', 'f.environment = $1', 'f.active desc, f.lookup_key')} as features,

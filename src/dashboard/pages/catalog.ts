@@ -19,6 +19,8 @@ interface Product extends Row {
   active: boolean | null;
   default_price_id: string | null;
   prices: Row[];
+  /** payments.product_features rows: the features it grants. */
+  features: Row[];
 }
 
 const priceLabel = (price: Row) =>
@@ -178,6 +180,17 @@ const productSection = (product: Product, change: Change) => {
     { class: `product${product.active ? '' : ' archived'}` },
     h('h3', {}, name, product.active ? '' : ' (archived)'),
     h('p', {}, h('code', {}, product.product_id), ' ', text(product.description)),
+    h(
+      'p',
+      { class: 'grants' },
+      'Grants: ',
+      product.features.length === 0
+        ? 'no features'
+        : product.features.map((feature, index) => [
+            index > 0 ? ', ' : '',
+            h('code', {}, String(feature.lookup_key)),
+          ]),
+    ),
     pricesTable(product, change),
     product.active
       ? h(

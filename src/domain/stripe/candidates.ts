@@ -50,7 +50,16 @@ export interface Candidate {
  * Object types whose deletion is final. Their deleted events (a product's, a price's, a tax id's…)
  * carry a full object without `deleted: true`, so for these types the event type says it.
  */
-const deletableTypes = new Set(['customer', 'product', 'price', 'invoice', 'coupon', 'tax_id', 'discount']);
+const deletableTypes = new Set([
+  'customer',
+  'product',
+  'price',
+  'invoice',
+  'coupon',
+  'tax_id',
+  'discount',
+  'product_feature',
+]);
 
 /** Legacy plans are prices under another shape; they share ids and one winner. */
 export const objectTypeOf = (object: string): string => (object === 'plan' ? 'price' : object);

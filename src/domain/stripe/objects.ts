@@ -399,6 +399,16 @@ export const subscriptionScheduleSchema = z.object({
   metadata: metadataSchema,
 });
 
+/** A feature a product grants; Stripe's object names no product, Payfold's sync adds it (`product`). */
+export const productFeatureSchema = z.object({
+  id: z.string(),
+  product: text,
+  entitlement_feature: z
+    .object({ id: z.string(), lookup_key: text })
+    .nullish()
+    .transform((value) => value ?? null),
+});
+
 /** A coupon of the catalog: a percentage or an amount off, for a duration. */
 export const couponSchema = z.object({
   id: z.string(),
@@ -507,6 +517,7 @@ export const projectedReading: Record<string, z.ZodType<Record<string, unknown>>
   coupon: couponSchema,
   discount: discountSchema,
   subscription_schedule: subscriptionScheduleSchema,
+  product_feature: productFeatureSchema,
   promotion_code: promotionCodeSchema,
   tax_id: taxIdSchema,
   'radar.early_fraud_warning': earlyFraudWarningSchema,

@@ -194,7 +194,9 @@ export const catalogChangeAnswer = z.strictObject({
 export const catalogAnswer = z.strictObject({
   products: z
     .array(tableRow)
-    .describe('payments.products rows, each with `prices`, its payments.prices rows'),
+    .describe(
+      'payments.products rows, each with `prices`, its payments.prices rows, and `features`, its payments.product_features rows',
+    ),
   features: z.array(tableRow).describe('payments.features rows'),
   coupons: z
     .array(tableRow)

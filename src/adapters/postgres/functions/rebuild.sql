@@ -35,6 +35,7 @@ language sql stable set search_path = pg_catalog as $$
     ('payments.promotion_codes'::regclass),
     ('payments.discounts'::regclass),
     ('payments.subscription_schedules'::regclass),
+    ('payments.product_features'::regclass),
     ('payfold.stripe_object_candidates'::regclass),
     ('payfold.stripe_object_links'::regclass),
     ('payfold.subject_pairings'::regclass),

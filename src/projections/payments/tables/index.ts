@@ -13,6 +13,7 @@ import { invoicesTable } from './invoices.js';
 import { paymentHistoryTable } from './payment-history.js';
 import { paymentMethodsTable } from './payment-methods.js';
 import { pricesTable } from './prices.js';
+import { productFeaturesTable } from './product-features.js';
 import { productsTable } from './products.js';
 import { refundsTable } from './refunds.js';
 import { setupIntentsTable } from './setup-intents.js';
@@ -41,6 +42,7 @@ export const derivedTables: ReadonlyArray<DerivedTable<Columns>> = [
   paymentMethodsTable,
   setupIntentsTable,
   featuresTable,
+  productFeaturesTable,
   entitlementsTable,
   taxIdsTable,
   earlyFraudWarningsTable,
