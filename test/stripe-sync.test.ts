@@ -50,7 +50,10 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
       currency: 'usd',
       name: 'Launch',
     });
-    await stripe.promotionCodes.create({ promotion: { type: 'coupon', coupon: launch.id }, code: 'HELLO' });
+    const hello = await stripe.promotionCodes.create({
+      promotion: { type: 'coupon', coupon: launch.id },
+      code: 'HELLO',
+    });
     await stripe.coupons.create({ id: 'RETIRING', percent_off: 10 });
     // A second subscription of the subscriber's, with the launch coupon: $15.00 a month, not $20.00.
     await stripe.subscriptions.create({
@@ -77,6 +80,14 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
         { items: [{ price: seat.id, quantity: 3 }], duration: { interval: 'month', interval_count: 2 } },
       ],
     });
+    // A Checkout with the code: the session keeps it, the subscription it creates takes it off.
+    const withCode = await stripe.checkout.sessions.create({
+      mode: 'subscription',
+      line_items: [{ price: seat.id, quantity: 1 }],
+      discounts: [{ promotion_code: hello.id }],
+      success_url: 'https://app.example/done',
+    });
+    await emulatorTestHelpers(stripe).completeCheckoutSession(withCode.id);
     await stripe.customers.createTaxId(subscriber.id, { type: 'eu_vat', value: 'DE123456789' });
     await stripe.customers.createTaxId(subscriber.id, { type: 'us_ein', value: '12-3456789' });
     for (let index = 0; index < 230; index += 1)
@@ -311,23 +322,42 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     )
       .flat()
       .filter((subscription) => subscription.discounts.length > 0);
-    expect(discounted).toHaveLength(1);
-    const [discount] = (discounted[0]?.discounts ?? []) as Stripe.Discount[];
+    // The launch coupon's own subscription, and the one the Checkout with its code created.
+    expect(discounted).toHaveLength(2);
+    const applied = discounted.flatMap((subscription) =>
+      (subscription.discounts as Stripe.Discount[]).map((discount) => ({
+        discount_id: discount.id,
+        coupon_id: discount.source.coupon,
+        promotion_code_id: discount.promotion_code,
+        subscription_id: subscription.id,
+        deleted: false,
+      })),
+    );
+    expect(applied.map((discount) => discount.coupon_id)).toEqual(['LAUNCH', 'LAUNCH']);
     expect(
-      await rows('select discount_id, coupon_id, subscription_id, deleted from payments.discounts'),
+      await rows(
+        'select discount_id, coupon_id, promotion_code_id, subscription_id, deleted from payments.discounts order by 1',
+      ),
+    ).toEqual(applied.sort((a, b) => (a.discount_id < b.discount_id ? -1 : 1)));
+    for (const subscription of discounted) {
+      expect(
+        await rows(
+          `select discount_ids from payments.subscriptions where subscription_id = '${subscription.id}'`,
+        ),
+      ).toEqual([
+        { discount_ids: (subscription.discounts as Stripe.Discount[]).map((discount) => discount.id) },
+      ]);
+    }
+    // $20.00 less the coupon's $5.00, and $7.00 less $5.00.
+    expect(
+      await rows(
+        `select amount_paid::int, amount_discounted::int from payments.invoices
+           where subscription_id in ('${discounted[0]?.id}', '${discounted[1]?.id}') order by 1`,
+      ),
     ).toEqual([
-      { discount_id: discount?.id, coupon_id: 'LAUNCH', subscription_id: discounted[0]?.id, deleted: false },
+      { amount_paid: 200, amount_discounted: 500 },
+      { amount_paid: 1500, amount_discounted: 500 },
     ]);
-    expect(
-      await rows(
-        `select discount_ids from payments.subscriptions where subscription_id = '${discounted[0]?.id}'`,
-      ),
-    ).toEqual([{ discount_ids: [discount?.id] }]);
-    expect(
-      await rows(
-        `select amount_paid::int, amount_discounted::int from payments.invoices where subscription_id = '${discounted[0]?.id}'`,
-      ),
-    ).toEqual([{ amount_paid: 1500, amount_discounted: 500 }]);
     const schedules = await all(stripe.subscriptionSchedules.list({ limit: 100 }));
     expect(schedules).toHaveLength(1);
     expect(
@@ -343,6 +373,16 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
         quantities: [1, 3],
       })),
     );
+    expect(
+      await rows(
+        `select discounts, amount_discount::int from payments.checkout_sessions where discounts <> '[]'`,
+      ),
+    ).toEqual([
+      {
+        discounts: [{ coupon_id: null, promotion_code_id: expect.stringMatching(/^promo_/) }],
+        amount_discount: 0,
+      },
+    ]);
     const creditNotes = await all(stripe.creditNotes.list({ limit: 100 }));
     expect(creditNotes).toHaveLength(1);
     expect(
@@ -397,6 +437,7 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     const [withDiscount] = (await all(stripe.subscriptions.list({ status: 'all', limit: 100 }))).filter(
       (subscription) => subscription.discounts.length > 0,
     );
+    const removedDiscount = withDiscount?.discounts[0] as string;
     await stripe.subscriptions.update(withDiscount?.id as string, { discounts: '' });
 
     const synced = await syncStripe(deps, 'test', ['customer', 'product', 'tax_id', 'coupon', 'discount']);
@@ -425,7 +466,9 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     expect(await rows(`select valid, deleted from payments.coupons where coupon_id = 'RETIRING'`)).toEqual([
       { valid: false, deleted: true },
     ]);
-    expect(await rows('select deleted from payments.discounts')).toEqual([{ deleted: true }]);
+    expect(
+      await rows(`select deleted from payments.discounts where discount_id = '${removedDiscount}'`),
+    ).toEqual([{ deleted: true }]);
     expect(await rows('select count(*)::int as live from payments.customers where not deleted')).toEqual([
       { live: (await everyCustomer()).length },
     ]);

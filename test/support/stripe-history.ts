@@ -519,6 +519,10 @@ export const buildHistory = (plan: HistoryPlan, runId: string) => {
       success_url: 'https://app.example/success',
       cancel_url: 'https://app.example/cancel',
       url: null,
+      // The subscription's coupon, applied at Checkout.
+      discounts:
+        subscription && story.discount !== 'none' ? [{ coupon: `welcome_${tag}`, promotion_code: null }] : [],
+      total_details: { amount_discount: subscription && story.discount !== 'none' ? 500 : 0 },
       metadata: { ...subjectMetadata },
       ...(request && { client_reference_id: request.id }),
     };

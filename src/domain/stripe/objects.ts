@@ -284,6 +284,15 @@ export const checkoutSessionSchema = z.object({
   cancel_url: text,
   url: text,
   line_items: list(z.unknown()),
+  /** The coupons and promotion codes applied at Checkout, and what they took off. */
+  discounts: z
+    .array(z.object({ coupon: reference, promotion_code: reference }))
+    .nullish()
+    .transform((value) => value ?? []),
+  total_details: z
+    .object({ amount_discount: integer })
+    .nullish()
+    .transform((value) => value?.amount_discount ?? null),
   metadata: metadataSchema,
 });
 
