@@ -136,14 +136,6 @@ describe('the README feature access example: a policy and a trigger on payments.
         { entitlements: summaryOf('cus_acme', ['csv_export', 'reports']).entitlements },
       ),
     );
-    console.log(
-      (await db.pool.query('select * from payments.entitlements')).rows,
-      (
-        await db.pool.query(
-          "select object_id, observed_at, snapshot from payments.stripe_objects where object_type like 'entitlements%'",
-        )
-      ).rows.map((r) => JSON.stringify(r)),
-    );
     expect(await reportsSeenBy('ada')).toEqual([]);
     expect(await featureChanges()).toEqual([
       'acme granted csv_export',
