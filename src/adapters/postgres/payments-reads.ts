@@ -17,10 +17,16 @@ const rowsOf = (
   return `(select coalesce(jsonb_agg(${row} order by ${order}), '[]') from payments.${table} ${alias} where ${where})`;
 };
 
+/**
+ * Rows of the overview's subject: of one of its customers, or naming the subject themselves
+ * ($1 environment, $2/$3 subject; `customer_ids` is the overview's list of its customers).
+ */
+const ofSubject = (alias: string) =>
+  `${alias}.environment = $1 and (${alias}.customer_id in (select customer_id from customer_ids) or (${alias}.subject_type = $2 and ${alias}.subject_id = $3))`;
+
 /** Rows (refunds, disputes, warnings) about a payment of the subject's or of its customers'. */
 const onPaymentsOfSubject = (alias: string) =>
-  `${alias}.environment = $1 and exists (select 1 from payments.payment_history p where p.environment = $1
-     and (p.customer_id in (select customer_id from customer_ids) or (p.subject_type = $2 and p.subject_id = $3))
+  `${alias}.environment = $1 and exists (select 1 from payments.payment_history p where ${ofSubject('p')}
      and (p.payment_intent_id = ${alias}.payment_intent_id or p.charge_id = ${alias}.charge_id))`;
 
 // A subject's customers: its mapping, customers naming it in their metadata, and the customers of
@@ -37,26 +43,15 @@ const overviewSql = `
   )
   select jsonb_build_object(
     'customers', ${rowsOf('customers', 'c', 'c.environment = $1 and c.customer_id in (select customer_id from customer_ids)', 'c.customer_id')},
-    'customerMappings', ${rowsOf(
-      'customer_mappings',
-      'm',
-      'm.environment = $1 and (m.customer_id in (select customer_id from customer_ids) or (m.subject_type = $2 and m.subject_id = $3))',
-      'm.subject_type, m.subject_id',
-    )},
-    'subscriptions', ${rowsOf(
-      'subscriptions',
-      's',
-      's.environment = $1 and (s.customer_id in (select customer_id from customer_ids) or (s.subject_type = $2 and s.subject_id = $3))',
-      's.created_at desc, s.subscription_id',
-      {
-        items: rowsOf(
-          'subscription_items',
-          'i',
-          'i.environment = s.environment and i.subscription_id = s.subscription_id',
-          'i.subscription_item_id',
-        ),
-      },
-    )},
+    'customerMappings', ${rowsOf('customer_mappings', 'm', ofSubject('m'), 'm.subject_type, m.subject_id')},
+    'subscriptions', ${rowsOf('subscriptions', 's', ofSubject('s'), 's.created_at desc, s.subscription_id', {
+      items: rowsOf(
+        'subscription_items',
+        'i',
+        'i.environment = s.environment and i.subscription_id = s.subscription_id',
+        'i.subscription_item_id',
+      ),
+    })},
     'invoices', ${rowsOf(
       'invoices',
       'v',
@@ -66,27 +61,22 @@ const overviewSql = `
     'paymentHistory', ${rowsOf(
       'payment_history',
       'p',
-      'p.environment = $1 and (p.customer_id in (select customer_id from customer_ids) or (p.subject_type = $2 and p.subject_id = $3))',
+      ofSubject('p'),
       'p.created_at desc, p.payment_intent_id',
     )},
     'refunds', ${rowsOf('refunds', 'r', onPaymentsOfSubject('r'), 'r.created_at desc, r.refund_id')},
     'disputes', ${rowsOf('disputes', 'd', onPaymentsOfSubject('d'), 'd.created_at desc, d.dispute_id')},
-    'checkoutSessions', ${rowsOf(
-      'checkout_sessions',
-      'k',
-      'k.environment = $1 and (k.customer_id in (select customer_id from customer_ids) or (k.subject_type = $2 and k.subject_id = $3))',
-      'k.created_at desc, k.id',
-    )},
+    'checkoutSessions', ${rowsOf('checkout_sessions', 'k', ofSubject('k'), 'k.created_at desc, k.id')},
     'paymentMethods', ${rowsOf(
       'payment_methods',
       'pm',
-      'pm.environment = $1 and (pm.customer_id in (select customer_id from customer_ids) or (pm.subject_type = $2 and pm.subject_id = $3))',
+      ofSubject('pm'),
       'pm.attached desc, pm.created_at desc, pm.payment_method_id',
     )},
     'setupIntents', ${rowsOf(
       'setup_intents',
       'si',
-      'si.environment = $1 and (si.customer_id in (select customer_id from customer_ids) or (si.subject_type = $2 and si.subject_id = $3))',
+      ofSubject('si'),
       'si.created_at desc, si.setup_intent_id',
     )},
     'entitlements', (
@@ -94,27 +84,16 @@ const overviewSql = `
         order by e.lookup_key, e.customer_id), '[]')
       from payments.entitlements e
       left join payments.features f on f.environment = e.environment and f.feature_id = e.feature_id
-      where e.environment = $1
-        and (e.customer_id in (select customer_id from customer_ids) or (e.subject_type = $2 and e.subject_id = $3))
+      where ${ofSubject('e')}
     ),
-    'taxIds', ${rowsOf(
-      'tax_ids',
-      'x',
-      'x.environment = $1 and (x.customer_id in (select customer_id from customer_ids) or (x.subject_type = $2 and x.subject_id = $3))',
-      'x.deleted, x.created_at, x.tax_id_id',
-    )},
+    'taxIds', ${rowsOf('tax_ids', 'x', ofSubject('x'), 'x.deleted, x.created_at, x.tax_id_id')},
     'earlyFraudWarnings', ${rowsOf(
       'early_fraud_warnings',
       'w',
       onPaymentsOfSubject('w'),
       'w.created_at desc, w.early_fraud_warning_id',
     )},
-    'creditNotes', ${rowsOf(
-      'credit_notes',
-      'n',
-      'n.environment = $1 and (n.customer_id in (select customer_id from customer_ids) or (n.subject_type = $2 and n.subject_id = $3))',
-      'n.created_at desc, n.credit_note_id',
-    )},
+    'creditNotes', ${rowsOf('credit_notes', 'n', ofSubject('n'), 'n.created_at desc, n.credit_note_id')},
     'discounts', (
       select coalesce(jsonb_agg(to_jsonb(d) || jsonb_build_object(
           'coupon_name', c.name, 'percent_off', c.percent_off, 'amount_off', c.amount_off,
@@ -122,13 +101,12 @@ const overviewSql = `
         order by d.deleted, d.start_at desc, d.discount_id), '[]')
       from payments.discounts d
       left join payments.coupons c on c.environment = d.environment and c.coupon_id = d.coupon_id
-      where d.environment = $1
-        and (d.customer_id in (select customer_id from customer_ids) or (d.subject_type = $2 and d.subject_id = $3))
+      where ${ofSubject('d')}
     ),
     'subscriptionSchedules', ${rowsOf(
       'subscription_schedules',
       'h',
-      'h.environment = $1 and (h.customer_id in (select customer_id from customer_ids) or (h.subject_type = $2 and h.subject_id = $3))',
+      ofSubject('h'),
       'h.created_at desc, h.subscription_schedule_id',
     )}
   ) as overview`;
