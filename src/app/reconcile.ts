@@ -9,7 +9,13 @@ import { StripeGatewayError, type WithResponse } from '../ports/stripe.js';
 import type { ParkedEntry, ProjectionEngine, TableDrift } from '../projections/engine/index.js';
 import { appendFetchedObject } from './fetched-objects.js';
 import { notConnectedMessage, type StripeConnections } from './stripe-connections/index.js';
-import { activeEntitlementSummary, listEveryObject, type SyncStripeDeps, syncStripe } from './sync-stripe.js';
+import {
+  activeEntitlementSummary,
+  listEveryObject,
+  type ScopeReads,
+  type SyncStripeDeps,
+  syncStripe,
+} from './sync-stripe.js';
 
 /** How far back Stripe keeps events (`GET /v1/events` lists the last 30 days). */
 const eventsWindowSeconds = 30 * 24 * 3600;
@@ -107,6 +113,8 @@ export const reconcileStripe = async (
     await deps.projections.catchUp();
     const missedEvents = await findMissedEvents(deps, environment, secretKey);
     const objects: ObjectDrift[] = [];
+    // The test clocks and customers, read once for every kind listed per customer.
+    const scopeReads: ScopeReads = {};
     for (const objectKind of syncObjectKinds) {
       const drift: ObjectDrift = {
         objectKind,
@@ -117,29 +125,36 @@ export const reconcileStripe = async (
         extra: [],
       };
       const listed: string[] = [];
-      await listEveryObject(gateway, environment, secretKey, objectKind, async (page) => {
-        const winners = await store.winners(
-          environment,
-          objectKind,
-          page.map((object) => object.id),
-        );
-        for (const object of page) {
-          listed.push(object.id);
-          const winner = winners.get(object.id);
-          if (!winner) {
-            if (!showsNothing(objectKind, object)) drift.missing.push(object.id);
-          } else {
-            // As the log would keep it: the package's decimals (and other values) as their JSON.
-            const { projected, elsewhere } = snapshotDifferences(
-              objectKind,
-              JSON.parse(JSON.stringify(object)),
-              winner,
-            );
-            if (projected.length > 0) drift.stale.push({ id: object.id, fields: projected });
-            if (elsewhere.length > 0) drift.informational.push({ id: object.id, fields: elsewhere });
+      await listEveryObject(
+        gateway,
+        environment,
+        secretKey,
+        objectKind,
+        async (page) => {
+          const winners = await store.winners(
+            environment,
+            objectKind,
+            page.map((object) => object.id),
+          );
+          for (const object of page) {
+            listed.push(object.id);
+            const winner = winners.get(object.id);
+            if (!winner) {
+              if (!showsNothing(objectKind, object)) drift.missing.push(object.id);
+            } else {
+              // As the log would keep it: the package's decimals (and other values) as their JSON.
+              const { projected, elsewhere } = snapshotDifferences(
+                objectKind,
+                JSON.parse(JSON.stringify(object)),
+                winner,
+              );
+              if (projected.length > 0) drift.stale.push({ id: object.id, fields: projected });
+              if (elsewhere.length > 0) drift.informational.push({ id: object.id, fields: elsewhere });
+            }
           }
-        }
-      });
+        },
+        scopeReads,
+      );
       drift.listed = listed.length;
       drift.extra = await store.winnersNotListed(environment, objectKind, listed);
       objects.push(drift);

@@ -247,11 +247,21 @@ const customerIdsOf = async (
  * per customer of each clock). The per-customer kinds (payment methods, active entitlements, tax
  * ids) are listed for every customer, the test clocks' included.
  */
+/**
+ * What the scopes of a run's kinds read, read once per run: the test clocks and every customer
+ * (several kinds are listed per customer).
+ */
+export interface ScopeReads {
+  clocks?: Promise<string[]>;
+  customers?: Promise<string[]>;
+}
+
 const listScopes = async (
   gateway: StripeGateway,
   environment: Environment,
   secretKey: string,
   objectKind: SyncObjectKind,
+  reads: ScopeReads = {},
 ): Promise<ListScope[]> => {
   if (perProductKinds.has(objectKind)) {
     const products = await everyObject(gateway, environment, secretKey, (stripe, params) =>
@@ -259,14 +269,17 @@ const listScopes = async (
     );
     return products.map((product) => ({ product: product.id }));
   }
+  reads.clocks ??= testClockIds(gateway, environment, secretKey);
   if (perCustomerKinds.has(objectKind)) {
-    const clocks = await testClockIds(gateway, environment, secretKey);
-    const customers = await customerIdsOf(gateway, environment, secretKey, [null, ...clocks]);
-    return customers.map((customer) => ({ customer }));
+    const clocksOnce = reads.clocks;
+    reads.customers ??= clocksOnce.then((clocks) =>
+      customerIdsOf(gateway, environment, secretKey, [null, ...clocks]),
+    );
+    return (await reads.customers).map((customer) => ({ customer }));
   }
   const filter = clockScopedKinds[objectKind];
   if (environment !== 'test' || !filter) return [{}];
-  const clocks = await testClockIds(gateway, environment, secretKey);
+  const clocks = await reads.clocks;
   if (filter === 'test_clock') return [{}, ...clocks.map((clock) => ({ test_clock: clock }))];
   const customers = await customerIdsOf(gateway, environment, secretKey, clocks);
   return [{}, ...customers.map((customer) => ({ customer }))];
@@ -283,8 +296,9 @@ export const listEveryObject = async (
   secretKey: string,
   objectKind: SyncObjectKind,
   visit: (objects: StripeObjects, observedAt: number) => Promise<void>,
+  reads: ScopeReads = {},
 ): Promise<void> => {
-  for (const scope of await listScopes(gateway, environment, secretKey, objectKind)) {
+  for (const scope of await listScopes(gateway, environment, secretKey, objectKind, reads)) {
     let after: string | null = null;
     do {
       const page = await listPage(gateway, environment, secretKey, objectKind, scope, after);
@@ -345,6 +359,7 @@ export const syncStripe = async (
   }
   const started = performance.now();
   const known = new Map((await cursors.all(environment)).map((cursor) => [cursor.objectKind, cursor]));
+  const reads: ScopeReads = {};
   try {
     const results = await Promise.all(
       kinds.map(async (objectKind) => {
@@ -352,7 +367,7 @@ export const syncStripe = async (
         const resumed = previous !== undefined && previous.finishedAt === null;
         const syncId = resumed ? previous.syncId : randomUUID();
         if (!resumed) await cursors.start(environment, objectKind, syncId);
-        const scopes = await listScopes(gateway, environment, secretKey, objectKind);
+        const scopes = await listScopes(gateway, environment, secretKey, objectKind, reads);
         // A resumed sync goes on in the scope it stopped in (from the start if that clock is gone).
         const stopped = decodeSyncCursor(resumed ? previous.nextCursor : null);
         const resumedAt = scopes.findIndex((scope) => scopeKey(scope) === stopped.scopeKey);
