@@ -13,7 +13,7 @@ import { SignJWT } from 'jose';
 import pg from 'pg';
 import Stripe from 'stripe';
 import { freePort } from '../src/adapters/postgres/embedded.js';
-import { createDatabase, note, startChild, startPayfold, stopChild } from './support.js';
+import { createDatabase, noPeerFigures, note, startChild, startPayfold, stopChild } from './support.js';
 import { hasWrk, runWrkScript } from './wrk.js';
 
 const connections = 32;
@@ -152,7 +152,7 @@ export const measureCheckoutSessions = async (adminUrl: string, seconds: number)
         non_2xx: load.non2xx,
         errors: load.errors,
       },
-      peer: null,
+      peers: noPeerFigures('creates no Checkout Sessions'),
     };
   } finally {
     await payfold.stop();

@@ -10,7 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import Stripe from 'stripe';
 import { fixturesDirectory } from '../test/support/stripe-events.js';
-import { createDatabase, median, note, startPayfold, webhookSecret } from './support.js';
+import { createDatabase, median, noPeerFigures, note, startPayfold, webhookSecret } from './support.js';
 
 const loads = [
   { rate: 1000, p99BudgetMs: 250 },
@@ -227,7 +227,7 @@ export const measureProjectionLag = async (
     },
     budget: Object.fromEntries(loads.map((load) => [`p99_ms_at_${load.rate}`, load.p99BudgetMs])),
     payfold: results,
-    peer: null,
+    peers: noPeerFigures('writes its rows inside the request: it has no lag behind its answer'),
     within_budget: results.every((result) => result.within_budget),
   };
 };

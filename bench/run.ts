@@ -1,16 +1,16 @@
 // `npm run bench`: measures the budgets of SPEC section 7 that exist so far and prints one JSON
-// object per measure, with @supabase/stripe-sync-engine measured in the same run where it does the
+// object per measure, with each peer (@supabase/stripe-sync-engine, stripe-experiment-sync) measured in the same run where it does the
 // same job. Options: --duration <s> (per load, default 20), --rounds <n> (default 1; medians),
 // --only <measure> (webhook_ingest, webhook_to_row, projection_lag, catch_up, rebuild, sync, checkout_sessions, or soak: 30 minutes unless --duration, run only when asked), --events <n>
 // (webhook_to_row, default 20,000), --rate <n> (projection_lag: only the load at 1000 or 3000 events/s), --entries <n> (catch_up's and rebuild's log, default 250,000), --full
-// (catch_up over 1,000,000 entries), --compare-batches (catch_up also in batches, on a copy of the log),
+// (catch_up at 250,000 and at 1,000,000 entries, and the ratio of their times an entry; rebuild over 1,000,000), --compare-batches (catch_up also in batches, on a copy of the log),
 // --without-change-stream (catch_up and projection_lag with `payfold change-stream off`).
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmbeddedCluster } from '../src/adapters/postgres/embedded.js';
-import { measureCatchUp, measureRebuild } from './catch-up.js';
+import { measureCatchUp, measureCatchUpScaling, measureRebuild } from './catch-up.js';
 import { measureCheckoutSessions } from './checkout-sessions.js';
 import { measureIngest } from './ingest.js';
 import { measureProjectionLag } from './projection-lag.js';
@@ -53,7 +53,9 @@ const measures: Record<string, (adminUrl: string) => Promise<unknown>> = {
       args['without-change-stream'],
     ),
   catch_up: (adminUrl) =>
-    measureCatchUp(adminUrl, catchUpEntries, args['compare-batches'], args['without-change-stream']),
+    args.full && args.entries === undefined
+      ? measureCatchUpScaling(adminUrl, args['without-change-stream'])
+      : measureCatchUp(adminUrl, catchUpEntries, args['compare-batches'], args['without-change-stream']),
   rebuild: (adminUrl) => measureRebuild(adminUrl, catchUpEntries),
   sync: (adminUrl) => measureSync(adminUrl),
   checkout_sessions: (adminUrl) => measureCheckoutSessions(adminUrl, durationSeconds),

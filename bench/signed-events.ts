@@ -4,8 +4,9 @@ import path from 'node:path';
 import { fixturesDirectory } from '../test/support/stripe-events.js';
 
 /**
- * Event types that `@supabase/stripe-sync-engine` stores from the payload alone (no Stripe call
- * with its default settings), so both engines do the same job in the ingest measure.
+ * Event types that both peers (`@supabase/stripe-sync-engine`, `stripe-experiment-sync`) store from
+ * the payload alone (no Stripe call with the bench's settings), so every engine does the same job
+ * in the ingest and webhook-to-row measures.
  */
 export const peerCompatibleFixtures = [
   'customer_updated.json',

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { createSignedEventSource } from './signed-events.js';
-import { createDatabase, note, pgCtl, startPayfold, webhookSecret } from './support.js';
+import { createDatabase, noPeerFigures, note, pgCtl, startPayfold, webhookSecret } from './support.js';
 
 const rate = 500;
 
@@ -118,7 +118,7 @@ export const measureSoak = async (adminUrl: string, dataDirectory: string | unde
       peak_rss_mb: rss,
       rss_mb_every_30_s: rssSamples,
     },
-    peer: null,
+    peers: noPeerFigures('not run'),
     within_budget: result.missing === 0 && result.projected === result.logged,
   };
 };

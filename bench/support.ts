@@ -124,11 +124,24 @@ export const startPayfold = async (
   };
 };
 
-/** @supabase/stripe-sync-engine's webhook handler behind a minimal HTTP server, on its own database. */
-export const startPeer = async (adminUrl: string, databaseName: string) => {
+/**
+ * The peers (SPEC section 7), each a webhook handler behind a minimal HTTP server of the bench's:
+ * `@supabase/stripe-sync-engine` and Stripe's own sync engine, npm `stripe-experiment-sync`.
+ */
+export const peers = [
+  { name: '@supabase/stripe-sync-engine', server: 'bench/stripe-sync-engine-server.ts' },
+  { name: 'stripe-experiment-sync', server: 'bench/stripe-experiment-sync-server.ts' },
+] as const;
+export type Peer = (typeof peers)[number];
+
+/** What a measure no peer can take part in prints for each: no figure, and why. */
+export const noPeerFigures = (why: string) => peers.map(({ name }) => ({ name, figure: null, why }));
+
+/** A peer's webhook handler, on a database of its own, answering on a free port. */
+export const startPeer = async (adminUrl: string, peer: Peer, databaseName: string) => {
   const port = await freePort();
   const child = await startChild(
-    ['--import', 'tsx', 'bench/stripe-sync-engine-server.ts'],
+    ['--import', 'tsx', peer.server],
     {
       BENCH_PEER_DATABASE_URL: await createDatabase(adminUrl, databaseName),
       BENCH_WEBHOOK_SECRET: webhookSecret,

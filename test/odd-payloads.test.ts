@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { textPostgresCanHold } from '../src/domain/stripe/postgres-text.js';
 import { createTestDatabase, eventually, type TestDatabase } from './support/database.js';
@@ -65,6 +66,39 @@ describe('payloads that are legal but odd: text Postgres cannot hold, Connect ev
     const payload = { name: 'Zoë 😀', list: ['a', { b: 'c' }] };
     expect(textPostgresCanHold(payload)).toBe(payload);
     expect(textPostgresCanHold(['\ud83d'])).toEqual(['\uFFFD']);
+  });
+
+  it('holds any text: no NUL or lone surrogate is left, and text without one is the same object', () => {
+    const unholdable = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+    // Any UTF-16 unit: NUL, lone and paired surrogates; and text that spells escapes (`\\u0000`).
+    const unit = fc.oneof(
+      fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code)),
+      fc.constantFrom('\u0000', '\ud800', '\udc00', '\ud83d\ude00', '\\u0000', '\\ud800'),
+    );
+    const text = fc.string({ unit, maxLength: 8 });
+    const payload = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        text,
+        fc.integer(),
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(text, tie('value'), { maxKeys: 4 }),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(payload, (value) => {
+        const held = textPostgresCanHold(value);
+        const texts = (item: unknown): string[] =>
+          typeof item === 'string'
+            ? [item]
+            : item && typeof item === 'object'
+              ? Object.entries(item).flatMap(([key, inner]) => [key, ...texts(inner)])
+              : [];
+        expect(texts(held).filter((item) => unholdable.test(item))).toEqual([]);
+        if (!texts(value).some((item) => unholdable.test(item))) expect(held).toBe(value);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('keeps a Stripe Connect event (about a connected account) in the log and projects nothing from it', async () => {

@@ -313,6 +313,21 @@ describe('rebuilding the live tables from the log', { shuffle: false }, () => {
     expect(rows).toEqual([{ n: 0 }]);
   });
 
+  it('builds its shadow tables unlogged: rebuilt from the log whenever lost, they skip the write-ahead log', async () => {
+    await db.pool.query(
+      "select payfold.prepare_rebuild_shadow(array['payments.products', 'payfold.stripe_object_candidates'])",
+    );
+    const { rows } = await db.pool.query(
+      `select c.relname, c.relpersistence from pg_class c join pg_namespace n on n.oid = c.relnamespace
+       where n.nspname = 'payfold_rebuild' and c.relkind = 'r' order by 1`,
+    );
+    expect(rows).toEqual([
+      { relname: 'products', relpersistence: 'u' },
+      { relname: 'stripe_object_candidates', relpersistence: 'u' },
+    ]);
+    await db.pool.query('select payfold.drop_rebuild_shadow()');
+  });
+
   it('reports no drift in a dry run when the live tables only lag the log, and changes nothing', async () => {
     const runner = new ProjectionRunner({ pool: db.pool, log: db.log, projectors, logger });
     await runner.catchUp();

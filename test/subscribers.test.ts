@@ -140,15 +140,28 @@ describe('subscribers: the change stream of the payments tables', () => {
       new Set(['insert', 'update', 'delete']),
     );
     const folded = new Map<string, Record<string, unknown>>();
+    // The winner store's changes carry its keys only: folded, they are the keys of its rows.
+    const winnerKeys = new Set<string>();
     for (const change of received) {
       const row = `${change.table} ${JSON.stringify(change.key)}`;
+      if (change.table === 'payments.stripe_objects') {
+        expect([change.row, change.previous], row).toEqual([null, null]);
+        if (change.operation === 'delete') winnerKeys.delete(JSON.stringify(change.key));
+        else winnerKeys.add(JSON.stringify(change.key));
+        continue;
+      }
       // Each change starts from the row as the one before it left it.
       expect(change.previous ?? undefined, `${change.operation} ${row}`).toEqual(folded.get(row));
       if (change.row) folded.set(row, change.row);
       else folded.delete(row);
     }
+    const { rows: winners } = await db.pool.query<{ key: Record<string, string> }>(
+      'select jsonb_build_object(\'environment\', environment, \'object_type\', object_type, \'object_id\', object_id) as key from payments.stripe_objects',
+    );
+    expect(winners.length).toBeGreaterThan(0);
+    expect(winnerKeys).toEqual(new Set(winners.map(({ key }) => JSON.stringify(key))));
     const { rows: tables } = await db.pool.query<{ table_name: string }>(
-      "select schemaname || '.' || tablename as table_name from pg_tables where schemaname = 'payments'",
+      "select schemaname || '.' || tablename as table_name from pg_tables where schemaname = 'payments' and tablename <> 'stripe_objects'",
     );
     for (const { table_name } of tables) {
       const { rows } = await db.pool.query<{ row: Record<string, unknown> }>(

@@ -55,7 +55,9 @@ $$;
 -- Empty shadow copies of the given tables (`payments.products`, `payfold.subject_pairings`…), by
 -- their own name in payfold_rebuild: same columns, defaults, constraints and indexes; no triggers,
 -- policies or grants (CREATE TABLE … LIKE copies none of those). Whoever runs the rebuild may write
--- them.
+-- them. Unlogged: they are built again from the log whenever lost (a crash empties them, and an
+-- interrupted rebuild starts over anyway), so they skip the write-ahead log; what is applied from
+-- them to the live tables is logged and durable as any write.
 create or replace function payfold.prepare_rebuild_shadow(live_tables text[]) returns void
 language plpgsql security definer set search_path = pg_catalog as $$
 declare
@@ -68,7 +70,7 @@ begin
   create schema payfold_rebuild;
   execute format('grant usage on schema payfold_rebuild to %I', session_user);
   foreach live in array live_tables loop
-    execute format('create table payfold_rebuild.%I (like %s including all)',
+    execute format('create unlogged table payfold_rebuild.%I (like %s including all)',
       (select relname from pg_class where oid = live::regclass), live::regclass);
     execute format('grant select, insert, update, delete on payfold_rebuild.%I to %I',
       (select relname from pg_class where oid = live::regclass), session_user);
