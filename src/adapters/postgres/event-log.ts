@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Environment } from '../../domain/environment.js';
 import type { LogCheckpoint, LogEntry, NewLogEntry } from '../../domain/event-log.js';
+import { parseHoldableJson } from '../../domain/stripe/postgres-text.js';
 import {
   type AppendResult,
   type EventLog,
@@ -40,6 +41,16 @@ const readEventsStatement = 'payfold_read_events';
 /** The most bytes of entries one read returns (at least one entry, whatever its size). */
 const defaultReadBytes = 16 * 1024 * 1024;
 const readEventsSql = 'select * from payfold.read_events($1::xid8, $2, $3, $4)';
+/**
+ * Entries' `json` payloads parsed by `parseHoldableJson`, which notes those with no text Postgres
+ * could not hold while it has the raw text, so projections need not look again.
+ */
+const logEntryTypes = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === pg.types.builtins.JSON
+      ? parseHoldableJson
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
 const headPositionSql = 'select coalesce(max(position), 0)::text as head from payfold.events';
 const hasEntriesAfterSql = `
   select exists (
@@ -257,6 +268,7 @@ export class PostgresEventLog implements EventLog {
       name: readEventsStatement,
       text: readEventsSql,
       values: [from.transactionId.toString(), from.position.toString(), limit, maxBytes],
+      types: logEntryTypes,
     });
     return rows.map(logEntryOfRow);
   }

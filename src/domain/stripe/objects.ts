@@ -75,6 +75,15 @@ export const priceSchema = z.object({
   metadata: metadataSchema,
 });
 
+/**
+ * The customer an object (a subscription, a Checkout Session, a payment intent) belongs to, read
+ * alone: pairing a subject reads only this, for every candidate, where parsing the whole object
+ * cost a third of a rebuild's parsing.
+ */
+export const customerReferenceSchema = z
+  .object({ customer: reference })
+  .transform(({ customer }) => customer);
+
 export const customerSchema = z
   .object({
     id: z.string(),

@@ -1,12 +1,6 @@
 import { type Subject, subjectOfMetadata } from '../subject.js';
 import type { Candidate } from './candidates.js';
-import {
-  checkoutSessionSchema,
-  customerSchema,
-  metadataSchema,
-  paymentIntentSchema,
-  subscriptionSchema,
-} from './objects.js';
+import { customerReferenceSchema, metadataSchema } from './objects.js';
 
 export interface Pairing {
   subject: Subject;
@@ -14,27 +8,21 @@ export interface Pairing {
   observedAt: number;
 }
 
+/** Objects whose metadata can pair a subject with their customer. */
+const pairingTypes = new Set(['checkout.session', 'subscription', 'payment_intent']);
+
 const customerOf = (objectType: string, snapshot: Record<string, unknown>): string | null => {
-  switch (objectType) {
-    case 'customer':
-      return customerSchema.parse(snapshot).id;
-    case 'checkout.session':
-      return checkoutSessionSchema.parse(snapshot).customer;
-    case 'subscription':
-      return subscriptionSchema.parse(snapshot).customer;
-    case 'payment_intent':
-      return paymentIntentSchema.parse(snapshot).customer;
-    default:
-      return null;
-  }
+  if (objectType === 'customer') return typeof snapshot.id === 'string' ? snapshot.id : null;
+  return pairingTypes.has(objectType) ? customerReferenceSchema.parse(snapshot) : null;
 };
 
 /** A subject named in an object's metadata, paired with the object's customer. */
 export const pairingOf = (candidate: Candidate): Pairing | undefined => {
   if (candidate.isDeletion) return undefined;
   const customerId = customerOf(candidate.objectType, candidate.snapshot);
+  if (!customerId) return undefined;
   const subject = subjectOfMetadata(metadataSchema.parse(candidate.snapshot.metadata));
-  return customerId && subject ? { subject, customerId, observedAt: candidate.observedAt } : undefined;
+  return subject ? { subject, customerId, observedAt: candidate.observedAt } : undefined;
 };
 
 export interface Mapping {

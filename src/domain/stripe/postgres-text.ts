@@ -15,13 +15,32 @@ const holdable = (text: string): string =>
 export const textPostgresCanHold = <T>(value: T): T =>
   typeof value === 'object' && value !== null && !mayHoldUnholdable(value) ? value : heldValue(value);
 
+/** The JSON escape of NUL or of half a surrogate pair: the only way JSON text can carry either. */
+const unholdableEscape = /\\u(?:0000|d[89a-f])/i;
+
+/** Payloads parsed from text without such an escape (`parseHoldableJson`): nothing to walk. */
+const knownHoldable = new WeakSet<object>();
+
 /**
- * False when no text in the value can be unholdable: JSON.stringify writes NUL and every unpaired
- * surrogate as an escape (`\u0000`, `\ud800`), so their absence in its output settles it in one
- * native pass, where walking every key and value of a 3 KB event took most of a rebuild's time
- * spent here. Text that merely contains such an escape sequence only costs the walk.
+ * False when no text in the value can be unholdable. JSON.stringify writes NUL and every unpaired
+ * surrogate as an escape, so their absence in its output settles it in one native pass; walking
+ * every key and value of a 3 KB event took most of a rebuild's time spent here. Text that merely
+ * contains such an escape sequence only costs the walk.
  */
-const mayHoldUnholdable = (value: object): boolean => /\\u(?:0000|d[89a-f])/i.test(JSON.stringify(value));
+const mayHoldUnholdable = (value: object): boolean =>
+  !knownHoldable.has(value) && unholdableEscape.test(JSON.stringify(value));
+
+/**
+ * JSON text parsed, and remembered as holdable when it has no unholdable escape: valid UTF-8 text
+ * (all Postgres hands out) can carry NUL and lone surrogates only as escapes, so one scan of the
+ * text spares `textPostgresCanHold` its own pass over the parsed payload. The log adapter parses
+ * entries with it.
+ */
+export const parseHoldableJson = (text: string): unknown => {
+  const value: unknown = JSON.parse(text);
+  if (typeof value === 'object' && value !== null && !unholdableEscape.test(text)) knownHoldable.add(value);
+  return value;
+};
 
 const heldValue = <T>(value: T): T => {
   if (typeof value === 'string') return holdable(value) as T;
