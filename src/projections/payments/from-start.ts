@@ -234,7 +234,7 @@ const writeRows = async (store: PaymentsStore, objects: ObjectTracks) => {
     seen.numbers.add(number);
     return true;
   };
-  for (let at = 0; at < objects.keys.length; at += objectsPerWrite) {
+  const buildBatch = async (at: number) => {
     const source = store.winnerSource([]);
     const winners = (
       await Promise.all(
@@ -247,5 +247,15 @@ const writeRows = async (store: PaymentsStore, objects: ObjectTracks) => {
     await writeRowsOfRoots(store, source, async (table) =>
       (await rootsAffectedBy(table, winners, source)).filter((root) => firstTime(table.name, root)),
     );
-  }
+  };
+  // Two batches at a time: Postgres runs one's statements while Node builds the other's rows.
+  let next = 0;
+  const worker = async () => {
+    while (next < objects.keys.length) {
+      const at = next;
+      next += objectsPerWrite;
+      await buildBatch(at);
+    }
+  };
+  await Promise.all([worker(), worker()]);
 };
