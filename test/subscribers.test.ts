@@ -156,7 +156,7 @@ describe('subscribers: the change stream of the payments tables', () => {
       else folded.delete(row);
     }
     const { rows: winners } = await db.pool.query<{ key: Record<string, string> }>(
-      'select jsonb_build_object(\'environment\', environment, \'object_type\', object_type, \'object_id\', object_id) as key from payments.stripe_objects',
+      "select jsonb_build_object('environment', environment, 'object_type', object_type, 'object_id', object_id) as key from payments.stripe_objects",
     );
     expect(winners.length).toBeGreaterThan(0);
     expect(winnerKeys).toEqual(new Set(winners.map(({ key }) => JSON.stringify(key))));
