@@ -12,9 +12,12 @@ export interface RowChange {
   environment: string | null;
   /** The row's primary key columns. */
   key: Record<string, unknown>;
-  /** The row after the change (null for a delete), as JSON (times as ISO strings). */
+  /**
+   * The row after the change (null for a delete), as JSON (times as ISO strings). Always null for
+   * `payments.stripe_objects`, whose changes carry the key only: read the snapshot by key.
+   */
   row: Record<string, unknown> | null;
-  /** The row before it (null for an insert). */
+  /** The row before it (null for an insert; always null for `payments.stripe_objects`). */
   previous: Record<string, unknown> | null;
   /** The last log entry of the projection batch that made it. */
   logPosition: number | null;
