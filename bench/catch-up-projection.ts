@@ -17,7 +17,8 @@ import { projectors } from '../src/projections/index.js';
 const [databaseUrl, mode] = process.argv.slice(2);
 if (!databaseUrl)
   throw new Error('usage: catch-up-projection.ts <database url> [--read-only | --batches | --rebuild]');
-const pool = createPool(databaseUrl, { max: 4 });
+// The pool `payfold rebuild` has, so that the rebuild builds as many projections at once as it does.
+const pool = createPool(databaseUrl, { max: 6 });
 const log = new PostgresEventLog(pool, databaseUrl);
 const started = performance.now();
 if (mode === '--read-only') {

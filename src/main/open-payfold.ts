@@ -194,8 +194,9 @@ export const withPayfold = async <T>(
   work: (operations: PayfoldOperations, database: PayfoldDatabase) => Promise<T>,
   options: { readOnly?: boolean } = {},
 ): Promise<T> => {
-  // A rebuild (rebuild, reconcile) holds its lock, its transaction and the log's reads at once, and
-  // settling after an append a leadership lock and a batch per projection.
+  // A rebuild (rebuild, reconcile) holds its lock, a transaction per projection it builds (two from
+  // one read of the log in a pool of six) and the log's reads at once, and settling after an append
+  // a leadership lock and a batch per projection.
   const payfold = await openPayfold(config, logger, { poolSize: 6, ...options });
   try {
     return await work(payfold.operations, payfold.database);

@@ -144,53 +144,86 @@ const applyLogAfter = async (
 const parkedEntriesOf = async (pool: pg.Pool, projector: Projector): Promise<ParkedEntry[]> =>
   (await recentParkedEntries(pool, 100, projector.name)).filter((entry) => entry.dismissedAt === null);
 
+interface ShadowBuild {
+  projector: Projector;
+  client: pg.PoolClient;
+  /** Entries it passes over: those an admin dismissed. */
+  skip: ReadonlySet<bigint>;
+}
+
+interface BuiltShadow {
+  through: LogCheckpoint;
+  read: number;
+  parked: ReadonlySet<bigint>;
+}
+
 /**
- * Builds the shadow tables from the whole log, in a transaction of its own, passing dismissed
- * entries over. When the projector's build path fails in a way that would fail again (a row its
- * table cannot build, say), the shadow is built again by batches, which park each entry that fails
- * and apply the rest, as the live runner does: one bad entry never stops a rebuild.
+ * Builds the shadow tables of several projections from one read of the log, each in a transaction
+ * of its own on its own client, passing dismissed entries over. When a projector's build path fails
+ * in a way that would fail again (a row its table cannot build, say), its shadow is built again by
+ * batches, which park each entry that fails and apply the rest, as the live runner does: one bad
+ * entry never stops a rebuild.
  */
-const buildShadow = async (
-  client: pg.PoolClient,
-  projector: Projector,
-  options: RebuildOptions & { skip: ReadonlySet<bigint> },
-): Promise<{ through: LogCheckpoint; read: number; parked: ReadonlySet<bigint> }> => {
+const buildShadows = async (builds: ShadowBuild[], options: RebuildOptions): Promise<BuiltShadow[]> => {
+  const done = new Map<Projector, BuiltShadow>();
+  let pending = builds;
   for (const byBatches of [false, true]) {
-    await client.query('begin');
-    await client.query(buildStatements.unhurriedCommit);
-    const target: BuildTarget = {
-      projector,
-      client: shadowClient(client, projector),
-      byBatches,
-      skip: options.skip,
-    };
-    const built = await buildFromStart([target], {
-      ...options,
-      onRead: (entries) => options.onProgress?.({ projection: projector.name, phase: 'building', entries }),
-    });
-    if (!target.failed) {
-      await client.query('commit');
-      return { through: built.through ?? logStart, read: built.read, parked: target.parked ?? new Set() };
+    if (pending.length === 0) break;
+    const targets: BuildTarget[] = [];
+    for (const { projector, client, skip } of pending) {
+      await client.query('begin');
+      await client.query(buildStatements.unhurriedCommit);
+      targets.push({ projector, client: shadowClient(client, projector), byBatches, skip });
     }
-    await client.query('rollback');
-    if (byBatches || !willAlwaysFail(target.failed)) throw target.failed;
-    options.logger.warn(
-      { projection: projector.name, err: { message: describeError(target.failed) } },
-      'rebuild: the build path failed; building by batches, which park what cannot be applied',
-    );
-    await options.pool.query(statements.prepareShadow, [projector.tables]);
+    const building = pending;
+    const built = await buildFromStart(targets, {
+      ...options,
+      onRead: (entries) => {
+        for (const { projector } of building)
+          options.onProgress?.({ projection: projector.name, phase: 'building', entries });
+      },
+    });
+    const again: ShadowBuild[] = [];
+    for (const [index, build] of building.entries()) {
+      const target = targets[index] as BuildTarget;
+      if (!target.failed) {
+        await build.client.query('commit');
+        done.set(build.projector, {
+          through: built.through ?? logStart,
+          read: built.read,
+          parked: target.parked ?? new Set(),
+        });
+        continue;
+      }
+      // Rolled back, its shadow tables are empty again for the build by batches.
+      await build.client.query('rollback');
+      if (byBatches || !willAlwaysFail(target.failed)) throw target.failed;
+      options.logger.warn(
+        { projection: build.projector.name, err: { message: describeError(target.failed) } },
+        'rebuild: the build path failed; building by batches, which park what cannot be applied',
+      );
+      again.push(build);
+    }
+    pending = again;
   }
-  throw new Error('unreachable');
+  return builds.map((build) => done.get(build.projector) as BuiltShadow);
 };
 
 /**
+ * How many projections one read of the log builds at once: each holds a connection for the length
+ * of its build, and half the pool, beyond the lock's and the log reads' two, stays free for others
+ * (the live runner, the HTTP side).
+ */
+const buildsAtOnce = (pool: pg.Pool): number => Math.max(1, Math.floor(((pool.options.max ?? 10) - 2) / 2));
+
+/**
  * Rebuilds projections without downtime. For each one: its tables are built from the log into
- * shadow copies (the live tables keep serving reads, the live runner keeps projecting); then, in
- * one short transaction that holds the projection's checkpoint, the shadow catches up with the
- * log, each live table is made equal to its copy by writing only the rows that differ (so user
- * triggers fire for real changes only, and user policies, grants and triggers stay as they are),
- * and the checkpoint moves to where the shadow stands. An interrupted rebuild leaves the live
- * tables as they were; the next one starts over.
+ * shadow copies (the live tables keep serving reads, the live runner keeps projecting), several
+ * projections from one read of the log; then, in one short transaction that holds the projection's
+ * checkpoint, the shadow catches up with the log, each live table is made equal to its copy by
+ * writing only the rows that differ (so user triggers fire for real changes only, and user
+ * policies, grants and triggers stay as they are), and the checkpoint moves to where the shadow
+ * stands. An interrupted rebuild leaves the live tables as they were; the next one starts over.
  */
 export const rebuildProjections = async (options: RebuildOptions): Promise<RebuildSummary[]> => {
   // The lock's connection, the rebuild's transaction and the log's reads (at least three).
@@ -201,8 +234,9 @@ export const rebuildProjections = async (options: RebuildOptions): Promise<Rebui
   try {
     await locker.query(statements.lock);
     const summaries: RebuildSummary[] = [];
-    for (const projector of options.projectors) {
-      summaries.push(await rebuildOne(projector, options));
+    const width = buildsAtOnce(pool);
+    for (let at = 0; at < options.projectors.length; at += width) {
+      summaries.push(...(await rebuildTogether(options.projectors.slice(at, at + width), options)));
     }
     return summaries;
   } finally {
@@ -259,27 +293,64 @@ const applyShadows = async (
   return changes;
 };
 
-const rebuildOne = async (projector: Projector, options: RebuildOptions): Promise<RebuildSummary> => {
+/** Builds the shadows of these projections from one read of the log, then applies each in turn. */
+const rebuildTogether = async (
+  projectors: readonly Projector[],
+  options: RebuildOptions,
+): Promise<RebuildSummary[]> => {
   const { pool } = options;
   const startedAt = new Date();
   const started = performance.now();
-  await pool.query(checkpointStatements.ensure, [projector.name, projector.version]);
-  await pool.query(statements.prepareShadow, [projector.tables]);
-  const client = await pool.connect();
+  for (const projector of projectors)
+    await pool.query(checkpointStatements.ensure, [projector.name, projector.version]);
+  await pool.query(statements.prepareShadow, [projectors.flatMap((projector) => projector.tables)]);
+  const builds: ShadowBuild[] = [];
   let broken: Error | undefined;
   try {
-    const skip = await dismissedPositions(pool, projector.name);
-    const built = await buildShadow(client, projector, { ...options, skip });
-    // Every entry this rebuild parks, in the build and in the catch-up after it.
-    const parked = new Set(built.parked);
-    const parking = {
-      ...options,
-      skip,
-      onParked: (entry: { position: bigint }) => parked.add(entry.position),
-    };
+    for (const projector of projectors) {
+      builds.push({
+        projector,
+        client: await pool.connect(),
+        skip: await dismissedPositions(pool, projector.name),
+      });
+    }
+    const built = await buildShadows(builds, options);
+    const summaries: RebuildSummary[] = [];
+    for (const [index, build] of builds.entries()) {
+      summaries.push(await applyRebuilt(build, built[index] as BuiltShadow, options, { startedAt, started }));
+    }
+    return summaries;
+  } catch (error) {
+    broken = error as Error;
+    throw error;
+  } finally {
+    // A client whose transaction an error left open is closed, not returned to the pool.
+    for (const { client } of builds) client.release(broken);
+    await pool.query(statements.dropShadow).catch(() => undefined);
+  }
+};
 
-    options.onProgress?.({ projection: projector.name, phase: 'applying' });
-    await client.query('begin');
+/**
+ * One projection's shadow, built: in one transaction holding its checkpoint, caught up with the
+ * log and applied to the live tables (or, in a dry run, compared with them and rolled back).
+ */
+const applyRebuilt = async (
+  { projector, client, skip }: ShadowBuild,
+  built: BuiltShadow,
+  options: RebuildOptions,
+  { startedAt, started }: { startedAt: Date; started: number },
+): Promise<RebuildSummary> => {
+  const { pool } = options;
+  // Every entry this rebuild parks, in the build and in the catch-up after it.
+  const parked = new Set(built.parked);
+  const parking = {
+    ...options,
+    skip,
+    onParked: (entry: { position: bigint }) => parked.add(entry.position),
+  };
+  options.onProgress?.({ projection: projector.name, phase: 'applying' });
+  await client.query('begin');
+  try {
     // Holding the checkpoint keeps the live runner out until the live tables are the shadow's.
     const { rows: locked } = await client.query<{ transaction_id: string; position: string }>(
       checkpointStatements.lock,
@@ -343,12 +414,8 @@ const rebuildOne = async (projector: Projector, options: RebuildOptions): Promis
       unparked,
     };
   } catch (error) {
-    broken = error as Error;
     await client.query('rollback').catch(() => undefined);
     throw error;
-  } finally {
-    client.release(broken);
-    await pool.query(statements.dropShadow).catch(() => undefined);
   }
 };
 
