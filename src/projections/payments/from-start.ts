@@ -248,14 +248,22 @@ const writeRows = async (store: PaymentsStore, objects: ObjectTracks) => {
       (await rootsAffectedBy(table, winners, source)).filter((root) => firstTime(table.name, root)),
     );
   };
-  // Two batches at a time: Postgres runs one's statements while Node builds the other's rows.
+  // Two batches at a time: Postgres runs one's statements while Node builds the other's rows. After
+  // a failure neither takes another batch, and both have stopped writing before the caller hears of
+  // it and rolls the transaction back.
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < objects.keys.length) {
+    while (!failure && next < objects.keys.length) {
       const at = next;
       next += objectsPerWrite;
-      await buildBatch(at);
+      try {
+        await buildBatch(at);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all([worker(), worker()]);
+  if (failure) throw failure.error;
 };
