@@ -13,7 +13,7 @@ const holdable = (text: string): string =>
  * nothing needs to change.
  */
 export const textPostgresCanHold = <T>(value: T): T =>
-  typeof value === 'object' && value !== null && !mayHoldUnholdable(value) ? value : heldValue(value);
+  typeof value === 'object' && value !== null && knownHoldable.has(value) ? value : heldValue(value);
 
 /** The JSON escape of NUL or of half a surrogate pair: the only way JSON text can carry either. */
 const unholdableEscape = /\\u(?:0000|d[89a-f])/i;
@@ -22,19 +22,10 @@ const unholdableEscape = /\\u(?:0000|d[89a-f])/i;
 const knownHoldable = new WeakSet<object>();
 
 /**
- * False when no text in the value can be unholdable. JSON.stringify writes NUL and every unpaired
- * surrogate as an escape, so their absence in its output settles it in one native pass; walking
- * every key and value of a 3 KB event took most of a rebuild's time spent here. Text that merely
- * contains such an escape sequence only costs the walk.
- */
-const mayHoldUnholdable = (value: object): boolean =>
-  !knownHoldable.has(value) && unholdableEscape.test(JSON.stringify(value));
-
-/**
  * JSON text parsed, and remembered as holdable when it has no unholdable escape: valid UTF-8 text
  * (all Postgres hands out) can carry NUL and lone surrogates only as escapes, so one scan of the
- * text spares `textPostgresCanHold` its own pass over the parsed payload. The log adapter parses
- * entries with it.
+ * text spares `textPostgresCanHold` its walk over every key and value of the parsed payload, which
+ * in a rebuild took as long as parsing it. The log adapter parses entries with it.
  */
 export const parseHoldableJson = (text: string): unknown => {
   const value: unknown = JSON.parse(text);
