@@ -10,8 +10,7 @@
 -- Security definer: a session request's first row is written as the caller (anon or authenticated),
 -- who may not write here. It captures payments tables only: attached anywhere else, it refuses.
 -- The winner store, payments.stripe_objects, carries the key, the operation and the log position
--- of its changes, never the 2-5 KB snapshot a second time (a subscriber that wants it reads the
--- row): writing every snapshot twice was a sixth of a catch-up.
+-- of its changes, never its 2-5 KB snapshot a second time: a subscriber that wants it reads the row.
 create or replace function payfold.capture_row_changes() returns trigger language plpgsql
 security definer set search_path = pg_catalog as $$
 declare
