@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { readmeText } from './support/readme.js';
 import { liveWebhookSecret, postWebhook, startTestServer, type TestServer } from './support/server.js';
 import { freshEventId, sign } from './support/stripe-events.js';
 
@@ -92,7 +93,7 @@ describe('the README feature access example: a policy and a trigger on payments.
   });
 
   it('is the SQL the README shows', () => {
-    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const readme = readmeText();
     expect(readme).toContain(exampleSql.trim());
   });
 

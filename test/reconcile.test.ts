@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { type RunningEmulator, runDemoStory } from 'payfold-stripe-emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
@@ -7,6 +5,7 @@ import type { ReconcileReport } from '../src/app/reconcile.js';
 import { projectedReading, snapshotDifferences } from '../src/domain/stripe/objects.js';
 import { syncObjectKinds } from '../src/domain/sync-kinds.js';
 import { eventually, type TestDatabase } from './support/database.js';
+import { readmeText } from './support/readme.js';
 import { adminClient, runPayfold, type TestServer } from './support/server.js';
 import { emulatorStripe, startServerWithEmulator } from './support/stripe-access.js';
 
@@ -227,7 +226,7 @@ describe('what reconcile counts as drift', () => {
   };
 
   it('is the README’s table of compared fields, object by object', () => {
-    const readme = readFileSync(path.resolve(import.meta.dirname, '../README.md'), 'utf8');
+    const readme = readmeText();
     const documented = Object.fromEntries(
       [...readme.matchAll(/^\| `([a-z_.]+)` \| ((?:`[a-z_]+`(?:, )?)+) \|$/gm)].map(([, type, fields]) => [
         type,

@@ -18,6 +18,7 @@ import type {
   customerPortalSessionRequestSchema,
 } from '../src/app/portal-sessions.js';
 import { eventually, type TestDatabase } from './support/database.js';
+import { readmeText } from './support/readme.js';
 import { adminClient, type TestServer } from './support/server.js';
 import { emulatorStripe, startServerWithEmulator } from './support/stripe-access.js';
 
@@ -129,7 +130,7 @@ describe('the session API: Checkout and Billing Portal sessions under the caller
   });
 
   it('runs under the policies the README shows', () => {
-    expect(readFileSync(path.join(root, 'README.md'), 'utf8')).toContain(examplePolicies.trim());
+    expect(readmeText()).toContain(examplePolicies.trim());
   });
 
   it('refuses a missing, forged or expired token before anything is read', async () => {
