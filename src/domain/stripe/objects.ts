@@ -28,14 +28,6 @@ const flag = z
   .boolean()
   .nullish()
   .transform((value) => value ?? null);
-/**
- * The coupon named inside another object: where newer API versions moved a discount's coupon
- * (`source`) and a promotion code's (`promotion`); older ones carry it at the top as `coupon`.
- */
-const couponWithin = z
-  .object({ coupon: reference })
-  .nullish()
-  .transform((value) => value?.coupon ?? null);
 export const metadataSchema = z
   .record(z.string(), z.unknown())
   .nullish()
@@ -387,7 +379,10 @@ export const discountSchema = z
     checkout_session: text,
     promotion_code: reference,
     /** Since 2025 under `source`; before, the coupon itself. */
-    source: couponWithin,
+    source: z
+      .object({ coupon: reference })
+      .nullish()
+      .transform((value) => value?.coupon ?? null),
     coupon: reference,
     start: unixTime,
     end: unixTime,
@@ -461,7 +456,10 @@ export const promotionCodeSchema = z
     expires_at: unixTime,
     max_redemptions: integer,
     times_redeemed: integer,
-    promotion: couponWithin,
+    promotion: z
+      .object({ coupon: reference })
+      .nullish()
+      .transform((value) => value?.coupon ?? null),
     coupon: reference,
     metadata: metadataSchema,
   })
