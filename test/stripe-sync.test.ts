@@ -157,6 +157,12 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
     });
     // The process "dies" at its fourth append: the sync stops with it.
     await expect(syncStripe({ ...deps, log: dyingAtAppend(4) }, 'test')).rejects.toThrow('the process died');
+    // Every kind stopped with it: nothing goes on appending once the failure is answered.
+    const pagesAppended = async () =>
+      (await rows("select count(*)::int as n from payfold.events where type = 'stripe.sync.page'"))[0].n;
+    const atFailure = await pagesAppended();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await pagesAppended()).toBe(atFailure);
 
     const resumed = await syncStripe(deps, 'test');
     emulator.setFaults({});
