@@ -28,6 +28,14 @@ const flag = z
   .boolean()
   .nullish()
   .transform((value) => value ?? null);
+/**
+ * The coupon named inside another object: where newer API versions moved a discount's coupon
+ * (`source`) and a promotion code's (`promotion`); older ones carry it at the top as `coupon`.
+ */
+const couponWithin = z
+  .object({ coupon: reference })
+  .nullish()
+  .transform((value) => value?.coupon ?? null);
 export const metadataSchema = z
   .record(z.string(), z.unknown())
   .nullish()
@@ -379,10 +387,7 @@ export const discountSchema = z
     checkout_session: text,
     promotion_code: reference,
     /** Since 2025 under `source`; before, the coupon itself. */
-    source: z
-      .object({ coupon: reference })
-      .nullish()
-      .transform((value) => value?.coupon ?? null),
+    source: couponWithin,
     coupon: reference,
     start: unixTime,
     end: unixTime,
@@ -456,10 +461,7 @@ export const promotionCodeSchema = z
     expires_at: unixTime,
     max_redemptions: integer,
     times_redeemed: integer,
-    promotion: z
-      .object({ coupon: reference })
-      .nullish()
-      .transform((value) => value?.coupon ?? null),
+    promotion: couponWithin,
     coupon: reference,
     metadata: metadataSchema,
   })
