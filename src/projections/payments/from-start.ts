@@ -79,10 +79,11 @@ type EnvironmentPairing = StoredPairing & { environment: Environment };
  * the batches of `paymentsProjector` arrive at, with each row written once.
  * 1. First pass: for every object, the second its winner comes from and the last entry that can
  *    still win; every subject–customer pairing.
- * 2. Second pass (the same entries again): each object's candidates of that second, judged by the
+ * 2. Customer mappings from every pairing (written, and the pairings let go, before the second
+ *    pass, which holds the most memory).
+ * 3. Second pass (the same entries again): each object's candidates of that second, judged by the
  *    winner rule as soon as the last of them is read, written to `payments.stripe_objects` and to
  *    the state the batches keep, a thousand objects at a time.
- * 3. Customer mappings from every pairing.
  * 4. The rows of every table, root by root, each root once.
  */
 export const rebuildPayments = (client: PoolClient, park: ParkEntry): ProjectionRebuild => {
@@ -128,15 +129,26 @@ export const rebuildPayments = (client: PoolClient, park: ParkEntry): Projection
     },
 
     async finish(rescan: Rescan) {
-      await writeWinners(store, objects, rescan, candidatesOf);
       await writeMappings(store, [...pairings.values()]);
       pairings.clear();
+      await writeWinners(store, objects, rescan, candidatesOf);
       await writeRows(store, objects);
     },
   };
 };
 
-/** Step 2: every object's winner, from a second pass over the entries. */
+/** Step 2: every pairing, and the mappings they make. */
+const writeMappings = async (store: PaymentsStore, pairings: readonly EnvironmentPairing[]) => {
+  await store.savePairings(pairings);
+  for (const environment of new Set(pairings.map((pairing) => pairing.environment))) {
+    await store.insertMappings(
+      environment,
+      storedMappings(pairings.filter((pairing) => pairing.environment === environment)),
+    );
+  }
+};
+
+/** Step 3: every object's winner, from a second pass over the entries. */
 const writeWinners = async (
   store: PaymentsStore,
   objects: ObjectTracks,
@@ -196,17 +208,6 @@ const writeWinners = async (
   });
   await write();
   await writing;
-};
-
-/** Step 3: every pairing, and the mappings they make. */
-const writeMappings = async (store: PaymentsStore, pairings: readonly EnvironmentPairing[]) => {
-  await store.savePairings(pairings);
-  for (const environment of new Set(pairings.map((pairing) => pairing.environment))) {
-    await store.insertMappings(
-      environment,
-      storedMappings(pairings.filter((pairing) => pairing.environment === environment)),
-    );
-  }
 };
 
 /**
