@@ -69,15 +69,13 @@ const generateLog = async (pool: pg.Pool, count: number): Promise<number> => {
   return account;
 };
 
-/** Runs `bench/catch-up-projection.ts` in a process of its own: its time and peak RSS. */
+/** Runs `bench/catch-up-projection.js` in a process of its own: its time and peak RSS. */
 const inChild = async (databaseUrl: string, args: string[]) => {
   const { stdout } = await promisify(execFile)(
     process.execPath,
     [
       ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      '--import',
-      'tsx',
-      'bench/catch-up-projection.ts',
+      'bench/catch-up-projection.js',
       databaseUrl,
       ...args,
     ],
