@@ -242,12 +242,6 @@ const customerIdsOf = async (
 };
 
 /**
- * Where a kind is listed: the account's list, then, in test mode, each test clock's (Stripe leaves
- * a clock's customers, subscriptions and invoices out of the account's lists; invoices are listed
- * per customer of each clock). The per-customer kinds (payment methods, active entitlements, tax
- * ids) are listed for every customer, the test clocks' included.
- */
-/**
  * What the scopes of a run's kinds read, read once per run: the test clocks and every customer
  * (several kinds are listed per customer).
  */
@@ -256,6 +250,12 @@ export interface ScopeReads {
   customers?: Promise<string[]>;
 }
 
+/**
+ * Where a kind is listed: the account's list, then, in test mode, each test clock's (Stripe leaves
+ * a clock's customers, subscriptions and invoices out of the account's lists; invoices are listed
+ * per customer of each clock). The per-customer kinds (payment methods, active entitlements, tax
+ * ids) are listed for every customer, the test clocks' included.
+ */
 const listScopes = async (
   gateway: StripeGateway,
   environment: Environment,
@@ -269,17 +269,20 @@ const listScopes = async (
     );
     return products.map((product) => ({ product: product.id }));
   }
-  reads.clocks ??= testClockIds(gateway, environment, secretKey);
+  // Read only by a kind that needs them: a read nobody awaits could fail unheard.
+  const clocksOnce = () => {
+    reads.clocks ??= testClockIds(gateway, environment, secretKey);
+    return reads.clocks;
+  };
   if (perCustomerKinds.has(objectKind)) {
-    const clocksOnce = reads.clocks;
-    reads.customers ??= clocksOnce.then((clocks) =>
+    reads.customers ??= clocksOnce().then((clocks) =>
       customerIdsOf(gateway, environment, secretKey, [null, ...clocks]),
     );
     return (await reads.customers).map((customer) => ({ customer }));
   }
   const filter = clockScopedKinds[objectKind];
   if (environment !== 'test' || !filter) return [{}];
-  const clocks = await reads.clocks;
+  const clocks = await clocksOnce();
   if (filter === 'test_clock') return [{}, ...clocks.map((clock) => ({ test_clock: clock }))];
   const customers = await customerIdsOf(gateway, environment, secretKey, clocks);
   return [{}, ...customers.map((customer) => ({ customer }))];
