@@ -308,11 +308,9 @@ const rebuildTogether = async (
   let broken: Error | undefined;
   try {
     for (const projector of projectors) {
-      builds.push({
-        projector,
-        client: await pool.connect(),
-        skip: await dismissedPositions(pool, projector.name),
-      });
+      // Connected last, so that a client is never taken without being listed for release.
+      const skip = await dismissedPositions(pool, projector.name);
+      builds.push({ projector, client: await pool.connect(), skip });
     }
     const built = await buildShadows(builds, options);
     const summaries: RebuildSummary[] = [];
