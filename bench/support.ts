@@ -85,13 +85,16 @@ export const scalar = async (url: string, sql: string): Promise<number> =>
 /**
  * `payfold serve` on its own database, answering on a free port. With `BENCH_SPLIT=1`, the way a
  * deployment splits it: `payfold serve --no-projections` and a `payfold project` process beside it.
+ * With `projections: false`, the webhook door alone: `payfold serve --no-projections` and nothing
+ * projecting the log meanwhile.
  */
 export const startPayfold = async (
   databaseUrl: string,
   extraEnv: Record<string, string> = {},
+  { projections = true }: { projections?: boolean } = {},
 ): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }> => {
   const port = await freePort();
-  const split = process.env.BENCH_SPLIT === '1';
+  const split = process.env.BENCH_SPLIT === '1' || !projections;
   const env = {
     DATABASE_URL: databaseUrl,
     PAYFOLD_MASTER_KEY: 'b'.repeat(64),
@@ -107,13 +110,14 @@ export const startPayfold = async (
     env,
     async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
   );
-  const projector = split
-    ? await startChild(
-        [...nodeArgs, 'bin/payfold.js', 'project'],
-        { ...env, PAYFOLD_LOG_LEVEL: 'info' },
-        async (output) => output.includes('payfold is projecting'),
-      )
-    : undefined;
+  const projector =
+    split && projections
+      ? await startChild(
+          [...nodeArgs, 'bin/payfold.js', 'project'],
+          { ...env, PAYFOLD_LOG_LEVEL: 'info' },
+          async (output) => output.includes('payfold is projecting'),
+        )
+      : undefined;
   return {
     url: `http://127.0.0.1:${port}`,
     pid: server.pid,
