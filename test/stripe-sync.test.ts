@@ -537,6 +537,40 @@ describe('payfold sync against the emulator', { shuffle: false }, () => {
       summary: { kinds: [{ objectKind: 'customer', resumed: true, pages: 4, done: true }] },
     });
   }, 60_000);
+
+  it('retries each request of a read that takes several (a customer and its subscriptions) on its own', async () => {
+    // Seven in ten reads of a customer and of a customer's subscriptions refused. The faults follow
+    // the seed and this sync reads one customer at a time, so every run is the same one: retried
+    // alone, one of its ~480 requests would need 36 refusals running (about once in a thousand such
+    // syncs); retried as a pair (91% refused), about 8 of its ~240 pairs run out of retries.
+    const patient = new StripeGateway({
+      logger,
+      apiBase: emulator.url,
+      requestsPerSecond: { test: 10_000 },
+      retryBaseMs: 0,
+      maxRetries: 35,
+    });
+    emulator.setFaults({
+      api: {
+        seed: 3,
+        faults: [
+          { kind: 'rate_limit', share: 0.7, route: 'GET /v1/customers/', retryAfterSeconds: 0 },
+          { kind: 'rate_limit', share: 0.7, route: 'GET /v1/subscriptions', retryAfterSeconds: 0 },
+        ],
+      },
+    });
+    const refusedBefore = emulator.injectedApiFaults.length;
+    try {
+      const synced = await syncStripe({ ...deps, gateway: patient }, 'test', ['discount']);
+      expect(synced).toMatchObject({
+        ok: true,
+        summary: { kinds: [{ objectKind: 'discount', done: true }] },
+      });
+      expect(emulator.injectedApiFaults.length - refusedBefore).toBeGreaterThan(500);
+    } finally {
+      emulator.setFaults({});
+    }
+  }, 60_000);
 });
 
 describe('a sync racing live webhooks', () => {

@@ -14,6 +14,7 @@ import {
   listEveryObject,
   type ScopeReads,
   type SyncStripeDeps,
+  stripeRead,
   syncStripe,
 } from './sync-stripe.js';
 
@@ -255,9 +256,7 @@ const refetch = async (
   objectId: string,
 ): Promise<void> => {
   if (objectType === activeEntitlementSummaryType) {
-    const read = await gateway.call(environment, secretKey, ({ stripe }) =>
-      activeEntitlementSummary(stripe, objectId),
-    );
+    const read = await activeEntitlementSummary(stripeRead(gateway, environment, secretKey), objectId);
     const summary = read.data[0] as Stripe.Entitlements.ActiveEntitlementSummary;
     await appendFetchedObject(log, environment, {
       ...summary,
