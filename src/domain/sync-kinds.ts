@@ -40,15 +40,15 @@ export const clockScopedKinds: Partial<Record<SyncObjectKind, 'test_clock' | 'cu
   invoice: 'customer',
 };
 
+/** Kinds Stripe lists only per product, for every product: a product's features. */
+export const perProductKinds: ReadonlySet<SyncObjectKind> = new Set(['product_feature']);
+
 /**
  * Kinds Stripe lists only per customer, for every customer: a customer's payment methods (a
  * detached one is in no list), active entitlements (read whole, as the summary Stripe's events
  * carry), tax ids and discounts (Stripe has no list of them: read from the customer and its
  * subscriptions).
  */
-/** Kinds Stripe lists only per product, for every product: a product's features. */
-export const perProductKinds: ReadonlySet<SyncObjectKind> = new Set(['product_feature']);
-
 export const perCustomerKinds: ReadonlySet<SyncObjectKind> = new Set([
   'payment_method',
   'entitlements.active_entitlement_summary',
