@@ -526,4 +526,31 @@ describe('a restricted key', () => {
       await db.drop();
     }
   });
+
+  it('is checked through rate limits, each of its twenty-odd reads retried on its own', async () => {
+    const db = await createTestDatabase();
+    const emulator = await startEmulator({
+      accountId: 'acct_restricted_busy',
+      restrictedKeys: { rk_test_reads_all: ['/v1/'] },
+      // Half of all reads refused: a check retried whole would need all of them to pass at once.
+      faults: {
+        api: {
+          seed: 9,
+          faults: [{ kind: 'rate_limit', share: 0.5, route: 'GET /v1/', retryAfterSeconds: 0 }],
+        },
+      },
+    });
+    try {
+      await emulatorStripe(emulator).customers.create({ email: 'someone@example.com' });
+      const gateway = new StripeGateway({ logger, apiBase: emulator.url, maxRetries: 12, retryBaseMs: 0 });
+      expect(await testConnections(db, gateway).connect('test', 'rk_test_reads_all')).toMatchObject({
+        ok: true,
+        connection: { accountId: 'acct_restricted_busy' },
+      });
+      expect(emulator.injectedApiFaults.length).toBeGreaterThan(10);
+    } finally {
+      await emulator.stop();
+      await db.drop();
+    }
+  });
 });

@@ -9,12 +9,12 @@ import { StripeGatewayError, type WithResponse } from '../ports/stripe.js';
 import type { ParkedEntry, ProjectionEngine, TableDrift } from '../projections/engine/index.js';
 import { appendFetchedObject } from './fetched-objects.js';
 import { notConnectedMessage, type StripeConnections } from './stripe-connections/index.js';
+import { stripeRead } from './stripe-read.js';
 import {
   activeEntitlementSummary,
   listEveryObject,
   type ScopeReads,
   type SyncStripeDeps,
-  stripeRead,
   syncStripe,
 } from './sync-stripe.js';
 

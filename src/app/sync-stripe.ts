@@ -23,6 +23,7 @@ import type { StripeSyncCursorsStore } from '../ports/stores.js';
 import type { StripeGateway } from '../ports/stripe.js';
 import { observationOf, StripeGatewayError, type WithResponse } from '../ports/stripe.js';
 import { notConnectedMessage, type StripeConnections } from './stripe-connections/index.js';
+import { type StripeRead, stripeRead } from './stripe-read.js';
 
 type ListParams = {
   limit: number;
@@ -32,19 +33,6 @@ type ListParams = {
   product?: string;
 };
 type Page = Stripe.ApiList<{ id: string }> & WithResponse;
-
-/**
- * One request to Stripe through the gateway, retried on its own. A read that takes several
- * requests (a customer's discounts, every page of its entitlements) makes each through this, so a
- * 429 on one repeats that request alone. Retried whole, a read of two requests loses an attempt
- * to a 20% rate limit 36% of the time, not 20%, and runs out of retries far sooner.
- */
-export type StripeRead = <T>(request: (stripe: Stripe) => Promise<T>) => Promise<T>;
-
-export const stripeRead =
-  (gateway: StripeGateway, environment: Environment, secretKey: string): StripeRead =>
-  (request) =>
-    gateway.call(environment, secretKey, ({ stripe }) => request(stripe));
 
 /** Every kind of object a sync lists, and how (prices and products active or not, subscriptions of any status). */
 const lists = {

@@ -44,8 +44,8 @@ export interface StripeGateway {
    * Runs one call (it may make one request, or page through several) with the environment's key.
    * The whole call is retried from the start, so `run` must be safe to repeat: reads, and POSTs
    * that pass `requestOptions` (Stripe answers a repeated idempotency key with the first answer).
-   * A read of several requests makes each a call of its own (`stripeRead`), so that a refusal
-   * repeats that request alone.
+   * A read of several requests makes each a call of its own (`stripeRead` in
+   * src/app/stripe-read.ts), so that a refusal repeats that request alone.
    * `idempotencyKey` names the change for longer than this call (a session request's, say).
    */
   call<T>(

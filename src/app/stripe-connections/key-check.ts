@@ -1,6 +1,7 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import type { Environment } from '../../domain/environment.js';
 import { type StripeGateway, StripeGatewayError } from '../../ports/stripe.js';
+import { stripeRead } from '../stripe-read.js';
 import { type ConnectionRefusal, stripeSecretKeySchema } from './status.js';
 
 /**
@@ -58,32 +59,32 @@ export const checkStripeKey = async (
   }
   const key = parsed.data;
   try {
-    const accountId = await gateway.call(environment, key, async ({ stripe }) => {
-      const account = await stripe.accounts.retrieveCurrent();
-      if (key.startsWith('rk_')) {
-        const [newest] = (await stripe.customers.list({ limit: 1 })).data;
-        const reads = [
-          ...readsNeeded,
-          ...(newest
-            ? readsNeededPerCustomer.map(([what, read]): [string, (stripe: Stripe) => Promise<unknown>] => [
-                what,
-                (client) => read(client, newest.id),
-              ])
-            : []),
-        ];
-        for (const [what, read] of reads) {
-          try {
-            await read(stripe);
-          } catch (error) {
-            if (error instanceof Stripe.errors.StripePermissionError)
-              throw new MissingPermission(`the restricted key cannot read ${what}: give it read access`);
-            throw error;
-          }
+    // Each request on its own: a restricted key's checks are twenty reads, and a 429 on the last
+    // repeats that one alone.
+    const read = stripeRead(gateway, environment, key);
+    const account = await read((stripe) => stripe.accounts.retrieveCurrent());
+    if (key.startsWith('rk_')) {
+      const [newest] = (await read((stripe) => stripe.customers.list({ limit: 1 }))).data;
+      const reads = [
+        ...readsNeeded,
+        ...(newest
+          ? readsNeededPerCustomer.map(([what, check]): [string, (stripe: Stripe) => Promise<unknown>] => [
+              what,
+              (client) => check(client, newest.id),
+            ])
+          : []),
+      ];
+      for (const [what, check] of reads) {
+        try {
+          await read(check);
+        } catch (error) {
+          if (error instanceof StripeGatewayError && error.status === 403)
+            throw new MissingPermission(`the restricted key cannot read ${what}: give it read access`);
+          throw error;
         }
       }
-      return account.id;
-    });
-    return { ok: true, key, accountId };
+    }
+    return { ok: true, key, accountId: account.id };
   } catch (error) {
     if (error instanceof MissingPermission)
       return {
