@@ -116,30 +116,38 @@ const summarise = (results: LoadResult[]) => ({
 /** SPEC section 7: at least 3x each peer's rate, p99 within 100 ms, nothing acknowledged lost. */
 const budget = { ratio_to_each_peer: 3, p99_ms: 100, lost: 0 };
 
+/**
+ * One load against `payfold serve` on a fresh database, and how many of its 2xx answers the log
+ * does not hold. Requests still in flight when the load stops may be stored without their 2xx being
+ * counted, so a loss shows as fewer stored events than 2xx answers, never as more.
+ */
+const payfoldLoad = async (
+  adminUrl: string,
+  durationSeconds: number,
+  projections: boolean,
+): Promise<{ result: LoadResult; lost: number }> => {
+  const databaseUrl = await createDatabase(adminUrl, 'bench_payfold');
+  const payfold = await startPayfold(databaseUrl, {}, { projections });
+  const result = await webhookLoad(`${payfold.url}/api/webhooks/stripe/test`, durationSeconds);
+  await payfold.stop();
+  const stored = await scalar(databaseUrl, 'select count(*) from payfold.events');
+  return { result, lost: Math.max(0, result.ok - stored) };
+};
+
 export const measureIngest = async (adminUrl: string, durationSeconds: number, rounds: number) => {
   const payfoldResults: LoadResult[] = [];
   const doorAloneResults: LoadResult[] = [];
   const peerResults = new Map<string, LoadResult[]>(peers.map((peer) => [peer.name, []]));
   let lost = 0;
   for (let round = 0; round < rounds; round += 1) {
-    const payfoldUrl = await createDatabase(adminUrl, 'bench_payfold');
-    const payfold = await startPayfold(payfoldUrl);
     note(`round ${round + 1}/${rounds}: payfold ingest, ${connections} connections, ${durationSeconds}s`);
-    const ours = await webhookLoad(`${payfold.url}/api/webhooks/stripe/test`, durationSeconds);
-    await payfold.stop();
-    // Requests still in flight when the load stops may be stored without their 2xx being counted,
-    // so a loss shows as fewer stored events than 2xx answers, never as more.
-    lost += Math.max(0, ours.ok - (await scalar(payfoldUrl, 'select count(*) from payfold.events')));
-    payfoldResults.push(ours);
-
+    const ours = await payfoldLoad(adminUrl, durationSeconds, true);
+    payfoldResults.push(ours.result);
     // What the door takes when no projection shares the machine: the projection's cost, apart.
-    const doorUrl = await createDatabase(adminUrl, 'bench_payfold');
-    const door = await startPayfold(doorUrl, {}, { projections: false });
     note(`round ${round + 1}/${rounds}: payfold ingest, the door alone (serve --no-projections)`);
-    const doorAlone = await webhookLoad(`${door.url}/api/webhooks/stripe/test`, durationSeconds);
-    await door.stop();
-    lost += Math.max(0, doorAlone.ok - (await scalar(doorUrl, 'select count(*) from payfold.events')));
-    doorAloneResults.push(doorAlone);
+    const doorAlone = await payfoldLoad(adminUrl, durationSeconds, false);
+    doorAloneResults.push(doorAlone.result);
+    lost += ours.lost + doorAlone.lost;
 
     for (const peer of peers) {
       const running = await startPeer(adminUrl, peer, 'bench_peer');
