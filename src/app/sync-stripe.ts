@@ -383,80 +383,77 @@ export const syncStripe = async (
   // One kind's failure stops the others before their next page, and the sync answers only once
   // none of them is still listing or appending: a failed sync leaves nothing running behind it.
   let failure: { error: unknown } | undefined;
+  /** One kind, page by page; undefined when another kind's failure stopped it. */
+  const syncKind = async (objectKind: SyncObjectKind) => {
+    const previous = known.get(objectKind);
+    const resumed = previous !== undefined && previous.finishedAt === null;
+    const syncId = resumed ? previous.syncId : randomUUID();
+    if (!resumed) await cursors.start(environment, objectKind, syncId);
+    const scopes = await listScopes(gateway, environment, secretKey, objectKind, reads);
+    // A resumed sync goes on in the scope it stopped in (from the start if that clock is gone).
+    const stopped = decodeSyncCursor(resumed ? previous.nextCursor : null);
+    const resumedAt = scopes.findIndex((scope) => scopeKey(scope) === stopped.scopeKey);
+    let scopeIndex = Math.max(0, resumedAt);
+    let after = resumedAt >= 0 ? stopped.after : null;
+    const listed = new Set<string>();
+    const progress: SyncProgress = {
+      objectKind,
+      pages: resumed ? previous.pages : 0,
+      objects: resumed ? previous.objects : 0,
+      done: scopes.length === 0,
+    };
+    if (progress.done) await cursors.finish(environment, objectKind, syncId);
+    while (!progress.done) {
+      if (failure) return undefined;
+      const scope = scopes[scopeIndex] as ListScope;
+      const page = await listPage(gateway, environment, secretKey, objectKind, scope, after);
+      const objects = page.data as unknown as Array<Record<string, unknown>>;
+      for (const object of page.data) listed.add(object.id);
+      await log.append(
+        stripeSyncPageLogEntry(environment, {
+          syncId,
+          objectKind,
+          cursor: encodeSyncCursor(scope, after),
+          observedAt: observedAtOf(page),
+          objects,
+          hasMore: page.has_more,
+        }),
+      );
+      after = page.has_more ? (page.data.at(-1)?.id ?? null) : null;
+      let next: string | null = null;
+      if (after !== null) next = encodeSyncCursor(scope, after);
+      else if (scopeIndex + 1 < scopes.length) {
+        scopeIndex += 1;
+        next = encodeSyncCursor(scopes[scopeIndex] as ListScope, null);
+      }
+      await cursors.advance(environment, objectKind, syncId, next, objects.length);
+      progress.pages += 1;
+      progress.objects += objects.length;
+      progress.done = next === null;
+      onProgress({ ...progress });
+    }
+    if (failure) return undefined;
+    const deleted = await appendDeletions(
+      { gateway, cursors, log },
+      environment,
+      secretKey,
+      objectKind,
+      resumed
+        ? new Set(
+            objectIdsListedBySync(await log.readStream(stripeSyncStream(environment, objectKind)), syncId),
+          )
+        : listed,
+    );
+    return { ...progress, resumed, deleted };
+  };
   try {
     const outcomes = await Promise.all(
-      kinds
-        .map(async (objectKind) => {
-          const previous = known.get(objectKind);
-          const resumed = previous !== undefined && previous.finishedAt === null;
-          const syncId = resumed ? previous.syncId : randomUUID();
-          if (!resumed) await cursors.start(environment, objectKind, syncId);
-          const scopes = await listScopes(gateway, environment, secretKey, objectKind, reads);
-          // A resumed sync goes on in the scope it stopped in (from the start if that clock is gone).
-          const stopped = decodeSyncCursor(resumed ? previous.nextCursor : null);
-          const resumedAt = scopes.findIndex((scope) => scopeKey(scope) === stopped.scopeKey);
-          let scopeIndex = Math.max(0, resumedAt);
-          let after = resumedAt >= 0 ? stopped.after : null;
-          const listed = new Set<string>();
-          const progress: SyncProgress = {
-            objectKind,
-            pages: resumed ? previous.pages : 0,
-            objects: resumed ? previous.objects : 0,
-            done: scopes.length === 0,
-          };
-          if (progress.done) await cursors.finish(environment, objectKind, syncId);
-          while (!progress.done) {
-            if (failure) return undefined;
-            const scope = scopes[scopeIndex] as ListScope;
-            const page = await listPage(gateway, environment, secretKey, objectKind, scope, after);
-            const objects = page.data as unknown as Array<Record<string, unknown>>;
-            for (const object of page.data) listed.add(object.id);
-            await log.append(
-              stripeSyncPageLogEntry(environment, {
-                syncId,
-                objectKind,
-                cursor: encodeSyncCursor(scope, after),
-                observedAt: observedAtOf(page),
-                objects,
-                hasMore: page.has_more,
-              }),
-            );
-            after = page.has_more ? (page.data.at(-1)?.id ?? null) : null;
-            let next: string | null = null;
-            if (after !== null) next = encodeSyncCursor(scope, after);
-            else if (scopeIndex + 1 < scopes.length) {
-              scopeIndex += 1;
-              next = encodeSyncCursor(scopes[scopeIndex] as ListScope, null);
-            }
-            await cursors.advance(environment, objectKind, syncId, next, objects.length);
-            progress.pages += 1;
-            progress.objects += objects.length;
-            progress.done = next === null;
-            onProgress({ ...progress });
-          }
-          if (failure) return undefined;
-          const deleted = await appendDeletions(
-            { gateway, cursors, log },
-            environment,
-            secretKey,
-            objectKind,
-            resumed
-              ? new Set(
-                  objectIdsListedBySync(
-                    await log.readStream(stripeSyncStream(environment, objectKind)),
-                    syncId,
-                  ),
-                )
-              : listed,
-          );
-          return { ...progress, resumed, deleted };
-        })
-        .map((kind) =>
-          kind.catch((error: unknown) => {
-            failure ??= { error };
-            return undefined;
-          }),
-        ),
+      kinds.map((objectKind) =>
+        syncKind(objectKind).catch((error: unknown) => {
+          failure ??= { error };
+          return undefined;
+        }),
+      ),
     );
     if (failure) throw failure.error;
     const results = outcomes.filter((outcome) => outcome !== undefined);
