@@ -132,23 +132,19 @@ describe('reconcile: the tables against Stripe', { shuffle: false }, () => {
   });
 
   it('runs as `payfold reconcile`, with a readable report and --json', async () => {
-    const stripeApiBase = emulator.url;
-    const text = await runPayfold(['reconcile', '--environment', 'test', '--dry-run'], {
+    // The rate the server has (above): at test mode's default 10 requests/s a run took about 20 s.
+    const options = {
       databaseUrl: db.url,
-      stripeApiBase,
-    });
+      stripeApiBase: emulator.url,
+      env: { PAYFOLD_STRIPE_REQUESTS_PER_SECOND: '200' },
+    };
+    const text = await runPayfold(['reconcile', '--environment', 'test', '--dry-run'], options);
     expect(text.code, text.err).toBe(0);
     expect(text.out).toContain('reconcile test (dry run: nothing changed): 0 differences');
     expect(text.out).toContain('missed webhooks: 0 of');
-    const json = await runPayfold(['--json', 'reconcile', '--environment', 'test', '--dry-run'], {
-      databaseUrl: db.url,
-      stripeApiBase,
-    });
+    const json = await runPayfold(['--json', 'reconcile', '--environment', 'test', '--dry-run'], options);
     expect(JSON.parse(json.out)).toMatchObject({ environment: 'test', drift: 0, dryRun: true });
-    const live = await runPayfold(['reconcile', '--environment', 'live'], {
-      databaseUrl: db.url,
-      stripeApiBase,
-    });
+    const live = await runPayfold(['reconcile', '--environment', 'live'], options);
     expect(live.code).toBe(1);
     expect(live.err).toContain('live is not connected');
   });
@@ -156,7 +152,13 @@ describe('reconcile: the tables against Stripe', { shuffle: false }, () => {
 
 describe('reconcile after a clean run', () => {
   it('finds no drift where Stripe changed only fields no table shows, and lists them as informational', async () => {
-    const { db, server, emulator } = await startServerWithEmulator({ PAYFOLD_ADMIN_TOKEN: adminToken });
+    const rate = { PAYFOLD_STRIPE_REQUESTS_PER_SECOND: '200' };
+    const { db, server, emulator } = await startServerWithEmulator({
+      PAYFOLD_ADMIN_TOKEN: adminToken,
+      ...rate,
+    });
+    const payfold = (args: string[]) =>
+      runPayfold(args, { databaseUrl: db.url, stripeApiBase: emulator.url, env: rate });
     try {
       const connected = await adminClient(server.url, adminToken)('PUT', '/api/admin/payments/config/test', {
         secretKey: 'sk_test_clean',
@@ -177,29 +179,16 @@ describe('reconcile after a clean run', () => {
         },
       });
       // Stripe sends no event about features or which products grant them: they reach the tables by a sync.
-      const synced = await runPayfold(['sync', '--objects', 'entitlements.feature,product_feature'], {
-        databaseUrl: db.url,
-        stripeApiBase: emulator.url,
-      });
+      const synced = await payfold(['sync', '--objects', 'entitlements.feature,product_feature']);
       expect(synced.code, synced.out + synced.err).toBe(0);
       // Each invoice moved its customer's next_invoice_sequence on, and Stripe sends no event for that.
-      const dryRun = await runPayfold(['reconcile', '--dry-run'], {
-        databaseUrl: db.url,
-        stripeApiBase: emulator.url,
-      });
+      const dryRun = await payfold(['reconcile', '--dry-run']);
       expect(dryRun.code, dryRun.out + dryRun.err).toBe(0);
       expect(dryRun.out).toMatch(/^reconcile test \(dry run: nothing changed\): 0 differences in /);
       expect(dryRun.out).toMatch(
         /^informational, not drift: 1 customer differs only in fields no table shows \(next_invoice_sequence\)$/m,
       );
-      const report = JSON.parse(
-        (
-          await runPayfold(['--json', 'reconcile', '--dry-run'], {
-            databaseUrl: db.url,
-            stripeApiBase: emulator.url,
-          })
-        ).out,
-      ) as ReconcileReport;
+      const report = JSON.parse((await payfold(['--json', 'reconcile', '--dry-run'])).out) as ReconcileReport;
       const customers = report.objects.find((kind) => kind.objectKind === 'customer');
       expect(customers?.stale).toEqual([]);
       expect(customers?.informational).toEqual([
