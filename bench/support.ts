@@ -94,7 +94,9 @@ export const startPayfold = async (
   { projections = true }: { projections?: boolean } = {},
 ): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }> => {
   const port = await freePort();
-  const split = process.env.BENCH_SPLIT === '1' || !projections;
+  // Where the projections run: in `serve`, in a `payfold project` beside it, or nowhere.
+  const projectBeside = projections && process.env.BENCH_SPLIT === '1';
+  const serveProjects = projections && !projectBeside;
   const env = {
     DATABASE_URL: databaseUrl,
     PAYFOLD_MASTER_KEY: 'b'.repeat(64),
@@ -106,18 +108,17 @@ export const startPayfold = async (
   // e.g. BENCH_SERVER_NODE_ARGS=--cpu-prof to profile the server under the load.
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const server = await startChild(
-    [...nodeArgs, 'bin/payfold.js', 'serve', ...(split ? ['--no-projections'] : [])],
+    [...nodeArgs, 'bin/payfold.js', 'serve', ...(serveProjects ? [] : ['--no-projections'])],
     env,
     async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
   );
-  const projector =
-    split && projections
-      ? await startChild(
-          [...nodeArgs, 'bin/payfold.js', 'project'],
-          { ...env, PAYFOLD_LOG_LEVEL: 'info' },
-          async (output) => output.includes('payfold is projecting'),
-        )
-      : undefined;
+  const projector = projectBeside
+    ? await startChild(
+        [...nodeArgs, 'bin/payfold.js', 'project'],
+        { ...env, PAYFOLD_LOG_LEVEL: 'info' },
+        async (output) => output.includes('payfold is projecting'),
+      )
+    : undefined;
   return {
     url: `http://127.0.0.1:${port}`,
     pid: server.pid,
