@@ -34,41 +34,51 @@ type ListParams = {
 };
 type Page = Stripe.ApiList<{ id: string }> & WithResponse;
 
-/** Every kind of object a sync lists, and how (prices and products active or not, subscriptions of any status). */
-const lists = {
-  product: (stripe: Stripe, params: ListParams) => stripe.products.list(params),
-  price: (stripe: Stripe, params: ListParams) => stripe.prices.list(params),
-  customer: (stripe: Stripe, params: ListParams) => stripe.customers.list(params),
-  subscription: (stripe: Stripe, params: ListParams) =>
-    stripe.subscriptions.list({ ...params, status: 'all' }),
-  invoice: (stripe: Stripe, params: ListParams) => stripe.invoices.list(params),
-  payment_intent: (stripe: Stripe, params: ListParams) => stripe.paymentIntents.list(params),
-  charge: (stripe: Stripe, params: ListParams) => stripe.charges.list(params),
-  refund: (stripe: Stripe, params: ListParams) => stripe.refunds.list(params),
-  dispute: (stripe: Stripe, params: ListParams) => stripe.disputes.list(params),
-  'checkout.session': (stripe: Stripe, params: ListParams) => stripe.checkout.sessions.list(params),
-  payment_method: (stripe: Stripe, { customer, ...params }: ListParams) =>
-    stripe.customers.listPaymentMethods(customer as string, params),
-  setup_intent: (stripe: Stripe, params: ListParams) => stripe.setupIntents.list(params),
-  'entitlements.feature': (stripe: Stripe, params: ListParams) => stripe.entitlements.features.list(params),
-  tax_id: (stripe: Stripe, { customer, ...params }: ListParams) =>
-    stripe.customers.listTaxIds(customer as string, params),
-  'radar.early_fraud_warning': (stripe: Stripe, params: ListParams) =>
-    stripe.radar.earlyFraudWarnings.list(params),
-  credit_note: (stripe: Stripe, params: ListParams) => stripe.creditNotes.list(params),
-  coupon: (stripe: Stripe, params: ListParams) => stripe.coupons.list(params),
-  promotion_code: (stripe: Stripe, params: ListParams) => stripe.promotionCodes.list(params),
-  subscription_schedule: (stripe: Stripe, params: ListParams) => stripe.subscriptionSchedules.list(params),
-  product_feature: (stripe: Stripe, { product, ...params }: ListParams) =>
-    featuresOfProduct(stripe, product as string, params),
-} as const;
+/** How one page of a kind is read, each of its requests through `read`. */
+type PageRead = (read: StripeRead, params: ListParams) => Promise<unknown>;
 
-/** The kinds whose page takes several requests, each made on its own (`StripeRead`). */
-const readsOfSeveralRequests = {
-  'entitlements.active_entitlement_summary': (read: StripeRead, { customer }: ListParams) =>
+/** A page that one request reads. */
+const oneRequest =
+  (list: (stripe: Stripe, params: ListParams) => Promise<unknown>): PageRead =>
+  (read, params) =>
+    read((stripe) => list(stripe, params));
+
+/**
+ * Every kind of object a sync lists, and how (prices and products active or not, subscriptions of
+ * any status). An entitlement summary and a customer's discounts take several requests, each made
+ * on its own.
+ */
+const pageReads = {
+  product: oneRequest((stripe, params) => stripe.products.list(params)),
+  price: oneRequest((stripe, params) => stripe.prices.list(params)),
+  customer: oneRequest((stripe, params) => stripe.customers.list(params)),
+  subscription: oneRequest((stripe, params) => stripe.subscriptions.list({ ...params, status: 'all' })),
+  invoice: oneRequest((stripe, params) => stripe.invoices.list(params)),
+  payment_intent: oneRequest((stripe, params) => stripe.paymentIntents.list(params)),
+  charge: oneRequest((stripe, params) => stripe.charges.list(params)),
+  refund: oneRequest((stripe, params) => stripe.refunds.list(params)),
+  dispute: oneRequest((stripe, params) => stripe.disputes.list(params)),
+  'checkout.session': oneRequest((stripe, params) => stripe.checkout.sessions.list(params)),
+  payment_method: oneRequest((stripe, { customer, ...params }) =>
+    stripe.customers.listPaymentMethods(customer as string, params),
+  ),
+  setup_intent: oneRequest((stripe, params) => stripe.setupIntents.list(params)),
+  'entitlements.feature': oneRequest((stripe, params) => stripe.entitlements.features.list(params)),
+  tax_id: oneRequest((stripe, { customer, ...params }) =>
+    stripe.customers.listTaxIds(customer as string, params),
+  ),
+  'radar.early_fraud_warning': oneRequest((stripe, params) => stripe.radar.earlyFraudWarnings.list(params)),
+  credit_note: oneRequest((stripe, params) => stripe.creditNotes.list(params)),
+  coupon: oneRequest((stripe, params) => stripe.coupons.list(params)),
+  promotion_code: oneRequest((stripe, params) => stripe.promotionCodes.list(params)),
+  subscription_schedule: oneRequest((stripe, params) => stripe.subscriptionSchedules.list(params)),
+  product_feature: oneRequest((stripe, { product, ...params }) =>
+    featuresOfProduct(stripe, product as string, params),
+  ),
+  'entitlements.active_entitlement_summary': (read, { customer }) =>
     activeEntitlementSummary(read, customer as string),
-  discount: (read: StripeRead, { customer }: ListParams) => discountsOfCustomer(read, customer as string),
-} as const satisfies Record<Exclude<SyncObjectKind, keyof typeof lists>, unknown>;
+  discount: (read, { customer }) => discountsOfCustomer(read, customer as string),
+} as const satisfies Record<SyncObjectKind, PageRead>;
 
 /**
  * A customer's active entitlements as one summary, the object Stripe's
@@ -188,14 +198,7 @@ const listPage = async (
   const params = { limit: pageSize, ...scope, ...(after && { starting_after: after }) };
   const read = stripeRead(gateway, environment, secretKey);
   try {
-    if (objectKind in readsOfSeveralRequests) {
-      const several: (read: StripeRead, params: ListParams) => Promise<unknown> =
-        readsOfSeveralRequests[objectKind as keyof typeof readsOfSeveralRequests];
-      return (await several(read, params)) as Page;
-    }
-    const list: (stripe: Stripe, params: ListParams) => Promise<unknown> =
-      lists[objectKind as keyof typeof lists];
-    return (await read((stripe) => list(stripe, params))) as Page;
+    return (await pageReads[objectKind](read, params)) as Page;
   } catch (error) {
     // A customer or product deleted since the sync listed it has nothing left to list: an empty page.
     const perObject = scope.customer ?? scope.product;
